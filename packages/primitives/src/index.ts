@@ -1,0 +1,2 @@
+export * from "./errors.ts"
+export * as Lock from "./Lock.ts"
