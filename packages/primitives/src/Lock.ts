@@ -32,6 +32,7 @@
  */
 import { Duration, Effect } from "effect"
 import { type InvalidArgumentError, NotHeldError } from "./errors.ts"
+import { type ConditionLock, ConditionLockId } from "./internal/ownership.ts"
 import { Permits } from "./internal/Permits.ts"
 import { within } from "./internal/validate.ts"
 
@@ -96,6 +97,15 @@ class LockImpl implements Lock {
   }
 
   readonly locked: Effect.Effect<boolean> = Effect.sync(() => this.permits.free === 0)
+
+  readonly [ConditionLockId]: ConditionLock = {
+    owned: this.locked,
+    releaseSave: Effect.sync(() => {
+      this.permits.release(1)
+      return 1
+    }),
+    restore: () => this.acquire
+  }
 }
 
 /**

@@ -1,2 +1,6 @@
 export * from "./errors.ts"
+export * as Event from "./Event.ts"
 export * as Lock from "./Lock.ts"
+export * as RLock from "./RLock.ts"
+export * as Semaphore from "./Semaphore.ts"
+export * as Timer from "./Timer.ts"

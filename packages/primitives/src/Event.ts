@@ -1,0 +1,80 @@
+/**
+ * A flag that fibers wait on — Python's `threading.Event`.
+ *
+ * What Effect gives: `Latch` is this flag (`open`, `close`, `await`,
+ * `isOpen`), interruption-safe, with no timed wait. What Weft adds: the Python
+ * names and `waitFor(timeout)`. Waiting is built on `Latch.await`, so a
+ * waiter that is interrupted or times out simply stops waiting: an event holds
+ * nothing that could leak.
+ *
+ * Scopes: fiber (this module); worker threads: `SharedEvent`; processes:
+ * `manager.event()`.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Event } from "@weft/primitives"
+ *
+ * // The traffic light from the tutorial: cars wait while the light is red.
+ * const program = Effect.gen(function*() {
+ *   const green = yield* Event.make
+ *   const car = (n: number) => Effect.andThen(green.wait, Effect.log(`car ${n} drives`))
+ *   yield* Effect.forkChild(Effect.forEach([1, 2, 3], car, { concurrency: "unbounded" }))
+ *   yield* Effect.sleep("3 seconds") // red
+ *   yield* green.set // every waiting car drives
+ * })
+ * ```
+ *
+ * @module
+ */
+import { type Duration, Effect, Latch } from "effect"
+import type { InvalidArgumentError } from "./errors.ts"
+import { within } from "./internal/validate.ts"
+
+/**
+ * The event interface, shared by every scope: `Event`, `SharedEvent` and a
+ * manager's `event()` implement it.
+ *
+ * @example
+ * ```ts
+ * const waitGreen = (light: Event.Event) => light.waitFor("10 seconds")
+ * ```
+ */
+export interface Event {
+  /** Sets the flag and wakes every waiter; later waits return at once. */
+  readonly set: Effect.Effect<void>
+  /** Clears the flag; later waits block until the next `set`. */
+  readonly clear: Effect.Effect<void>
+  /** Whether the flag is set. */
+  readonly isSet: Effect.Effect<boolean>
+  /** Waits until the flag is set (at once if it is). */
+  readonly wait: Effect.Effect<void>
+  /** Waits at most `timeout`; `true` if the flag was set in time (Python's `wait(timeout)`). */
+  waitFor(timeout: Duration.Input): Effect.Effect<boolean, InvalidArgumentError>
+}
+
+class EventImpl implements Event {
+  readonly latch = Latch.makeUnsafe(false)
+  readonly set: Effect.Effect<void> = Effect.asVoid(this.latch.open)
+  readonly clear: Effect.Effect<void> = Effect.asVoid(this.latch.close)
+  readonly isSet: Effect.Effect<boolean> = Effect.sync(() => this.latch.isOpen())
+  readonly wait: Effect.Effect<void> = this.latch.await
+
+  waitFor(timeout: Duration.Input): Effect.Effect<boolean, InvalidArgumentError> {
+    return Effect.suspend(() =>
+      this.latch.isOpen() ? Effect.succeed(true) : within("Event.waitFor", timeout, this.latch.await)
+    )
+  }
+}
+
+/**
+ * Creates an event whose flag is clear.
+ *
+ * @example
+ * ```ts
+ * const ready = yield* Event.make
+ * yield* ready.set
+ * yield* ready.isSet // true
+ * ```
+ */
+export const make: Effect.Effect<Event> = Effect.sync(() => new EventImpl())

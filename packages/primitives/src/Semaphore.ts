@@ -1,0 +1,181 @@
+/**
+ * A counting semaphore for fibers — Python's `threading.Semaphore` and
+ * `threading.BoundedSemaphore`.
+ *
+ * What Effect gives: `effect/Semaphore` counts permits and is
+ * interruption-safe, but it has no timed acquire, lets a smaller later request
+ * overtake a larger earlier one, has no bound on `release`, and each contended
+ * hand-off costs a `setImmediate`. What Weft adds: `acquireFor`, `available`,
+ * strict FIFO order (no request starves), a direct hand-off to the next
+ * waiter, and `bounded(n)`, whose `release` above `n` fails with
+ * `SemaphoreOverflowError`.
+ *
+ * Scopes: fiber (this module); worker threads: `SharedSemaphore`; processes:
+ * `manager.semaphore(n)`.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Semaphore } from "@weft/primitives"
+ *
+ * // The KTV from the tutorial: 4 rooms, 10 groups; never more than 4 inside.
+ * const program = Effect.gen(function*() {
+ *   const rooms = yield* Semaphore.make(4)
+ *   yield* Effect.forEach(
+ *     Array.from({ length: 10 }, (_, i) => i),
+ *     (group) => rooms.withPermits(1)(Effect.log(`group ${group} sings`).pipe(Effect.delay("1 second"))),
+ *     { concurrency: "unbounded" }
+ *   )
+ * })
+ * ```
+ *
+ * @module
+ */
+import { type Duration, Effect } from "effect"
+import { InvalidArgumentError, SemaphoreOverflowError } from "./errors.ts"
+import { Permits } from "./internal/Permits.ts"
+import { count, isCount, within } from "./internal/validate.ts"
+
+/**
+ * The semaphore interface, shared by every scope: `Semaphore`,
+ * `SharedSemaphore` and a manager's `semaphore(n)` implement it.
+ *
+ * @example
+ * ```ts
+ * const limited = (sem: Semaphore.Semaphore) => sem.withPermits(1)(Effect.log("one of n"))
+ * ```
+ */
+export interface Semaphore {
+  /** Waits (FIFO) for `k` permits (default 1), then takes them. */
+  acquire(k?: number): Effect.Effect<void, InvalidArgumentError>
+  /** Takes `k` permits if they are free right now and nobody waits ahead; never waits. */
+  tryAcquire(k?: number): Effect.Effect<boolean, InvalidArgumentError>
+  /** Waits at most `timeout` for `k` permits; `true` if they were taken. */
+  acquireFor(timeout: Duration.Input, k?: number): Effect.Effect<boolean, InvalidArgumentError>
+  /**
+   * Returns `k` permits. A bounded semaphore fails with
+   * `SemaphoreOverflowError` (and changes nothing) when that would exceed its
+   * initial count.
+   */
+  release(k?: number): Effect.Effect<void, InvalidArgumentError | SemaphoreOverflowError>
+  /** Runs `effect` holding `k` permits, and returns them however it ends. */
+  withPermits(k: number): <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E | InvalidArgumentError, R>
+  /** The permits free right now. */
+  readonly available: Effect.Effect<number>
+}
+
+class SemaphoreImpl implements Semaphore {
+  readonly permits: Permits
+  readonly name: string
+  readonly initial: number
+  readonly bounded: boolean
+
+  constructor(initial: number, bounded: boolean) {
+    this.initial = initial
+    this.bounded = bounded
+    this.permits = new Permits(initial)
+    this.name = bounded ? "BoundedSemaphore" : "Semaphore"
+  }
+
+  private check(operation: string, k: number): InvalidArgumentError | undefined {
+    // A request above a bounded semaphore's size could never be served.
+    if (this.bounded && isCount(k, 1) && k > this.initial) {
+      return new InvalidArgumentError({
+        operation: `${this.name}.${operation}`,
+        argument: "k",
+        value: k,
+        expected: `at most the semaphore's ${this.initial} permits`
+      })
+    }
+    return count(`${this.name}.${operation}`, "k", k, 1)
+  }
+
+  acquire(k = 1): Effect.Effect<void, InvalidArgumentError> {
+    const error = this.check("acquire", k)
+    return error ? Effect.fail(error) : this.permits.take(k)
+  }
+
+  tryAcquire(k = 1): Effect.Effect<boolean, InvalidArgumentError> {
+    const error = this.check("tryAcquire", k)
+    return error ? Effect.fail(error) : Effect.sync(() => this.permits.tryTake(k))
+  }
+
+  acquireFor(timeout: Duration.Input, k = 1): Effect.Effect<boolean, InvalidArgumentError> {
+    const error = this.check("acquireFor", k)
+    if (error) return Effect.fail(error)
+    return Effect.suspend(() =>
+      this.permits.tryTake(k)
+        ? Effect.succeed(true)
+        : within(`${this.name}.acquireFor`, timeout, this.permits.wait(k))
+    )
+  }
+
+  release(k = 1): Effect.Effect<void, InvalidArgumentError | SemaphoreOverflowError> {
+    const error = count(`${this.name}.release`, "k", k, 1)
+    if (error) return Effect.fail(error)
+    return Effect.suspend(() => {
+      if (this.bounded && this.permits.free + k > this.initial) {
+        return Effect.fail(
+          new SemaphoreOverflowError({ permits: this.initial, available: this.permits.free, released: k })
+        )
+      }
+      this.permits.release(k)
+      return Effect.void
+    })
+  }
+
+  withPermits(k: number) {
+    const error = this.check("withPermits", k)
+    return <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | InvalidArgumentError, R> => {
+      if (error) return Effect.fail(error)
+      const release = (): Effect.Effect<void> => {
+        this.permits.release(k)
+        // `undefined` tells `onExit` there is nothing left to run: the hot path.
+        return undefined as unknown as Effect.Effect<void>
+      }
+      return Effect.uninterruptibleMask((restore) =>
+        Effect.suspend(() =>
+          this.permits.tryTake(k)
+            ? Effect.onExit(restore(effect), release)
+            : Effect.flatMap(restore(this.permits.wait(k)), () => Effect.onExit(restore(effect), release))
+        )
+      )
+    }
+  }
+
+  readonly available: Effect.Effect<number> = Effect.sync(() => this.permits.free)
+}
+
+const makeWith = (operation: string, permits: number, bounded: boolean) =>
+  Effect.suspend(() => {
+    const error = count(operation, "permits", permits, 0)
+    return error ? Effect.fail(error) : Effect.succeed<Semaphore>(new SemaphoreImpl(permits, bounded))
+  })
+
+/**
+ * Creates a semaphore with `permits` free permits (an integer >= 0).
+ * `release` may raise the count above `permits`, as in Python.
+ *
+ * @example
+ * ```ts
+ * const sem = yield* Semaphore.make(2)
+ * yield* sem.acquire()
+ * yield* sem.available // 1
+ * ```
+ */
+export const make = (permits: number): Effect.Effect<Semaphore, InvalidArgumentError> =>
+  makeWith("Semaphore.make", permits, false)
+
+/**
+ * Creates a bounded semaphore: like `make`, but a `release` that would raise
+ * the count above `permits` fails with `SemaphoreOverflowError` — the usual
+ * sign of a release without a matching acquire.
+ *
+ * @example
+ * ```ts
+ * const sem = yield* Semaphore.bounded(1)
+ * yield* Effect.flip(sem.release()) // SemaphoreOverflowError
+ * ```
+ */
+export const bounded = (permits: number): Effect.Effect<Semaphore, InvalidArgumentError> =>
+  makeWith("Semaphore.bounded", permits, true)
