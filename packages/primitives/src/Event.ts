@@ -61,9 +61,7 @@ class EventImpl implements Event {
   readonly wait: Effect.Effect<void> = this.latch.await
 
   waitFor(timeout: Duration.Input): Effect.Effect<boolean, InvalidArgumentError> {
-    return Effect.suspend(() =>
-      this.latch.isOpen() ? Effect.succeed(true) : within("Event.waitFor", timeout, this.latch.await)
-    )
+    return within("Event.waitFor", timeout, this.latch.await, () => this.latch.isOpen())
   }
 }
 

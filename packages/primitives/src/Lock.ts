@@ -68,9 +68,7 @@ class LockImpl implements Lock {
   readonly tryAcquire: Effect.Effect<boolean> = Effect.sync(() => this.permits.tryTake(1))
 
   acquireFor(timeout: Duration.Input): Effect.Effect<boolean, InvalidArgumentError> {
-    return Effect.suspend(() =>
-      this.permits.tryTake(1) ? Effect.succeed(true) : within("Lock.acquireFor", timeout, this.permits.wait(1))
-    )
+    return within("Lock.acquireFor", timeout, this.permits.wait(1), () => this.permits.tryTake(1))
   }
 
   readonly release: Effect.Effect<void, NotHeldError> = Effect.suspend(() => {

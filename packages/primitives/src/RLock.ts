@@ -111,17 +111,19 @@ class RLockImpl implements RLock {
 
   acquireFor(timeout: Duration.Input): Effect.Effect<boolean, InvalidArgumentError> {
     return Effect.withFiber((fiber) => {
-      if (this.owner === fiber) {
-        this.depth++
-        return Effect.succeed(true)
-      }
-      if (this.permits.tryTake(1)) {
+      const now = () => {
+        if (this.owner === fiber) {
+          this.depth++
+          return true
+        }
+        if (!this.permits.tryTake(1)) return false
         this.take(fiber, 1)
-        return Effect.succeed(true)
+        return true
       }
       return Effect.uninterruptibleMask((restore) =>
-        Effect.map(restore(within("RLock.acquireFor", timeout, this.permits.wait(1))), (taken) => {
-          if (taken) this.take(fiber, 1)
+        Effect.map(restore(within("RLock.acquireFor", timeout, this.permits.wait(1), now)), (taken) => {
+          // `now` already took it, or the wait handed it over: make it ours.
+          if (taken && this.owner !== fiber) this.take(fiber, 1)
           return taken
         })
       )

@@ -103,11 +103,7 @@ class SemaphoreImpl implements Semaphore {
   acquireFor(timeout: Duration.Input, k = 1): Effect.Effect<boolean, InvalidArgumentError> {
     const error = this.check("acquireFor", k)
     if (error) return Effect.fail(error)
-    return Effect.suspend(() =>
-      this.permits.tryTake(k)
-        ? Effect.succeed(true)
-        : within(`${this.name}.acquireFor`, timeout, this.permits.wait(k))
-    )
+    return within(`${this.name}.acquireFor`, timeout, this.permits.wait(k), () => this.permits.tryTake(k))
   }
 
   release(k = 1): Effect.Effect<void, InvalidArgumentError | SemaphoreOverflowError> {

@@ -40,17 +40,23 @@ export const timeout = (
 }
 
 /**
- * Runs `wait` for at most `input`; `true` if it completed in time. A zero
- * timeout still lets `wait` complete synchronously (the non-blocking form).
+ * The timed form of a wait: checks the timeout first (a bad one fails even
+ * when the wait would not block), then runs `tryNow` — the non-blocking attempt
+ * — and only if that fails runs `wait` for at most `input`. `true` if the wait
+ * completed in time. An interrupted or timed-out `wait` must leave nothing
+ * held; every `wait` in this package is built that way.
  *
  * @internal
  */
 export const within = <E, R>(
   operation: string,
   input: Duration.Input,
-  wait: Effect.Effect<void, E, R>
+  wait: Effect.Effect<void, E, R>,
+  tryNow?: () => boolean
 ): Effect.Effect<boolean, E | InvalidArgumentError, R> =>
-  Effect.flatMap(timeout(operation, input), (duration) =>
-    Duration.isFinite(duration)
+  Effect.flatMap(timeout(operation, input), (duration) => {
+    if (tryNow !== undefined && tryNow()) return Effect.succeed(true)
+    return Duration.isFinite(duration)
       ? Effect.map(Effect.timeoutOption(wait, duration), Option.isSome)
-      : Effect.as(wait, true))
+      : Effect.as(wait, true)
+  })
