@@ -1,0 +1,48 @@
+import { spawnSync } from "node:child_process"
+import { fileURLToPath } from "node:url"
+import { describe, expect, it } from "vitest"
+
+// The README's examples are real programs in examples/: each runs here, on
+// the runtime running this suite, against the built package.
+const runtime = (): { command: string; args: Array<string> } => {
+  if ("Deno" in globalThis) return { command: process.execPath, args: ["run", "-A"] }
+  return { command: process.execPath, args: [] }
+}
+
+const run = (name: string): string => {
+  const file = fileURLToPath(new URL(`../examples/${name}.ts`, import.meta.url))
+  const { args, command } = runtime()
+  const result = spawnSync(command, [...args, file], { encoding: "utf8", timeout: 30_000 })
+  expect(result.stderr).toBe("")
+  expect(result.status).toBe(0)
+  return result.stdout
+}
+
+describe("README examples", () => {
+  it("lock: the ticket rush sells exactly the 3 tickets", () => {
+    const out = run("lock")
+    expect(out.match(/got a ticket/g)).toHaveLength(3)
+    expect(out.match(/sold out/g)).toHaveLength(2)
+    expect(out).toContain("left: 0")
+  })
+
+  it("rlock: nests, and refuses a release from another fiber", () => {
+    expect(run("rlock")).toBe("nested 5 levels deep\nNotOwnerError\n")
+  })
+
+  it("semaphore: 4 rooms, never more than 4 groups inside", () => {
+    expect(run("semaphore")).toBe(
+      "at most 4 groups sang at once\nBoundedSemaphore.release(1): 4 of 4 permits are already available\n"
+    )
+  })
+
+  it("event: cars wait for green, then all drive", () => {
+    const lines = run("event").trim().split("\n")
+    expect(lines[0]).toBe("red: waiting for green? true")
+    expect(lines.slice(1).sort()).toEqual(["car 1 drives", "car 2 drives", "car 3 drives"])
+  })
+
+  it("timer: one fires, the cancelled one does not", () => {
+    expect(run("timer")).toBe("hello, world\ncancelled\n")
+  })
+})
