@@ -1,0 +1,69 @@
+/**
+ * A pool of child processes (`node:child_process.fork` with an IPC channel) —
+ * Python's `multiprocessing.Pool` and `ProcessPoolExecutor`. Arguments and
+ * results cross as JSON (the fastest IPC serialization on all three runtimes:
+ * measured faster than `advanced`): plain objects, arrays, strings, finite
+ * numbers, booleans and null. Anything else (a function, a bigint, a Map, a
+ * Date, a cycle, NaN) is refused with `InvalidArgumentError` before it is sent.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { ProcessPool } from "@weft/pools"
+ *
+ * const program = Effect.scoped(Effect.gen(function*() {
+ *   const pool = yield* ProcessPool.make<typeof import("./worker.ts").default>({
+ *     module: new URL("./worker.ts", import.meta.url),
+ *     size: 4
+ *   })
+ *   return yield* pool.map("inc", [1, 2, 3]) // [2, 3, 4]
+ * }))
+ * ```
+ *
+ * @module
+ */
+import type { Effect, Scope } from "effect"
+import type { InvalidArgumentError, WorkerCrashedError } from "./errors.ts"
+import { processes } from "./internal/transport.ts"
+import * as Pool from "./Pool.ts"
+import type { WorkerDefinition } from "./worker.ts"
+
+/**
+ * `ProcessPool.make` options: the common pool options plus what a child
+ * process takes.
+ *
+ * @example
+ * ```ts
+ * const options: ProcessPool.Options = {
+ *   module: new URL("./worker.ts", import.meta.url),
+ *   env: { ...process.env, MODE: "batch" },
+ *   execArgv: ["--max-old-space-size=256"]
+ * }
+ * ```
+ */
+export interface Options extends Pool.Options {
+  /** The children's environment (default: the pool process's `process.env`). */
+  readonly env?: Record<string, string | undefined> | undefined
+  /** Runtime options for the children (default: none, not the parent's). */
+  readonly execArgv?: ReadonlyArray<string> | undefined
+}
+
+/**
+ * Starts a process pool in the current `Scope` and waits until its first
+ * `minSize` workers are ready; leaving the scope kills every child and reaps
+ * it (no zombies). A child also exits by itself if the pool's process dies.
+ *
+ * @example
+ * ```ts
+ * const pool = yield* ProcessPool.make<typeof import("./worker.ts").default>({
+ *   module: new URL("./worker.ts", import.meta.url),
+ *   size: 4,
+ *   maxTasksPerWorker: 100
+ * })
+ * const two = yield* pool.submit("inc", 1)
+ * ```
+ */
+export const make = <W extends WorkerDefinition = WorkerDefinition>(
+  options: Options
+): Effect.Effect<Pool.Pool<W>, InvalidArgumentError | WorkerCrashedError, Scope.Scope> =>
+  Pool.make("ProcessPool", options, processes) as any

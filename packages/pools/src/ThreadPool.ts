@@ -1,0 +1,74 @@
+/**
+ * A pool of worker threads (`node:worker_threads`) — Python's
+ * `ThreadPoolExecutor` and `multiprocessing.pool.ThreadPool`, but the threads
+ * run JavaScript in parallel. Arguments and results cross by structured clone;
+ * wrap an `ArrayBuffer` in `transfer(...)` to move it instead of copying.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { ThreadPool } from "@weft/pools"
+ *
+ * const program = Effect.scoped(Effect.gen(function*() {
+ *   const pool = yield* ThreadPool.make<typeof import("./worker.ts").default>({
+ *     module: new URL("./worker.ts", import.meta.url),
+ *     size: 4
+ *   })
+ *   return yield* pool.map("inc", [1, 2, 3]) // [2, 3, 4]
+ * }))
+ * ```
+ *
+ * @module
+ */
+import type { Effect, Scope } from "effect"
+import type { InvalidArgumentError, WorkerCrashedError } from "./errors.ts"
+import { threads } from "./internal/transport.ts"
+import * as Pool from "./Pool.ts"
+import type { WorkerDefinition } from "./worker.ts"
+
+/**
+ * `ThreadPool.make` options: the common pool options plus what a worker
+ * thread takes.
+ *
+ * @example
+ * ```ts
+ * const options: ThreadPool.Options = {
+ *   module: new URL("./worker.ts", import.meta.url),
+ *   resourceLimits: { maxOldGenerationSizeMb: 256 }
+ * }
+ * ```
+ */
+export interface Options extends Pool.Options {
+  /** Heap and stack limits for each worker thread (Node; ignored where the runtime does not support them). */
+  readonly resourceLimits?: {
+    readonly maxOldGenerationSizeMb?: number
+    readonly maxYoungGenerationSizeMb?: number
+    readonly codeRangeSizeMb?: number
+    readonly stackSizeMb?: number
+  } | undefined
+  /** The workers' `process.env` (default: shared with the pool's thread). */
+  readonly env?: Record<string, string | undefined> | undefined
+  /** Node options for the worker threads. */
+  readonly execArgv?: ReadonlyArray<string> | undefined
+}
+
+/**
+ * Starts a thread pool in the current `Scope` and waits until its first
+ * `minSize` workers are ready; leaving the scope terminates every worker.
+ * Fails with `InvalidArgumentError` for a bad option or a module without a
+ * `defineWorker` default export.
+ *
+ * @example
+ * ```ts
+ * const pool = yield* ThreadPool.make<typeof import("./worker.ts").default>({
+ *   module: new URL("./worker.ts", import.meta.url),
+ *   size: 2,
+ *   taskTimeout: "5 seconds"
+ * })
+ * const two = yield* pool.submit("inc", 1)
+ * ```
+ */
+export const make = <W extends WorkerDefinition = WorkerDefinition>(
+  options: Options
+): Effect.Effect<Pool.Pool<W>, InvalidArgumentError | WorkerCrashedError, Scope.Scope> =>
+  Pool.make("ThreadPool", options, threads) as any

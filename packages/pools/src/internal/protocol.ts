@@ -1,0 +1,108 @@
+/**
+ * The wire protocol between a pool and its workers. Messages are flat arrays
+ * so that one message carries many tasks (or many results): batching is what
+ * makes tiny tasks cheap.
+ *
+ * main -> worker
+ *   [RUN, id, name, args, id, name, args, ...]
+ *   [CANCEL, id]
+ * worker -> main
+ *   [READY, names]
+ *   [INIT_FAILED, message]
+ *   [RESULTS, busyMillis, id, status, value, id, status, value, ...]
+ *
+ * @internal
+ */
+
+export const RUN = 0
+export const CANCEL = 1
+
+export const READY = 0
+export const INIT_FAILED = 1
+export const RESULTS = 2
+
+export const OK = 0
+export const FAILED = 1
+export const UNKNOWN_TASK = 2
+export const CANCELLED = 3
+export const NOT_CLONEABLE = 4
+
+/** A task failure as it crosses back. */
+export interface RemoteError {
+  readonly name: string
+  readonly message: string
+  readonly stack: string | undefined
+  readonly value?: unknown
+}
+
+export const toRemoteError = (error: unknown): RemoteError => {
+  if (error instanceof Error) {
+    return { name: error.name, message: error.message, stack: error.stack }
+  }
+  if (typeof error === "object" && error !== null && "message" in error) {
+    const e = error as { name?: unknown; message?: unknown; stack?: unknown; _tag?: unknown }
+    return {
+      name: String(e._tag ?? e.name ?? "Error"),
+      message: String(e.message),
+      stack: typeof e.stack === "string" ? e.stack : undefined
+    }
+  }
+  let value: unknown
+  try {
+    value = structuredClone(error)
+  } catch {
+    value = undefined
+  }
+  return { name: "Error", message: String(error), stack: undefined, value }
+}
+
+const objectProto = Object.prototype
+
+/**
+ * Why `value` cannot cross a JSON channel unchanged, or `undefined` when it
+ * can. Refuses what JSON would drop or change silently: functions, symbols,
+ * bigints, NaN and infinities, cycles and non-plain objects (Map, Set, Date,
+ * class instances, typed arrays). `undefined` is allowed (JSON drops it from
+ * objects and turns it into `null` in arrays).
+ */
+export const jsonProblem = (value: unknown, path: string, seen?: Set<object>): string | undefined => {
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+    case "undefined":
+      return undefined
+    case "number":
+      return Number.isFinite(value) ? undefined : `${path} is ${value}, which JSON turns into null`
+    case "bigint":
+      return `${path} is a bigint, which JSON cannot carry`
+    case "function":
+      return `${path} is a function, which cannot cross to another process`
+    case "symbol":
+      return `${path} is a symbol, which cannot cross to another process`
+  }
+  if (value === null) return undefined
+  const object = value as object
+  const set = seen ?? new Set<object>()
+  if (set.has(object)) return `${path} is part of a cycle, which JSON cannot carry`
+  if (Array.isArray(object)) {
+    set.add(object)
+    for (let i = 0; i < object.length; i++) {
+      const problem = jsonProblem(object[i], `${path}[${i}]`, set)
+      if (problem !== undefined) return problem
+    }
+    set.delete(object)
+    return undefined
+  }
+  const proto = Object.getPrototypeOf(object)
+  if (proto !== objectProto && proto !== null) {
+    const name = (proto?.constructor?.name as string | undefined) ?? "object"
+    return `${path} is a ${name}, which JSON would not carry unchanged (use plain objects and arrays)`
+  }
+  set.add(object)
+  for (const key in object) {
+    const problem = jsonProblem((object as Record<string, unknown>)[key], `${path}.${key}`, set)
+    if (problem !== undefined) return problem
+  }
+  set.delete(object)
+  return undefined
+}

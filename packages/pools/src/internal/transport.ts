@@ -1,0 +1,117 @@
+/**
+ * The small interface between the pool core and a worker: spawn one, send it
+ * a message, kill it, hear its messages and its exit. Two implementations:
+ * `node:worker_threads` and `node:child_process.fork` with an IPC channel.
+ *
+ * @internal
+ */
+import { fork } from "node:child_process"
+import { fileURLToPath } from "node:url"
+import { Worker } from "node:worker_threads"
+import { jsonProblem } from "./protocol.ts"
+
+export interface ExitInfo {
+  readonly code: number | null
+  readonly signal: string | null
+  /** An uncaught error reported by the runtime, when there was one. */
+  readonly error: string | undefined
+}
+
+export interface TransportHandlers {
+  readonly message: (message: Array<any>) => void
+  readonly exit: (info: ExitInfo) => void
+}
+
+export interface Transport {
+  /** Sends a message; throws synchronously when it cannot be serialized. */
+  readonly send: (message: Array<unknown>, transferList: Array<any> | undefined) => void
+  /** Stops the worker now. The exit handler still runs once it is gone. */
+  readonly kill: () => void
+}
+
+export interface TransportKind {
+  readonly pool: "ThreadPool" | "ProcessPool"
+  /** Why a task argument cannot cross, or `undefined` (checked before sending). */
+  readonly problem: ((value: unknown, path: string) => string | undefined) | undefined
+  readonly spawn: (moduleUrl: string, handlers: TransportHandlers) => Transport
+}
+
+const entryUrl = new URL(`./entry${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`, import.meta.url)
+
+export interface ThreadOptions {
+  readonly resourceLimits?: {
+    readonly maxOldGenerationSizeMb?: number
+    readonly maxYoungGenerationSizeMb?: number
+    readonly codeRangeSizeMb?: number
+    readonly stackSizeMb?: number
+  } | undefined
+  readonly env?: Record<string, string | undefined> | undefined
+  readonly execArgv?: ReadonlyArray<string> | undefined
+}
+
+export const threads = (options: ThreadOptions): TransportKind => ({
+  pool: "ThreadPool",
+  problem: undefined,
+  spawn(moduleUrl, handlers) {
+    const worker = new Worker(entryUrl, {
+      workerData: { module: moduleUrl },
+      ...(options.resourceLimits !== undefined ? { resourceLimits: { ...options.resourceLimits } } : {}),
+      ...(options.env !== undefined ? { env: { ...options.env } } : {}),
+      ...(options.execArgv !== undefined ? { execArgv: [...options.execArgv] } : {})
+    })
+    let error: string | undefined
+    let exited = false
+    worker.on("message", handlers.message)
+    worker.on("error", (e) => {
+      error ??= e instanceof Error ? `${e.name}: ${e.message}` : String(e)
+    })
+    worker.on("exit", (code) => {
+      if (exited) return
+      exited = true
+      handlers.exit({ code, signal: null, error })
+    })
+    return {
+      send: (message, transferList) => worker.postMessage(message, transferList as any),
+      kill: () => {
+        void worker.terminate().catch(() => {})
+      }
+    }
+  }
+})
+
+export interface ProcessOptions {
+  readonly env?: Record<string, string | undefined> | undefined
+  readonly execArgv?: ReadonlyArray<string> | undefined
+}
+
+export const processes = (options: ProcessOptions): TransportKind => ({
+  pool: "ProcessPool",
+  problem: jsonProblem,
+  spawn(moduleUrl, handlers) {
+    const child = fork(fileURLToPath(entryUrl), [moduleUrl], {
+      env: options.env !== undefined ? { ...options.env } : process.env,
+      execArgv: options.execArgv !== undefined ? [...options.execArgv] : [],
+      serialization: "json",
+      stdio: ["ignore", "inherit", "inherit", "ipc"]
+    })
+    let exited = false
+    let error: string | undefined
+    child.on("message", handlers.message as (message: unknown) => void)
+    child.on("error", (e) => {
+      error ??= e instanceof Error ? `${e.name}: ${e.message}` : String(e)
+    })
+    child.on("exit", (code, signal) => {
+      if (exited) return
+      exited = true
+      handlers.exit({ code, signal, error })
+    })
+    return {
+      send: (message) => {
+        if (child.connected) child.send(message)
+      },
+      kill: () => {
+        if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
+      }
+    }
+  }
+})
