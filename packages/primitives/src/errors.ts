@@ -85,7 +85,9 @@ export class SemaphoreOverflowError extends Data.TaggedError("SemaphoreOverflowE
 
 /**
  * A `Barrier` that was aborted, reset while parties waited, or broken by a
- * timed-out waiter (Python: `threading.BrokenBarrierError`).
+ * timed-out or interrupted waiter or a failed action (Python:
+ * `threading.BrokenBarrierError`). For `"action failed"`, `cause` holds what
+ * the action failed with.
  *
  * @example
  * ```ts
@@ -94,7 +96,8 @@ export class SemaphoreOverflowError extends Data.TaggedError("SemaphoreOverflowE
  * ```
  */
 export class BrokenBarrierError extends Data.TaggedError("BrokenBarrierError")<{
-  readonly reason: "aborted" | "reset" | "timeout" | "action failed"
+  readonly reason: "aborted" | "reset" | "timeout" | "interrupted" | "action failed"
+  readonly cause?: unknown
 }> {
   override get message(): string {
     return `Barrier is broken (${this.reason})`

@@ -1,4 +1,6 @@
 export * from "./errors.ts"
+export * as Barrier from "./Barrier.ts"
+export * as Condition from "./Condition.ts"
 export * as Event from "./Event.ts"
 export * as Lock from "./Lock.ts"
 export * as RLock from "./RLock.ts"
