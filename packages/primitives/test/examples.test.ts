@@ -45,4 +45,18 @@ describe("README examples", () => {
   it("timer: one fires, the cancelled one does not", () => {
     expect(run("timer")).toBe("hello, world\ncancelled\n")
   })
+
+  it("condition: notify(3) wakes the three consumers, each gets one item", () => {
+    const out = run("condition").trim().split("\n")
+    expect(out.slice(0, 3)).toEqual(["c1 got apple", "c2 got pear", "c3 got plum"])
+    expect(out[3]).toBe("Condition.wait: the lock is not held")
+  })
+
+  it("barrier: the action runs once per lap; a lone waiter breaks it", () => {
+    expect(run("barrier")).toBe("lap 1: all 3 ready\nlap 2: all 3 ready\nBrokenBarrierError: timeout\n")
+  })
+
+  it("queue: the consumers eat every item once and stop on the sentinels", () => {
+    expect(run("queue")).toBe("eaten: 1,2,3,4,5,6\nlifo: b, priority: high\nQueueFullError\n")
+  })
 })
