@@ -28,6 +28,8 @@
  * @module
  */
 
+import type { TransferListItem } from "node:worker_threads"
+
 /** The brand that marks a `defineWorker` result (global, so two copies of this module agree). */
 export const WorkerDefinitionTypeId: unique symbol = Symbol.for("@weft/pools/WorkerDefinition") as never
 
@@ -136,7 +138,7 @@ export interface Transfer<A = unknown> {
   readonly transferList: ReadonlyArray<Transferable>
 }
 
-type Transferable = ArrayBuffer | MessagePort | { readonly [key: string]: unknown }
+type Transferable = TransferListItem
 
 /**
  * Marks `value` to be sent with `transferList` moved instead of copied. When
