@@ -200,3 +200,110 @@ const describe = (value: unknown): string => {
     return Object.prototype.toString.call(value)
   }
 }
+
+// --- process scope: Manager and FileLock -----------------------------------
+
+/**
+ * `Manager.attach` with a handle whose key the manager does not accept (like
+ * a wrong `authkey` in Python's `multiprocessing`): the connection is refused
+ * and closed before any operation runs.
+ *
+ * @example
+ * ```ts
+ * const err = new ManagerAuthError({ address: "/tmp/weft-x/manager.sock" })
+ * err.message // "Manager at /tmp/weft-x/manager.sock refused the connection: wrong key"
+ * ```
+ */
+export class ManagerAuthError extends Data.TaggedError("ManagerAuthError")<{
+  readonly address: string
+}> {
+  override get message(): string {
+    return `Manager at ${this.address} refused the connection: wrong key`
+  }
+}
+
+/**
+ * A manager that cannot be reached or stopped answering: nothing listens at
+ * the handle's address, the connection dropped, or the handle names a
+ * primitive the manager does not host. Raised by `Manager.attach` as a typed
+ * failure; an operation of an attached primitive whose connection drops dies
+ * with it (a defect: the primitive interfaces have no room for transport
+ * errors), and everything the process held there is released by the manager.
+ *
+ * @example
+ * ```ts
+ * const err = new ManagerUnavailableError({ address: "/tmp/weft-x/manager.sock", reason: "ECONNREFUSED" })
+ * err.message // "Manager at /tmp/weft-x/manager.sock is unavailable: ECONNREFUSED"
+ * ```
+ */
+export class ManagerUnavailableError extends Data.TaggedError("ManagerUnavailableError")<{
+  readonly address: string
+  readonly reason: string
+}> {
+  override get message(): string {
+    return `Manager at ${this.address} is unavailable: ${this.reason}`
+  }
+}
+
+/**
+ * The manager's scope was closed while a client waited (or a client called it
+ * afterwards). Every waiting operation of every attached process dies with
+ * this error (a defect carrying it; see `ManagerUnavailableError`).
+ *
+ * @example
+ * ```ts
+ * const err = new ManagerClosedError({ address: "/tmp/weft-x/manager.sock", operation: "lock.acquire" })
+ * err.message // "lock.acquire: the manager at /tmp/weft-x/manager.sock was closed"
+ * ```
+ */
+export class ManagerClosedError extends Data.TaggedError("ManagerClosedError")<{
+  readonly address: string
+  readonly operation: string
+}> {
+  override get message(): string {
+    return `${this.operation}: the manager at ${this.address} was closed`
+  }
+}
+
+/**
+ * A lock file whose content is not a Weft `FileLock` record (empty, truncated,
+ * or written by another tool). `FileLock.inspect` fails with it; `acquire`
+ * treats such a file as held by an unknown owner and takes it over only once
+ * its mtime is older than the staleness window.
+ *
+ * @example
+ * ```ts
+ * const err = new FileLockCorruptError({ path: "/tmp/app.lock", content: "garbage" })
+ * err.message // "FileLock /tmp/app.lock: not a FileLock record: \"garbage\""
+ * ```
+ */
+export class FileLockCorruptError extends Data.TaggedError("FileLockCorruptError")<{
+  readonly path: string
+  readonly content: string
+}> {
+  override get message(): string {
+    return `FileLock ${this.path}: not a FileLock record: ${JSON.stringify(this.content.slice(0, 80))}`
+  }
+}
+
+/**
+ * A file-system failure under a `FileLock` other than contention (the
+ * directory is missing or not writable, ...). It names the path, the
+ * operation and the system error code. `acquire` dies with it (a defect: the
+ * `Lock` interface has no error channel for I/O).
+ *
+ * @example
+ * ```ts
+ * const err = new FileLockError({ path: "/nope/app.lock", operation: "acquire", reason: "ENOENT: no such file or directory" })
+ * err.message // "FileLock /nope/app.lock: acquire failed: ENOENT: no such file or directory"
+ * ```
+ */
+export class FileLockError extends Data.TaggedError("FileLockError")<{
+  readonly path: string
+  readonly operation: string
+  readonly reason: string
+}> {
+  override get message(): string {
+    return `FileLock ${this.path}: ${this.operation} failed: ${this.reason}`
+  }
+}

@@ -1,0 +1,410 @@
+/**
+ * A `Lock` between unrelated processes through a lock file — what
+ * `proper-lockfile` or Python's `filelock` do, with the `Lock` interface of
+ * every other Weft scope.
+ *
+ * Scopes: process (this module, and `Manager`'s `lock()`); fiber: `Lock`;
+ * worker threads: `SharedLock`. Any process that follows the protocol below
+ * takes part, even one Weft did not start; nothing has to exist beforehand
+ * except the directory.
+ *
+ * What Effect gives: `Schedule` for the backoff and the fiber `Lock` that
+ * orders the fibers of one process. What Weft adds: the protocol.
+ *
+ * - **Acquire** creates the file atomically (`open(path, "wx")`, i.e.
+ *   `O_CREAT | O_EXCL`) and writes a JSON record `{ weft: "FileLock", v: 1,
+ *   pid, host, token, since }` into it. A busy lock is polled on a jittered
+ *   exponential backoff (`options.schedule`); the fibers of one process queue
+ *   FIFO on a fiber `Lock` first, so at most one of them polls.
+ * - **Heartbeat**: while held, the owner refreshes the file's mtime every
+ *   `heartbeat` (default: a quarter of `stale`).
+ * - **Stale lock takeover**: a lock file is stale when its owner is on this
+ *   host and its pid is gone, or when its mtime is older than `stale`
+ *   (default 10 s: the owner's heartbeat stopped — it hangs, or lives on
+ *   another host and died). A waiter that sees a stale file takes it over:
+ *   under a short-lived guard file (`path + ".takeover"`, also `O_EXCL`) it
+ *   re-reads the file, removes it only if it is still the same stale one,
+ *   and competes for the create like everyone else.
+ * - **Corrupt or foreign files**: a file whose content is not a Weft record
+ *   (empty, truncated, another tool's) is treated as held by an unknown owner:
+ *   it is respected while its mtime is fresh and taken over once it is older
+ *   than `stale`. `FileLock.inspect` reports it as `FileLockCorruptError`.
+ * - **Release** deletes the file only if it still holds this owner's token;
+ *   if the lock was taken over meanwhile (this process stalled past `stale`),
+ *   the other owner's file is left alone and `release` fails `NotHeldError`.
+ *
+ * Limits: the pid check assumes one pid namespace per host name (containers
+ * sharing a volume should have distinct host names); on network file systems
+ * only the mtime rule applies across hosts. A file-system error other than
+ * contention (missing directory, no permission) is a defect carrying
+ * `FileLockError`: the `Lock` interface has no error channel for I/O.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { FileLock } from "@weft/primitives"
+ *
+ * const program = Effect.gen(function*() {
+ *   const lock = yield* FileLock.make("/tmp/tickets.json.lock")
+ *   yield* lock.withLock(Effect.log("only one process at a time, on any runtime"))
+ * })
+ * ```
+ *
+ * @module
+ */
+import { randomBytes } from "node:crypto"
+import * as fs from "node:fs"
+import { hostname } from "node:os"
+import { setInterval, clearInterval } from "node:timers"
+import { Duration, Effect, Option, Schedule } from "effect"
+import { FileLockCorruptError, FileLockError, InvalidArgumentError, NotHeldError } from "../errors.ts"
+import * as Lock from "../Lock.ts"
+import { within } from "../internal/validate.ts"
+
+/**
+ * Options of `FileLock.make`.
+ *
+ * @example
+ * ```ts
+ * const lock = yield* FileLock.make("/tmp/app.lock", { stale: "2 seconds" })
+ * ```
+ */
+export interface Options {
+  /** How old (mtime) a lock file must be to count as abandoned. Default `"10 seconds"`. */
+  readonly stale?: Duration.Input
+  /** How often the owner refreshes the mtime. Default: `stale / 4`. */
+  readonly heartbeat?: Duration.Input
+  /**
+   * The wait between polls of a busy lock. Default: exponential from 1 ms,
+   * factor 1.5, capped at 25 ms, jittered.
+   */
+  readonly schedule?: Schedule.Schedule<unknown, unknown>
+}
+
+/**
+ * A `Lock` backed by a lock file; `path` is the lock file itself.
+ *
+ * @example
+ * ```ts
+ * const lock: FileLock.FileLock = yield* FileLock.make("/tmp/app.lock")
+ * lock.path // "/tmp/app.lock"
+ * ```
+ */
+export interface FileLock extends Lock.Lock {
+  readonly path: string
+}
+
+/**
+ * What a Weft lock file contains.
+ *
+ * @example
+ * ```ts
+ * const owner: FileLock.Owner = { weft: "FileLock", v: 1, pid: 4242, host: "web-1", token: "9f…", since: 1700000000000 }
+ * ```
+ */
+export interface Owner {
+  readonly weft: "FileLock"
+  readonly v: 1
+  readonly pid: number
+  readonly host: string
+  readonly token: string
+  readonly since: number
+}
+
+const parse = (content: string): Owner | undefined => {
+  try {
+    const value = JSON.parse(content)
+    return typeof value === "object" && value !== null && value.weft === "FileLock" &&
+        typeof value.pid === "number" && typeof value.host === "string" && typeof value.token === "string"
+      ? value as Owner
+      : undefined
+  } catch {
+    return undefined
+  }
+}
+
+const code = (error: unknown): string | undefined =>
+  typeof error === "object" && error !== null && "code" in error ? String((error as { code: unknown }).code) : undefined
+
+const pidAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    // EPERM: it exists but belongs to another user.
+    return code(error) !== "ESRCH"
+  }
+}
+
+const readOrUndefined = (path: string): string | undefined => {
+  try {
+    return fs.readFileSync(path, "utf8")
+  } catch (error) {
+    if (code(error) === "ENOENT") return undefined
+    throw error
+  }
+}
+
+const host = hostname()
+
+/** A poll found the lock busy. */
+const Busy: unique symbol = Symbol("Busy")
+
+const defaultSchedule: Schedule.Schedule<unknown, unknown> = Schedule.exponential("1 millis", 1.5).pipe(
+  Schedule.modifyDelay(({ duration }) => Effect.succeed(Duration.millis(Math.min(Duration.toMillis(duration), 25)))),
+  Schedule.jittered
+)
+
+class FileLockImpl implements FileLock {
+  readonly path: string
+  private readonly guardPath: string
+  private readonly staleMs: number
+  private readonly heartbeatMs: number
+  private readonly schedule: Schedule.Schedule<unknown, unknown>
+  /** Orders the fibers of this process: at most one of them touches the file. */
+  private readonly local = Lock.makeUnsafe()
+  private token: string | undefined = undefined
+  private beat: ReturnType<typeof setInterval> | undefined = undefined
+
+  constructor(path: string, staleMs: number, heartbeatMs: number, schedule: Schedule.Schedule<unknown, unknown>) {
+    this.path = path
+    this.guardPath = `${path}.takeover`
+    this.staleMs = staleMs
+    this.heartbeatMs = heartbeatMs
+    this.schedule = schedule
+  }
+
+  private fail(operation: string, error: unknown): never {
+    throw new FileLockError({
+      path: this.path,
+      operation,
+      reason: error instanceof Error ? error.message : String(error)
+    })
+  }
+
+  /** Whether the file at `path` with `content` (read just now) is abandoned. */
+  private isStale(content: string, mtimeMs: number): boolean {
+    const owner = parse(content)
+    if (owner !== undefined && owner.host === host && owner.pid !== process.pid && !pidAlive(owner.pid)) return true
+    return Date.now() - mtimeMs > this.staleMs
+  }
+
+  /** One attempt: create the file, or take over a stale one and create it. Synchronous. */
+  private tryFile(): boolean {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const token = randomBytes(12).toString("hex")
+      try {
+        const fd = fs.openSync(this.path, "wx", 0o644)
+        try {
+          const record: Owner = { weft: "FileLock", v: 1, pid: process.pid, host, token, since: Date.now() }
+          fs.writeSync(fd, JSON.stringify(record))
+        } finally {
+          fs.closeSync(fd)
+        }
+        this.token = token
+        this.startHeartbeat()
+        return true
+      } catch (error) {
+        if (code(error) !== "EEXIST") this.fail("acquire", error)
+      }
+      if (!this.takeOverIfStale()) return false
+    }
+    return false
+  }
+
+  /** `true` when the file is gone (removed as stale, or released meanwhile). */
+  private takeOverIfStale(): boolean {
+    let stat: fs.Stats
+    let content: string | undefined
+    try {
+      stat = fs.statSync(this.path)
+      content = readOrUndefined(this.path)
+    } catch (error) {
+      if (code(error) === "ENOENT") return true
+      return this.fail("acquire", error)
+    }
+    if (content === undefined) return true
+    if (!this.isStale(content, stat.mtimeMs)) return false
+    // Only the holder of the guard may remove a stale file, and only the very
+    // file it judged stale: a fresh lock created meanwhile is left alone.
+    try {
+      fs.closeSync(fs.openSync(this.guardPath, "wx", 0o644))
+    } catch (error) {
+      if (code(error) !== "EEXIST") return this.fail("acquire", error)
+      // A guard left by a process that died inside the few syscalls it covers.
+      try {
+        if (Date.now() - fs.statSync(this.guardPath).mtimeMs > this.staleMs) fs.unlinkSync(this.guardPath)
+      } catch {
+        // Somebody else cleaned it up.
+      }
+      return false
+    }
+    try {
+      if (readOrUndefined(this.path) === content) fs.unlinkSync(this.path)
+    } catch (error) {
+      if (code(error) !== "ENOENT") return this.fail("acquire", error)
+    } finally {
+      try {
+        fs.unlinkSync(this.guardPath)
+      } catch {
+        // Already removed as stale by another waiter; harmless.
+      }
+    }
+    return true
+  }
+
+  private startHeartbeat(): void {
+    const token = this.token
+    const beat = setInterval(() => {
+      try {
+        const owner = parse(readOrUndefined(this.path) ?? "")
+        if (owner?.token !== token) return this.stopHeartbeat()
+        const now = new Date()
+        fs.utimesSync(this.path, now, now)
+      } catch {
+        // The next beat tries again; staleness takes many missed beats.
+      }
+    }, this.heartbeatMs)
+    beat.unref()
+    this.beat = beat
+  }
+
+  private stopHeartbeat(): void {
+    if (this.beat !== undefined) clearInterval(this.beat)
+    this.beat = undefined
+  }
+
+  /** Deletes the file if it is still ours; `false` if it was taken over. */
+  private releaseFile(): boolean {
+    const token = this.token
+    this.token = undefined
+    this.stopHeartbeat()
+    try {
+      const owner = parse(readOrUndefined(this.path) ?? "")
+      if (owner === undefined || owner.token !== token) return false
+      fs.unlinkSync(this.path)
+      return true
+    } catch (error) {
+      if (code(error) === "ENOENT") return false
+      return this.fail("release", error)
+    }
+  }
+
+  private readonly attempt: Effect.Effect<void, typeof Busy> = Effect.suspend(() =>
+    this.tryFile() ? Effect.void : Effect.fail(Busy)
+  )
+
+  /** Polls the file; the caller holds `local`. Leaves nothing held if interrupted. */
+  private readonly waitFile: Effect.Effect<void> = Effect.uninterruptibleMask((restore) =>
+    Effect.onExit(
+      restore(Effect.retry(this.attempt, this.schedule) as Effect.Effect<void>),
+      (exit) => exit._tag === "Failure" && this.token !== undefined ? Effect.sync(() => this.releaseFile()) : Effect.void
+    )
+  )
+
+  readonly acquire: Effect.Effect<void> = Effect.uninterruptibleMask((restore) =>
+    Effect.flatMap(restore(this.local.acquire), () =>
+      Effect.onExit(restore(this.waitFile), (exit) =>
+        exit._tag === "Failure" ? Effect.ignore(this.local.release) : Effect.void))
+  )
+
+  readonly tryAcquire: Effect.Effect<boolean> = Effect.uninterruptibleMask(() =>
+    Effect.flatMap(this.local.tryAcquire, (free) => {
+      if (!free) return Effect.succeed(false)
+      return Effect.suspend(() => this.tryFile() ? Effect.succeed(true) : Effect.as(Effect.ignore(this.local.release), false))
+    })
+  )
+
+  acquireFor(timeout: Duration.Input): Effect.Effect<boolean, InvalidArgumentError> {
+    return Effect.suspend(() => within("FileLock.acquireFor", timeout, this.acquire))
+  }
+
+  readonly release: Effect.Effect<void, NotHeldError> = Effect.uninterruptible(Effect.suspend(() => {
+    if (this.token === undefined) {
+      return Effect.fail(new NotHeldError({ primitive: `FileLock(${this.path})`, operation: "release" }))
+    }
+    const ours = this.releaseFile()
+    return Effect.flatMap(Effect.ignore(this.local.release), () =>
+      ours
+        ? Effect.void
+        : Effect.fail(new NotHeldError({ primitive: `FileLock(${this.path})`, operation: "release (taken over as stale)" })))
+  }))
+
+  withLock<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> {
+    return Effect.uninterruptibleMask((restore) =>
+      Effect.flatMap(restore(this.acquire), () => Effect.onExit(restore(effect), () => Effect.ignore(this.release)))
+    )
+  }
+
+  readonly locked: Effect.Effect<boolean> = Effect.sync(() => {
+    if (this.token !== undefined) return true
+    try {
+      const stat = fs.statSync(this.path)
+      const content = readOrUndefined(this.path)
+      return content !== undefined && !this.isStale(content, stat.mtimeMs)
+    } catch (error) {
+      if (code(error) === "ENOENT") return false
+      return this.fail("locked", error)
+    }
+  })
+}
+
+const millis = (operation: string, argument: string, input: Duration.Input): number | InvalidArgumentError => {
+  const parsed = Duration.fromInput(input)
+  if (Option.isSome(parsed) && Duration.isFinite(parsed.value) && Duration.toMillis(parsed.value) > 0) {
+    return Duration.toMillis(parsed.value)
+  }
+  return new InvalidArgumentError({ operation, argument, value: input, expected: "a finite Duration.Input > 0" })
+}
+
+/**
+ * A `FileLock` on the lock file at `path` (created on acquire, deleted on
+ * release; its directory must exist). Two `make` calls on the same path —
+ * in one process or in many — exclude each other.
+ *
+ * @example
+ * ```ts
+ * const lock = yield* FileLock.make("/tmp/counter.json.lock", { stale: "5 seconds" })
+ * const bumped = yield* lock.acquireFor("2 seconds") // false if still busy after 2 s
+ * if (bumped) yield* lock.release
+ * ```
+ */
+export const make = (path: string, options: Options = {}): Effect.Effect<FileLock, InvalidArgumentError> =>
+  Effect.suspend(() => {
+    if (typeof path !== "string" || path.length === 0) {
+      return Effect.fail(
+        new InvalidArgumentError({ operation: "FileLock.make", argument: "path", value: path, expected: "a non-empty file path" })
+      )
+    }
+    const stale = millis("FileLock.make", "stale", options.stale ?? "10 seconds")
+    if (typeof stale !== "number") return Effect.fail(stale)
+    const heartbeat = millis("FileLock.make", "heartbeat", options.heartbeat ?? stale / 4)
+    if (typeof heartbeat !== "number") return Effect.fail(heartbeat)
+    return Effect.succeed<FileLock>(new FileLockImpl(path, stale, heartbeat, options.schedule ?? defaultSchedule))
+  })
+
+/**
+ * Reads the lock file at `path`: `None` when nobody holds it, the owner's
+ * record otherwise. Fails `FileLockCorruptError` when the file is not a Weft
+ * record (see the takeover rule in the module doc).
+ *
+ * @example
+ * ```ts
+ * const owner = yield* FileLock.inspect("/tmp/app.lock")
+ * if (Option.isSome(owner)) yield* Effect.log(`held by pid ${owner.value.pid} on ${owner.value.host}`)
+ * ```
+ */
+export const inspect = (path: string): Effect.Effect<Option.Option<Owner>, FileLockCorruptError | FileLockError> =>
+  Effect.suspend((): Effect.Effect<Option.Option<Owner>, FileLockCorruptError | FileLockError> => {
+    let content: string | undefined
+    try {
+      content = readOrUndefined(path)
+    } catch (error) {
+      return Effect.fail(
+        new FileLockError({ path, operation: "inspect", reason: error instanceof Error ? error.message : String(error) })
+      )
+    }
+    if (content === undefined) return Effect.succeed(Option.none())
+    const owner = parse(content)
+    return owner === undefined ? Effect.fail(new FileLockCorruptError({ path, content })) : Effect.succeed(Option.some(owner))
+  })

@@ -1,0 +1,366 @@
+/**
+ * Weft's fiber primitives shared between processes — Python's
+ * `multiprocessing.Manager`.
+ *
+ * `Manager.serve()` (scoped) hosts real fiber primitives of this package in
+ * the calling process and serves them on a local socket: a Unix domain socket
+ * in a fresh `0700` temp directory, or loopback TCP (`127.0.0.1`) where there
+ * is none (Windows) or when asked. `manager.lock()`, `.rlock()`,
+ * `.semaphore(n)` and `.event()` return the same interfaces as `Lock`,
+ * `RLock`, `Semaphore` and `Event`, plus a `handle`: plain JSON (address,
+ * primitive id, key) to send to any other process, which calls
+ * `Manager.attach(handle)` to get a working primitive.
+ *
+ * Scopes: process (this module; also `FileLock`); fiber: `Lock`, `RLock`,
+ * `Semaphore`, `Event`; worker threads: `SharedLock`, `SharedSemaphore`,
+ * `SharedEvent`.
+ *
+ * What Effect gives: the primitives' building blocks and fibers to run each
+ * remote call in. What Weft adds:
+ *
+ * - **Authentication**: every handle carries the manager's random key; a
+ *   connection that does not present it is refused (`ManagerAuthError`), like
+ *   `multiprocessing`'s `authkey`. The socket directory is `0700` as well.
+ * - **Crash safety**: the manager books what each connection holds (the lock,
+ *   semaphore permits, `rlock` levels). When a client process exits, is
+ *   killed or disconnects, all of it is released and its waiters are dropped.
+ * - **Interruption across processes**: interrupting a client's effect cancels
+ *   the operation on the manager; if the operation won the race, the client
+ *   undoes it before its interruption completes — nothing stays held.
+ * - **Ownership**: an `rlock` is owned by (client connection, client fiber),
+ *   as a local `RLock` is owned by a fiber.
+ * - **Shutdown**: closing the manager's scope makes every waiting (and every
+ *   later) call of every client die with `ManagerClosedError`.
+ *
+ * Transport failures are defects on the attached primitives (their
+ * interfaces, shared with the fiber twins, have no error channel for them):
+ * `ManagerClosedError` or `ManagerUnavailableError` inside a `Die` cause.
+ * `Manager.attach` itself fails with them as typed errors.
+ *
+ * Transport: plain `node:net` rather than `effect/socket`. Effect's
+ * `SocketServer` implementation lives in `@effect/platform-node`, which this
+ * package does not depend on, and the manager needs the raw socket's
+ * `close` event (to release a dead client's holdings) and `ref`/`unref` (so
+ * an idle attached primitive does not keep a process alive). `node:net`
+ * behaves the same on Node, Bun and Deno for both Unix sockets and TCP.
+ *
+ * Limits: primitives live until the manager's scope closes (no reference
+ * counting); `withLock` / `withPermits` cost two round trips.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Manager } from "@weft/primitives"
+ *
+ * // parent
+ * const parent = Effect.scoped(Effect.gen(function*() {
+ *   const manager = yield* Manager.serve()
+ *   const lock = yield* manager.lock()
+ *   // send `lock.handle` to a child process (argv, IPC, env) ...
+ * }))
+ *
+ * // child
+ * const child = (handle: Manager.Handle<"lock">) => Effect.gen(function*() {
+ *   const lock = yield* Manager.attach(handle)
+ *   yield* lock.withLock(Effect.log("one process at a time"))
+ * })
+ * ```
+ *
+ * @module
+ */
+import { randomBytes } from "node:crypto"
+import * as fs from "node:fs"
+import * as net from "node:net"
+import * as os from "node:os"
+import * as path from "node:path"
+import { Effect, Fiber, type Scope } from "effect"
+import { type InvalidArgumentError, type ManagerAuthError, ManagerUnavailableError } from "../errors.ts"
+import * as Event from "../Event.ts"
+import * as Lock from "../Lock.ts"
+import * as RLock from "../RLock.ts"
+import * as Semaphore from "../Semaphore.ts"
+import { connect } from "./client.ts"
+import { type Address, describeAddress, send } from "./protocol.ts"
+import { accept, disconnect, type Hosted, type Kind, Local, run, type ServerState } from "./server.ts"
+import { eventView, type Invoke, lockView, rlockView, semaphoreView } from "./views.ts"
+
+export type { Address } from "./protocol.ts"
+export type { Kind } from "./server.ts"
+
+/**
+ * A serializable reference to a primitive hosted by a manager: plain JSON,
+ * safe to pass through argv, IPC, environment variables or a file. It
+ * carries the manager's key, so treat it as a secret.
+ *
+ * @example
+ * ```ts
+ * const handle: Manager.Handle<"lock"> = lock.handle
+ * child_process.fork("worker.ts", [JSON.stringify(handle)])
+ * ```
+ */
+export interface Handle<K extends Kind = Kind> {
+  readonly _tag: "ManagerHandle"
+  readonly kind: K
+  readonly address: Address
+  readonly id: number
+  readonly key: string
+}
+
+/**
+ * The interface each kind of hosted primitive has.
+ *
+ * @example
+ * ```ts
+ * type L = Manager.Interfaces["lock"] // Lock.Lock
+ * ```
+ */
+export interface Interfaces {
+  readonly lock: Lock.Lock
+  readonly rlock: RLock.RLock
+  readonly semaphore: Semaphore.Semaphore
+  readonly event: Event.Event
+}
+
+/**
+ * A hosted primitive: its fiber interface plus the `handle` to attach it
+ * elsewhere.
+ *
+ * @example
+ * ```ts
+ * const lock: Manager.Managed<"lock"> = yield* manager.lock()
+ * yield* lock.withLock(Effect.log("held"))
+ * lock.handle.kind // "lock"
+ * ```
+ */
+export type Managed<K extends Kind> = Interfaces[K] & { readonly handle: Handle<K> }
+
+/**
+ * Options of `Manager.serve`.
+ *
+ * @example
+ * ```ts
+ * const manager = yield* Manager.serve({ transport: "tcp" }) // 127.0.0.1, a free port
+ * ```
+ */
+export interface Options {
+  /**
+   * `"unix"` (default where available): a Unix domain socket at `path`, or in
+   * a new `0700` temp directory. `"tcp"` (default on Windows): loopback TCP.
+   */
+  readonly transport?: "unix" | "tcp"
+  /** The Unix socket's path (it must not exist). */
+  readonly path?: string
+  /** The TCP port (default 0: any free port). */
+  readonly port?: number
+}
+
+/**
+ * A running manager. Everything it hosts lives until its scope closes.
+ *
+ * @example
+ * ```ts
+ * const manager: Manager.Manager = yield* Manager.serve()
+ * const permits = yield* manager.semaphore(3)
+ * ```
+ */
+export interface Manager {
+  readonly address: Address
+  /** A hosted `Lock`. */
+  lock(): Effect.Effect<Managed<"lock">>
+  /** A hosted `RLock`, owned by (client connection, client fiber). */
+  rlock(): Effect.Effect<Managed<"rlock">>
+  /** A hosted `Semaphore` with `n` permits (`bounded: true`: `Semaphore.bounded`). */
+  semaphore(n: number, options?: { readonly bounded?: boolean }): Effect.Effect<Managed<"semaphore">, InvalidArgumentError>
+  /** A hosted `Event`. */
+  event(): Effect.Effect<Managed<"event">>
+}
+
+const view = (kind: Kind, invoke: Invoke): Interfaces[Kind] => {
+  switch (kind) {
+    case "lock":
+      return lockView(invoke)
+    case "rlock":
+      return rlockView(invoke)
+    case "semaphore":
+      return semaphoreView(invoke)
+    case "event":
+      return eventView(invoke)
+  }
+}
+
+const listen = (options: Options): Effect.Effect<{ server: net.Server; address: Address; dir: string | undefined }, ManagerUnavailableError> =>
+  Effect.callback((resume) => {
+    const transport = options.transport ?? (process.platform === "win32" ? "tcp" : "unix")
+    const server = net.createServer()
+    let dir: string | undefined
+    let socketPath: string | undefined
+    if (transport === "unix") {
+      if (options.path !== undefined) {
+        socketPath = options.path
+      } else {
+        dir = fs.mkdtempSync(path.join(os.tmpdir(), "weft-manager-"))
+        socketPath = path.join(dir, "manager.sock")
+      }
+    }
+    const where = socketPath ?? `127.0.0.1:${options.port ?? 0}`
+    server.once("error", (error: NodeJS.ErrnoException) => {
+      if (dir !== undefined) fs.rmSync(dir, { recursive: true, force: true })
+      resume(Effect.fail(new ManagerUnavailableError({ address: where, reason: `cannot listen: ${error.code ?? error.message}` })))
+    })
+    const onListening = () => {
+      const bound = server.address()
+      const address: Address = socketPath !== undefined
+        ? { path: socketPath }
+        : { host: "127.0.0.1", port: typeof bound === "object" && bound !== null ? bound.port : 0 }
+      resume(Effect.succeed({ server, address, dir }))
+    }
+    if (socketPath !== undefined) server.listen(socketPath, onListening)
+    else server.listen(options.port ?? 0, "127.0.0.1", onListening)
+  })
+
+const shutdown = (
+  state: ServerState,
+  server: net.Server,
+  dir: string | undefined,
+  address: Address
+): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    state.closing = true
+    yield* Effect.callback<void>((resume) => {
+      server.close(() => resume(Effect.void))
+      for (const conn of state.conns) {
+        send(conn.socket!, { t: "closed" })
+        conn.socket!.end()
+      }
+    }).pipe(Effect.timeoutOption("1 second"))
+    const fibers: Array<Fiber.Fiber<unknown>> = []
+    for (const conn of [...state.conns]) {
+      fibers.push(...conn.running.values(), ...[...conn.sessions.values()].map((s) => s.fiber))
+      conn.socket!.destroy()
+      disconnect(state, conn)
+    }
+    yield* Fiber.interruptAll(fibers)
+    if (dir !== undefined) fs.rmSync(dir, { recursive: true, force: true })
+    else if ("path" in address) fs.rmSync(address.path, { force: true })
+  })
+
+/**
+ * Starts a manager in this process, listening until the scope closes. Closing
+ * the scope makes every waiting client call die with `ManagerClosedError`
+ * and removes the socket.
+ *
+ * @example
+ * ```ts
+ * const program = Effect.scoped(Effect.gen(function*() {
+ *   const manager = yield* Manager.serve()
+ *   const done = yield* manager.event()
+ *   // hand `done.handle` to workers; they `Manager.attach` it and `wait`
+ *   yield* done.set
+ * }))
+ * ```
+ */
+export const serve = (options: Options = {}): Effect.Effect<Manager, ManagerUnavailableError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const key = randomBytes(24).toString("base64url")
+    const state: ServerState = { key: Buffer.from(key, "utf8"), hosted: new Map(), conns: new Set(), closing: false }
+    const { address, server } = yield* Effect.acquireRelease(
+      listen(options),
+      ({ address, dir, server }) => shutdown(state, server, dir, address)
+    )
+    server.on("connection", (socket) => accept(state, socket))
+    let nextId = 1
+    const host = <K extends Kind>(hosted: Hosted & { kind: K }): Managed<K> => {
+      const id = nextId++
+      state.hosted.set(id, hosted)
+      const handle: Handle<K> = { _tag: "ManagerHandle", kind: hosted.kind, address, id, key }
+      // In the manager's own process an rlock runs in the calling fiber, so
+      // it is the real RLock; the others go through the same bookkeeping as
+      // remote calls.
+      const local = hosted.kind === "rlock" || hosted.kind === "event"
+        ? hosted.prim
+        : view(hosted.kind, (op, args) => Effect.suspend(() => run(hosted, Local, op, args)) as Effect.Effect<any>)
+      return withHandle(local as Interfaces[K], handle)
+    }
+    return {
+      address,
+      lock: () => Effect.map(Lock.make, (prim) => host({ kind: "lock", prim, holder: undefined })),
+      rlock: () => Effect.map(RLock.make, (prim) => host({ kind: "rlock", prim })),
+      semaphore: (n, opts) =>
+        Effect.map(
+          opts?.bounded ? Semaphore.bounded(n) : Semaphore.make(n),
+          (prim) => host({ kind: "semaphore", prim, held: new Map() })
+        ),
+      event: () => Effect.map(Event.make, (prim) => host({ kind: "event", prim }))
+    } satisfies Manager
+  })
+
+/** Adds `handle` to a primitive without copying it (its methods keep their `this`). */
+const withHandle = <T extends object, K extends Kind>(prim: T, handle: Handle<K>): T & { readonly handle: Handle<K> } =>
+  new Proxy(prim, {
+    get: (target, property) => {
+      if (property === "handle") return handle
+      const value = Reflect.get(target, property, target)
+      return typeof value === "function" ? value.bind(target) : value
+    },
+    has: (target, property) => property === "handle" || Reflect.has(target, property)
+  }) as T & { readonly handle: Handle<K> }
+
+const isHandleValue = (value: unknown): value is Handle =>
+  typeof value === "object" && value !== null && (value as Handle)._tag === "ManagerHandle" &&
+  typeof (value as Handle).id === "number" && typeof (value as Handle).key === "string" &&
+  typeof (value as Handle).address === "object"
+
+/**
+ * Whether `value` is a manager handle (for code that receives one through
+ * JSON, e.g. a pool passing task arguments).
+ *
+ * @example
+ * ```ts
+ * const arg = JSON.parse(process.argv[2]!)
+ * if (Manager.isHandle(arg)) yield* Manager.attach(arg)
+ * ```
+ */
+export const isHandle: (value: unknown) => value is Handle = isHandleValue
+
+/**
+ * Attaches to a hosted primitive from any process (including the manager's
+ * own) and returns its fiber interface. The process's connection to that
+ * manager is shared by all its attached primitives and does not keep the
+ * process alive while no call is in flight. Fails `ManagerAuthError` when
+ * the manager refuses the handle's key, `ManagerUnavailableError` when
+ * nothing answers at its address or it does not host that primitive.
+ *
+ * @example
+ * ```ts
+ * const handle = JSON.parse(process.argv[2]!) as Manager.Handle<"semaphore">
+ * const permits = yield* Manager.attach(handle)
+ * yield* permits.withPermits(1)(Effect.log("at most n processes here"))
+ * ```
+ */
+export const attach = <K extends Kind>(
+  handle: Handle<K>
+): Effect.Effect<Managed<K>, ManagerAuthError | ManagerUnavailableError> =>
+  Effect.gen(function*() {
+    if (!isHandleValue(handle)) {
+      return yield* new ManagerUnavailableError({ address: "?", reason: `not a manager handle: ${JSON.stringify(handle)}` })
+    }
+    const connection = yield* connect(handle.address, handle.key)
+    const kind = yield* connection.call(handle.kind, handle.id, "attach", []).pipe(
+      Effect.catchDefect(() =>
+        Effect.fail(
+          new ManagerUnavailableError({
+            address: describeAddress(handle.address),
+            reason: `it hosts no ${handle.kind} #${handle.id}`
+          })
+        )
+      )
+    )
+    if (kind !== handle.kind) {
+      return yield* new ManagerUnavailableError({
+        address: describeAddress(handle.address),
+        reason: `#${handle.id} is a ${kind}, not a ${handle.kind}`
+      })
+    }
+    const primitive = view(handle.kind, (op, args) => connection.call(handle.kind, handle.id, op, args) as Effect.Effect<any>)
+    return { ...primitive, handle } as unknown as Managed<K>
+  })

@@ -1,0 +1,199 @@
+/**
+ * The client end: one socket per (manager address, key) per process, shared
+ * by every primitive attached through it. The socket does not keep the
+ * process alive while nothing waits on it (`unref`), and does while a call is
+ * in flight.
+ *
+ * Interrupting a call sends `cancel` and waits for the call's one reply: if
+ * the server interrupted it, nothing is held; if the operation won the race,
+ * the client undoes it (releases what it took) before the interruption
+ * completes.
+ *
+ * @internal
+ */
+import * as net from "node:net"
+import { Effect } from "effect"
+import { ManagerAuthError, ManagerClosedError, ManagerUnavailableError } from "../errors.ts"
+import { type Address, decodeError, describeAddress, readLines, type Reply, send, type ServerMessage } from "./protocol.ts"
+import { compensation } from "./views.ts"
+
+interface Pending {
+  onReply: (reply: Reply) => void
+  onLost: (error: unknown) => void
+}
+
+/** @internal */
+export class Connection {
+  readonly socket: net.Socket
+  readonly where: string
+  private readonly pending = new Map<number, Pending>()
+  private nextId = 1
+  private state: "connecting" | "ready" | "lost" = "connecting"
+  private lost: "closed" | ManagerUnavailableError | ManagerAuthError | undefined = undefined
+  private readonly onReady: Array<() => void> = []
+
+  constructor(address: Address, key: string) {
+    this.where = describeAddress(address)
+    this.socket = "path" in address ? net.connect(address.path) : net.connect(address.port, address.host)
+    this.socket.setNoDelay?.(true)
+    this.socket.on("connect", () => send(this.socket, { t: "hello", key }))
+    readLines(this.socket, (message: ServerMessage) => this.onMessage(message), () => this.socket.destroy())
+    this.socket.on("error", (error: NodeJS.ErrnoException) => {
+      this.fail(new ManagerUnavailableError({ address: this.where, reason: error.code ?? error.message }))
+    })
+    this.socket.on("close", () => {
+      this.fail(new ManagerUnavailableError({ address: this.where, reason: "the connection closed" }))
+    })
+  }
+
+  get isLost(): boolean {
+    return this.state === "lost"
+  }
+
+  private onMessage(message: ServerMessage): void {
+    switch (message.t) {
+      case "welcome":
+        this.state = "ready"
+        this.refresh()
+        return this.flushReady()
+      case "refused":
+        this.fail(new ManagerAuthError({ address: this.where }))
+        return void this.socket.destroy()
+      case "closed":
+        this.fail("closed")
+        return void this.socket.destroy()
+      case "reply": {
+        const pending = this.pending.get(message.r)
+        if (pending === undefined) return
+        this.pending.delete(message.r)
+        this.refresh()
+        return pending.onReply(message)
+      }
+    }
+  }
+
+  private fail(reason: "closed" | ManagerUnavailableError | ManagerAuthError): void {
+    if (this.state === "lost") return
+    this.state = "lost"
+    this.lost = reason
+    this.flushReady()
+    const pending = [...this.pending.values()]
+    this.pending.clear()
+    for (const p of pending) p.onLost(reason)
+  }
+
+  private flushReady(): void {
+    const waiting = this.onReady.splice(0)
+    for (const f of waiting) f()
+  }
+
+  /** Keeps the process alive exactly while a call is in flight. */
+  private refresh(): void {
+    if (this.pending.size > 0) this.socket.ref()
+    else this.socket.unref()
+  }
+
+  /** Waits for the handshake. */
+  readonly ready: Effect.Effect<void, ManagerAuthError | ManagerUnavailableError> = Effect.callback((resume) => {
+    const check = () => {
+      if (this.state === "ready") return resume(Effect.void)
+      const lost = this.lost
+      if (lost instanceof ManagerAuthError || lost instanceof ManagerUnavailableError) return resume(Effect.fail(lost))
+      return resume(Effect.fail(new ManagerUnavailableError({ address: this.where, reason: "the manager is closing" })))
+    }
+    if (this.state !== "connecting") return check()
+    this.onReady.push(check)
+  })
+
+  private lostError(operation: string): unknown {
+    return this.lost === "closed" || this.lost === undefined
+      ? new ManagerClosedError({ address: this.where, operation })
+      : this.lost
+  }
+
+  private lostDefect(operation: string, reason: unknown): Effect.Effect<never> {
+    return Effect.die(reason === "closed" ? new ManagerClosedError({ address: this.where, operation }) : reason)
+  }
+
+  /** Sends one call; `onReply` / `onLost` get its outcome. Returns the request id. */
+  private post(p: number, o: string, a: ReadonlyArray<unknown>, f: number, pending: Pending): number {
+    const r = this.nextId++
+    this.pending.set(r, pending)
+    this.refresh()
+    send(this.socket, { t: "call", r, p, o, a, f })
+    return r
+  }
+
+  /**
+   * Runs operation `op` of primitive `id` (of `kind`) on the manager, on
+   * behalf of the calling fiber.
+   */
+  call(kind: string, id: number, op: string, args: ReadonlyArray<unknown>): Effect.Effect<any, any> {
+    const name = `${kind}.${op}`
+    return Effect.withFiber((fiber) =>
+      Effect.callback<any, any>((resume) => {
+        if (this.state === "lost") return resume(Effect.die(this.lostError(name)))
+        const pending: Pending = {
+          onReply: (reply) => resume(this.decode(reply, name)),
+          onLost: (reason) => resume(this.lostDefect(name, reason))
+        }
+        const r = this.post(id, op, args, fiber.id, pending)
+        // Interrupted: cancel on the server, wait for the one reply, undo a win.
+        return Effect.callback<void>((done) => {
+          if (!this.pending.has(r)) return done(Effect.void)
+          pending.onLost = () => done(Effect.void)
+          pending.onReply = (reply) => {
+            const undo = reply.x === "ok" ? compensation(kind, op, args, reply.v) : undefined
+            if (undo === undefined) return done(Effect.void)
+            this.post(id, undo.op, undo.args, fiber.id, { onReply: () => done(Effect.void), onLost: () => done(Effect.void) })
+          }
+          send(this.socket, { t: "cancel", r })
+        })
+      })
+    )
+  }
+
+  private decode(reply: Reply, name: string): Effect.Effect<any, any> {
+    switch (reply.x) {
+      case "ok":
+        return Effect.succeed(reply.v)
+      case "err":
+        return Effect.fail(decodeError(reply.e))
+      case "int":
+        return Effect.die(new ManagerUnavailableError({ address: this.where, reason: `${name} was interrupted on the server` }))
+      case "die":
+        return Effect.die(new Error(`${name} failed on the manager at ${this.where}: ${reply.m}`))
+    }
+  }
+}
+
+const connections = new Map<string, Connection>()
+
+/**
+ * The shared, handshaken connection to a manager.
+ *
+ * @internal
+ */
+export const connect = (address: Address, key: string): Effect.Effect<Connection, ManagerAuthError | ManagerUnavailableError> =>
+  Effect.suspend(() => {
+    const cacheKey = `${describeAddress(address)}\u0000${key}`
+    let connection = connections.get(cacheKey)
+    if (connection === undefined || connection.isLost) {
+      connection = new Connection(address, key)
+      connections.set(cacheKey, connection)
+    }
+    const c = connection
+    return Effect.as(
+      Effect.tapError(c.ready, () => Effect.sync(() => connections.get(cacheKey) === c && connections.delete(cacheKey))),
+      c
+    )
+  })
+
+/**
+ * Closes every connection of this process (their holdings are released by
+ * the managers). @internal
+ */
+export const disconnectAll: Effect.Effect<void> = Effect.sync(() => {
+  for (const c of connections.values()) c.socket.destroy()
+  connections.clear()
+})
