@@ -1,0 +1,184 @@
+/**
+ * A mutual-exclusion lock for worker threads, over a `SharedArrayBuffer` —
+ * Python's `threading.Lock` between real threads.
+ *
+ * What Effect gives: nothing at this scope (Effect has no SharedArrayBuffer
+ * primitive; its `Semaphore` guards fibers of one thread). What Weft adds: the
+ * `Lock` interface across `node:worker_threads` workers, with a `handle` to
+ * pass in `postMessage` / `workerData` and `SharedLock.attach(handle)` on the
+ * other side.
+ *
+ * How it waits: uncontended, `acquire` is one `Atomics.compareExchange` (no
+ * allocation). Contended, waiters of all threads queue on FIFO tickets (no
+ * thread starves), spin briefly, then sleep in `Atomics.waitAsync` — never
+ * `Atomics.wait`, so a waiting thread's event loop keeps running. While a fiber
+ * waits, its thread is kept alive (a pending `waitAsync` alone does not keep a
+ * Node or Deno process alive). An interrupted or timed-out waiter holds
+ * nothing and leaves no wake-up behind; `acquireFor` counts its timeout on the
+ * Effect clock, like the fiber `Lock`.
+ *
+ * Like Python's `Lock`, a `SharedLock` has no owner: any fiber of any thread
+ * may release it.
+ *
+ * Dead threads: a thread terminated while *waiting* does not block the others;
+ * after about 0.2-0.4 s without a sign of life its turn is passed on. A thread
+ * terminated while *holding* the lock cannot release it, and nothing in shared
+ * memory tells a dead holder from a slow one: the lock stays locked (waiters
+ * keep waiting, `acquireFor` times out). Whoever learns of the death — the
+ * parent sees the worker's `exit` event — can `release` it on the dead
+ * thread's behalf, since the lock has no owner. For locks that free themselves
+ * when their holder dies, use a manager's `lock()` (process scope).
+ *
+ * Scopes: fiber: `Lock`; worker threads: this module; processes:
+ * `manager.lock()` and `FileLock`.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Worker } from "node:worker_threads"
+ * import { SharedLock } from "@weft/primitives"
+ *
+ * // main thread
+ * const program = Effect.gen(function*() {
+ *   const lock = yield* SharedLock.make
+ *   new Worker(new URL("./worker.ts", import.meta.url), { workerData: lock.handle })
+ *   yield* lock.withLock(Effect.log("main has the lock"))
+ * })
+ *
+ * // worker.ts
+ * import { workerData } from "node:worker_threads"
+ * const worker = Effect.gen(function*() {
+ *   const lock = yield* SharedLock.attach(workerData)
+ *   yield* lock.withLock(Effect.log("the worker has the lock"))
+ * })
+ * ```
+ *
+ * @module
+ */
+import { type Duration, Effect } from "effect"
+import { type InvalidArgumentError, NotHeldError } from "../errors.ts"
+import type * as Lock from "../Lock.ts"
+import { checkHandle, type Handle as AnyHandle, Kind } from "./internal/futex.ts"
+import { BYTES, SharedPermits } from "./internal/SharedPermits.ts"
+
+/**
+ * What crosses threads: structured-cloneable (post it, or put it in
+ * `workerData`), and turned back into a lock with `SharedLock.attach`.
+ *
+ * @example
+ * ```ts
+ * const handle: SharedLock.Handle = lock.handle
+ * worker.postMessage(handle)
+ * ```
+ */
+export type Handle = AnyHandle<"SharedLock">
+
+/**
+ * A `Lock` shared between worker threads, plus its `handle`.
+ *
+ * @example
+ * ```ts
+ * const critical = (lock: Lock.Lock) => lock.withLock(Effect.log("only me"))
+ * const lock: SharedLock.SharedLock = yield* SharedLock.make
+ * yield* critical(lock) // a SharedLock is a Lock
+ * ```
+ */
+export interface SharedLock extends Lock.Lock {
+  /** Pass this to another thread and `attach` it there. */
+  readonly handle: Handle
+}
+
+class SharedLockImpl implements SharedLock {
+  readonly handle: Handle
+  readonly core: SharedPermits
+
+  constructor(array: Int32Array) {
+    this.core = new SharedPermits(array)
+    this.handle = { _tag: "SharedLock", buffer: array.buffer as SharedArrayBuffer }
+  }
+
+  readonly acquire: Effect.Effect<void> = Effect.suspend(() => this.core.tryTake(1) ? Effect.void : this.core.wait(1))
+
+  readonly tryAcquire: Effect.Effect<boolean> = Effect.sync(() => this.core.tryTake(1))
+
+  acquireFor(timeout: Duration.Input): Effect.Effect<boolean, InvalidArgumentError> {
+    return this.core.takeWithin("SharedLock.acquireFor", 1, timeout)
+  }
+
+  readonly release: Effect.Effect<void, NotHeldError> = Effect.suspend(() => {
+    if (this.core.swap(0, 1)) return Effect.void
+    return Effect.fail(new NotHeldError({ primitive: "SharedLock", operation: "release" }))
+  })
+
+  // `undefined` from an `onExit` finalizer means nothing left to run: the hot path.
+  private readonly releaseNow = (): Effect.Effect<void> => {
+    this.core.release(1)
+    return undefined as unknown as Effect.Effect<void>
+  }
+
+  withLock<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> {
+    return Effect.uninterruptibleMask((restore) =>
+      Effect.suspend(() =>
+        this.core.tryTake(1)
+          ? Effect.onExit(restore(effect), this.releaseNow)
+          : Effect.flatMap(restore(this.core.wait(1)), () => Effect.onExit(restore(effect), this.releaseNow))
+      )
+    )
+  }
+
+  readonly locked: Effect.Effect<boolean> = Effect.sync(() => this.core.free === 0)
+}
+
+/**
+ * Creates an unlocked `SharedLock` in a new SharedArrayBuffer (about 4 KiB).
+ *
+ * @example
+ * ```ts
+ * const lock = yield* SharedLock.make
+ * yield* lock.acquire
+ * yield* lock.locked // true, in every thread that attached it
+ * yield* lock.release
+ * ```
+ */
+export const make: Effect.Effect<SharedLock> = Effect.sync(() => makeUnsafe())
+
+/**
+ * Creates an unlocked `SharedLock` outside of an effect, for module-level state.
+ *
+ * @example
+ * ```ts
+ * const lock = SharedLock.makeUnsafe()
+ * ```
+ */
+export const makeUnsafe = (): SharedLock => new SharedLockImpl(SharedPermits.allocate(Kind.SharedLock, 1, 1))
+
+/**
+ * Uses, in this thread, the lock whose `handle` another thread sent. Fails
+ * with `InvalidArgumentError` when `handle` is not a `SharedLock` handle.
+ *
+ * @example
+ * ```ts
+ * import { workerData } from "node:worker_threads"
+ * const lock = yield* SharedLock.attach(workerData)
+ * yield* lock.withLock(Effect.log("in the worker"))
+ * ```
+ */
+export const attach = (handle: Handle): Effect.Effect<SharedLock, InvalidArgumentError> =>
+  Effect.suspend(() => {
+    const checked = checkHandle("SharedLock", handle, BYTES)
+    return checked instanceof Int32Array ? Effect.succeed(new SharedLockImpl(checked)) : Effect.fail(checked)
+  })
+
+/**
+ * `attach` outside of an effect; throws the `InvalidArgumentError` instead.
+ *
+ * @example
+ * ```ts
+ * const lock = SharedLock.attachUnsafe(workerData)
+ * ```
+ */
+export const attachUnsafe = (handle: Handle): SharedLock => {
+  const checked = checkHandle("SharedLock", handle, BYTES)
+  if (checked instanceof Int32Array) return new SharedLockImpl(checked)
+  throw checked
+}

@@ -1,0 +1,217 @@
+/**
+ * A counting semaphore for worker threads, over a `SharedArrayBuffer` —
+ * Python's `threading.Semaphore` and `BoundedSemaphore` between real threads.
+ *
+ * What Effect gives: nothing at this scope (Effect has no SharedArrayBuffer
+ * primitive; its `Semaphore` counts permits for fibers of one thread). What
+ * Weft adds: the `Semaphore` interface across `node:worker_threads` workers,
+ * with a `handle` and `SharedSemaphore.attach(handle)`.
+ *
+ * Waiting works as in `SharedLock`: one `compareExchange` when permits are
+ * free and nobody queues; otherwise FIFO tickets across all threads (a large
+ * request at the head is not overtaken by smaller ones behind it), a bounded
+ * spin, then `Atomics.waitAsync`, with the thread kept alive while it waits.
+ * An interrupted or timed-out waiter takes no permit and leaves no wake-up
+ * behind. A thread terminated while waiting is skipped after about
+ * 0.2-0.4 s; permits held by a thread that is terminated are not returned
+ * (no shared memory can tell) — `release` them from the thread that saw it
+ * die.
+ *
+ * Scopes: fiber: `Semaphore`; worker threads: this module; processes:
+ * `manager.semaphore(n)`.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Worker } from "node:worker_threads"
+ * import { SharedSemaphore } from "@weft/primitives"
+ *
+ * // At most 2 of the 4 workers download at a time.
+ * const program = Effect.gen(function*() {
+ *   const slots = yield* SharedSemaphore.make(2)
+ *   for (let i = 0; i < 4; i++) {
+ *     new Worker(new URL("./download.ts", import.meta.url), { workerData: slots.handle })
+ *   }
+ * })
+ *
+ * // download.ts
+ * const worker = Effect.gen(function*() {
+ *   const slots = yield* SharedSemaphore.attach(workerData)
+ *   yield* slots.withPermits(1)(download)
+ * })
+ * ```
+ *
+ * @module
+ */
+import { type Duration, Effect } from "effect"
+import { InvalidArgumentError, SemaphoreOverflowError } from "../errors.ts"
+import { count, isCount } from "../internal/validate.ts"
+import type * as Semaphore from "../Semaphore.ts"
+import { checkHandle, type Handle as AnyHandle, Kind } from "./internal/futex.ts"
+import { BYTES, SharedPermits } from "./internal/SharedPermits.ts"
+
+/**
+ * What crosses threads: structured-cloneable, turned back into a semaphore
+ * with `SharedSemaphore.attach`.
+ *
+ * @example
+ * ```ts
+ * new Worker(url, { workerData: sem.handle satisfies SharedSemaphore.Handle })
+ * ```
+ */
+export type Handle = AnyHandle<"SharedSemaphore">
+
+/**
+ * A `Semaphore` shared between worker threads, plus its `handle`.
+ *
+ * @example
+ * ```ts
+ * const limited = (sem: Semaphore.Semaphore) => sem.withPermits(1)(Effect.log("one of n"))
+ * yield* limited(yield* SharedSemaphore.make(3)) // a SharedSemaphore is a Semaphore
+ * ```
+ */
+export interface SharedSemaphore extends Semaphore.Semaphore {
+  /** Pass this to another thread and `attach` it there. */
+  readonly handle: Handle
+}
+
+class SharedSemaphoreImpl implements SharedSemaphore {
+  readonly handle: Handle
+  readonly core: SharedPermits
+  readonly name: string
+  readonly initial: number
+  readonly bounded: boolean
+
+  constructor(array: Int32Array) {
+    this.core = new SharedPermits(array)
+    this.handle = { _tag: "SharedSemaphore", buffer: array.buffer as SharedArrayBuffer }
+    const bound = this.core.bound
+    this.bounded = bound >= 0
+    this.initial = bound
+    this.name = this.bounded ? "SharedSemaphore.bounded" : "SharedSemaphore"
+  }
+
+  private check(operation: string, k: number): InvalidArgumentError | undefined {
+    if (this.bounded && isCount(k, 1) && k > this.initial) {
+      return new InvalidArgumentError({
+        operation: `${this.name}.${operation}`,
+        argument: "k",
+        value: k,
+        expected: `at most the semaphore's ${this.initial} permits`
+      })
+    }
+    return count(`${this.name}.${operation}`, "k", k, 1)
+  }
+
+  acquire(k = 1): Effect.Effect<void, InvalidArgumentError> {
+    const error = this.check("acquire", k)
+    return error ? Effect.fail(error) : this.core.take(k)
+  }
+
+  tryAcquire(k = 1): Effect.Effect<boolean, InvalidArgumentError> {
+    const error = this.check("tryAcquire", k)
+    return error ? Effect.fail(error) : Effect.sync(() => this.core.tryTake(k))
+  }
+
+  acquireFor(timeout: Duration.Input, k = 1): Effect.Effect<boolean, InvalidArgumentError> {
+    const error = this.check("acquireFor", k)
+    if (error) return Effect.fail(error)
+    return this.core.takeWithin(`${this.name}.acquireFor`, k, timeout)
+  }
+
+  release(k = 1): Effect.Effect<void, InvalidArgumentError | SemaphoreOverflowError> {
+    const error = count(`${this.name}.release`, "k", k, 1)
+    if (error) return Effect.fail(error)
+    return Effect.suspend(() => {
+      if (!this.bounded) {
+        this.core.release(k)
+        return Effect.void
+      }
+      const available = this.core.releaseUpTo(k, this.initial)
+      return available === undefined
+        ? Effect.void
+        : Effect.fail(new SemaphoreOverflowError({ permits: this.initial, available, released: k }))
+    })
+  }
+
+  withPermits(k: number) {
+    const error = this.check("withPermits", k)
+    return <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | InvalidArgumentError, R> => {
+      if (error) return Effect.fail(error)
+      const release = (): Effect.Effect<void> => {
+        this.core.release(k)
+        return undefined as unknown as Effect.Effect<void>
+      }
+      return Effect.uninterruptibleMask((restore) =>
+        Effect.suspend(() =>
+          this.core.tryTake(k)
+            ? Effect.onExit(restore(effect), release)
+            : Effect.flatMap(restore(this.core.wait(k)), () => Effect.onExit(restore(effect), release))
+        )
+      )
+    }
+  }
+
+  readonly available: Effect.Effect<number> = Effect.sync(() => this.core.free)
+}
+
+// Permits live in an Int32 word.
+const MAX = 0x3fffffff
+
+const makeWith = (operation: string, permits: number, bounded: boolean) =>
+  Effect.suspend(() => {
+    const error = count(operation, "permits", permits, 0) ??
+      (permits > MAX
+        ? new InvalidArgumentError({ operation, argument: "permits", value: permits, expected: `at most ${MAX}` })
+        : undefined)
+    return error
+      ? Effect.fail(error)
+      : Effect.succeed<SharedSemaphore>(
+        new SharedSemaphoreImpl(SharedPermits.allocate(Kind.SharedSemaphore, permits, bounded ? permits : -1))
+      )
+  })
+
+/**
+ * Creates a shared semaphore with `permits` free permits (an integer >= 0).
+ * `release` may raise the count above `permits`, as in Python.
+ *
+ * @example
+ * ```ts
+ * const sem = yield* SharedSemaphore.make(2)
+ * yield* sem.acquire()
+ * yield* sem.available // 1, in every thread that attached it
+ * ```
+ */
+export const make = (permits: number): Effect.Effect<SharedSemaphore, InvalidArgumentError> =>
+  makeWith("SharedSemaphore.make", permits, false)
+
+/**
+ * Creates a bounded shared semaphore: a `release` that would raise the count
+ * above `permits` fails with `SemaphoreOverflowError`, whichever thread
+ * releases.
+ *
+ * @example
+ * ```ts
+ * const sem = yield* SharedSemaphore.bounded(1)
+ * yield* Effect.flip(sem.release()) // SemaphoreOverflowError
+ * ```
+ */
+export const bounded = (permits: number): Effect.Effect<SharedSemaphore, InvalidArgumentError> =>
+  makeWith("SharedSemaphore.bounded", permits, true)
+
+/**
+ * Uses, in this thread, the semaphore whose `handle` another thread sent
+ * (bounded or not, as it was made). Fails with `InvalidArgumentError` when
+ * `handle` is not a `SharedSemaphore` handle.
+ *
+ * @example
+ * ```ts
+ * const sem = yield* SharedSemaphore.attach(workerData)
+ * yield* sem.withPermits(1)(Effect.log("in the worker"))
+ * ```
+ */
+export const attach = (handle: Handle): Effect.Effect<SharedSemaphore, InvalidArgumentError> =>
+  Effect.suspend(() => {
+    const checked = checkHandle("SharedSemaphore", handle, BYTES)
+    return checked instanceof Int32Array ? Effect.succeed(new SharedSemaphoreImpl(checked)) : Effect.fail(checked)
+  })
