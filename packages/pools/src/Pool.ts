@@ -296,7 +296,7 @@ const validate = (operation: string, options: Options): Effect.Effect<Config, In
     const minSize = positive("minSize", options.minSize, size, 0)
     if (typeof minSize !== "number") return Effect.fail(minSize)
     if (minSize > size) return bad("minSize", minSize, `at most size (${size})`)
-    const maxQueued = positive("maxQueued", options.maxQueued, Number.POSITIVE_INFINITY, 0)
+    const maxQueued = positive("maxQueued", options.maxQueued, Number.POSITIVE_INFINITY, 1)
     if (typeof maxQueued !== "number") return Effect.fail(maxQueued)
     const maxTasksPerWorker = positive("maxTasksPerWorker", options.maxTasksPerWorker, Number.POSITIVE_INFINITY, 1)
     if (typeof maxTasksPerWorker !== "number") return Effect.fail(maxTasksPerWorker)
@@ -344,7 +344,8 @@ const toModuleUrl = (module: unknown): string | undefined => {
 // ------------------------------------------------------------------ instance
 
 const makePool = (core: Core, config: Config): Pool<any> => {
-  const window = config.maxQueued === Number.POSITIVE_INFINITY ? Number.POSITIVE_INFINITY : config.size + config.maxQueued
+  // Bulk calls keep at most maxQueued tasks outstanding, so they alone never overflow the queue.
+  const window = config.maxQueued
 
   const submit = (name: string, ...args: Array<unknown>): Effect.Effect<any, SubmitError> =>
     Effect.callback<any, SubmitError>((resume) => {

@@ -143,6 +143,7 @@ export class Core {
   private nextTaskId = 1
   private nextWorkerId = 1
   private dispatchScheduled = false
+  private inResults = false
   private avgMillis = Number.POSITIVE_INFINITY
   private startupFailures = 0
   private lastStartupError: ExitInfo & { readonly slot: number; readonly reason: string | undefined } | undefined
@@ -169,6 +170,10 @@ export class Core {
     if (this.names !== undefined && !this.names.has(name)) {
       settle(false, this.unknownTask(name))
       return undefined
+    }
+    if (this.waiting >= this.options.maxQueued && this.dispatchScheduled && !this.inResults) {
+      // Tasks submitted this tick may be about to start on idle workers: dispatch now, then count.
+      this.dispatch()
     }
     if (this.waiting >= this.options.maxQueued) {
       settle(false, new PoolFullError({ pool: this.pool, maxQueued: this.options.maxQueued }))
@@ -381,6 +386,17 @@ export class Core {
   }
 
   private onResults(slot: Slot, message: Array<any>): void {
+    this.inResults = true
+    try {
+      this.handleResults(slot, message)
+    } finally {
+      this.inResults = false
+    }
+    if (slot.inflight.length === 0) this.onIdle(slot)
+    this.dispatch()
+  }
+
+  private handleResults(slot: Slot, message: Array<any>): void {
     const busy = message[1] as number
     let counted = 0
     for (let i = 2; i < message.length; i += 3) {
@@ -446,8 +462,6 @@ export class Core {
       const sample = busy / counted
       this.avgMillis = this.avgMillis === Number.POSITIVE_INFINITY ? sample : this.avgMillis * 0.8 + sample * 0.2
     }
-    if (slot.inflight.length === 0) this.onIdle(slot)
-    this.dispatch()
   }
 
   private onIdle(slot: Slot): void {

@@ -1,0 +1,85 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Fiber } from "effect"
+import { type Pool, ThreadPool, transfer } from "../src/index.ts"
+import { poolSuite, runtime, waitUntil, workerModule } from "./fixtures/suite.ts"
+
+poolSuite("ThreadPool")
+
+describe("ThreadPool", () => {
+  it.effect("transfer moves an ArrayBuffer to the worker and back instead of copying it", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const pool = yield* ThreadPool.make({ module: workerModule, size: 1 })
+      const buffer = new ArrayBuffer(1024)
+      assert.strictEqual(yield* pool.submit("byteLength", transfer(buffer)), 1024)
+      assert.strictEqual(buffer.byteLength, 0) // detached: it moved
+      const copied = new ArrayBuffer(16)
+      assert.strictEqual(yield* pool.submit("byteLength", copied), 16)
+      assert.strictEqual(copied.byteLength, 16) // without transfer it is cloned
+      const back = (yield* pool.submit("makeBuffer", 64)) as ArrayBuffer
+      assert.strictEqual(back.byteLength, 64)
+    })))
+
+  it.effect("structured clone carries Map, Date, bigint and typed arrays", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const pool = yield* ThreadPool.make({ module: workerModule, size: 1 })
+      const value = { m: new Map([[1, "a"]]), d: new Date(0), b: 10n, t: new Uint8Array([1, 2]) }
+      const echoed = (yield* pool.submit("echo", value)) as typeof value
+      assert.strictEqual(echoed.m.get(1), "a")
+      assert.strictEqual(echoed.d.getTime(), 0)
+      assert.strictEqual(echoed.b, 10n)
+      assert.deepStrictEqual([...echoed.t], [1, 2])
+      assert.strictEqual(yield* pool.submit("returnBigInt"), 1n)
+    })))
+
+  it.effect("env gives the worker threads their own process.env", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const pool = yield* ThreadPool.make({ module: workerModule, size: 1, env: { WEFT_POOL_TEST: "thread" } })
+      assert.strictEqual(yield* pool.submit("getEnv", "WEFT_POOL_TEST"), "thread")
+    })))
+
+  // Bun and Deno accept resourceLimits but do not enforce a heap limit on a worker thread.
+  it.effect.skipIf(runtime !== "node")("resourceLimits: a worker over its heap limit crashes and is replaced", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const pool = yield* ThreadPool.make({ module: workerModule, size: 1, resourceLimits: { maxOldGenerationSizeMb: 16 } })
+      const error = yield* Effect.flip(pool.submit("allocate", 256))
+      assert.strictEqual(error._tag, "WorkerCrashedError")
+      assert.strictEqual(yield* pool.submit("inc", 1), 2)
+    })))
+
+  // Seed 000: the hand-written thread pool — 30 tasks, 5 workers, callback(success, result), close vs terminate.
+  describe("seed 000: hand-written thread pool", () => {
+    const seedTask = (pool: Pool.Pool, log: Array<[boolean, unknown]>, i: number) =>
+      pool.applyAsync("sleep", [5, i], {
+        onSuccess: (result) => log.push([true, result]),
+        onError: (error) => log.push([false, error._tag])
+      })
+
+    it.effect("close: all 30 tasks run, each callback says success, then the workers stop", () =>
+      Effect.scoped(Effect.gen(function*() {
+        const pool = yield* ThreadPool.make({ module: workerModule, size: 5 })
+        const log: Array<[boolean, unknown]> = []
+        for (let i = 0; i < 30; i++) yield* seedTask(pool, log, i)
+        yield* pool.close
+        yield* pool.join
+        assert.strictEqual(log.length, 30)
+        assert.isTrue(log.every(([ok]) => ok))
+        assert.deepStrictEqual(log.map(([, r]) => r).sort((a, b) => (a as number) - (b as number)), Array.from({ length: 30 }, (_, i) => i))
+      })))
+
+    it.effect("terminate: what has not finished never succeeds; its callback gets the error", () =>
+      Effect.scoped(Effect.gen(function*() {
+        const pool = yield* ThreadPool.make({ module: workerModule, size: 5 })
+        const log: Array<[boolean, unknown]> = []
+        for (let i = 0; i < 30; i++) yield* seedTask(pool, log, i)
+        yield* waitUntil(Effect.map(pool.stats, (s) => s.busy === 5), "five busy workers")
+        yield* pool.terminate
+        yield* pool.join
+        assert.strictEqual(log.length, 30)
+        const failed = log.filter(([ok]) => !ok)
+        assert.isTrue(failed.length > 0)
+        assert.isTrue(failed.every(([, tag]) => tag === "PoolClosedError"))
+        const fiber = yield* Effect.forkChild(pool.submit("inc", 1))
+        assert.strictEqual((yield* Effect.flip(Fiber.join(fiber)))._tag, "PoolClosedError")
+      })))
+  })
+})
