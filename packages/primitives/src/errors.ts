@@ -190,6 +190,26 @@ export class InvalidArgumentError extends Data.TaggedError("InvalidArgumentError
   }
 }
 
+/**
+ * A `SharedQueue` item whose JSON encoding does not fit in the queue's byte
+ * buffer even when the queue is empty. It is refused whole, never truncated;
+ * make the queue with a larger `bytes` option, or send a smaller item.
+ *
+ * @example
+ * ```ts
+ * const err = new QueueItemTooLargeError({ bytes: 70_000, capacity: 65_536 })
+ * err.message // "SharedQueue.put: the item takes 70000 bytes, more than the queue's 65536-byte buffer"
+ * ```
+ */
+export class QueueItemTooLargeError extends Data.TaggedError("QueueItemTooLargeError")<{
+  readonly bytes: number
+  readonly capacity: number
+}> {
+  override get message(): string {
+    return `SharedQueue.put: the item takes ${this.bytes} bytes, more than the queue's ${this.capacity}-byte buffer`
+  }
+}
+
 const describe = (value: unknown): string => {
   if (typeof value === "string") return JSON.stringify(value)
   if (typeof value === "number" || typeof value === "bigint" || typeof value === "boolean") return String(value)

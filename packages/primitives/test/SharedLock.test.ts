@@ -1,0 +1,147 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Exit, Fiber } from "effect"
+import { Lock, SharedLock } from "../src/index.ts"
+import { pendingHolds } from "../src/shared/internal/futex.ts"
+import { start } from "./sharedHelpers.ts"
+
+const N = 20_000
+// Wide enough that two unguarded threads lose updates on every runtime.
+const WIDTH = 200
+
+const counterRun = async (job: string, handle?: unknown) => {
+  const counter = new SharedArrayBuffer(16)
+  const workers = [0, 1].map(() => start({ job, handle, counter, n: N, width: WIDTH }))
+  await Promise.all(workers.map((w) => w.done))
+  return new Int32Array(counter)[0]!
+}
+
+describe("SharedLock", () => {
+  it("Atomics.waitAsync exists on this runtime (the design depends on it)", () => {
+    assert.strictEqual(typeof Atomics.waitAsync, "function")
+  })
+
+  it.effect("acquire, locked, release; release of an unlocked lock fails NotHeldError", () =>
+    Effect.gen(function*() {
+      const lock = yield* SharedLock.make
+      assert.isFalse(yield* lock.locked)
+      yield* lock.acquire
+      assert.isTrue(yield* lock.locked)
+      assert.isFalse(yield* lock.tryAcquire)
+      yield* lock.release
+      assert.isFalse(yield* lock.locked)
+      const error = yield* Effect.flip(lock.release)
+      assert.strictEqual(error._tag, "NotHeldError")
+      assert.include(error.message, "SharedLock.release")
+    }))
+
+  it.effect("is a Lock: the same code runs at fiber and thread scope", () =>
+    Effect.gen(function*() {
+      const withdraw = (lock: Lock.Lock) =>
+        Effect.gen(function*() {
+          let balance = 100
+          const take = (n: number) =>
+            lock.withLock(Effect.sync(() => balance).pipe(
+              Effect.tap(Effect.yieldNow),
+              Effect.map((b) => { if (b >= n) balance = b - n })
+            ))
+          yield* Effect.all([take(70), take(70)], { concurrency: "unbounded" })
+          return balance
+        })
+      assert.strictEqual(yield* withdraw(yield* Lock.make), 30)
+      assert.strictEqual(yield* withdraw(yield* SharedLock.make), 30)
+    }))
+
+  it.live("fibers of one thread queue FIFO; an interrupted waiter leaves nothing held", () =>
+    Effect.gen(function*() {
+      const lock = yield* SharedLock.make
+      const order: Array<number> = []
+      yield* lock.acquire
+      const fibers = yield* Effect.forEach([1, 2, 3], (i) => Effect.forkChild(lock.withLock(Effect.sync(() => order.push(i)))))
+      const quitter = yield* Effect.forkChild(lock.acquire)
+      yield* Effect.sleep(5)
+      yield* Fiber.interrupt(quitter)
+      yield* lock.release
+      yield* Effect.forEach(fibers, Fiber.join)
+      assert.deepStrictEqual(order, [1, 2, 3])
+      assert.isFalse(yield* lock.locked)
+      assert.strictEqual(pendingHolds(), 0)
+    }))
+
+  it.live("acquireFor times out holding nothing; withLock releases on failure", () =>
+    Effect.gen(function*() {
+      const lock = yield* SharedLock.make
+      yield* lock.acquire
+      const started = Date.now()
+      assert.isFalse(yield* lock.acquireFor("30 millis"))
+      assert.isAtLeast(Date.now() - started, 25)
+      yield* lock.release
+      assert.isTrue(yield* lock.acquireFor(0))
+      yield* lock.release
+      const exit = yield* Effect.exit(lock.withLock(Effect.fail("boom")))
+      assert.isTrue(Exit.isFailure(exit))
+      assert.isFalse(yield* lock.locked)
+      const bad = yield* Effect.flip(lock.acquireFor(-1))
+      assert.strictEqual(bad._tag, "InvalidArgumentError")
+      assert.strictEqual(pendingHolds(), 0)
+    }))
+
+  it.effect("attach refuses what is not a SharedLock handle", () =>
+    Effect.gen(function*() {
+      const sem = yield* Effect.sync(() => ({ _tag: "SharedLock", buffer: new SharedArrayBuffer(8) }))
+      for (const bad of [undefined, 42, { _tag: "SharedLock" }, sem, { _tag: "Other", buffer: new SharedArrayBuffer(8) }]) {
+        const error = yield* Effect.flip(SharedLock.attach(bad as never))
+        assert.strictEqual(error._tag, "InvalidArgumentError")
+        assert.include(error.message, "SharedLock.attach")
+      }
+      const lock = yield* SharedLock.make
+      const twin = yield* SharedLock.attach(structuredClone(lock.handle))
+      yield* twin.acquire
+      assert.isTrue(yield* lock.locked)
+    }))
+
+  it("2 threads x 20,000 read-modify-writes: exact under the lock, lossy without", async () => {
+    const control = await counterRun("control")
+    assert.isBelow(control, 2 * N, "the unguarded control should lose updates")
+    const lock = SharedLock.makeUnsafe()
+    assert.strictEqual(await counterRun("lock", lock.handle), 2 * N)
+    assert.isFalse(await Effect.runPromise(lock.locked))
+  }, 60_000)
+
+  it("a waiting thread keeps itself alive until it gets the lock", async () => {
+    const lock = SharedLock.makeUnsafe()
+    await Effect.runPromise(lock.acquire)
+    const waiter = start({ job: "acquireThenExit", handle: lock.handle })
+    await new Promise((resolve) => setTimeout(resolve, 150))
+    await Effect.runPromise(lock.release)
+    assert.strictEqual(await waiter.done, "acquired")
+  })
+
+  it("a thread terminated while holding: the lock stays held until someone releases it for the dead thread", async () => {
+    const lock = SharedLock.makeUnsafe()
+    const holder = start({ job: "hold", handle: lock.handle })
+    await holder.next("holding")
+    await holder.terminate()
+    // What the others see: locked, and a timed wait fails. A dead thread cannot release.
+    assert.isTrue(await Effect.runPromise(lock.locked))
+    assert.isFalse(await Effect.runPromise(lock.acquireFor("50 millis")))
+    // The parent saw the worker exit; the lock has no owner, so it may release it.
+    await Effect.runPromise(lock.release)
+    assert.isTrue(await Effect.runPromise(lock.acquireFor("1 second")))
+  })
+
+  it("a thread terminated while waiting does not block the queue", async () => {
+    const lock = SharedLock.makeUnsafe()
+    await Effect.runPromise(lock.acquire)
+    const waiter = start({ job: "waitLock", handle: lock.handle })
+    await waiter.next("waiting")
+    // Queue behind the doomed waiter, then kill it and release.
+    const mine = Effect.runPromise(lock.acquireFor("3 seconds"))
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    await waiter.terminate()
+    await Effect.runPromise(lock.release)
+    const started = Date.now()
+    assert.isTrue(await mine)
+    // Its turn was passed on after one or two watch periods (0.2 s each).
+    assert.isBelow(Date.now() - started, 2_000)
+  })
+})
