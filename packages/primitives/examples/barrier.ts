@@ -10,7 +10,7 @@ const program = Effect.gen(function*() {
   yield* Effect.all([runner, runner, runner], { concurrency: "unbounded" })
   // A party that gives up breaks the barrier for everyone waiting.
   const alone = yield* Effect.flip(start.waitFor("5 millis"))
-  console.log(`${alone._tag}: ${alone.reason}`)
+  console.log(alone._tag === "BrokenBarrierError" ? `${alone._tag}: ${alone.reason}` : alone.message)
 })
 
 Effect.runPromise(program)
