@@ -117,13 +117,35 @@ export type SubmitError =
   | TaskTimeoutError
   | InvalidArgumentError
 
-/** The task functions of a worker definition. */
+/**
+ * The task functions of a worker definition.
+ *
+ * @example
+ * ```ts
+ * type Tasks = Pool.TasksOf<typeof import("./worker.ts").default> // { inc: (x: number) => number, ... }
+ * ```
+ */
 export type TasksOf<W> = W extends WorkerDefinition<infer T> ? T : Record<string, TaskFunction>
 
-/** A task's arguments, each possibly wrapped in `transfer(...)`. */
+/**
+ * A task's arguments, each possibly wrapped in `transfer(...)`.
+ *
+ * @example
+ * ```ts
+ * type Args = Pool.ArgsOf<(buffer: ArrayBuffer, n: number) => number> // [ArrayBuffer | Transfer<ArrayBuffer>, number | Transfer<number>]
+ * ```
+ */
 export type ArgsOf<F> = F extends (...args: infer A) => any ? { [I in keyof A]: A[I] | Transfer<A[I]> } : Array<unknown>
 
-/** What a task function's result becomes in the pool: Promise and Effect unwrapped. */
+/**
+ * What a task function's result becomes in the pool: Promise, Effect and `transfer` unwrapped.
+ *
+ * @example
+ * ```ts
+ * type A = Pool.ResultOf<(x: number) => Promise<string>> // string
+ * type B = Pool.ResultOf<(x: number) => Effect.Effect<number>> // number
+ * ```
+ */
 export type ResultOf<F> = F extends (...args: any) => infer R ? Unwrap<Awaited<R>> : unknown
 
 type Unwrap<R> = R extends Effect.Effect<infer A, any, any> ? A : R extends Transfer<infer A> ? A : R
@@ -218,7 +240,17 @@ export interface Pool<W = WorkerDefinition> {
 
 // ------------------------------------------------------------------ make
 
-/** @internal */
+/**
+ * The constructor both kinds share; use `ThreadPool.make` or `ProcessPool.make`.
+ *
+ * @example
+ * ```ts
+ * // what ThreadPool.make does:
+ * const pool = yield* Pool.make("ThreadPool", { module: new URL("./worker.ts", import.meta.url) }, threads)
+ * ```
+ *
+ * @internal
+ */
 export const make = (
   pool: PoolKind,
   options: Options,

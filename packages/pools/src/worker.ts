@@ -30,7 +30,14 @@
 
 import type { TransferListItem } from "node:worker_threads"
 
-/** The brand that marks a `defineWorker` result (global, so two copies of this module agree). */
+/**
+ * The brand that marks a `defineWorker` result (a global symbol, so two copies of this module agree).
+ *
+ * @example
+ * ```ts
+ * defineWorker({})[WorkerDefinitionTypeId] // true
+ * ```
+ */
 export const WorkerDefinitionTypeId: unique symbol = Symbol.for("@weft/pools/WorkerDefinition") as never
 
 /**
@@ -118,7 +125,16 @@ export const defineWorker = <const Tasks extends Record<string, TaskFunction>>(t
 export const isWorkerDefinition = (u: unknown): u is WorkerDefinition =>
   typeof u === "object" && u !== null && (u as any)[WorkerDefinitionTypeId] === true
 
-/** @internal */
+/**
+ * The brand of a `transfer(...)` wrapper.
+ *
+ * @example
+ * ```ts
+ * transfer(new ArrayBuffer(8))[TransferTypeId] // true
+ * ```
+ *
+ * @internal
+ */
 export const TransferTypeId: unique symbol = Symbol.for("@weft/pools/Transfer") as never
 
 /**
@@ -161,7 +177,16 @@ export const transfer = <A>(value: A, transferList?: ReadonlyArray<Transferable>
   return { [TransferTypeId]: true, value, transferList: list }
 }
 
-/** @internal */
+/**
+ * Whether a value is a `transfer(...)` wrapper.
+ *
+ * @example
+ * ```ts
+ * isTransfer(transfer(new ArrayBuffer(8))) // true
+ * ```
+ *
+ * @internal
+ */
 export const isTransfer = (u: unknown): u is Transfer =>
   typeof u === "object" && u !== null && (u as any)[TransferTypeId] === true
 
