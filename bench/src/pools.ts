@@ -2,7 +2,7 @@
 // piscina, tinypool, Effect's RPC worker pool and hand-written raw
 // worker_threads / fork pools (the physical-limit rows). Prints markdown.
 //
-//   npm run build -w @weft/pools && node bench/src/pools.ts [--quick]
+//   npm run build -w @weft/pools && node bench/src/pools.ts [--quick] [--only=tiny|cpu|proc|start]
 //
 // Standalone on purpose (the bench harness lives in run.ts).
 import { Effect, Layer } from "effect"
@@ -18,6 +18,8 @@ import { Worker } from "node:worker_threads"
 import { IncRpcs } from "./pools-workers/effect-rpc.mjs"
 
 const quick = process.argv.includes("--quick")
+const only = process.argv.find((a) => a.startsWith("--only="))?.slice(7) // tiny | cpu | proc | start
+const section = (name: string) => only === undefined || only === name
 const here = (path: string) => new URL(`./pools-workers/${path}`, import.meta.url)
 const weftModule = here("weft-worker.mjs")
 const piscinaFile = here("piscina-inc.mjs").href
@@ -225,6 +227,13 @@ const fmt = (x: number) => x.toLocaleString("en-US")
 const main = async () => {
   console.log(`## Pools — node ${process.version}, ${availableParallelism()} cores, ${WORKERS} workers${quick ? " (quick)" : ""}\n`)
 
+  if (section("tiny")) await tinySection()
+  if (section("cpu")) await cpuSection()
+  if (section("proc")) await procSection()
+  if (section("start")) await startSection()
+}
+
+const tinySection = async () => {
   console.log(`### ${fmt(TINY)} tiny tasks (x => x + 1) submitted at once, thread pools\n`)
   const tiny: Array<[string, number]> = []
   const add = async (name: string, f: () => Promise<number>) => {
@@ -243,7 +252,9 @@ const main = async () => {
   const piscinaRate = tiny.find(([n]) => n === "piscina")![1]
   console.log("| pool | tasks/s | vs piscina |\n|---|---:|---:|")
   for (const [name, r] of tiny) console.log(`| ${name} | ${fmt(r)} | ${(r / piscinaRate).toFixed(2)}x |`)
+}
 
+const cpuSection = async () => {
   console.log(`\n### ${fmt(CPU_TASKS)} CPU tasks of ${CPU_MS} ms on ${WORKERS} workers\n`)
   const cost = cpuTaskCost()
   const ideal = (CPU_TASKS * cost) / WORKERS
@@ -252,7 +263,9 @@ const main = async () => {
   console.log("| pool | wall ms | ideal ms (tasks x task cost / workers) | over ideal |\n|---|---:|---:|---:|")
   console.log(`| Weft ThreadPool, map | ${weftCpuMs.toFixed(0)} | ${ideal.toFixed(0)} | ${((weftCpuMs / ideal - 1) * 100).toFixed(1)}% |`)
   console.log(`| piscina | ${piscinaCpuMs.toFixed(0)} | ${ideal.toFixed(0)} | ${((piscinaCpuMs / ideal - 1) * 100).toFixed(1)}% |`)
+}
 
+const procSection = async () => {
   console.log(`\n### ${fmt(PROC_TINY)} tiny tasks, process pools\n`)
   const proc: Array<[string, number]> = []
   const addProc = async (name: string, f: () => Promise<number>) => {
@@ -267,7 +280,9 @@ const main = async () => {
   const rawRate = proc[0]![1]
   console.log("| pool | tasks/s | vs raw fork |\n|---|---:|---:|")
   for (const [name, r] of proc) console.log(`| ${name} | ${fmt(r)} | ${(r / rawRate).toFixed(2)}x |`)
+}
 
+const startSection = async () => {
   console.log(`\n### Start-up and teardown, ${WORKERS} workers (first task answered; best of 7 interleaved rounds)\n`)
   const bestStart = new Map<string, number>()
   for (let round = 0; round < 7; round++) {

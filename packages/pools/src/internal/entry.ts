@@ -107,8 +107,15 @@ const flush = (): void => {
   }
 }
 
+// Send results when 16 are waiting, when the oldest has waited 1 ms, or when
+// no more tasks are left here than results waiting: then the pool refills this
+// worker while it runs the rest (double buffering), so it never sits idle.
 const maybeFlush = (): void => {
-  if (out.length >= FLUSH_RESULTS || performance.now() - firstOutAt >= FLUSH_MILLIS) flush()
+  if (
+    out.length >= FLUSH_RESULTS ||
+    pending.length - head <= out.length - 2 ||
+    performance.now() - firstOutAt >= FLUSH_MILLIS
+  ) flush()
 }
 
 const isThenable = (u: unknown): u is PromiseLike<unknown> =>
