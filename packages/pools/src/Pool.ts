@@ -4,7 +4,7 @@
  * get one.
  *
  * Python mapping: `submit` is `executor.submit` / `pool.apply`, `map` is
- * `pool.map`, `imapUnordered` is `pool.imap_unordered`, `applyAsync` is
+ * `pool.map`, `imap` is `pool.imap`, `imapUnordered` is `pool.imap_unordered`, `applyAsync` is
  * `pool.apply_async(callback=, error_callback=)`, `close` / `terminate` /
  * `join` are the same, and leaving the pool's `Scope` is
  * `shutdown(wait=False)` plus terminate.
@@ -216,6 +216,8 @@ export interface Pool<W = WorkerDefinition> {
    * order. The first failure fails the whole map and cancels the rest.
    */
   map<K extends keyof TasksOf<W> & string>(name: K, inputs: Iterable<ArgsOf<TasksOf<W>[K]>[0]>): Effect.Effect<Array<ResultOf<TasksOf<W>[K]>>, SubmitError>
+  /** Python's `imap`: the results in input order, each as soon as it and those before it are done. Ending the stream early cancels the rest. */
+  imap<K extends keyof TasksOf<W> & string>(name: K, inputs: Iterable<ArgsOf<TasksOf<W>[K]>[0]>): Stream.Stream<ResultOf<TasksOf<W>[K]>, SubmitError>
   /** Python's `imap_unordered`: the results as they complete. Ending the stream early cancels the rest. */
   imapUnordered<K extends keyof TasksOf<W> & string>(name: K, inputs: Iterable<ArgsOf<TasksOf<W>[K]>[0]>): Stream.Stream<ResultOf<TasksOf<W>[K]>, SubmitError>
   /**
@@ -451,6 +453,25 @@ const makePool = (core: Core, config: Config): Pool<any> => {
       })
     )
 
+  const imap = (name: string, inputs: Iterable<unknown>) =>
+    Stream.callback<unknown, SubmitError>((queue) =>
+      Effect.gen(function*() {
+        const held = new Map<number, unknown>()
+        let nextOut = 0
+        const cancel = runMany(name, inputs, (i, v) => {
+          held.set(i, v)
+          while (held.has(nextOut)) {
+            Queue.offerUnsafe(queue, held.get(nextOut))
+            held.delete(nextOut++)
+          }
+        }, (error) => {
+          if (error === undefined) Queue.endUnsafe(queue)
+          else Queue.failCauseUnsafe(queue, Cause.fail(error))
+        })
+        yield* Effect.addFinalizer(() => Effect.sync(cancel))
+      })
+    )
+
   const applyAsync = (name: string, args: ReadonlyArray<unknown>, callbacks?: Callbacks<any>) =>
     Effect.sync((): AsyncResult<any> => {
       const deferred = Deferred.makeUnsafe<any, SubmitError>()
@@ -475,6 +496,7 @@ const makePool = (core: Core, config: Config): Pool<any> => {
     submit,
     apply: submit,
     map,
+    imap,
     imapUnordered,
     applyAsync,
     stats: Effect.sync(() => ({ ...core.stats(), latency: core.histogram.summary() })),

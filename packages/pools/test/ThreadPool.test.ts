@@ -6,6 +6,21 @@ import { poolSuite, runtime, waitUntil, workerModule } from "./fixtures/suite.ts
 poolSuite("ThreadPool")
 
 describe("ThreadPool", () => {
+  it.effect("a pool typed by its worker module checks task names, arguments and results", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const pool = yield* ThreadPool.make<typeof import("./fixtures/worker.ts").default>({ module: workerModule, size: 1 })
+      const n: number = yield* pool.submit("inc", 1)
+      const s: string = yield* pool.submit("sleep", 1, "x").pipe(Effect.map(String))
+      const xs: Array<number> = yield* pool.map("inc", [1, 2])
+      // @ts-expect-error: no such task
+      const unknown = pool.submit("nope")
+      // @ts-expect-error: inc takes a number
+      const wrong = pool.submit("inc", "one")
+      void unknown
+      void wrong
+      assert.deepStrictEqual([n, s, xs], [2, "x", [2, 3]])
+    })))
+
   it.effect("transfer moves an ArrayBuffer to the worker and back instead of copying it", () =>
     Effect.scoped(Effect.gen(function*() {
       const pool = yield* ThreadPool.make({ module: workerModule, size: 1 })
