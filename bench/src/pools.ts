@@ -48,20 +48,25 @@ const timed = async (f: () => Promise<unknown>): Promise<number> => {
 // ---------------------------------------------------------------- raw pools
 
 /** Round-robin raw pool over `send`-able workers, `inFlight` tasks per worker. */
-const rawRun = (workers: Array<{ send: (m: unknown) => void; on: (f: (m: any) => void) => void }>, n: number, inFlight: number) =>
+const rawRun = (
+  workers: Array<{ send: (m: unknown) => void; on: (f: (m: any) => void) => void }>,
+  n: number,
+  inFlight: number,
+  payload: (i: number) => unknown = (i) => i
+) =>
   new Promise<void>((resolve) => {
     let next = 0
     let done = 0
     workers.forEach((w) => {
       w.on(() => {
         if (++done === n) return resolve()
-        if (next < n) w.send([next, next++])
+        if (next < n) w.send([next, payload(next++)])
       })
-      for (let k = 0; k < inFlight && next < n; k++) w.send([next, next++])
+      for (let k = 0; k < inFlight && next < n; k++) w.send([next, payload(next++)])
     })
   })
 
-const rawThreads = async (n: number, inFlight: number) => {
+const rawThreads = async (n: number, inFlight: number, payload?: (i: number) => unknown, rounds = ROUNDS) => {
   const ws = range(WORKERS).map(() => new Worker(here("raw-thread.mjs")))
   const handles = ws.map((w) => {
     let listener: (m: any) => void = () => {}
@@ -70,7 +75,7 @@ const rawThreads = async (n: number, inFlight: number) => {
   })
   await rawRun(handles, 1, 1) // warm: both started
   await rawRun(handles, WORKERS * 10, 1)
-  const ms = await best(() => timed(() => rawRun(handles, n, inFlight)))
+  const ms = await best(() => timed(() => rawRun(handles, n, inFlight, payload)), rounds)
   await Promise.all(ws.map((w) => w.terminate()))
   return ms
 }
@@ -258,9 +263,11 @@ const cpuSection = async () => {
   console.log(`\n### ${fmt(CPU_TASKS)} CPU tasks of ${CPU_MS} ms on ${WORKERS} workers\n`)
   const cost = cpuTaskCost()
   const ideal = (CPU_TASKS * cost) / WORKERS
+  const rawCpuMs = await rawThreads(CPU_TASKS, 1, () => ({ cpu: CPU_MS }), 1)
   const weftCpuMs = await weftCpu()
   const piscinaCpuMs = await piscinaCpu()
   console.log("| pool | wall ms | ideal ms (tasks x task cost / workers) | over ideal |\n|---|---:|---:|---:|")
+  console.log(`| raw worker_threads, 1 in flight | ${rawCpuMs.toFixed(0)} | ${ideal.toFixed(0)} | ${((rawCpuMs / ideal - 1) * 100).toFixed(1)}% |`)
   console.log(`| Weft ThreadPool, map | ${weftCpuMs.toFixed(0)} | ${ideal.toFixed(0)} | ${((weftCpuMs / ideal - 1) * 100).toFixed(1)}% |`)
   console.log(`| piscina | ${piscinaCpuMs.toFixed(0)} | ${ideal.toFixed(0)} | ${((piscinaCpuMs / ideal - 1) * 100).toFixed(1)}% |`)
 }
