@@ -1,7 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber } from "effect"
+import { Manager, SharedLock } from "@weft/primitives"
 import { ProcessPool } from "../src/index.ts"
-import { poolSuite, runtime, waitUntil, workerModule } from "./fixtures/suite.ts"
+import { fixture, poolSuite, runtime, waitUntil, workerModule } from "./fixtures/suite.ts"
 
 poolSuite("ProcessPool")
 
@@ -48,6 +49,21 @@ describe("ProcessPool", () => {
       assert.include((yield* Effect.flip(pool.submit("echo", cyclic))).message, "cycle")
       assert.strictEqual((yield* Effect.flip(pool.submit("returnBigInt")))._tag, "TaskError")
       assert.deepStrictEqual(yield* pool.submit("echo", { ok: [1, "two", null] }), { ok: [1, "two", null] })
+    })))
+
+  it.effect("a manager lock passed as an argument arrives attached; a SharedLock is refused", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const pool = yield* ProcessPool.make({ module: fixture("primitives-worker.ts"), size: 1 })
+      const manager = yield* Manager.serve()
+      const lock = yield* manager.lock()
+      yield* lock.acquire
+      assert.isFalse(yield* pool.submit("tryLock", lock))
+      yield* lock.release
+      assert.isTrue(yield* pool.submit("lockAndRelease", lock))
+      const shared = yield* SharedLock.make
+      const error = yield* Effect.flip(pool.submit("tryLock", shared))
+      assert.strictEqual(error._tag, "InvalidArgumentError")
+      assert.include(error.message, "SharedLock, which works between threads only")
     })))
 
   it.effect("env and execArgv reach the children", () =>

@@ -1,7 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber } from "effect"
+import { SharedLock } from "@weft/primitives"
 import { type Pool, ThreadPool, transfer } from "../src/index.ts"
-import { poolSuite, runtime, waitUntil, workerModule } from "./fixtures/suite.ts"
+import { fixture, poolSuite, runtime, waitUntil, workerModule } from "./fixtures/suite.ts"
 
 poolSuite("ThreadPool")
 
@@ -44,6 +45,18 @@ describe("ThreadPool", () => {
       assert.strictEqual(echoed.b, 10n)
       assert.deepStrictEqual([...echoed.t], [1, 2])
       assert.strictEqual(yield* pool.submit("returnBigInt"), 1n)
+    })))
+
+  it.effect("a SharedLock passed as an argument arrives attached: the task uses the same lock", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const pool = yield* ThreadPool.make({ module: fixture("primitives-worker.ts"), size: 1 })
+      const lock = yield* SharedLock.make
+      yield* lock.acquire
+      assert.isFalse(yield* pool.submit("tryLock", lock)) // held here, so not there
+      yield* lock.release
+      assert.isTrue(yield* pool.submit("lockAndRelease", lock))
+      assert.isTrue(yield* pool.submit("tryLock", lock.handle)) // a bare handle works too
+      assert.isTrue(yield* lock.locked) // taken in the worker, seen here
     })))
 
   it.effect("env gives the worker threads their own process.env", () =>

@@ -181,28 +181,41 @@ export class Core {
     }
     let args = rawArgs as Array<unknown>
     let transferList: Array<any> | undefined
+    let attach: Array<number> | undefined
     for (let i = 0; i < args.length; i++) {
       const arg = args[i]
-      if (arg !== null && typeof arg === "object" && isTransfer(arg)) {
+      if (arg === null || typeof arg !== "object") continue
+      if (isTransfer(arg)) {
         if (args === rawArgs) args = rawArgs.slice()
         args[i] = arg.value
         if (arg.transferList.length > 0 && this.options.kind.problem === undefined) {
           transferList ??= []
           for (const t of arg.transferList) transferList.push(t)
         }
+        continue
+      }
+      const handle = P.attachableHandle(arg)
+      if (handle !== undefined) {
+        if (args === rawArgs) args = rawArgs.slice()
+        args[i] = handle
+        ;(attach ??= []).push(i)
       }
     }
     const problem = this.options.kind.problem
     if (problem !== undefined) {
       for (let i = 0; i < args.length; i++) {
-        const why = problem(args[i], `argument ${i}`)
+        const arg = args[i] as { _tag?: unknown } | null
+        const why = arg !== null && typeof arg === "object" && typeof arg._tag === "string" && arg._tag.startsWith("Shared")
+          ? `argument ${i} is a ${arg._tag}, which works between threads only (use a Manager primitive between processes)`
+          : problem(args[i], `argument ${i}`)
         if (why !== undefined) {
           settle(false, this.notCloneable(name, args[i], why))
           return undefined
         }
       }
     }
-    const task = new Task(this.nextTaskId++, name, args, transferList, performance.now(), settle)
+    const sent: any = attach === undefined ? args : { [P.ATTACH]: attach, args }
+    const task = new Task(this.nextTaskId++, name, sent, transferList, performance.now(), settle)
     this.queue.push(task)
     this.waiting++
     if (this.startupFailures >= 3 && this.live === 0) this.startupFailures = 0

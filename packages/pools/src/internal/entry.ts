@@ -130,6 +130,58 @@ const finish = (id: number, status: number, value: unknown): void => {
   pump()
 }
 
+/** Calls a task; returns true when it went async (the pump must stop until it ends). */
+const call = (id: number, fn: TaskFunction, args: Array<unknown>, controller: AbortController): boolean => {
+  const context: TaskContext = { signal: controller.signal, taskId: id }
+  let result: unknown
+  global[CURRENT] = context
+  try {
+    result = fn.apply(context, args)
+  } catch (error) {
+    global[CURRENT] = undefined
+    push(id, P.FAILED, P.toRemoteError(error))
+    maybeFlush()
+    return false
+  }
+  global[CURRENT] = undefined
+  if (isEffect(result)) {
+    running = { id, controller }
+    flush()
+    effectModule ??= import("effect/Effect")
+    effectModule.then((Effect) => Effect.runPromise(result, { signal: controller.signal })).then(
+      (value) => finish(id, P.OK, value),
+      (error) => finish(id, P.FAILED, P.toRemoteError(error))
+    )
+    return true
+  }
+  if (isThenable(result)) {
+    running = { id, controller }
+    flush()
+    result.then(
+      (value) => finish(id, P.OK, value),
+      (error) => finish(id, P.FAILED, P.toRemoteError(error))
+    )
+    return true
+  }
+  push(id, P.OK, result)
+  maybeFlush()
+  return false
+}
+
+/** Turns the handles of Weft primitives back into working primitives. */
+const attachArgs = async (wrapped: { [P.ATTACH]: Array<number>; args: Array<any> }): Promise<Array<unknown>> => {
+  const primitives: any = await import("@weft/primitives")
+  effectModule ??= import("effect/Effect")
+  const Effect = await effectModule
+  const args = wrapped.args
+  for (const i of wrapped[P.ATTACH]) {
+    const handle = args[i]
+    const module = handle._tag === "ManagerHandle" ? primitives.Manager : primitives[handle._tag]
+    args[i] = await Effect.runPromise(module.attach(handle))
+  }
+  return args
+}
+
 const pump = (): void => {
   active = true
   if (busySince < 0) busySince = performance.now()
@@ -145,39 +197,19 @@ const pump = (): void => {
       continue
     }
     const controller = new AbortController()
-    const context: TaskContext = { signal: controller.signal, taskId: id }
-    let result: unknown
-    global[CURRENT] = context
-    try {
-      result = fn.apply(context, args)
-    } catch (error) {
-      global[CURRENT] = undefined
-      push(id, P.FAILED, P.toRemoteError(error))
-      maybeFlush()
-      continue
-    }
-    global[CURRENT] = undefined
-    if (isEffect(result)) {
+    if (!Array.isArray(args)) {
       running = { id, controller }
       flush()
-      effectModule ??= import("effect/Effect")
-      effectModule.then((Effect) => Effect.runPromise(result, { signal: controller.signal })).then(
-        (value) => finish(id, P.OK, value),
+      attachArgs(args as any).then(
+        (attached) => {
+          running = undefined
+          if (!call(id, fn, attached, controller)) pump()
+        },
         (error) => finish(id, P.FAILED, P.toRemoteError(error))
       )
       return
     }
-    if (isThenable(result)) {
-      running = { id, controller }
-      flush()
-      result.then(
-        (value) => finish(id, P.OK, value),
-        (error) => finish(id, P.FAILED, P.toRemoteError(error))
-      )
-      return
-    }
-    push(id, P.OK, result)
-    maybeFlush()
+    if (call(id, fn, args, controller)) return
   }
   pending = []
   head = 0

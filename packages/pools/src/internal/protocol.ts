@@ -106,3 +106,27 @@ export const jsonProblem = (value: unknown, path: string, seen?: Set<object>): s
   set.delete(object)
   return undefined
 }
+
+/**
+ * Task arguments that hold Weft primitives travel as `{ [ATTACH]: positions,
+ * args }`, the primitives replaced by their handles; the worker attaches them
+ * before calling the task. Plain arrays are the fast path.
+ */
+export const ATTACH = "~weft/attach"
+
+const ATTACHABLE = new Set(["SharedLock", "SharedSemaphore", "SharedEvent", "SharedQueue", "ManagerHandle"])
+
+/** The handle of a Weft shared or manager primitive (or the handle itself), else `undefined`. */
+export const attachableHandle = (value: object): { readonly _tag: string } | undefined => {
+  const tag = (value as { _tag?: unknown })._tag
+  if (typeof tag === "string" && ATTACHABLE.has(tag)) return value as { _tag: string }
+  let handle: unknown
+  try {
+    handle = (value as { handle?: unknown }).handle
+  } catch {
+    return undefined
+  }
+  if (handle === null || typeof handle !== "object") return undefined
+  const inner = (handle as { _tag?: unknown })._tag
+  return typeof inner === "string" && ATTACHABLE.has(inner) ? (handle as { _tag: string }) : undefined
+}
