@@ -76,8 +76,8 @@ describe("ThreadPool", () => {
 
   // Seed 000: the hand-written thread pool — 30 tasks, 5 workers, callback(success, result), close vs terminate.
   describe("seed 000: hand-written thread pool", () => {
-    const seedTask = (pool: Pool.Pool, log: Array<[boolean, unknown]>, i: number) =>
-      pool.applyAsync("sleep", [5, i], {
+    const seedTask = (pool: Pool.Pool, log: Array<[boolean, unknown]>, i: number, ms = 5) =>
+      pool.applyAsync("sleep", [ms, i], {
         onSuccess: (result) => log.push([true, result]),
         onError: (error) => log.push([false, error._tag])
       })
@@ -98,13 +98,14 @@ describe("ThreadPool", () => {
       Effect.scoped(Effect.gen(function*() {
         const pool = yield* ThreadPool.make({ module: workerModule, size: 5 })
         const log: Array<[boolean, unknown]> = []
-        for (let i = 0; i < 30; i++) yield* seedTask(pool, log, i)
+        // 30 tasks of 200 ms on 5 workers take 1.2 s: terminate cuts them off at the first round
+        for (let i = 0; i < 30; i++) yield* seedTask(pool, log, i, 200)
         yield* waitUntil(Effect.map(pool.stats, (s) => s.busy === 5), "five busy workers")
         yield* pool.terminate
         yield* pool.join
         assert.strictEqual(log.length, 30)
         const failed = log.filter(([ok]) => !ok)
-        assert.isTrue(failed.length > 0)
+        assert.isTrue(failed.length >= 25)
         assert.isTrue(failed.every(([, tag]) => tag === "PoolClosedError"))
         const fiber = yield* Effect.forkChild(pool.submit("inc", 1))
         assert.strictEqual((yield* Effect.flip(Fiber.join(fiber)))._tag, "PoolClosedError")
