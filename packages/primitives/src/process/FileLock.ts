@@ -8,8 +8,9 @@
  * takes part, even one Weft did not start; nothing has to exist beforehand
  * except the directory.
  *
- * What Effect gives: `Schedule` for the backoff and the fiber `Lock` that
- * orders the fibers of one process. What Weft adds: the protocol.
+ * What Effect gives: `Schedule` for the backoff. What Weft adds: the
+ * protocol below, and a FIFO queue (the fiber `Lock`'s permit core) for the
+ * fibers of one process.
  *
  * - **Acquire** creates the file atomically (`open(path, "wx")`, i.e.
  *   `O_CREAT | O_EXCL`) and writes a JSON record `{ weft: "FileLock", v: 1,
@@ -24,7 +25,8 @@
  *   another host and died). A waiter that sees a stale file takes it over:
  *   under a short-lived guard file (`path + ".takeover"`, also `O_EXCL`) it
  *   re-reads the file, removes it only if it is still the same stale one,
- *   and competes for the create like everyone else.
+ *   and competes for the create like everyone else. A polling waiter looks
+ *   for a stale owner at most every 50 ms (or `stale / 10`).
  * - **Corrupt or foreign files**: a file whose content is not a Weft record
  *   (empty, truncated, another tool's) is treated as held by an unknown owner:
  *   it is respected while its mtime is fresh and taken over once it is older
@@ -56,9 +58,10 @@ import { randomBytes } from "node:crypto"
 import * as fs from "node:fs"
 import { hostname } from "node:os"
 import { setInterval, clearInterval } from "node:timers"
-import { Duration, Effect, Option, Schedule } from "effect"
+import { Duration, Effect, type Exit, Option, Schedule } from "effect"
 import { FileLockCorruptError, FileLockError, InvalidArgumentError, NotHeldError } from "../errors.ts"
-import * as Lock from "../Lock.ts"
+import { Permits } from "../internal/Permits.ts"
+import type * as Lock from "../Lock.ts"
 import { within } from "../internal/validate.ts"
 
 /**
@@ -147,6 +150,10 @@ const readOrUndefined = (path: string): string | undefined => {
 
 const host = hostname()
 
+/** Tokens: a random per-process prefix and a counter (unique; cheaper than fresh random bytes per attempt). */
+const tokenPrefix = randomBytes(9).toString("base64url")
+let tokenCounter = 0
+
 /** A poll found the lock busy. */
 const Busy: unique symbol = Symbol("Busy")
 
@@ -161,10 +168,12 @@ class FileLockImpl implements FileLock {
   private readonly staleMs: number
   private readonly heartbeatMs: number
   private readonly schedule: Schedule.Schedule<unknown, unknown>
-  /** Orders the fibers of this process: at most one of them touches the file. */
-  private readonly local = Lock.makeUnsafe()
+  /** Orders the fibers of this process (FIFO): at most one of them touches the file. */
+  private readonly local = new Permits(1)
   private token: string | undefined = undefined
   private beat: ReturnType<typeof setInterval> | undefined = undefined
+  /** When this instance last looked for a stale owner: a busy poll does not repeat it every time. */
+  private lastStaleCheck = 0
 
   constructor(path: string, staleMs: number, heartbeatMs: number, schedule: Schedule.Schedule<unknown, unknown>) {
     this.path = path
@@ -190,9 +199,9 @@ class FileLockImpl implements FileLock {
   }
 
   /** One attempt: create the file, or take over a stale one and create it. Synchronous. */
-  private tryFile(): boolean {
+  private tryFile(polling: boolean): boolean {
     for (let attempt = 0; attempt < 2; attempt++) {
-      const token = randomBytes(12).toString("hex")
+      const token = `${tokenPrefix}.${(tokenCounter++).toString(36)}`
       try {
         const fd = fs.openSync(this.path, "wx", 0o644)
         try {
@@ -207,13 +216,16 @@ class FileLockImpl implements FileLock {
       } catch (error) {
         if (code(error) !== "EEXIST") this.fail("acquire", error)
       }
-      if (!this.takeOverIfStale()) return false
+      if (!this.takeOverIfStale(polling)) return false
     }
     return false
   }
 
   /** `true` when the file is gone (removed as stale, or released meanwhile). */
-  private takeOverIfStale(): boolean {
+  private takeOverIfStale(polling: boolean): boolean {
+    const now = Date.now()
+    if (polling && now - this.lastStaleCheck < Math.min(50, this.staleMs / 10)) return false
+    this.lastStaleCheck = now
     let stat: fs.Stats
     let content: string | undefined
     try {
@@ -290,49 +302,78 @@ class FileLockImpl implements FileLock {
     }
   }
 
+  /** One try at the file while holding `local`; gives `local` back if it throws. */
+  private tryFileOwned(polling: boolean): boolean {
+    try {
+      return this.tryFile(polling)
+    } catch (error) {
+      this.local.release(1)
+      throw error
+    }
+  }
+
   private readonly attempt: Effect.Effect<void, typeof Busy> = Effect.suspend(() =>
-    this.tryFile() ? Effect.void : Effect.fail(Busy)
+    this.tryFileOwned(true) ? Effect.void : Effect.fail(Busy)
   )
 
-  /** Polls the file; the caller holds `local`. Leaves nothing held if interrupted. */
-  private readonly waitFile: Effect.Effect<void> = Effect.uninterruptibleMask((restore) =>
-    Effect.onExit(
-      restore(Effect.retry(this.attempt, this.schedule) as Effect.Effect<void>),
-      (exit) => exit._tag === "Failure" && this.token !== undefined ? Effect.sync(() => this.releaseFile()) : Effect.void
-    )
-  )
+  private readonly giveUp = (exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> =>
+    exit._tag === "Failure"
+      ? Effect.sync(() => {
+        if (this.token !== undefined) this.releaseFile()
+        this.local.release(1)
+      })
+      : Effect.void
 
-  readonly acquire: Effect.Effect<void> = Effect.uninterruptibleMask((restore) =>
-    Effect.flatMap(restore(this.local.acquire), () =>
-      Effect.onExit(restore(this.waitFile), (exit) =>
-        exit._tag === "Failure" ? Effect.ignore(this.local.release) : Effect.void))
-  )
-
-  readonly tryAcquire: Effect.Effect<boolean> = Effect.uninterruptibleMask(() =>
-    Effect.flatMap(this.local.tryAcquire, (free) => {
-      if (!free) return Effect.succeed(false)
-      return Effect.suspend(() => this.tryFile() ? Effect.succeed(true) : Effect.as(Effect.ignore(this.local.release), false))
+  /**
+   * Takes `local` (the fibers of this process queue FIFO there), then the
+   * file: at once when both are free, else polling on the schedule. Whatever
+   * ends it early (interruption, a timeout) leaves neither held.
+   */
+  private take(restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      const poll = (): Effect.Effect<void> =>
+        this.tryFileOwned(true)
+          ? Effect.void
+          : Effect.onExit(restore(Effect.retry(this.attempt, this.schedule)), this.giveUp) as Effect.Effect<void>
+      if (this.local.tryTake(1)) return poll()
+      return Effect.flatMap(restore(this.local.wait(1)), poll)
     })
-  )
+  }
+
+  readonly acquire: Effect.Effect<void> = Effect.uninterruptibleMask((restore) => this.take(restore))
+
+  readonly tryAcquire: Effect.Effect<boolean> = Effect.sync(() => {
+    if (!this.local.tryTake(1)) return false
+    if (this.tryFileOwned(false)) return true
+    this.local.release(1)
+    return false
+  })
 
   acquireFor(timeout: Duration.Input): Effect.Effect<boolean, InvalidArgumentError> {
     return Effect.suspend(() => within("FileLock.acquireFor", timeout, this.acquire))
   }
 
-  readonly release: Effect.Effect<void, NotHeldError> = Effect.uninterruptible(Effect.suspend(() => {
+  readonly release: Effect.Effect<void, NotHeldError> = Effect.suspend(() => {
     if (this.token === undefined) {
       return Effect.fail(new NotHeldError({ primitive: `FileLock(${this.path})`, operation: "release" }))
     }
     const ours = this.releaseFile()
-    return Effect.flatMap(Effect.ignore(this.local.release), () =>
-      ours
-        ? Effect.void
-        : Effect.fail(new NotHeldError({ primitive: `FileLock(${this.path})`, operation: "release (taken over as stale)" })))
-  }))
+    this.local.release(1)
+    return ours
+      ? Effect.void
+      : Effect.fail(new NotHeldError({ primitive: `FileLock(${this.path})`, operation: "release (taken over as stale)" }))
+  })
+
+  private readonly releaseAfter = (): Effect.Effect<void> =>
+    Effect.sync(() => {
+      if (this.token === undefined) return
+      this.releaseFile()
+      this.local.release(1)
+    })
 
   withLock<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> {
     return Effect.uninterruptibleMask((restore) =>
-      Effect.flatMap(restore(this.acquire), () => Effect.onExit(restore(effect), () => Effect.ignore(this.release)))
+      Effect.flatMap(this.take(restore), () => Effect.onExit(restore(effect), this.releaseAfter))
     )
   }
 

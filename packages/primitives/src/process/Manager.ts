@@ -45,7 +45,9 @@
  * behaves the same on Node, Bun and Deno for both Unix sockets and TCP.
  *
  * Limits: primitives live until the manager's scope closes (no reference
- * counting); `withLock` / `withPermits` cost two round trips.
+ * counting). `withLock` / `withPermits` cost one round trip: the release
+ * at the end is sent without waiting for its reply (the connection keeps
+ * calls in order, and the manager releases on disconnect anyway).
  *
  * @example
  * ```ts
@@ -82,7 +84,7 @@ import * as Semaphore from "../Semaphore.ts"
 import { connect } from "./client.ts"
 import { type Address, describeAddress, send } from "./protocol.ts"
 import { accept, disconnect, type Hosted, type Kind, Local, run, type ServerState } from "./server.ts"
-import { eventView, type Invoke, lockView, rlockView, semaphoreView } from "./views.ts"
+import { type Cast, eventView, type Invoke, lockView, rlockView, semaphoreView } from "./views.ts"
 
 export type { Address } from "./protocol.ts"
 export type { Kind } from "./server.ts"
@@ -175,14 +177,14 @@ export interface Manager {
   event(): Effect.Effect<Managed<"event">>
 }
 
-const view = (kind: Kind, invoke: Invoke): Interfaces[Kind] => {
+const view = (kind: Kind, invoke: Invoke, cast?: Cast): Interfaces[Kind] => {
   switch (kind) {
     case "lock":
-      return lockView(invoke)
+      return lockView(invoke, cast)
     case "rlock":
-      return rlockView(invoke)
+      return rlockView(invoke, cast)
     case "semaphore":
-      return semaphoreView(invoke)
+      return semaphoreView(invoke, cast)
     case "event":
       return eventView(invoke)
   }
@@ -361,6 +363,10 @@ export const attach = <K extends Kind>(
         reason: `#${handle.id} is a ${kind}, not a ${handle.kind}`
       })
     }
-    const primitive = view(handle.kind, (op, args) => connection.call(handle.kind, handle.id, op, args) as Effect.Effect<any>)
+    const primitive = view(
+      handle.kind,
+      (op, args) => connection.call(handle.kind, handle.id, op, args) as Effect.Effect<any>,
+      (op, args) => connection.cast(handle.id, op, args)
+    )
     return { ...primitive, handle } as unknown as Managed<K>
   })

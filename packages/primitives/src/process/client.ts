@@ -153,6 +153,18 @@ export class Connection {
     )
   }
 
+  /**
+   * Sends an operation without waiting for its outcome (ordered after every
+   * earlier call of this connection). For releases whose failure nobody
+   * would see anyway: the one that ends a `withLock` or `withPermits`.
+   */
+  cast(id: number, op: string, args: ReadonlyArray<unknown>): Effect.Effect<void> {
+    return Effect.withFiber((fiber) => {
+      if (this.state !== "lost") send(this.socket, { t: "call", r: 0, p: id, o: op, a: args, f: fiber.id, n: 1 })
+      return Effect.void
+    })
+  }
+
   private decode(reply: Reply, name: string): Effect.Effect<any, any> {
     switch (reply.x) {
       case "ok":

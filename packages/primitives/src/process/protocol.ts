@@ -6,6 +6,8 @@
  *   `{ t: "hello", key }`                        first line; wrong key: `refused`, then close
  *   `{ t: "call", r, p, o, a, f }`               run operation `o` with args `a` on primitive `p`
  *                                                for client fiber `f`; request id `r`
+ *   `{ t: "call", ..., n: 1 }`                   the same, but send no reply (the release
+ *                                                that ends a `withLock`: one round trip saved)
  *   `{ t: "cancel", r }`                         the client fiber was interrupted: interrupt `r`
  * server -> client
  *   `{ t: "welcome" }` | `{ t: "refused" }`
@@ -41,6 +43,8 @@ export type ClientMessage =
     readonly o: string
     readonly a: ReadonlyArray<unknown>
     readonly f: number
+    /** Set: no reply wanted (a release at the end of `withLock`). */
+    readonly n?: 1
   }
   | { readonly t: "cancel"; readonly r: number }
 

@@ -171,6 +171,7 @@ const toReply = (r: number, exit: Exit.Exit<unknown, unknown>): Reply => {
 
 interface Job {
   readonly r: number
+  readonly quiet: boolean
   readonly op: string
   readonly args: ReadonlyArray<unknown>
 }
@@ -245,7 +246,7 @@ export class Session {
           const op = run(self.hosted, self.conn, job.op, job.args)
           const exit = yield* Effect.exit(self.tainted ? op : restore(op))
           self.current = undefined
-          if (self.conn.socket !== undefined) send(self.conn.socket, toReply(job.r, exit))
+          if (self.conn.socket !== undefined && !job.quiet) send(self.conn.socket, toReply(job.r, exit))
           if (!(yield* rlock.isOwned)) return
         }
       })
@@ -313,11 +314,13 @@ export const accept = (state: ServerState, socket: net.Socket): void => {
 const call = (
   state: ServerState,
   conn: Conn,
-  message: { r: number; p: number; o: string; a: ReadonlyArray<unknown>; f: number }
+  message: { r: number; p: number; o: string; a: ReadonlyArray<unknown>; f: number; n?: 1 }
 ): void => {
   const { r } = message
+  const quiet = message.n === 1
   const hosted = state.hosted.get(message.p)
   if (hosted === undefined || !Array.isArray(message.a)) {
+    if (quiet) return
     send(conn.socket!, { t: "reply", r, x: "die", m: `the manager hosts no primitive #${message.p}` })
     return
   }
@@ -333,19 +336,20 @@ const call = (
       })
       conn.sessions.set(message.f, session)
     }
-    session.submit({ r, op: message.o, args: message.a })
+    session.submit({ r, quiet, op: message.o, args: message.a })
     return
   }
   const fiber = Effect.runFork(
     Effect.uninterruptibleMask((restore) =>
       Effect.flatMap(Effect.exit(restore(run(hosted, conn, message.o, message.a))), (exit) =>
         Effect.sync(() => {
+          if (quiet) return
           conn.running.delete(r)
           send(conn.socket!, toReply(r, exit))
         }))
     )
   )
-  if (fiber.pollUnsafe() === undefined) conn.running.set(r, fiber)
+  if (!quiet && fiber.pollUnsafe() === undefined) conn.running.set(r, fiber)
 }
 
 /** Gives back everything `conn` held and drops its waiters. @internal */

@@ -18,6 +18,11 @@ import { encodeTimeout } from "./protocol.ts"
 /** @internal */
 export type Invoke = (op: string, args: ReadonlyArray<unknown>) => Effect.Effect<any>
 
+/** Runs an operation without waiting for its outcome; defaults to `invoke` ignoring it. @internal */
+export type Cast = (op: string, args: ReadonlyArray<unknown>) => Effect.Effect<void>
+
+const ignoring = (invoke: Invoke): Cast => (op, args) => Effect.ignore(invoke(op, args))
+
 const guarded = <A, E, R>(
   acquire: Effect.Effect<void, any>,
   release: Effect.Effect<void, any>,
@@ -28,45 +33,47 @@ const guarded = <A, E, R>(
   ) as Effect.Effect<A, E, R>
 
 /** @internal */
-export const lockView = (invoke: Invoke): Lock.Lock => {
+export const lockView = (invoke: Invoke, cast: Cast = ignoring(invoke)): Lock.Lock => {
   const acquire: Effect.Effect<void> = invoke("acquire", [])
   const release: Effect.Effect<void, NotHeldError> = invoke("release", [])
+  const releaseAfter = cast("release", [])
   return {
     acquire,
     tryAcquire: invoke("tryAcquire", []),
     acquireFor: (timeout: Duration.Input): Effect.Effect<boolean, InvalidArgumentError> =>
       invoke("acquireFor", [encodeTimeout(timeout)]),
     release,
-    withLock: (effect) => guarded(acquire, release, effect),
+    withLock: (effect) => guarded(acquire, releaseAfter, effect),
     locked: invoke("locked", [])
   }
 }
 
 /** @internal */
-export const rlockView = (invoke: Invoke): RLock.RLock => {
+export const rlockView = (invoke: Invoke, cast: Cast = ignoring(invoke)): RLock.RLock => {
   const acquire: Effect.Effect<void> = invoke("acquire", [])
   const release: Effect.Effect<void, NotHeldError | NotOwnerError> = invoke("release", [])
+  const releaseAfter = cast("release", [])
   return {
     acquire,
     tryAcquire: invoke("tryAcquire", []),
     acquireFor: (timeout: Duration.Input): Effect.Effect<boolean, InvalidArgumentError> =>
       invoke("acquireFor", [encodeTimeout(timeout)]),
     release,
-    withLock: (effect) => guarded(acquire, release, effect),
+    withLock: (effect) => guarded(acquire, releaseAfter, effect),
     locked: invoke("locked", []),
     isOwned: invoke("isOwned", [])
   }
 }
 
 /** @internal */
-export const semaphoreView = (invoke: Invoke): Semaphore.Semaphore => ({
+export const semaphoreView = (invoke: Invoke, cast: Cast = ignoring(invoke)): Semaphore.Semaphore => ({
   acquire: (k = 1): Effect.Effect<void, InvalidArgumentError> => invoke("acquire", [k]),
   tryAcquire: (k = 1): Effect.Effect<boolean, InvalidArgumentError> => invoke("tryAcquire", [k]),
   acquireFor: (timeout: Duration.Input, k = 1): Effect.Effect<boolean, InvalidArgumentError> =>
     invoke("acquireFor", [encodeTimeout(timeout), k]),
   release: (k = 1): Effect.Effect<void, InvalidArgumentError | SemaphoreOverflowError> => invoke("release", [k]),
   withPermits: (k: number) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | InvalidArgumentError, R> =>
-    guarded(invoke("acquire", [k]), invoke("release", [k]), effect),
+    guarded(invoke("acquire", [k]), cast("release", [k]), effect),
   available: invoke("available", [])
 })
 
