@@ -527,10 +527,6 @@ export class Core {
         task.state = SETTLED
         continue
       }
-      if (task.state === RUNNING) {
-        // cannot happen: only the head runs, and callers remove it first
-        continue
-      }
       task.state = QUEUED
       task.worker = undefined
       back.push(task)
@@ -686,10 +682,8 @@ export class Core {
 
   terminate(): void {
     if (this.state === "terminated") return this.checkExited()
-    const state = this.state
     this.state = "terminated"
     const error = new PoolClosedError({ pool: this.pool, operation: "terminate", state: "terminated" })
-    void state
     while (this.qhead < this.queue.length) {
       const task = this.queue[this.qhead++]!
       if (task.cancelled) continue
@@ -741,11 +735,6 @@ export class Core {
       failed: this.failed,
       cancelled: this.cancelledCount
     }
-  }
-
-  /** Worker ids that are alive (for tests and diagnostics). */
-  workerCount(): number {
-    return this.slots.size
   }
 
   private trySend(slot: Slot, message: Array<unknown>, transferList: Array<any> | undefined): void {
