@@ -46,7 +46,7 @@ export interface Options extends Pool.Options {
     readonly codeRangeSizeMb?: number
     readonly stackSizeMb?: number
   } | undefined
-  /** The workers' `process.env` (default: shared with the pool's thread). */
+  /** The workers' `process.env` (default: a copy of the pool thread's `process.env` when each worker starts). */
   readonly env?: Record<string, string | undefined> | undefined
   /** Node options for the worker threads. */
   readonly execArgv?: ReadonlyArray<string> | undefined
