@@ -126,8 +126,14 @@ describe("Manager", () => {
     Effect.scoped(Effect.gen(function*() {
       const manager = yield* Manager.serve()
       const lock = yield* manager.lock()
+      const sem = yield* manager.semaphore(3)
       const holder = yield* child(["hold", "manager", JSON.stringify(lock.handle)])
+      const permits = yield* child(["permits", JSON.stringify(sem.handle)])
       yield* holder.line("held")
+      yield* permits.line("held")
+      assert.strictEqual(yield* sem.available, 1)
+      permits.proc.kill("SIGKILL")
+      yield* eventually(Effect.map(sem.available, (n) => n === 3))
       const waiter = yield* child(["wait", JSON.stringify(lock.handle)])
       yield* waiter.line("waiting")
       // timeouts and interruption against a lock held by another process
@@ -164,6 +170,31 @@ describe("Manager", () => {
       assert.strictEqual(defectTag(exit), "ManagerClosedError")
       assert.isFalse(fs.existsSync("path" in manager.address ? manager.address.path : "/nonexistent"))
     }), 30_000)
+
+  it.live("barrier: parties in several processes; one SIGKILLed while waiting breaks it for the others", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const manager = yield* Manager.serve()
+      const two = yield* manager.barrier(2)
+      const b2 = yield* Manager.attach(two.handle)
+      assert.strictEqual(b2.parties, 2)
+      const party = yield* child(["bwait", JSON.stringify(two.handle)])
+      yield* party.line("waiting")
+      const mine = yield* b2.wait
+      const theirs = Number((yield* party.line("index")).slice(6))
+      assert.deepStrictEqual([mine, theirs].sort(), [0, 1])
+
+      const three = yield* manager.barrier(3)
+      const b3 = yield* Manager.attach(three.handle)
+      const doomed = yield* child(["bwait", JSON.stringify(three.handle)])
+      yield* doomed.line("waiting")
+      yield* eventually(Effect.map(three.waiting, (n) => n === 1))
+      const waiter = yield* Effect.forkChild(Effect.flip(b3.wait))
+      yield* eventually(Effect.map(three.waiting, (n) => n === 2))
+      doomed.proc.kill("SIGKILL")
+      const error = yield* Fiber.join(waiter)
+      assert.strictEqual(error._tag, "BrokenBarrierError")
+      assert.isTrue(yield* b3.broken)
+    })), 30_000)
 
   it.live("loopback TCP transport", () =>
     Effect.scoped(Effect.gen(function*() {

@@ -6,13 +6,13 @@
  * the calling process and serves them on a local socket: a Unix domain socket
  * in a fresh `0700` temp directory, or loopback TCP (`127.0.0.1`) where there
  * is none (Windows) or when asked. `manager.lock()`, `.rlock()`,
- * `.semaphore(n)` and `.event()` return the same interfaces as `Lock`,
- * `RLock`, `Semaphore` and `Event`, plus a `handle`: plain JSON (address,
+ * `.semaphore(n)`, `.event()` and `.barrier(n)` return the same interfaces
+ * as `Lock`, `RLock`, `Semaphore`, `Event` and `Barrier`, plus a `handle`: plain JSON (address,
  * primitive id, key) to send to any other process, which calls
  * `Manager.attach(handle)` to get a working primitive.
  *
  * Scopes: process (this module; also `FileLock`); fiber: `Lock`, `RLock`,
- * `Semaphore`, `Event`; worker threads: `SharedLock`, `SharedSemaphore`,
+ * `Semaphore`, `Event`, `Barrier`; worker threads: `SharedLock`, `SharedSemaphore`,
  * `SharedEvent`.
  *
  * What Effect gives: the primitives' building blocks and fibers to run each
@@ -77,6 +77,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { Effect, Fiber, type Scope } from "effect"
 import { type InvalidArgumentError, type ManagerAuthError, ManagerUnavailableError } from "../errors.ts"
+import * as Barrier from "../Barrier.ts"
 import * as Event from "../Event.ts"
 import * as Lock from "../Lock.ts"
 import * as RLock from "../RLock.ts"
@@ -84,7 +85,7 @@ import * as Semaphore from "../Semaphore.ts"
 import { connect } from "./client.ts"
 import { type Address, describeAddress, send } from "./protocol.ts"
 import { accept, disconnect, type Hosted, type Kind, Local, run, type ServerState } from "./server.ts"
-import { type Cast, eventView, type Invoke, lockView, rlockView, semaphoreView } from "./views.ts"
+import { barrierView, type Cast, eventView, type Invoke, lockView, rlockView, semaphoreView } from "./views.ts"
 
 export type { Address } from "./protocol.ts"
 export type { Kind } from "./server.ts"
@@ -121,6 +122,7 @@ export interface Interfaces {
   readonly rlock: RLock.RLock
   readonly semaphore: Semaphore.Semaphore
   readonly event: Event.Event
+  readonly barrier: Barrier.Barrier
 }
 
 /**
@@ -175,10 +177,18 @@ export interface Manager {
   semaphore(n: number, options?: { readonly bounded?: boolean }): Effect.Effect<Managed<"semaphore">, InvalidArgumentError>
   /** A hosted `Event`. */
   event(): Effect.Effect<Managed<"event">>
+  /**
+   * A hosted `Barrier` for `parties` parties (an `action`, if any, runs in
+   * the manager's process). A client that dies or is interrupted while
+   * waiting breaks it, as a fiber does at fiber scope.
+   */
+  barrier(parties: number, action?: Effect.Effect<unknown, unknown>): Effect.Effect<Managed<"barrier">, InvalidArgumentError>
 }
 
-const view = (kind: Kind, invoke: Invoke, cast?: Cast): Interfaces[Kind] => {
+const view = (kind: Kind, invoke: Invoke, cast?: Cast, parties = 0): Interfaces[Kind] => {
   switch (kind) {
+    case "barrier":
+      return barrierView(invoke, parties)
     case "lock":
       return lockView(invoke, cast)
     case "rlock":
@@ -278,7 +288,7 @@ export const serve = (options: Options = {}): Effect.Effect<Manager, ManagerUnav
       // In the manager's own process an rlock runs in the calling fiber, so
       // it is the real RLock; the others go through the same bookkeeping as
       // remote calls.
-      const local = hosted.kind === "rlock" || hosted.kind === "event"
+      const local = hosted.kind === "rlock" || hosted.kind === "event" || hosted.kind === "barrier"
         ? hosted.prim
         : view(hosted.kind, (op, args) => Effect.suspend(() => run(hosted, Local, op, args)) as Effect.Effect<any>)
       return withHandle(local as Interfaces[K], handle)
@@ -292,7 +302,9 @@ export const serve = (options: Options = {}): Effect.Effect<Manager, ManagerUnav
           opts?.bounded ? Semaphore.bounded(n) : Semaphore.make(n),
           (prim) => host({ kind: "semaphore", prim, held: new Map() })
         ),
-      event: () => Effect.map(Event.make, (prim) => host({ kind: "event", prim }))
+      event: () => Effect.map(Event.make, (prim) => host({ kind: "event", prim })),
+      barrier: (parties, action) =>
+        Effect.map(Barrier.make(parties, action), (prim) => host({ kind: "barrier", prim }))
     } satisfies Manager
   })
 
@@ -347,7 +359,7 @@ export const attach = <K extends Kind>(
       return yield* new ManagerUnavailableError({ address: "?", reason: `not a manager handle: ${JSON.stringify(handle)}` })
     }
     const connection = yield* connect(handle.address, handle.key)
-    const kind = yield* connection.call(handle.kind, handle.id, "attach", []).pipe(
+    const info: { kind: Kind; parties?: number } = yield* connection.call(handle.kind, handle.id, "attach", []).pipe(
       Effect.catchDefect(() =>
         Effect.fail(
           new ManagerUnavailableError({
@@ -357,6 +369,7 @@ export const attach = <K extends Kind>(
         )
       )
     )
+    const kind = info.kind
     if (kind !== handle.kind) {
       return yield* new ManagerUnavailableError({
         address: describeAddress(handle.address),
@@ -366,7 +379,8 @@ export const attach = <K extends Kind>(
     const primitive = view(
       handle.kind,
       (op, args) => connection.call(handle.kind, handle.id, op, args) as Effect.Effect<any>,
-      (op, args) => connection.cast(handle.id, op, args)
+      (op, args) => connection.cast(handle.id, op, args),
+      info.parties
     )
     return { ...primitive, handle } as unknown as Managed<K>
   })

@@ -20,6 +20,7 @@ import { timingSafeEqual } from "node:crypto"
 import type * as net from "node:net"
 import { Effect, Exit, Fiber } from "effect"
 import * as Cause from "effect/Cause"
+import type * as Barrier from "../Barrier.ts"
 import type * as Event from "../Event.ts"
 import type * as Lock from "../Lock.ts"
 import type * as RLock from "../RLock.ts"
@@ -27,7 +28,7 @@ import type * as Semaphore from "../Semaphore.ts"
 import { encodeError, type Reply, readLines, send } from "./protocol.ts"
 
 /** @internal */
-export type Kind = "lock" | "rlock" | "semaphore" | "event"
+export type Kind = "lock" | "rlock" | "semaphore" | "event" | "barrier"
 
 /** A connected client, or `Local` for the manager's own process. @internal */
 export interface Conn {
@@ -46,6 +47,7 @@ export type Hosted =
   | { readonly kind: "rlock"; readonly prim: RLock.RLock }
   | { readonly kind: "semaphore"; readonly prim: Semaphore.Semaphore; readonly held: Map<Conn, number> }
   | { readonly kind: "event"; readonly prim: Event.Event }
+  | { readonly kind: "barrier"; readonly prim: Barrier.Barrier }
 
 const unknownOp = (hosted: Hosted, op: string) => Effect.die(new Error(`${hosted.kind} has no operation ${op}`))
 
@@ -152,6 +154,24 @@ export const run = (hosted: Hosted, conn: Conn, op: string, args: ReadonlyArray<
           return event.wait
         case "waitFor":
           return event.waitFor(args[0])
+      }
+      return unknownOp(hosted, op)
+    }
+    case "barrier": {
+      const barrier = hosted.prim
+      switch (op) {
+        case "wait":
+          return barrier.wait
+        case "waitFor":
+          return barrier.waitFor(args[0])
+        case "abort":
+          return barrier.abort
+        case "reset":
+          return barrier.reset
+        case "waiting":
+          return barrier.waiting
+        case "broken":
+          return barrier.broken
       }
       return unknownOp(hosted, op)
     }
@@ -325,7 +345,8 @@ const call = (
     return
   }
   if (message.o === "attach") {
-    send(conn.socket!, { t: "reply", r, x: "ok", v: hosted.kind })
+    const parties = hosted.kind === "barrier" ? hosted.prim.parties : undefined
+    send(conn.socket!, { t: "reply", r, x: "ok", v: { kind: hosted.kind, parties } })
     return
   }
   if (hosted.kind === "rlock") {

@@ -8,7 +8,8 @@
  * @internal
  */
 import { type Duration, Effect } from "effect"
-import type { InvalidArgumentError, NotHeldError, NotOwnerError, SemaphoreOverflowError } from "../errors.ts"
+import type { BrokenBarrierError, InvalidArgumentError, NotHeldError, NotOwnerError, SemaphoreOverflowError } from "../errors.ts"
+import type * as Barrier from "../Barrier.ts"
 import type * as Event from "../Event.ts"
 import type * as Lock from "../Lock.ts"
 import type * as RLock from "../RLock.ts"
@@ -85,6 +86,18 @@ export const eventView = (invoke: Invoke): Event.Event => ({
   wait: invoke("wait", []),
   waitFor: (timeout: Duration.Input): Effect.Effect<boolean, InvalidArgumentError> =>
     invoke("waitFor", [encodeTimeout(timeout)])
+})
+
+/** @internal */
+export const barrierView = (invoke: Invoke, parties: number): Barrier.Barrier => ({
+  wait: invoke("wait", []) as Effect.Effect<number, BrokenBarrierError>,
+  waitFor: (timeout: Duration.Input): Effect.Effect<number, BrokenBarrierError | InvalidArgumentError> =>
+    invoke("waitFor", [encodeTimeout(timeout)]),
+  abort: invoke("abort", []),
+  reset: invoke("reset", []),
+  parties,
+  waiting: invoke("waiting", []),
+  broken: invoke("broken", [])
 })
 
 /**
