@@ -59,4 +59,10 @@ describe("README examples", () => {
   it("queue: the consumers eat every item once and stop on the sentinels", () => {
     expect(run("queue")).toBe("eaten: 1,2,3,4,5,6\nlifo: b, priority: high\nQueueFullError\n")
   })
+
+  it("scopes: the same deposit code is exact between fibers, threads and processes", () => {
+    expect(run("scopes")).toBe(
+      "fibers (Lock): 200\nthreads (SharedLock): 200\nprocesses (manager.lock()): 200\nprocesses (FileLock): 200\n"
+    )
+  })
 })
