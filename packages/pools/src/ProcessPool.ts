@@ -1,8 +1,8 @@
 /**
  * A pool of child processes (`node:child_process.fork` with an IPC channel) —
  * Python's `multiprocessing.Pool` and `ProcessPoolExecutor`. Arguments and
- * results cross as JSON (the fastest IPC serialization on all three runtimes:
- * measured faster than `advanced`): plain objects, arrays, strings, finite
+ * results cross as JSON (measured faster than `advanced` on Node and Bun, and
+ * about even on Deno): plain objects, arrays, strings, finite
  * numbers, booleans and null. Anything else (a function, a bigint, a Map, a
  * Date, a cycle, NaN) is refused with `InvalidArgumentError` before it is sent.
  *
