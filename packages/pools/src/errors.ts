@@ -143,7 +143,8 @@ export class TaskTimeoutError extends Data.TaggedError("TaskTimeoutError")<{
  * negative timeout), a module that does not exist or has no `defineWorker`
  * default export, an unknown task name, or a task argument that cannot cross
  * to the worker. It names the argument, what it got, and what it expected.
- * Same shape and tag as `@weft/primitives`' `InvalidArgumentError`.
+ * It is `@weft/primitives`' `InvalidArgumentError`, so one `catchTag` (or
+ * `instanceof`) covers both packages.
  *
  * @example
  * ```ts
@@ -151,25 +152,4 @@ export class TaskTimeoutError extends Data.TaggedError("TaskTimeoutError")<{
  * err.message // "ThreadPool.make: size must be an integer >= 1, got 0"
  * ```
  */
-export class InvalidArgumentError extends Data.TaggedError("InvalidArgumentError")<{
-  readonly operation: string
-  readonly argument: string
-  readonly value: unknown
-  readonly expected: string
-}> {
-  override get message(): string {
-    return `${this.operation}: ${this.argument} must be ${this.expected}, got ${describe(this.value)}`
-  }
-}
-
-const describe = (value: unknown): string => {
-  if (typeof value === "string") return JSON.stringify(value)
-  if (typeof value === "number" || typeof value === "bigint" || typeof value === "boolean") return String(value)
-  if (value === undefined || value === null) return String(value)
-  if (typeof value === "function") return `a function${value.name ? ` (${value.name})` : ""}`
-  try {
-    return JSON.stringify(value) ?? String(value)
-  } catch {
-    return Object.prototype.toString.call(value)
-  }
-}
+export { InvalidArgumentError } from "@weft/primitives/errors"

@@ -214,6 +214,7 @@ const describe = (value: unknown): string => {
   if (typeof value === "string") return JSON.stringify(value)
   if (typeof value === "number" || typeof value === "bigint" || typeof value === "boolean") return String(value)
   if (value === undefined || value === null) return String(value)
+  if (typeof value === "function") return `a function${value.name ? ` (${value.name})` : ""}`
   try {
     return JSON.stringify(value) ?? String(value)
   } catch {
