@@ -34,7 +34,7 @@
 import { type Duration, Effect } from "effect"
 import { InvalidArgumentError, SemaphoreOverflowError } from "./errors.ts"
 import { Permits } from "./internal/Permits.ts"
-import { count, isCount, within } from "./internal/validate.ts"
+import { count, permitRequest, within } from "./internal/validate.ts"
 
 /**
  * The semaphore interface, shared by every scope: `Semaphore`,
@@ -78,17 +78,9 @@ class SemaphoreImpl implements Semaphore {
   }
 
   private check(operation: string, k: number): InvalidArgumentError | undefined {
-    // A request above a bounded semaphore's size could never be served.
-    if (this.bounded && isCount(k, 1) && k > this.initial) {
-      return new InvalidArgumentError({
-        operation: `${this.name}.${operation}`,
-        argument: "k",
-        value: k,
-        expected: `at most the semaphore's ${this.initial} permits`
-      })
-    }
-    return count(`${this.name}.${operation}`, "k", k, 1)
+    return permitRequest(this.name, operation, k, this.bounded ? this.initial : undefined)
   }
+
 
   acquire(k = 1): Effect.Effect<void, InvalidArgumentError> {
     const error = this.check("acquire", k)

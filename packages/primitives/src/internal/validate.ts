@@ -18,6 +18,30 @@ export const count = (operation: string, argument: string, value: unknown, min: 
     : new InvalidArgumentError({ operation, argument, value, expected: `an integer >= ${min}` })
 
 /**
+ * A request for `k` permits of a semaphore named `name`: an integer >= 1, and
+ * for a bounded semaphore at most its size (a larger request could never be
+ * served).
+ *
+ * @internal
+ */
+export const permitRequest = (
+  name: string,
+  operation: string,
+  k: unknown,
+  bound: number | undefined
+): InvalidArgumentError | undefined => {
+  if (bound !== undefined && isCount(k, 1) && k > bound) {
+    return new InvalidArgumentError({
+      operation: `${name}.${operation}`,
+      argument: "k",
+      value: k,
+      expected: `at most the semaphore's ${bound} permits`
+    })
+  }
+  return count(`${name}.${operation}`, "k", k, 1)
+}
+
+/**
  * A timeout as a Duration; negative or unparsable ones are refused. `Infinity`
  * is allowed and means "wait forever".
  *

@@ -45,7 +45,7 @@
  */
 import { type Duration, Effect } from "effect"
 import { InvalidArgumentError, SemaphoreOverflowError } from "../errors.ts"
-import { count, isCount } from "../internal/validate.ts"
+import { count, permitRequest } from "../internal/validate.ts"
 import type * as Semaphore from "../Semaphore.ts"
 import { checkHandle, type Handle as AnyHandle, Kind } from "./internal/futex.ts"
 import { BYTES, SharedPermits } from "./internal/SharedPermits.ts"
@@ -92,16 +92,9 @@ class SharedSemaphoreImpl implements SharedSemaphore {
   }
 
   private check(operation: string, k: number): InvalidArgumentError | undefined {
-    if (this.bounded && isCount(k, 1) && k > this.initial) {
-      return new InvalidArgumentError({
-        operation: `${this.name}.${operation}`,
-        argument: "k",
-        value: k,
-        expected: `at most the semaphore's ${this.initial} permits`
-      })
-    }
-    return count(`${this.name}.${operation}`, "k", k, 1)
+    return permitRequest(this.name, operation, k, this.bounded ? this.initial : undefined)
   }
+
 
   acquire(k = 1): Effect.Effect<void, InvalidArgumentError> {
     const error = this.check("acquire", k)
