@@ -384,6 +384,21 @@ class WaitList<A> {
   }
 }
 
+/**
+ * The manager's access to a hosted FIFO queue (`src/process/queueHook.ts`
+ * declares its type). Keyed by `Symbol.for` so that nothing public exports
+ * it; it stays off the `get`/`put` hot path.
+ *
+ * @internal
+ */
+const RemoteId: unique symbol = Symbol.for("@weft/primitives/Queue/remote")
+
+/** An item taken by the manager for a remote getter, with its place in the queue's order. @internal */
+interface Taken<A> {
+  readonly item: A
+  readonly seq: number
+}
+
 const shutDownPut = (): QueueShutDownError => new QueueShutDownError({ operation: "put" })
 const shutDownGet = (): QueueShutDownError => new QueueShutDownError({ operation: "get" })
 
@@ -590,6 +605,72 @@ class QueueImpl<A> implements Queue<A> {
       const next = this.getters.head
       if (next === undefined) this.store.restore(item, waiter.seq)
       else this.handToGetter(next, item, waiter.seq)
+    }
+  }
+
+  // --- the manager's hook ------------------------------------------------------
+
+  /**
+   * Get variants that also return the item's sequence number, and `restore`,
+   * which puts an item taken that way back in its original place: a remote
+   * getter whose caller was interrupted after the manager took the item gives
+   * it back. Built on demand (the manager asks once per hosted queue).
+   *
+   * @internal
+   */
+  get [RemoteId](): {
+    readonly get: Effect.Effect<Taken<A>, QueueShutDownError>
+    readonly getNowait: Effect.Effect<Taken<A>, QueueEmptyError | QueueShutDownError>
+    getFor(timeout: Duration.Input): Effect.Effect<Taken<A>, QueueEmptyError | QueueShutDownError | InvalidArgumentError>
+    restore(item: A, seq: number): Effect.Effect<void>
+  } {
+    const takeNow = (): Taken<A> => {
+      const item = this.store.take()
+      const seq = this.store.lastSeq
+      if (this.putters.head !== undefined) this.servePutters()
+      return { item, seq }
+    }
+    const wait = <E>(waiter: Waiter<A>, waiting: Effect.Effect<A, E>): Effect.Effect<Taken<A>, E> =>
+      Effect.map(waiting, (item) => ({ item, seq: waiter.seq }))
+    return {
+      get: Effect.suspend(() => {
+        if (this.store.size > 0) return Effect.succeed(takeNow())
+        if (this.isShutDown) return Effect.fail(shutDownGet())
+        const waiter = makeWaiter<A>(undefined)
+        return wait(waiter, this.waitGet(waiter))
+      }),
+      getNowait: Effect.suspend((): Effect.Effect<Taken<A>, QueueEmptyError | QueueShutDownError> => {
+        if (this.store.size > 0) return Effect.succeed(takeNow())
+        if (this.isShutDown) return Effect.fail(shutDownGet())
+        return Effect.fail(new QueueEmptyError())
+      }),
+      getFor: (timeout) =>
+        Effect.flatMap(validTimeout("Queue.getFor", timeout), (duration) =>
+          Effect.suspend((): Effect.Effect<Taken<A>, QueueEmptyError | QueueShutDownError> => {
+            if (this.store.size > 0) return Effect.succeed(takeNow())
+            if (this.isShutDown) return Effect.fail(shutDownGet())
+            if (Duration.isZero(duration)) return Effect.fail(new QueueEmptyError())
+            const waiter = makeWaiter<A>(undefined)
+            if (!Duration.isFinite(duration)) return wait(waiter, this.waitGet(waiter))
+            return wait(
+              waiter,
+              this.timed(this.waitGet<QueueEmptyError>(waiter), duration, () =>
+                this.timeOut(this.getters, waiter, new QueueEmptyError()))
+            )
+          })),
+      restore: (item, seq) =>
+        Effect.sync(() => {
+          if (this.dropped) {
+            // An immediate shutdown dropped everything: this item is dropped
+            // too, and counts as done (as the others did).
+            if (this.unfinished > 0 && --this.unfinished === 0) this.wakeJoiners()
+            return
+          }
+          // The unfinished-task count is untouched: the item was never done.
+          const next = this.getters.head
+          if (next === undefined) this.store.restore(item, seq)
+          else this.handToGetter(next, item, seq)
+        })
     }
   }
 
