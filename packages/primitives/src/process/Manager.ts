@@ -6,14 +6,16 @@
  * the calling process and serves them on a local socket: a Unix domain socket
  * in a fresh `0700` temp directory, or loopback TCP (`127.0.0.1`) where there
  * is none (Windows) or when asked. `manager.lock()`, `.rlock()`,
- * `.semaphore(n)`, `.event()` and `.barrier(n)` return the same interfaces
- * as `Lock`, `RLock`, `Semaphore`, `Event` and `Barrier`, plus a `handle`: plain JSON (address,
- * primitive id, key) to send to any other process, which calls
- * `Manager.attach(handle)` to get a working primitive.
+ * `.semaphore(n)`, `.event()`, `.condition()`, `.barrier(n)` and
+ * `.queue(maxsize?)` return the same interfaces as `Lock`, `RLock`,
+ * `Semaphore`, `Event`, `Condition`, `Barrier` and `Queue` (a `Queue.fifo`),
+ * plus a `handle`: plain JSON (address, primitive id, key) to send to any
+ * other process, which calls `Manager.attach(handle)` to get a working
+ * primitive.
  *
  * Scopes: process (this module; also `FileLock`); fiber: `Lock`, `RLock`,
- * `Semaphore`, `Event`, `Barrier`; worker threads: `SharedLock`, `SharedSemaphore`,
- * `SharedEvent`.
+ * `Semaphore`, `Event`, `Condition`, `Barrier`, `Queue`; worker threads:
+ * `SharedLock`, `SharedSemaphore`, `SharedEvent`, `SharedQueue`.
  *
  * What Effect gives: the primitives' building blocks and fibers to run each
  * remote call in. What Weft adds:
@@ -27,8 +29,12 @@
  * - **Interruption across processes**: interrupting a client's effect cancels
  *   the operation on the manager; if the operation won the race, the client
  *   undoes it before its interruption completes — nothing stays held.
- * - **Ownership**: an `rlock` is owned by (client connection, client fiber),
- *   as a local `RLock` is owned by a fiber.
+ * - **Ownership**: an `rlock`, and a `condition`'s lock, are owned by
+ *   (client connection, client fiber), as a local `RLock` is owned by a
+ *   fiber.
+ * - **No item lost**: a queue item taken for a client that is interrupted,
+ *   or that disconnects or dies before the item reached it, goes back to the
+ *   place in the queue it was taken from (see `Manager.queue`).
  * - **Shutdown**: closing the manager's scope makes every waiting (and every
  *   later) call of every client die with `ManagerClosedError`.
  *
@@ -45,7 +51,9 @@
  * behaves the same on Node, Bun and Deno for both Unix sockets and TCP.
  *
  * Limits: primitives live until the manager's scope closes (no reference
- * counting). `withLock` / `withPermits` cost one round trip: the release
+ * counting). Queue items cross as JSON (see `Manager.queue`); a condition's
+ * `waitUntil` evaluates its predicate in the waiting process (see
+ * `Manager.condition`). `withLock` / `withPermits` cost one round trip: the release
  * at the end is sent without waiting for its reply (the connection keeps
  * calls in order, and the manager releases on disconnect anyway).
  *
@@ -78,14 +86,26 @@ import * as path from "node:path"
 import { Effect, Fiber, type Scope } from "effect"
 import { type InvalidArgumentError, type ManagerAuthError, ManagerUnavailableError } from "../errors.ts"
 import * as Barrier from "../Barrier.ts"
+import * as Condition from "../Condition.ts"
 import * as Event from "../Event.ts"
 import * as Lock from "../Lock.ts"
+import * as Queue from "../Queue.ts"
 import * as RLock from "../RLock.ts"
 import * as Semaphore from "../Semaphore.ts"
 import { connect } from "./client.ts"
 import { type Address, describeAddress, send } from "./protocol.ts"
-import { accept, disconnect, type Hosted, type Kind, Local, run, type ServerState } from "./server.ts"
-import { barrierView, type Cast, eventView, type Invoke, lockView, rlockView, semaphoreView } from "./views.ts"
+import { accept, disconnect, type Hosted, type Kind, Local, remoteQueue, run, type ServerState } from "./server.ts"
+import {
+  barrierView,
+  type Cast,
+  conditionView,
+  eventView,
+  type Invoke,
+  lockView,
+  queueView,
+  rlockView,
+  semaphoreView
+} from "./views.ts"
 
 export type { Address } from "./protocol.ts"
 export type { Kind } from "./server.ts"
@@ -110,11 +130,15 @@ export interface Handle<K extends Kind = Kind> {
 }
 
 /**
- * The interface each kind of hosted primitive has.
+ * The interface each kind of hosted primitive has. An attached queue's items
+ * are `unknown` (they are whatever JSON the other processes put); narrow the
+ * type where you know it.
  *
  * @example
  * ```ts
  * type L = Manager.Interfaces["lock"] // Lock.Lock
+ * type C = Manager.Interfaces["condition"] // Condition.Condition
+ * const jobs = (yield* Manager.attach(handle)) as Queue.Queue<{ url: string }> // handle: Manager.Handle<"queue">
  * ```
  */
 export interface Interfaces {
@@ -122,7 +146,9 @@ export interface Interfaces {
   readonly rlock: RLock.RLock
   readonly semaphore: Semaphore.Semaphore
   readonly event: Event.Event
+  readonly condition: Condition.Condition
   readonly barrier: Barrier.Barrier
+  readonly queue: Queue.Queue<unknown>
 }
 
 /**
@@ -178,17 +204,107 @@ export interface Manager {
   /** A hosted `Event`. */
   event(): Effect.Effect<Managed<"event">>
   /**
+   * A hosted `Condition` over a hosted `RLock` the manager keeps next to it
+   * (Python's `manager.Condition()`). The lock is owned by (client
+   * connection, client fiber), exactly like `rlock()`: `wait`, `waitFor`,
+   * `notify` and `notifyAll` need the calling fiber to hold it (else
+   * `NotHeldError`).
+   *
+   * - `wait` / `waitFor` run on the manager; interrupting one there still
+   *   re-takes the lock before the client's effect ends, as at fiber scope:
+   *   the interrupted client fiber holds the lock again (at the same depth)
+   *   when its interruption completes, so a `withLock` around it releases a
+   *   lock that is held. A notification that reached a waiter interrupted
+   *   before it resumed goes on to the next waiter.
+   * - `waitUntil(predicate, timeout?)`: a function cannot cross processes, so
+   *   this is Python's `wait_for` loop in the calling process: the predicate
+   *   is evaluated there, under the lock, between remote `wait`s (`waitFor`s
+   *   with the time left, measured with Effect's `Clock`). It costs one round
+   *   trip per wake-up, plus one at the start to check that the lock is held.
+   * - A client that dies or disconnects while waiting stops waiting (taking
+   *   the lock back first, as any interrupted wait does) and then releases
+   *   every level of the lock it held; so does one that dies holding it.
+   *
+   * In the manager's own process, the returned condition is the fiber
+   * `Condition` itself (its fibers own the lock directly).
+   *
+   * @example
+   * ```ts
+   * // manager's process
+   * const ready = yield* manager.condition()
+   * // send `ready.handle` to the workers; then, after changing shared state:
+   * yield* ready.withLock(ready.notifyAll)
+   *
+   * // a worker process
+   * const cond = yield* Manager.attach(handle) // handle: Manager.Handle<"condition">
+   * yield* cond.withLock(cond.waitUntil(() => fs.existsSync(flagFile), "10 seconds"))
+   * ```
+   */
+  condition(): Effect.Effect<Managed<"condition">>
+  /**
    * A hosted `Barrier` for `parties` parties (an `action`, if any, runs in
    * the manager's process). A client that dies or is interrupted while
    * waiting breaks it, as a fiber does at fiber scope.
    */
   barrier(parties: number, action?: Effect.Effect<unknown, unknown>): Effect.Effect<Managed<"barrier">, InvalidArgumentError>
+  /**
+   * A hosted FIFO `Queue` (`Queue.fifo(maxsize)`: 0 or omitted means
+   * unbounded; a bad `maxsize` fails with `InvalidArgumentError`), Python's
+   * `manager.Queue()`, with every operation of the fiber queue: blocking and
+   * timed puts and gets, `taskDone` / `join`, `shutdown`.
+   *
+   * Items cross as JSON, in every process including the manager's own: a
+   * getter gets what `JSON.parse` gives (a `Date` arrives as a string, an
+   * `undefined` field disappears). A value JSON cannot carry (a function, a
+   * `bigint`, a cycle, `undefined` itself) is refused before it is sent:
+   * the `put` dies with an `InvalidArgumentError` defect (the interface's
+   * `put` has no error for it, as with `SharedQueue`; recover with
+   * `Effect.catchDefect`).
+   *
+   * No item is lost to a getter that does not get it:
+   * - a get interrupted while it waits on the manager takes nothing;
+   * - a get interrupted after the manager took the item for it (the race
+   *   was lost on the wire) gives the item back before its interruption
+   *   completes: it returns to the exact place it was taken from (ahead of
+   *   later items), or to the next waiting getter;
+   * - a client that disconnects or dies gives back every item the manager
+   *   sent it and it did not acknowledge (it acknowledges a reply as it
+   *   arrives, before the getter resumes). An item whose reply did arrive
+   *   belongs to that process, as an item taken from any queue does.
+   *
+   * An item given back can make the queue hold one more item than `maxsize`
+   * for a moment (its slot went to a putter meanwhile). A `put` interrupted
+   * after the manager accepted its item leaves it put (the other direction,
+   * an interrupted waiting `put`, puts nothing).
+   *
+   * @example
+   * ```ts
+   * // manager's process: hand `jobs.handle` to the worker processes
+   * const jobs = yield* manager.queue<{ url: string } | null>(100)
+   * yield* jobs.put({ url: "https://example.com" })
+   * yield* jobs.put(null) // one sentinel per worker
+   *
+   * // a worker process
+   * const queue = (yield* Manager.attach(handle)) as Queue.Queue<{ url: string } | null>
+   * let job = yield* queue.get
+   * while (job !== null) {
+   *   yield* Effect.log(job.url)
+   *   yield* queue.taskDone
+   *   job = yield* queue.get
+   * }
+   * ```
+   */
+  queue<A = unknown>(maxsize?: number): Effect.Effect<Queue.Queue<A> & { readonly handle: Handle<"queue"> }, InvalidArgumentError>
 }
 
-const view = (kind: Kind, invoke: Invoke, cast?: Cast, parties = 0): Interfaces[Kind] => {
+const view = (kind: Kind, invoke: Invoke, cast?: Cast, info: { parties?: number; maxsize?: number } = {}): Interfaces[Kind] => {
   switch (kind) {
     case "barrier":
-      return barrierView(invoke, parties)
+      return barrierView(invoke, info.parties ?? 0)
+    case "condition":
+      return conditionView(invoke, cast)
+    case "queue":
+      return queueView(invoke, info.maxsize ?? 0)
     case "lock":
       return lockView(invoke, cast)
     case "rlock":
@@ -285,12 +401,18 @@ export const serve = (options: Options = {}): Effect.Effect<Manager, ManagerUnav
       const id = nextId++
       state.hosted.set(id, hosted)
       const handle: Handle<K> = { _tag: "ManagerHandle", kind: hosted.kind, address, id, key }
-      // In the manager's own process an rlock runs in the calling fiber, so
-      // it is the real RLock; the others go through the same bookkeeping as
-      // remote calls.
-      const local = hosted.kind === "rlock" || hosted.kind === "event" || hosted.kind === "barrier"
+      // In the manager's own process an rlock (or a condition) runs in the
+      // calling fiber, so it is the real one; the others go through the same
+      // bookkeeping as remote calls (a queue: through the same JSON copy).
+      const local = hosted.kind === "rlock" || hosted.kind === "condition" || hosted.kind === "event" ||
+          hosted.kind === "barrier"
         ? hosted.prim
-        : view(hosted.kind, (op, args) => Effect.suspend(() => run(hosted, Local, op, args)) as Effect.Effect<any>)
+        : view(
+          hosted.kind,
+          (op, args) => Effect.suspend(() => run(hosted, Local, op, args)) as Effect.Effect<any>,
+          undefined,
+          (hosted as Hosted).kind === "queue" ? { maxsize: (hosted.prim as Queue.Queue<unknown>).maxsize } : {}
+        )
       return withHandle(local as Interfaces[K], handle)
     }
     return {
@@ -303,8 +425,19 @@ export const serve = (options: Options = {}): Effect.Effect<Manager, ManagerUnav
           (prim) => host({ kind: "semaphore", prim, held: new Map() })
         ),
       event: () => Effect.map(Event.make, (prim) => host({ kind: "event", prim })),
+      condition: () =>
+        Effect.flatMap(RLock.make, (lock) =>
+          Effect.map(Effect.orDie(Condition.make(lock)), (prim) => host({ kind: "condition", prim, lock }))),
       barrier: (parties, action) =>
-        Effect.map(Barrier.make(parties, action), (prim) => host({ kind: "barrier", prim }))
+        Effect.map(Barrier.make(parties, action), (prim) => host({ kind: "barrier", prim })),
+      queue: <A>(maxsize?: number) =>
+        Effect.map(
+          Queue.fifo<unknown>(maxsize),
+          (prim) =>
+            host({ kind: "queue", prim, remote: remoteQueue(prim) }) as unknown as
+              & Queue.Queue<A>
+              & { readonly handle: Handle<"queue"> }
+        )
     } satisfies Manager
   })
 
@@ -359,7 +492,7 @@ export const attach = <K extends Kind>(
       return yield* new ManagerUnavailableError({ address: "?", reason: `not a manager handle: ${JSON.stringify(handle)}` })
     }
     const connection = yield* connect(handle.address, handle.key)
-    const info: { kind: Kind; parties?: number } = yield* connection.call(handle.kind, handle.id, "attach", []).pipe(
+    const info: { kind: Kind; parties?: number; maxsize?: number } = yield* connection.call(handle.kind, handle.id, "attach", []).pipe(
       Effect.catchDefect(() =>
         Effect.fail(
           new ManagerUnavailableError({
@@ -380,7 +513,7 @@ export const attach = <K extends Kind>(
       handle.kind,
       (op, args) => connection.call(handle.kind, handle.id, op, args) as Effect.Effect<any>,
       (op, args) => connection.cast(handle.id, op, args),
-      info.parties
+      info
     )
     return { ...primitive, handle } as unknown as Managed<K>
   })

@@ -6,8 +6,10 @@
  *
  * Interrupting a call sends `cancel` and waits for the call's one reply: if
  * the server interrupted it, nothing is held; if the operation won the race,
- * the client undoes it (releases what it took) before the interruption
- * completes.
+ * the client undoes it (releases what it took, gives back the queue item it
+ * got) before the interruption completes. A queue item that does reach its
+ * caller is acknowledged (`ack`) as soon as its reply arrives, before the
+ * caller's fiber resumes.
  *
  * @internal
  */
@@ -134,7 +136,10 @@ export class Connection {
       Effect.callback<any, any>((resume) => {
         if (this.state === "lost") return resume(Effect.die(this.lostError(name)))
         const pending: Pending = {
-          onReply: (reply) => resume(this.decode(reply, name)),
+          onReply: (reply) => {
+            if (reply.x === "ok" && reply.k === 1) send(this.socket, { t: "ack", r })
+            resume(this.decode(reply, name))
+          },
           onLost: (reason) => resume(this.lostDefect(name, reason))
         }
         const r = this.post(id, op, args, fiber.id, pending)
@@ -144,7 +149,10 @@ export class Connection {
           pending.onLost = () => done(Effect.void)
           pending.onReply = (reply) => {
             const undo = reply.x === "ok" ? compensation(kind, op, args, reply.v) : undefined
-            if (undo === undefined) return done(Effect.void)
+            if (undo === undefined) {
+              if (reply.x === "ok" && reply.k === 1) send(this.socket, { t: "ack", r })
+              return done(Effect.void)
+            }
             this.post(id, undo.op, undo.args, fiber.id, { onReply: () => done(Effect.void), onLost: () => done(Effect.void) })
           }
           send(this.socket, { t: "cancel", r })

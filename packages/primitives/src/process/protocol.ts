@@ -9,16 +9,24 @@
  *   `{ t: "call", ..., n: 1 }`                   the same, but send no reply (the release
  *                                                that ends a `withLock`: one round trip saved)
  *   `{ t: "cancel", r }`                         the client fiber was interrupted: interrupt `r`
+ *   `{ t: "ack", r }`                            the reply to `r` (marked `k: 1`) arrived: the
+ *                                                queue item it carried is the client's now
  * server -> client
  *   `{ t: "welcome" }` | `{ t: "refused" }`
  *   `{ t: "reply", r, x: "ok", v }`              success with value `v`
+ *   `{ t: "reply", r, x: "ok", v, k: 1 }`        the same, to be acknowledged with `ack` (a queue
+ *                                                get: `v` is `{ item, seq }`; a notified condition
+ *                                                wait); until then the manager gives the item back,
+ *                                                or passes the notification on, if the client drops
  *   `{ t: "reply", r, x: "err", e }`             a tagged error `{ _tag, ...fields }`
  *   `{ t: "reply", r, x: "int" }`                interrupted (after a `cancel`), nothing held
  *   `{ t: "reply", r, x: "die", m }`             a defect on the server
  *   `{ t: "closed" }`                            the manager's scope is closing
  *
  * Every `call` gets exactly one `reply`, even after a `cancel`: if the
- * operation won the race (the reply is `ok`), the client undoes it.
+ * operation won the race (the reply is `ok`), the client undoes it (a queue
+ * get is undone by the call `restore(seq)`, a notified condition wait by
+ * `passOn`, each instead of an `ack`).
  *
  * @internal
  */
@@ -47,10 +55,11 @@ export type ClientMessage =
     readonly n?: 1
   }
   | { readonly t: "cancel"; readonly r: number }
+  | { readonly t: "ack"; readonly r: number }
 
 /** @internal */
 export type Reply =
-  | { readonly t: "reply"; readonly r: number; readonly x: "ok"; readonly v?: unknown }
+  | { readonly t: "reply"; readonly r: number; readonly x: "ok"; readonly v?: unknown; readonly k?: 1 }
   | { readonly t: "reply"; readonly r: number; readonly x: "err"; readonly e: EncodedError }
   | { readonly t: "reply"; readonly r: number; readonly x: "int" }
   | { readonly t: "reply"; readonly r: number; readonly x: "die"; readonly m: string }

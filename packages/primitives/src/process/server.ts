@@ -8,38 +8,91 @@
  *   nothing held. What a connection holds is booked per primitive (the lock's
  *   holder, each connection's permits), so a connection that drops gives it
  *   all back.
- * - The `rlock` is owned by a fiber, so each (connection, client fiber) that
- *   owns it, or waits for it, gets a session: one server fiber that runs that
- *   client fiber's calls in order and so is the owner on the server. A session
- *   ends as soon as it owns nothing; when its connection drops it releases
- *   every level it holds.
+ * - The `rlock`, and the `RLock` under a `condition`, are owned by a fiber,
+ *   so each (connection, client fiber, primitive) that owns one, or waits for
+ *   it, gets a session: one server fiber that runs that client fiber's calls
+ *   on that primitive in order and so is the owner on the server. A session
+ *   ends as soon as it owns nothing; when its connection drops it stops
+ *   waiting (a condition `wait` re-takes the lock first, as it always does)
+ *   and releases every level it holds. A condition `wait` that was notified
+ *   is acknowledged like a queue get: if the client drops before it saw the
+ *   reply, or was interrupted meanwhile (`passOn`), the notification goes on
+ *   to the next waiter, so a dead or interrupted client does not swallow it.
+ * - A `queue` get that succeeds is booked as unacknowledged on its
+ *   connection until the client acknowledges the reply (`ack`), which it does
+ *   the moment the reply arrives. A client interrupted while its get was won
+ *   sends `restore` instead, and a connection that drops gives back every item
+ *   still unacknowledged: each item goes back to the place in the queue it
+ *   was taken from (or to the next waiting getter), so no item is lost to a
+ *   client that never saw it.
  *
  * @internal
  */
 import { timingSafeEqual } from "node:crypto"
 import type * as net from "node:net"
-import { Effect, Exit, Fiber } from "effect"
+import { type Duration, Effect, Exit, Fiber } from "effect"
 import * as Cause from "effect/Cause"
 import type * as Barrier from "../Barrier.ts"
+import type * as Condition from "../Condition.ts"
+import type { InvalidArgumentError, QueueEmptyError, QueueShutDownError } from "../errors.ts"
 import type * as Event from "../Event.ts"
 import type * as Lock from "../Lock.ts"
+import type * as Queue from "../Queue.ts"
 import type * as RLock from "../RLock.ts"
 import type * as Semaphore from "../Semaphore.ts"
 import { encodeError, type Reply, readLines, send } from "./protocol.ts"
 
 /** @internal */
-export type Kind = "lock" | "rlock" | "semaphore" | "event" | "barrier"
+export type Kind = "lock" | "rlock" | "semaphore" | "event" | "condition" | "barrier" | "queue"
+
+/** A queue item taken for a remote getter, with its place in the queue's order. @internal */
+export interface Taken {
+  readonly item: unknown
+  readonly seq: number
+}
+
+/**
+ * The manager's hook into a fiber `Queue` (`Queue.fifo`; see `QueueImpl`
+ * in `../Queue.ts`): gets that also return the item's sequence number, and
+ * `restore`, which puts such an item back in its original place (to the next
+ * waiting getter if there is one) without touching the unfinished-task count.
+ *
+ * @internal
+ */
+export interface RemoteQueue {
+  readonly get: Effect.Effect<Taken, QueueShutDownError>
+  readonly getNowait: Effect.Effect<Taken, QueueEmptyError | QueueShutDownError>
+  getFor(timeout: Duration.Input): Effect.Effect<Taken, QueueEmptyError | QueueShutDownError | InvalidArgumentError>
+  restore(item: unknown, seq: number): Effect.Effect<void>
+}
+
+const RemoteQueueId = Symbol.for("@weft/primitives/Queue/remote")
+
+/** The hook of a queue made by `Queue.fifo`. @internal */
+export const remoteQueue = (queue: Queue.Queue<unknown>): RemoteQueue => {
+  const hook = (queue as unknown as Record<symbol, RemoteQueue | undefined>)[RemoteQueueId]
+  if (hook === undefined) throw new Error("not a Queue made by @weft/primitives")
+  return hook
+}
+
+/** The queue operations that take an item (and are acknowledged). @internal */
+export const isTake = (op: string): boolean => op === "get" || op === "getNowait" || op === "getFor"
+
+type QueueHosted = Extract<Hosted, { kind: "queue" }>
 
 /** A connected client, or `Local` for the manager's own process. @internal */
 export interface Conn {
   readonly id: number
   readonly socket: net.Socket | undefined
   readonly running: Map<number, Fiber.Fiber<void>>
-  readonly sessions: Map<number, Session>
+  /** Keyed by `${primitive id}:${client fiber id}`. */
+  readonly sessions: Map<string, Session>
+  /** Queue items replied to a get and not yet acknowledged, by request id. */
+  readonly unacked: Map<number, { readonly hosted: QueueHosted; readonly item: unknown; readonly seq: number }>
 }
 
 /** @internal */
-export const Local: Conn = { id: 0, socket: undefined, running: new Map(), sessions: new Map() }
+export const Local: Conn = { id: 0, socket: undefined, running: new Map(), sessions: new Map(), unacked: new Map() }
 
 /** @internal */
 export type Hosted =
@@ -47,7 +100,14 @@ export type Hosted =
   | { readonly kind: "rlock"; readonly prim: RLock.RLock }
   | { readonly kind: "semaphore"; readonly prim: Semaphore.Semaphore; readonly held: Map<Conn, number> }
   | { readonly kind: "event"; readonly prim: Event.Event }
+  | { readonly kind: "condition"; readonly prim: Condition.Condition; readonly lock: RLock.RLock }
   | { readonly kind: "barrier"; readonly prim: Barrier.Barrier }
+  | { readonly kind: "queue"; readonly prim: Queue.Queue<unknown>; readonly remote: RemoteQueue }
+
+/** The primitives whose calls run in a `Session`. @internal */
+export type Owned = Extract<Hosted, { kind: "rlock" | "condition" }>
+
+const ownedLock = (hosted: Owned): RLock.RLock => hosted.kind === "rlock" ? hosted.prim : hosted.lock
 
 const unknownOp = (hosted: Hosted, op: string) => Effect.die(new Error(`${hosted.kind} has no operation ${op}`))
 
@@ -157,6 +217,68 @@ export const run = (hosted: Hosted, conn: Conn, op: string, args: ReadonlyArray<
       }
       return unknownOp(hosted, op)
     }
+    case "condition": {
+      const cond = hosted.prim
+      switch (op) {
+        case "acquire":
+          return cond.acquire
+        case "release":
+          return cond.release
+        case "wait":
+          return cond.wait
+        case "waitFor":
+          return cond.waitFor(args[0])
+        case "notify":
+          return cond.notify(args[0])
+        case "notifyAll":
+          return cond.notifyAll
+        case "passOn": // a client interrupted after its wait was notified
+          return cond.notify(1)
+        case "isOwned": // for the client's `waitUntil`
+          return hosted.lock.isOwned
+      }
+      return unknownOp(hosted, op)
+    }
+    case "queue": {
+      const queue = hosted.prim
+      switch (op) {
+        case "put":
+          return queue.put(args[0])
+        case "putNowait":
+          return queue.putNowait(args[0])
+        case "putFor":
+          return queue.putFor(args[0], args[1])
+        case "get":
+          return hosted.remote.get
+        case "getNowait":
+          return hosted.remote.getNowait
+        case "getFor":
+          return hosted.remote.getFor(args[0])
+        case "restore": {
+          // A client interrupted after its get was won gives the item back.
+          for (const [r, taken] of conn.unacked) {
+            if (taken.hosted === hosted && taken.seq === args[0]) {
+              conn.unacked.delete(r)
+              return hosted.remote.restore(taken.item, taken.seq)
+            }
+          }
+          return Effect.void
+        }
+        case "size":
+          return queue.size
+        case "isEmpty":
+          return queue.isEmpty
+        case "isFull":
+          return queue.isFull
+        case "taskDone":
+          return queue.taskDone
+        case "join":
+          return queue.join
+        case "shutdown":
+          return queue.shutdown({ immediate: args[0] === true })
+      }
+      return unknownOp(hosted, op)
+    }
     case "barrier": {
       const barrier = hosted.prim
       switch (op) {
@@ -197,7 +319,8 @@ interface Job {
 }
 
 /**
- * The server-side owner of an `rlock` for one client fiber.
+ * The server-side owner of an `rlock` (or of a `condition`'s lock) for one
+ * client fiber.
  *
  * @internal
  */
@@ -207,20 +330,17 @@ export class Session {
   private current: Job | undefined = undefined
   /** Interrupted once: from now on it runs calls uninterruptibly, and only while it owns the lock. */
   private tainted = false
+  /** The request id of a notified condition wait whose reply the client has not acknowledged. */
+  private unackedWake: number | undefined = undefined
   readonly fiber: Fiber.Fiber<void>
-  readonly hosted: Extract<Hosted, { kind: "rlock" }>
+  readonly hosted: Owned
   readonly conn: Conn
-  readonly clientFiber: number
+  readonly key: string
 
-  constructor(
-    hosted: Extract<Hosted, { kind: "rlock" }>,
-    conn: Conn,
-    clientFiber: number,
-    onEnd: (session: Session) => void
-  ) {
+  constructor(hosted: Owned, conn: Conn, key: string, onEnd: (session: Session) => void) {
     this.hosted = hosted
     this.conn = conn
-    this.clientFiber = clientFiber
+    this.key = key
     this.fiber = Effect.runFork(this.loop())
     this.fiber.addObserver(() => onEnd(this))
   }
@@ -239,6 +359,11 @@ export class Session {
     }
   }
 
+  /** The client saw the reply to `r`. */
+  ack(r: number): void {
+    if (this.unackedWake === r) this.unackedWake = undefined
+  }
+
   /** The connection is gone: stop waiting, then let go of every level held. */
   drop(): void {
     if (this.current !== undefined) this.cancel(this.current.r)
@@ -253,20 +378,33 @@ export class Session {
 
   private loop(): Effect.Effect<void> {
     const self = this
-    const rlock = this.hosted.prim
+    const rlock = ownedLock(this.hosted)
     return Effect.uninterruptibleMask((restore) =>
       Effect.gen(function*() {
         while (true) {
           const job = yield* self.next
           if (job === "drop") {
+            // A notification the dead client never saw goes to the next waiter.
+            if (self.unackedWake !== undefined && self.hosted.kind === "condition") {
+              yield* Effect.ignore(self.hosted.prim.notify(1))
+            }
             while (yield* rlock.isOwned) yield* Effect.ignore(rlock.release)
             return
           }
           self.current = job
+          if (job.op === "passOn") self.unackedWake = undefined
           const op = run(self.hosted, self.conn, job.op, job.args)
           const exit = yield* Effect.exit(self.tainted ? op : restore(op))
           self.current = undefined
-          if (self.conn.socket !== undefined && !job.quiet) send(self.conn.socket, toReply(job.r, exit))
+          let reply = toReply(job.r, exit)
+          if (
+            self.hosted.kind === "condition" && (job.op === "wait" || job.op === "waitFor") &&
+            Exit.isSuccess(exit) && exit.value !== false
+          ) {
+            self.unackedWake = job.r
+            reply = { ...reply, k: 1 } as Reply
+          }
+          if (self.conn.socket !== undefined && !job.quiet) send(self.conn.socket, reply)
           if (!(yield* rlock.isOwned)) return
         }
       })
@@ -290,7 +428,7 @@ let nextConnId = 1
  * @internal
  */
 export const accept = (state: ServerState, socket: net.Socket): void => {
-  const conn: Conn = { id: nextConnId++, socket, running: new Map(), sessions: new Map() }
+  const conn: Conn = { id: nextConnId++, socket, running: new Map(), sessions: new Map(), unacked: new Map() }
   let authed = false
   socket.setNoDelay?.(true)
   const helloTimer = setTimeout(() => {
@@ -318,6 +456,11 @@ export const accept = (state: ServerState, socket: net.Socket): void => {
       return
     }
     if (message?.t === "call") return call(state, conn, message)
+    if (message?.t === "ack") {
+      conn.unacked.delete(message.r)
+      for (const session of conn.sessions.values()) session.ack(message.r)
+      return
+    }
     if (message?.t === "cancel") {
       conn.running.get(message.r)?.interruptUnsafe()
       for (const session of conn.sessions.values()) session.cancel(message.r)
@@ -346,27 +489,42 @@ const call = (
   }
   if (message.o === "attach") {
     const parties = hosted.kind === "barrier" ? hosted.prim.parties : undefined
-    send(conn.socket!, { t: "reply", r, x: "ok", v: { kind: hosted.kind, parties } })
+    const maxsize = hosted.kind === "queue" ? hosted.prim.maxsize : undefined
+    send(conn.socket!, { t: "reply", r, x: "ok", v: { kind: hosted.kind, parties, maxsize } })
     return
   }
-  if (hosted.kind === "rlock") {
-    let session = conn.sessions.get(message.f)
+  if (hosted.kind === "rlock" || hosted.kind === "condition") {
+    // Per primitive: a client fiber may own several rlocks at once.
+    const key = `${message.p}:${message.f}`
+    let session = conn.sessions.get(key)
     if (session === undefined) {
-      session = new Session(hosted, conn, message.f, (ended) => {
-        if (conn.sessions.get(ended.clientFiber) === ended) conn.sessions.delete(ended.clientFiber)
+      session = new Session(hosted, conn, key, (ended) => {
+        if (conn.sessions.get(ended.key) === ended) conn.sessions.delete(ended.key)
       })
-      conn.sessions.set(message.f, session)
+      conn.sessions.set(key, session)
     }
     session.submit({ r, quiet, op: message.o, args: message.a })
     return
   }
+  const takes = hosted.kind === "queue" && isTake(message.o)
   const fiber = Effect.runFork(
     Effect.uninterruptibleMask((restore) =>
       Effect.flatMap(Effect.exit(restore(run(hosted, conn, message.o, message.a))), (exit) =>
-        Effect.sync(() => {
-          if (quiet) return
+        Effect.suspend(() => {
+          if (quiet) return Effect.void
           conn.running.delete(r)
-          send(conn.socket!, toReply(r, exit))
+          const reply = toReply(r, exit)
+          if (takes && reply.x === "ok") {
+            const taken = reply.v as Taken
+            const queue = hosted as QueueHosted
+            // The connection dropped while the get was being won: give it back.
+            if (!state.conns.has(conn)) return queue.remote.restore(taken.item, taken.seq)
+            conn.unacked.set(r, { hosted: queue, item: taken.item, seq: taken.seq })
+            send(conn.socket!, { ...reply, k: 1 })
+            return Effect.void
+          }
+          send(conn.socket!, reply)
+          return Effect.void
         }))
     )
   )
@@ -382,6 +540,10 @@ export const disconnect = (state: ServerState, conn: Conn): void => {
   Effect.runFork(
     Effect.flatMap(Fiber.interruptAll(waiting), () =>
       Effect.sync(() => {
+        // Items this client was sent but never acknowledged go back in place.
+        const unacked = [...conn.unacked.values()]
+        conn.unacked.clear()
+        for (const { hosted, item, seq } of unacked) Effect.runSync(hosted.remote.restore(item, seq))
         for (const hosted of state.hosted.values()) {
           if (hosted.kind === "lock" && hosted.holder === conn) {
             hosted.holder = undefined

@@ -4,15 +4,30 @@
  * it in place (with the manager's bookkeeping), in any other process it is a
  * remote call. `withLock` and `withPermits` are composed from acquire and
  * release here, so they are interruption-safe the same way at both ends.
+ * So is a condition's `waitUntil`: a function cannot cross processes, so it
+ * is Python's `wait_for` loop here, over remote `wait` / `waitFor`.
  *
  * @internal
  */
-import { type Duration, Effect } from "effect"
-import type { BrokenBarrierError, InvalidArgumentError, NotHeldError, NotOwnerError, SemaphoreOverflowError } from "../errors.ts"
+import { Clock, Duration, Effect } from "effect"
+import {
+  type BrokenBarrierError,
+  InvalidArgumentError,
+  NotHeldError,
+  type NotOwnerError,
+  type QueueEmptyError,
+  type QueueFullError,
+  type QueueShutDownError,
+  type SemaphoreOverflowError,
+  type TaskDoneError
+} from "../errors.ts"
 import type * as Barrier from "../Barrier.ts"
+import type * as Condition from "../Condition.ts"
 import type * as Event from "../Event.ts"
+import { timeout as parseTimeout } from "../internal/validate.ts"
 import type * as Lock from "../Lock.ts"
 import type * as RLock from "../RLock.ts"
+import type * as Queue from "../Queue.ts"
 import type * as Semaphore from "../Semaphore.ts"
 import { encodeTimeout } from "./protocol.ts"
 
@@ -100,6 +115,108 @@ export const barrierView = (invoke: Invoke, parties: number): Barrier.Barrier =>
   broken: invoke("broken", [])
 })
 
+/** @internal */
+export const conditionView = (invoke: Invoke, cast: Cast = ignoring(invoke)): Condition.Condition => {
+  const acquire: Effect.Effect<void> = invoke("acquire", [])
+  const releaseAfter = cast("release", [])
+  const wait: Effect.Effect<void, NotHeldError> = invoke("wait", [])
+  const waitFor = (timeout: Duration.Input): Effect.Effect<boolean, NotHeldError | InvalidArgumentError> =>
+    invoke("waitFor", [encodeTimeout(timeout)])
+  const isOwned: Effect.Effect<boolean> = invoke("isOwned", [])
+  return {
+    acquire,
+    release: invoke("release", []),
+    withLock: (effect) => guarded(acquire, releaseAfter, effect),
+    wait,
+    waitFor,
+    // Python's `wait_for`, here: the predicate runs in this process, between
+    // remote waits, with the remaining time measured on this process's Clock.
+    waitUntil: <E = never, R = never>(
+      predicate: (() => boolean) | Effect.Effect<boolean, E, R>,
+      timeout?: Duration.Input
+    ): Effect.Effect<boolean, E | NotHeldError | InvalidArgumentError, R> => {
+      const check: Effect.Effect<boolean, E, R> = Effect.isEffect(predicate)
+        ? predicate
+        : Effect.sync(predicate as () => boolean)
+      return Effect.gen(function*() {
+        const duration = timeout === undefined
+          ? undefined
+          : yield* Effect.map(parseTimeout("Condition.waitUntil", timeout), (d) => Duration.isFinite(d) ? d : undefined)
+        if (!(yield* isOwned)) {
+          return yield* Effect.fail(new NotHeldError({ primitive: "Condition", operation: "waitUntil" }))
+        }
+        let result = yield* check
+        if (duration === undefined) {
+          while (!result) {
+            yield* wait
+            result = yield* check
+          }
+          return result
+        }
+        const end = (yield* Clock.currentTimeMillis) + Duration.toMillis(duration)
+        while (!result) {
+          const left = end - (yield* Clock.currentTimeMillis)
+          if (left <= 0) break
+          yield* waitFor(left)
+          result = yield* check
+        }
+        return result
+      })
+    },
+    notify: (n = 1): Effect.Effect<void, NotHeldError | InvalidArgumentError> => invoke("notify", [n]),
+    notifyAll: invoke("notifyAll", [])
+  }
+}
+
+/**
+ * An item as it travels: a JSON copy, so that a getter in any process gets
+ * what `JSON.parse` gives. A value JSON cannot carry is a defect (the
+ * interface's `put` has no error for it), as in `SharedQueue`.
+ */
+const jsonItem = (operation: string, item: unknown): Effect.Effect<unknown> =>
+  Effect.suspend(() => {
+    let json: string | undefined
+    try {
+      json = JSON.stringify(item)
+    } catch {
+      json = undefined
+    }
+    if (json === undefined) {
+      return Effect.die(
+        new InvalidArgumentError({
+          operation: `manager queue.${operation}`,
+          argument: "item",
+          value: typeof item === "object" && item !== null ? "a cyclic or non-JSON object" : typeof item,
+          expected: "a JSON-serializable value"
+        })
+      )
+    }
+    return Effect.succeed(JSON.parse(json))
+  })
+
+const itemOf = (taken: { readonly item: unknown }): unknown => taken.item
+
+/** @internal */
+export const queueView = (invoke: Invoke, maxsize: number): Queue.Queue<unknown> => ({
+  maxsize,
+  put: (item): Effect.Effect<void, QueueShutDownError> =>
+    Effect.flatMap(jsonItem("put", item), (copy) => invoke("put", [copy])),
+  putNowait: (item): Effect.Effect<void, QueueFullError | QueueShutDownError> =>
+    Effect.flatMap(jsonItem("putNowait", item), (copy) => invoke("putNowait", [copy])),
+  putFor: (item, timeout): Effect.Effect<void, QueueFullError | QueueShutDownError | InvalidArgumentError> =>
+    Effect.flatMap(jsonItem("putFor", item), (copy) => invoke("putFor", [copy, encodeTimeout(timeout)])),
+  get: Effect.map(invoke("get", []), itemOf) as Effect.Effect<unknown, QueueShutDownError>,
+  getNowait: Effect.map(invoke("getNowait", []), itemOf) as Effect.Effect<unknown, QueueEmptyError | QueueShutDownError>,
+  getFor: (timeout): Effect.Effect<unknown, QueueEmptyError | QueueShutDownError | InvalidArgumentError> =>
+    Effect.map(invoke("getFor", [encodeTimeout(timeout)]), itemOf),
+  size: invoke("size", []),
+  isEmpty: invoke("isEmpty", []),
+  isFull: invoke("isFull", []),
+  taskDone: invoke("taskDone", []) as Effect.Effect<void, TaskDoneError>,
+  join: invoke("join", []),
+  shutdown: (options) => invoke("shutdown", [options?.immediate === true])
+})
+
 /**
  * What an interrupted call must undo when its `ok` reply won the race with
  * the `cancel`: the operations that take something.
@@ -112,9 +229,20 @@ export const compensation = (
   args: ReadonlyArray<unknown>,
   value: unknown
 ): { readonly op: string; readonly args: ReadonlyArray<unknown> } | undefined => {
+  if (kind === "queue") {
+    // A get that won: the item goes back to its place in the queue.
+    return op === "get" || op === "getNowait" || op === "getFor"
+      ? { op: "restore", args: [(value as { readonly seq: number }).seq] }
+      : undefined
+  }
+  if (kind === "condition" && (op === "wait" || (op === "waitFor" && value === true))) {
+    // Notified, then interrupted: as at fiber scope, the notification goes
+    // on to the next waiter (the lock is held again either way).
+    return { op: "passOn", args: [] }
+  }
   const took = op === "acquire" || ((op === "tryAcquire" || op === "acquireFor") && value === true)
   if (!took) return undefined
-  if (kind === "lock" || kind === "rlock") return { op: "release", args: [] }
+  if (kind === "lock" || kind === "rlock" || kind === "condition") return { op: "release", args: [] }
   if (kind === "semaphore") return { op: "release", args: [op === "acquireFor" ? args[1] ?? 1 : args[0] ?? 1] }
   return undefined
 }
