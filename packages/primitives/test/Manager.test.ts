@@ -2,8 +2,8 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Effect, Exit, Fiber, Scope } from "effect"
-import { Manager } from "../src/index.ts"
+import { Cause, Effect, Exit, Fiber, Option, Scope } from "effect"
+import { Manager, type Queue } from "../src/index.ts"
 import { child } from "./fixtures/children.ts"
 
 const tempFile = (name: string, content: string) =>
@@ -194,6 +194,265 @@ describe("Manager", () => {
       const error = yield* Fiber.join(waiter)
       assert.strictEqual(error._tag, "BrokenBarrierError")
       assert.isTrue(yield* b3.broken)
+    })), 30_000)
+
+  it.live("queue: every operation of the fiber Queue, through a handle; items cross as JSON", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const manager = yield* Manager.serve()
+      const bad = yield* Effect.flip(manager.queue(-1))
+      assert.strictEqual(bad._tag, "InvalidArgumentError")
+      const queue = yield* manager.queue<unknown>(2)
+      const q = (yield* Manager.attach(queue.handle)) as Queue.Queue<unknown>
+      assert.strictEqual(q.maxsize, 2)
+      assert.isTrue(yield* q.isEmpty)
+      yield* q.put({ at: new Date(0), n: 1, gone: undefined })
+      yield* queue.put("two")
+      assert.isTrue(yield* q.isFull)
+      assert.strictEqual(yield* queue.size, 2)
+      assert.strictEqual((yield* Effect.flip(q.putNowait(3)))._tag, "QueueFullError")
+      assert.strictEqual((yield* Effect.flip(q.putFor(3, "20 millis")))._tag, "QueueFullError")
+      assert.strictEqual((yield* Effect.flip(q.putFor(3, -1)))._tag, "InvalidArgumentError")
+      // what comes out is what JSON.parse gives, in every process
+      assert.deepStrictEqual(yield* queue.get, { at: "1970-01-01T00:00:00.000Z", n: 1 })
+      assert.strictEqual(yield* q.getNowait, "two")
+      assert.strictEqual((yield* Effect.flip(q.getNowait))._tag, "QueueEmptyError")
+      assert.strictEqual((yield* Effect.flip(q.getFor("20 millis")))._tag, "QueueEmptyError")
+      // a value JSON cannot carry is refused before it is sent
+      const refused = yield* Effect.exit(q.put(10n))
+      assert.strictEqual(defectTag(refused), "InvalidArgumentError")
+      const cyclic: Record<string, unknown> = {}
+      cyclic.self = cyclic
+      assert.strictEqual(defectTag(yield* Effect.exit(queue.putNowait(cyclic))), "InvalidArgumentError")
+      assert.strictEqual(defectTag(yield* Effect.exit(q.putFor(undefined, "1 second"))), "InvalidArgumentError")
+      assert.strictEqual(yield* q.size, 0)
+      // a waiting getter is served by a put from the other end; taskDone / join
+      const getter = yield* Effect.forkChild(q.getFor("5 seconds"), { startImmediately: true })
+      yield* q.size // the manager has the getter queued
+      yield* queue.put(null)
+      assert.isNull(yield* Fiber.join(getter))
+      yield* q.taskDone
+      yield* queue.taskDone // three items were put
+      const joined = yield* Effect.forkChild(q.join, { startImmediately: true })
+      yield* q.taskDone
+      yield* Fiber.join(joined)
+      assert.strictEqual((yield* Effect.flip(q.taskDone))._tag, "TaskDoneError")
+      // shutdown: puts fail, gets drain what is left, then fail
+      yield* q.put("last")
+      yield* q.shutdown()
+      assert.strictEqual((yield* Effect.flip(q.put(1)))._tag, "QueueShutDownError")
+      assert.strictEqual(yield* q.get, "last")
+      assert.strictEqual((yield* Effect.flip(queue.get))._tag, "QueueShutDownError")
+    })), 10_000)
+
+  it.live("queue: a producer process and 3 consumer processes, ending on sentinels; nothing lost or duplicated", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const manager = yield* Manager.serve()
+      const queue = yield* manager.queue<number | null>(8) // bounded: the producer waits for room
+      const handle = JSON.stringify(queue.handle)
+      const consumers = yield* Effect.forEach([1, 2, 3], () => child(["consume", handle]))
+      const producer = yield* child(["produce", handle, "300", "3"])
+      yield* Effect.forEach([...consumers, producer], (c) => c.line("ready"))
+      yield* producer.send("go")
+      yield* producer.line("done", 30_000)
+      const got = yield* Effect.forEach(consumers, (c) => c.line("got ", 30_000))
+      const items = got.flatMap((line) => JSON.parse(line.slice(4)) as Array<number>)
+      assert.strictEqual(items.length, 300)
+      assert.deepStrictEqual([...items].sort((a, b) => a - b), Array.from({ length: 300 }, (_, i) => i))
+      // each consumer saw its items in the order they were put
+      for (const line of got) {
+        const mine = JSON.parse(line.slice(4)) as Array<number>
+        assert.deepStrictEqual(mine, [...mine].sort((a, b) => a - b))
+      }
+      assert.strictEqual(yield* queue.size, 0)
+      yield* queue.join // every item (and sentinel) was marked done
+    })), 60_000)
+
+  it.live("queue: a remote get interrupted just as the manager hands it an item gives the item back, in place", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const manager = yield* Manager.serve()
+      const queue = yield* manager.queue<string>()
+      const remote = (yield* Manager.attach(queue.handle)) as Queue.Queue<string>
+      for (const get of [remote.get, remote.getFor("10 seconds")]) {
+        const getter = yield* Effect.forkChild(get, { startImmediately: true })
+        yield* remote.size // calls on one connection run in order: the get is queued on the manager
+        // The put hands "a" to the remote getter and the manager replies at
+        // once; the interruption's `cancel` reaches the manager only after
+        // that: the get won, so the client must give "a" back.
+        yield* queue.put("a")
+        yield* queue.put("b")
+        yield* Fiber.interrupt(getter)
+        assert.isTrue(Exit.hasInterrupts(yield* Fiber.await(getter)))
+        assert.strictEqual(yield* queue.size, 2)
+        assert.strictEqual(yield* remote.getNowait, "a") // back in its place, ahead of "b"
+        assert.strictEqual(yield* queue.getNowait, "b")
+      }
+      // the same race for getNowait (no wait on the manager; the reply still wins)
+      yield* queue.put("c")
+      const nowait = yield* Effect.forkChild(remote.getNowait, { startImmediately: true })
+      yield* Fiber.interrupt(nowait)
+      assert.strictEqual(yield* queue.getNowait, "c")
+      // a get interrupted while still waiting takes nothing
+      const waiting = yield* Effect.forkChild(remote.get, { startImmediately: true })
+      yield* remote.size
+      yield* Fiber.interrupt(waiting)
+      yield* queue.put("d")
+      assert.strictEqual(yield* remote.getNowait, "d")
+      // the unfinished-task count is untouched by the give-backs: 6 items put, none done
+      assert.isTrue(Option.isNone(yield* Effect.timeoutOption(queue.join, "20 millis")))
+      for (let i = 0; i < 6; i++) yield* remote.taskDone
+      yield* queue.join
+      assert.strictEqual((yield* Effect.flip(remote.taskDone))._tag, "TaskDoneError")
+    })), 10_000)
+
+  it.live("queue: a consumer process SIGKILLed while waiting in get loses no item", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const manager = yield* Manager.serve()
+      const queue = yield* manager.queue<string>()
+      for (let round = 0; round < 3; round++) {
+        const consumer = yield* child(["qwait", JSON.stringify(queue.handle)])
+        yield* consumer.line("waiting")
+        consumer.proc.kill("SIGKILL")
+        // Put at once: the manager may not know yet that the getter is dead,
+        // and hand it the item; then it gets it back on the disconnect.
+        yield* queue.put(`item ${round}`)
+        yield* consumer.exited
+        yield* eventually(Effect.map(queue.size, (n) => n === 1))
+        assert.strictEqual(yield* queue.getNowait, `item ${round}`)
+      }
+      // a live consumer still gets items
+      const consumer = yield* child(["qwait", JSON.stringify(queue.handle)])
+      yield* consumer.line("waiting")
+      yield* queue.put("for you")
+      assert.strictEqual(yield* consumer.line("got "), `got "for you"`)
+    })), 30_000)
+
+  it.live("condition: a process waits under the lock and is woken by notify from another process", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const manager = yield* Manager.serve()
+      const cond = yield* manager.condition()
+      const handle = JSON.stringify(cond.handle)
+      const waiter = yield* child(["cwait", handle])
+      yield* waiter.line("waiting")
+      const notifier = yield* child(["cnotify", handle, "1"])
+      yield* notifier.line("notified")
+      yield* waiter.line("woken")
+      assert.strictEqual(yield* waiter.exited, 0)
+      // the waiter released the lock after it woke (holding it again)
+      const remote = yield* Manager.attach(cond.handle)
+      yield* remote.withLock(remote.notifyAll)
+    })), 30_000)
+
+  it.live("condition: notify(n) wakes exactly n waiting processes; notifyAll the rest", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const manager = yield* Manager.serve()
+      const cond = yield* manager.condition()
+      const remote = yield* Manager.attach(cond.handle)
+      const waiters = yield* Effect.forEach([1, 2, 3, 4], () => child(["cwait", JSON.stringify(cond.handle)]))
+      yield* Effect.forEach(waiters, (w) => w.line("waiting"))
+      // Each printed "waiting" holding the lock and lets go of it only in
+      // `wait`, queued first: once this fiber has the lock, all 4 are waiting.
+      yield* remote.withLock(remote.notify(2))
+      const woken = yield* Effect.forEach(waiters, (w) => Effect.option(w.line("woken", 1_500)), { concurrency: 4 })
+      assert.strictEqual(woken.filter(Option.isSome).length, 2)
+      yield* remote.withLock(remote.notifyAll)
+      for (const [i, w] of waiters.entries()) {
+        if (Option.isNone(woken[i]!)) yield* w.line("woken")
+      }
+    })), 30_000)
+
+  it.live("condition: remote ops need the lock; waitFor / waitUntil time out holding it; an interrupted wait ends holding it", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const manager = yield* Manager.serve()
+      const cond = yield* manager.condition()
+      const c = yield* Manager.attach(cond.handle)
+      assert.strictEqual((yield* Effect.flip(c.wait))._tag, "NotHeldError")
+      assert.strictEqual((yield* Effect.flip(c.waitFor("10 millis")))._tag, "NotHeldError")
+      assert.strictEqual((yield* Effect.flip(c.waitUntil(() => true)))._tag, "NotHeldError")
+      assert.strictEqual((yield* Effect.flip(c.notify()))._tag, "NotHeldError")
+      assert.strictEqual((yield* Effect.flip(c.notifyAll))._tag, "NotHeldError")
+      assert.strictEqual((yield* Effect.flip(c.release))._tag, "NotHeldError")
+      // the lock is owned by (connection, fiber): nesting, and the owner's waits
+      yield* c.withLock(c.withLock(Effect.gen(function*() {
+        assert.strictEqual((yield* Effect.flip(c.notify(-1)))._tag, "InvalidArgumentError")
+        assert.strictEqual((yield* Effect.flip(c.waitFor(-1)))._tag, "InvalidArgumentError")
+        assert.isFalse(yield* c.waitFor("30 millis"))
+        const start = Date.now()
+        assert.isFalse(yield* c.waitUntil(() => false, "60 millis"))
+        assert.isAtLeast(Date.now() - start, 50)
+        assert.isTrue(yield* c.waitUntil(() => true, 0))
+        const other = yield* Effect.flip(Effect.forkChild(c.release).pipe(Effect.flatMap(Fiber.join)))
+        assert.strictEqual(other._tag, "NotOwnerError")
+      })))
+      // waitUntil: the predicate runs here, re-checked after every notify
+      let ready = 0
+      const waiting = yield* Effect.forkChild(c.withLock(c.waitUntil(() => ready >= 2, "10 seconds")))
+      for (let i = 0; i < 2; i++) {
+        yield* Effect.sleep("30 millis")
+        yield* cond.withLock(Effect.andThen(Effect.sync(() => ready++), cond.notifyAll))
+      }
+      assert.isTrue(yield* Fiber.join(waiting))
+
+      // A wait interrupted while another holds the lock ends only once it has
+      // the lock back, and then holds it: its release succeeds.
+      let released: Exit.Exit<void, unknown> | undefined
+      const waiter = yield* Effect.forkChild(
+        Effect.andThen(
+          c.acquire,
+          Effect.onExit(c.wait, () => Effect.flatMap(Effect.exit(c.release), (exit) => Effect.sync(() => (released = exit))))
+        )
+      )
+      yield* Effect.sleep("50 millis")
+      yield* cond.acquire // the manager's own fiber takes the lock the waiter let go of
+      const interrupting = yield* Effect.forkChild(Fiber.interrupt(waiter), { startImmediately: true })
+      yield* Effect.sleep("100 millis")
+      assert.isUndefined(interrupting.pollUnsafe(), "the interrupted wait waits for the lock")
+      yield* cond.release
+      yield* Fiber.join(interrupting)
+      assert.isTrue(released !== undefined && Exit.isSuccess(released), "the interrupted waiter held the lock")
+      yield* c.withLock(Effect.void)
+
+      // A waiter interrupted just after it was notified passes the
+      // notification on: notify(1) still wakes a waiter that goes on.
+      const first = yield* Effect.forkChild(c.withLock(c.wait))
+      yield* Effect.sleep("50 millis")
+      const second = yield* Effect.forkChild(c.withLock(c.wait))
+      yield* Effect.sleep("50 millis")
+      yield* cond.withLock(cond.notify(1))
+      yield* Fiber.interrupt(first)
+      yield* Effect.timeoutOrElse(Fiber.join(second), {
+        duration: "5 seconds",
+        orElse: () => Effect.die(new Error("the notification was swallowed"))
+      })
+    })), 10_000)
+
+  it.live("condition: a process killed while waiting, or while holding the lock, lets go of it; no notify is lost", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const manager = yield* Manager.serve()
+      const cond = yield* manager.condition()
+      const handle = JSON.stringify(cond.handle)
+      const remote = yield* Manager.attach(cond.handle)
+      const doomed = yield* child(["cwait", handle])
+      yield* doomed.line("waiting")
+      const survivor = yield* child(["cwait", handle])
+      yield* survivor.line("waiting")
+      yield* remote.withLock(Effect.void) // both are queued waiters now, the doomed one first
+      doomed.proc.kill("SIGKILL")
+      // notify(1) right away: if it reaches the dead waiter first, it is passed on
+      yield* remote.withLock(remote.notify(1))
+      yield* survivor.line("woken")
+      yield* doomed.exited
+      yield* Effect.timeoutOrElse(remote.withLock(Effect.void), {
+        duration: "5 seconds",
+        orElse: () => Effect.die(new Error("the lock stayed held"))
+      })
+      // killed while holding the lock (at depth 1)
+      const holder = yield* child(["chold", handle])
+      yield* holder.line("held")
+      holder.proc.kill("SIGKILL")
+      yield* Effect.timeoutOrElse(remote.withLock(Effect.void), {
+        duration: "5 seconds",
+        orElse: () => Effect.die(new Error("the lock stayed held"))
+      })
     })), 30_000)
 
   it.live("loopback TCP transport", () =>
