@@ -18,7 +18,7 @@
  */
 import { Effect } from "effect"
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads"
-import { Lock, SharedLock } from "../../packages/primitives/src/index.ts"
+import { Lock, SharedLock } from "@weft/primitives"
 import { type Case, measure, runtime, table } from "./harness.ts"
 
 const OPS = 100_000
