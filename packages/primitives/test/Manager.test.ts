@@ -66,6 +66,17 @@ describe("Manager", () => {
       assert.isTrue(yield* r.locked)
       yield* r.release
       assert.isFalse(yield* rlock.locked)
+      // one client fiber may own several hosted rlocks at once
+      const rlock2 = yield* manager.rlock()
+      const r2 = yield* Manager.attach(rlock2.handle)
+      yield* r.withLock(r2.withLock(Effect.gen(function*() {
+        assert.isTrue(yield* r.isOwned)
+        assert.isTrue(yield* r2.isOwned)
+        assert.isTrue(yield* rlock2.locked)
+      })))
+      // the releases ending withLock are sent without a reply; later calls of this fiber queue behind them
+      assert.isFalse(yield* r.locked)
+      assert.isFalse(yield* r2.locked)
 
       // semaphore and bounded semaphore
       const sem = yield* manager.semaphore(3, { bounded: true })

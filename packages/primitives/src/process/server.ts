@@ -405,7 +405,9 @@ export class Session {
             reply = { ...reply, k: 1 } as Reply
           }
           if (self.conn.socket !== undefined && !job.quiet) send(self.conn.socket, reply)
-          if (!(yield* rlock.isOwned)) return
+          // Calls already queued behind this one (after a release sent
+          // without a reply) are served first.
+          if (self.jobs.length === 0 && !(yield* rlock.isOwned)) return
         }
       })
     )
