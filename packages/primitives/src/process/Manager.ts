@@ -215,7 +215,10 @@ export interface Manager {
    *   the interrupted client fiber holds the lock again (at the same depth)
    *   when its interruption completes, so a `withLock` around it releases a
    *   lock that is held. A notification that reached a waiter interrupted
-   *   before it resumed goes on to the next waiter.
+   *   before its reply reached it goes on to the next waiter, and so does one
+   *   whose reply never reached a client that died. (As at fiber scope, a
+   *   waiter interrupted while it re-takes the lock after its notification
+   *   has used that notification.)
    * - `waitUntil(predicate, timeout?)`: a function cannot cross processes, so
    *   this is Python's `wait_for` loop in the calling process: the predicate
    *   is evaluated there, under the lock, between remote `wait`s (`waitFor`s
