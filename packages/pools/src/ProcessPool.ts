@@ -49,8 +49,9 @@ export interface Options extends Pool.Options {
 }
 
 /**
- * Starts a process pool in the current `Scope` and waits until its first
- * `minSize` workers are ready; leaving the scope kills every child and reaps
+ * Starts a process pool in the current `Scope`: starts `minSize` children at
+ * once and returns as soon as one of them is ready (the others take tasks as
+ * they come up); leaving the scope kills every child and reaps
  * it (no zombies). A child also exits by itself if the pool's process dies.
  *
  * @example

@@ -53,8 +53,9 @@ export interface Options extends Pool.Options {
 }
 
 /**
- * Starts a thread pool in the current `Scope` and waits until its first
- * `minSize` workers are ready; leaving the scope terminates every worker.
+ * Starts a thread pool in the current `Scope`: starts `minSize` workers at
+ * once and returns as soon as one of them is ready (the module loaded; the
+ * others take tasks as they come up); leaving the scope terminates every worker.
  * Fails with `InvalidArgumentError` for a bad option or a module without a
  * `defineWorker` default export.
  *

@@ -657,11 +657,15 @@ export class Core {
 
   // ---------------------------------------------------------------- lifecycle
 
-  /** Resolves once `n` workers are ready, or with the start-up error. */
+  /**
+   * Resolves once one worker is ready (the module loads and the pool can
+   * serve; the rest keep starting and take tasks as they come up), or with
+   * the start-up error.
+   */
   whenReady(callback: (error: string | undefined) => void): void {
-    if (this.starting === 0) return callback(undefined)
+    if (this.starting === 0 || this.live > this.starting) return callback(undefined)
     this.readyWaiters.push((error) => {
-      if (error !== undefined || this.starting === 0) callback(error)
+      if (error !== undefined || this.starting === 0 || this.live > this.starting) callback(error)
       else this.whenReady(callback)
     })
   }
