@@ -38,6 +38,16 @@ import type { LatencySummary } from "./internal/histogram.ts"
 import type { TransportKind } from "./internal/transport.ts"
 import type { Transfer, TaskFunction, WorkerDefinition } from "./worker.ts"
 
+/**
+ * Submit-to-result latency in milliseconds: `count`, `min`, `p50`, `p90`,
+ * `p99`, `max` (log-scale buckets, each percentile within about 9%).
+ *
+ * @example
+ * ```ts
+ * const { latency } = yield* pool.stats
+ * console.log(`p99 ${latency.p99.toFixed(2)} ms over ${latency.count} tasks`)
+ * ```
+ */
 export type { LatencySummary } from "./internal/histogram.ts"
 
 /**

@@ -20,7 +20,14 @@
  */
 import { Data } from "effect"
 
-/** Which kind of pool raised an error. */
+/**
+ * Which kind of pool raised an error.
+ *
+ * @example
+ * ```ts
+ * const where = (e: TaskError): PoolKind => e.pool // "ThreadPool" or "ProcessPool"
+ * ```
+ */
 export type PoolKind = "ThreadPool" | "ProcessPool"
 
 /**

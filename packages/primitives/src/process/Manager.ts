@@ -107,7 +107,25 @@ import {
   semaphoreView
 } from "./views.ts"
 
+/**
+ * Where a manager listens: a Unix socket path, or a loopback TCP port.
+ *
+ * @example
+ * ```ts
+ * const where: Manager.Address = manager.address // { path: "/tmp/weft-manager-x/manager.sock" }
+ * ```
+ */
 export type { Address } from "./protocol.ts"
+
+/**
+ * The kinds of primitive a manager hosts: `"lock" | "rlock" | "semaphore" |
+ * "event" | "condition" | "barrier" | "queue"`.
+ *
+ * @example
+ * ```ts
+ * const kind: Manager.Kind = handle.kind
+ * ```
+ */
 export type { Kind } from "./server.ts"
 
 /**
