@@ -107,6 +107,8 @@ export interface Stats extends CoreStats {
   readonly failed: number
   /** Tasks whose caller interrupted them. */
   readonly cancelled: number
+  /** Tasks moved from a busy thread worker to an idle one before they started (work stealing). */
+  readonly stolen: number
   /** Submit-to-result latency of completed and failed tasks, in milliseconds. */
   readonly latency: LatencySummary
 }
@@ -240,7 +242,7 @@ export interface Pool<W = WorkerDefinition> {
     args: ArgsOf<TasksOf<W>[K]>,
     callbacks?: Callbacks<ResultOf<TasksOf<W>[K]>>
   ): Effect.Effect<AsyncResult<ResultOf<TasksOf<W>[K]>>>
-  /** `{ size, starting, busy, idle, queued, completed, failed, cancelled, latency }` right now. */
+  /** `{ size, starting, busy, idle, queued, completed, failed, cancelled, stolen, latency }` right now. */
   readonly stats: Effect.Effect<Stats>
   /** Refuses new work (`PoolClosedError`), finishes what is queued and running, then stops the workers. Returns at once; `join` waits. */
   readonly close: Effect.Effect<void>

@@ -22,6 +22,37 @@ describe("ThreadPool", () => {
       assert.deepStrictEqual([n, s, xs], [2, "x", [2, 3]])
     })))
 
+  it.effect("a slow task does not hold the tasks sent behind it: an idle worker steals them", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const pool = yield* ThreadPool.make({ module: workerModule, size: 2 })
+      // Tiny tasks first, so each worker is sent many tasks at a time.
+      yield* pool.map("inc", Array.from({ length: 3000 }, (_, i) => i))
+      const order: Array<string> = []
+      const slow = Effect.map(pool.submit("spin", 400), () => order.push("slow"))
+      const tiny = Array.from({ length: 100 }, (_, i) => Effect.map(pool.submit("inc", i), () => order.push("tiny")))
+      yield* Effect.all([slow, ...tiny], { concurrency: "unbounded" })
+      // Without stealing, the tasks sent to the slow task's worker behind it
+      // would finish after it; with stealing the other worker runs them all.
+      assert.strictEqual(order.indexOf("slow"), 100)
+      const stats = yield* pool.stats
+      assert.isAbove(stats.stolen, 0)
+      assert.strictEqual(stats.completed, 3101)
+    })))
+
+  it.effect("with stealing, every task of a mixed batch runs exactly once and results stay in order", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const pool = yield* ThreadPool.make({ module: workerModule, size: 2 })
+      const n = 600
+      const counter = new Int32Array(new SharedArrayBuffer(4 * n))
+      // Mostly instant tasks with a slow one every 50: the workers run dry at
+      // different times, again and again, and steal from each other.
+      const durations = Array.from({ length: n }, (_, i) => (i % 50 === 7 ? 20 : 0))
+      const results = yield* Effect.forEach(durations, (ms, i) => pool.submit("tally", counter, i, ms), { concurrency: "unbounded" })
+      assert.deepStrictEqual(results, Array.from({ length: n }, (_, i) => i))
+      assert.deepStrictEqual(Array.from(counter), Array.from({ length: n }, () => 1))
+      assert.isAbove((yield* pool.stats).stolen, 0)
+    })))
+
   it.effect("transfer moves an ArrayBuffer to the worker and back instead of copying it", () =>
     Effect.scoped(Effect.gen(function*() {
       const pool = yield* ThreadPool.make({ module: workerModule, size: 1 })

@@ -13,7 +13,11 @@
  *   tasks, up to 64 for tiny ones), so a slow task never holds many others
  *   hostage while tiny tasks travel many to a message;
  * - tasks submitted in the same tick go out in one message per worker, and
- *   workers send results back in batches.
+ *   workers send results back in batches;
+ * - a thread worker that runs dry while the queue is empty steals the later
+ *   half of the not-yet-started tasks of the fullest worker (claim words in
+ *   shared memory decide who runs a task, see `protocol.ts`), so a slow task
+ *   never keeps the tasks sent behind it waiting while another worker idles.
  *
  * @internal
  */
@@ -68,6 +72,8 @@ export class Task {
   cancelled = false
   worker: Slot | undefined = undefined
   timer: (() => void) | undefined = undefined
+  /** Its claim word on its worker, or -1 (not stealable). */
+  claim = -1
   readonly id: number
   readonly name: string
   readonly args: Array<unknown>
@@ -104,6 +110,9 @@ export class Slot {
   idleTimer: (() => void) | undefined = undefined
   initError: string | undefined = undefined
   transport!: Transport
+  /** Claim words shared with a thread worker (see `protocol.ts`). */
+  claims: Int32Array | undefined = undefined
+  claimCursor = 0
   readonly id: number
   constructor(id: number) {
     this.id = id
@@ -122,6 +131,7 @@ export interface CoreStats {
   readonly completed: number
   readonly failed: number
   readonly cancelled: number
+  readonly stolen: number
 }
 
 export class Core {
@@ -150,6 +160,8 @@ export class Core {
   private completed = 0
   private failed = 0
   private cancelledCount = 0
+  /** Tasks moved from a busy worker to an idle one. */
+  private stolen = 0
   private readonly exitWaiters: Array<() => void> = []
   private readonly readyWaiters: Array<(error: string | undefined) => void> = []
 
@@ -287,7 +299,8 @@ export class Core {
       const task = this.queue[this.qhead++]!
       if (task.cancelled) continue
       message ??= [P.RUN]
-      message.push(task.id, task.name, task.args)
+      task.claim = this.claimFor(slot, task)
+      message.push(task.id, task.claim, task.name, task.args)
       if (task.transferList !== undefined) {
         transferList ??= []
         for (const t of task.transferList) transferList.push(t)
@@ -316,8 +329,9 @@ export class Core {
   private sendOneByOne(slot: Slot, batch: Array<Task>): void {
     for (const task of batch) {
       try {
-        slot.transport.send([P.RUN, task.id, task.name, task.args], task.transferList)
+        slot.transport.send([P.RUN, task.id, task.claim, task.name, task.args], task.transferList)
       } catch (error) {
+        this.dropClaim(slot, task)
         const index = slot.inflight.indexOf(task)
         if (index >= 0) slot.inflight.splice(index, 1)
         slot.sent--
@@ -334,6 +348,69 @@ export class Core {
     const head = slot.inflight[0]
     if (head !== undefined && head.state === SENT) this.markRunning(slot, head)
     if (slot.inflight.length === 0) this.onIdle(slot)
+  }
+
+  /** A free claim word of `slot` for `task`, or -1 (not stealable). */
+  private claimFor(slot: Slot, task: Task): number {
+    const claims = slot.claims
+    if (claims === undefined || task.transferList !== undefined) return -1
+    for (let probe = 0; probe < P.CLAIMS; probe++) {
+      const index = slot.claimCursor
+      slot.claimCursor = (index + 1) % P.CLAIMS
+      if (Atomics.load(claims, index) === 0) {
+        Atomics.store(claims, index, P.claimWord(task.id))
+        return index
+      }
+    }
+    return -1
+  }
+
+  /** Frees the claim word of a task that will never start on `slot`. */
+  private dropClaim(slot: Slot, task: Task): void {
+    if (task.claim >= 0 && slot.claims !== undefined) {
+      Atomics.compareExchange(slot.claims, task.claim, P.claimWord(task.id), 0)
+    }
+    task.claim = -1
+  }
+
+  /**
+   * `thief` ran dry and the queue is empty: move the later half of the
+   * not-yet-started tasks of the worker holding the most of them back to the
+   * front of the queue (in order), for `dispatch` to send to `thief`. A task
+   * the worker has already claimed stays, and so does every task before it.
+   */
+  private steal(thief: Slot): number {
+    let victim: Slot | undefined
+    let most = 0
+    for (const slot of this.slots) {
+      if (slot === thief || slot.claims === undefined || (slot.state !== READY && slot.state !== RETIRING)) continue
+      const unstarted = slot.inflight.length - 1
+      if (unstarted > most) {
+        most = unstarted
+        victim = slot
+      }
+    }
+    if (victim === undefined) return 0
+    const claims = victim.claims!
+    const inflight = victim.inflight
+    const stolen: Array<Task> = []
+    const want = Math.ceil(most / 2)
+    for (let i = inflight.length - 1; i >= 1 && stolen.length < want; i--) {
+      const task = inflight[i]!
+      if (task.cancelled || task.claim < 0) continue
+      if (Atomics.compareExchange(claims, task.claim, P.claimWord(task.id), 0) !== P.claimWord(task.id)) break
+      inflight.splice(i, 1)
+      victim.sent--
+      task.claim = -1
+      task.state = QUEUED
+      task.worker = undefined
+      stolen.push(task)
+    }
+    if (stolen.length === 0) return 0
+    stolen.reverse()
+    this.queue.splice(this.qhead, 0, ...stolen)
+    this.stolen += stolen.length
+    return stolen.length
   }
 
   private markRunning(_slot: Slot, task: Task): void {
@@ -365,10 +442,12 @@ export class Core {
     this.slots.add(slot)
     this.live++
     this.starting++
+    const buffer = this.options.kind.claims ? new SharedArrayBuffer(4 * P.CLAIMS) : undefined
+    if (buffer !== undefined) slot.claims = new Int32Array(buffer)
     slot.transport = this.options.kind.spawn(this.options.moduleUrl, {
       message: (message) => this.onMessage(slot, message),
       exit: (info) => this.onExit(slot, info)
-    })
+    }, buffer)
     return slot
   }
 
@@ -427,6 +506,7 @@ export class Core {
       if (status !== P.CANCELLED) counted++
       if (task.timer !== undefined) this.clearTimer(task)
       if (index === 0 && inflight.length > 0) this.markRunning(slot, inflight[0]!)
+      if (status === P.CANCELLED) this.dropClaim(slot, task)
       if (task.cancelled) {
         task.state = SETTLED
         continue
@@ -482,6 +562,7 @@ export class Core {
     if (slot.state === RETIRING) return this.stopSlot(slot)
     if (slot.state !== READY) return
     if (this.state === "closing" && this.waiting === 0) return this.stopSlot(slot)
+    if (this.qhead === this.queue.length && this.steal(slot) > 0) return this.dispatch()
     if (this.live > this.options.minSize && slot.idleTimer === undefined && this.qhead === this.queue.length) {
       slot.idleTimer = this.options.timers.set(this.options.idleTimeoutMillis, () => {
         slot.idleTimer = undefined
@@ -529,6 +610,7 @@ export class Core {
       }
       task.state = QUEUED
       task.worker = undefined
+      task.claim = -1
       back.push(task)
     }
     slot.inflight.length = 0
@@ -737,7 +819,8 @@ export class Core {
       queued: this.waiting,
       completed: this.completed,
       failed: this.failed,
-      cancelled: this.cancelledCount
+      cancelled: this.cancelledCount,
+      stolen: this.stolen
     }
   }
 

@@ -20,6 +20,10 @@ import * as P from "./protocol.ts"
 const port = parentPort
 const isThread = port !== null && port !== undefined
 const moduleUrl: string = isThread ? (workerData as { module: string }).module : process.argv[2]!
+// Claim words shared with the pool (threads only): a task runs here only if
+// this worker takes its word first; otherwise the pool moved it elsewhere.
+const claimBuffer = isThread ? (workerData as { claims?: SharedArrayBuffer }).claims : undefined
+const claims = claimBuffer !== undefined ? new Int32Array(claimBuffer) : undefined
 const json = !isThread
 
 const post: (message: Array<unknown>, transferList?: Array<any>) => void = isThread
@@ -38,7 +42,7 @@ const global = globalThis as { [CURRENT]?: TaskContext | undefined }
 
 let tasks: Record<string, TaskFunction> = Object.create(null)
 
-// Pending tasks, flat: id, name, args. A cancelled entry has its name set to null.
+// Pending tasks, flat: id, claim, name, args. A cancelled entry has its name set to null.
 let pending: Array<any> = []
 let head = 0
 let active = false
@@ -113,7 +117,7 @@ const flush = (): void => {
 const maybeFlush = (): void => {
   if (
     out.length >= FLUSH_RESULTS ||
-    pending.length - head <= out.length - 2 ||
+    (pending.length - head) * 3 <= (out.length - 2) * 4 ||
     performance.now() - firstOutAt >= FLUSH_MILLIS
   ) flush()
 }
@@ -187,10 +191,14 @@ const pump = (): void => {
   if (busySince < 0) busySince = performance.now()
   while (head < pending.length) {
     const id = pending[head] as number
-    const name = pending[head + 1] as string | null
-    const args = pending[head + 2] as Array<unknown>
-    head += 3
+    const claim = pending[head + 1] as number
+    const name = pending[head + 2] as string | null
+    const args = pending[head + 3] as Array<unknown>
+    head += 4
     if (name === null) continue
+    if (claim >= 0 && claims !== undefined && Atomics.compareExchange(claims, claim, P.claimWord(id), 0) !== P.claimWord(id)) {
+      continue // stolen: another worker runs it
+    }
     const fn = tasks[name]
     if (fn === undefined) {
       push(id, P.UNKNOWN_TASK, name)
@@ -222,9 +230,9 @@ const cancel = (id: number): void => {
     running.controller.abort(new DOMException("The task was cancelled", "AbortError"))
     return
   }
-  for (let i = head; i < pending.length; i += 3) {
-    if (pending[i] === id && pending[i + 1] !== null) {
-      pending[i + 1] = null
+  for (let i = head; i < pending.length; i += 4) {
+    if (pending[i] === id && pending[i + 2] !== null) {
+      pending[i + 2] = null
       push(id, P.CANCELLED, undefined)
       if (!active) flush()
       return

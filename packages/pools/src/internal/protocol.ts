@@ -4,7 +4,7 @@
  * makes tiny tasks cheap.
  *
  * main -> worker
- *   [RUN, id, name, args, id, name, args, ...]
+ *   [RUN, id, claim, name, args, id, claim, name, args, ...]
  *   [CANCEL, id]
  * worker -> main
  *   [READY, names]
@@ -16,6 +16,19 @@
 
 export const RUN = 0
 export const CANCEL = 1
+
+/**
+ * Work stealing between worker threads. Each thread worker gets a small
+ * `Int32Array` over a `SharedArrayBuffer` of claim words. A task sent with
+ * claim index `c >= 0` has word `c` set to `claimWord(id)`; the worker takes
+ * the word (compare-exchange to 0) just before it starts the task, and the
+ * pool may take it first to move the task to an idle worker. Whoever wins the
+ * compare-exchange has the task, so it runs exactly once. A claim of -1 means
+ * "not stealable" (process workers, tasks with a transfer list).
+ */
+export const CLAIMS = 256
+
+export const claimWord = (id: number): number => (id % 0x7ffffffe) + 1
 
 export const READY = 0
 export const INIT_FAILED = 1

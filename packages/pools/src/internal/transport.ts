@@ -31,9 +31,11 @@ export interface Transport {
 
 export interface TransportKind {
   readonly pool: "ThreadPool" | "ProcessPool"
+  /** Whether workers share claim words with the pool (see `protocol.ts`), so tasks can be stolen. */
+  readonly claims: boolean
   /** Why a task argument cannot cross, or `undefined` (checked before sending). */
   readonly problem: ((value: unknown, path: string) => string | undefined) | undefined
-  readonly spawn: (moduleUrl: string, handlers: TransportHandlers) => Transport
+  readonly spawn: (moduleUrl: string, handlers: TransportHandlers, claims: SharedArrayBuffer | undefined) => Transport
 }
 
 const entryUrl = new URL(`./entry${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`, import.meta.url)
@@ -51,10 +53,11 @@ export interface ThreadOptions {
 
 export const threads = (options: ThreadOptions): TransportKind => ({
   pool: "ThreadPool",
+  claims: true,
   problem: undefined,
-  spawn(moduleUrl, handlers) {
+  spawn(moduleUrl, handlers, claims) {
     const worker = new Worker(entryUrl, {
-      workerData: { module: moduleUrl },
+      workerData: { module: moduleUrl, claims },
       ...(options.resourceLimits !== undefined ? { resourceLimits: { ...options.resourceLimits } } : {}),
       ...(options.env !== undefined ? { env: { ...options.env } } : {}),
       ...(options.execArgv !== undefined ? { execArgv: [...options.execArgv] } : {})
@@ -86,6 +89,7 @@ export interface ProcessOptions {
 
 export const processes = (options: ProcessOptions): TransportKind => ({
   pool: "ProcessPool",
+  claims: false,
   problem: jsonProblem,
   spawn(moduleUrl, handlers) {
     const child = fork(fileURLToPath(entryUrl), [moduleUrl], {
