@@ -62,6 +62,9 @@ describe("Manager", () => {
       assert.isFalse(yield* rlock.isOwned) // the manager's own fiber is another owner
       const other = yield* Effect.flip(Effect.forkChild(r.release).pipe(Effect.flatMap(Fiber.join)))
       assert.strictEqual(other._tag, "NotOwnerError")
+      // It names the client's fibers, not the manager's stand-ins for them.
+      const me = yield* Effect.fiberId
+      assert.match(other.message, new RegExp(`held by client #\\d+ fiber #${me}, not by client #\\d+ fiber #\\d+`))
       yield* r.release
       assert.isTrue(yield* r.locked)
       yield* r.release

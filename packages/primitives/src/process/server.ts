@@ -34,7 +34,7 @@ import { type Duration, Effect, Exit, Fiber } from "effect"
 import * as Cause from "effect/Cause"
 import type * as Barrier from "../Barrier.ts"
 import type * as Condition from "../Condition.ts"
-import type { InvalidArgumentError, QueueEmptyError, QueueShutDownError } from "../errors.ts"
+import { type InvalidArgumentError, NotOwnerError, type QueueEmptyError, type QueueShutDownError } from "../errors.ts"
 import type * as Event from "../Event.ts"
 import type * as Lock from "../Lock.ts"
 import type * as Queue from "../Queue.ts"
@@ -311,6 +311,21 @@ const toReply = (r: number, exit: Exit.Exit<unknown, unknown>): Reply => {
   return { t: "reply", r, x: "die", m: Cause.pretty(exit.cause) }
 }
 
+/**
+ * Who a session's server fiber stands for, so that a `NotOwnerError` names the
+ * client's fiber (as the client sees it) rather than the server's stand-in.
+ */
+const standsFor = new Map<number, string>()
+
+const relabel = (error: unknown): unknown => {
+  if (!(error instanceof NotOwnerError)) return error
+  const name = (label: string | undefined) => {
+    const id = label === undefined ? undefined : /^fiber #(\d+)$/.exec(label)?.[1]
+    return id === undefined ? label : standsFor.get(Number(id)) ?? label
+  }
+  return new NotOwnerError({ ...error, owner: name(error.owner), caller: name(error.caller)! })
+}
+
 interface Job {
   readonly r: number
   readonly quiet: boolean
@@ -342,7 +357,12 @@ export class Session {
     this.conn = conn
     this.key = key
     this.fiber = Effect.runFork(this.loop())
-    this.fiber.addObserver(() => onEnd(this))
+    const id = this.fiber.id
+    standsFor.set(id, `client #${conn.id} fiber #${key.split(":")[1]}`)
+    this.fiber.addObserver(() => {
+      standsFor.delete(id)
+      onEnd(this)
+    })
   }
 
   submit(job: Job | "drop"): void {
@@ -396,7 +416,7 @@ export class Session {
           const op = run(self.hosted, self.conn, job.op, job.args)
           const exit = yield* Effect.exit(self.tainted ? op : restore(op))
           self.current = undefined
-          let reply = toReply(job.r, exit)
+          let reply = toReply(job.r, Exit.mapError(exit, relabel))
           if (
             self.hosted.kind === "condition" && (job.op === "wait" || job.op === "waitFor") &&
             Exit.isSuccess(exit) && exit.value !== false
