@@ -1,8 +1,10 @@
+import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber, Option } from "effect"
+import { Cause, Effect, Exit, Fiber, Option } from "effect"
+import { expect, it as vitestIt } from "vitest"
 import { FileLock } from "../src/index.ts"
 import { child } from "./fixtures/children.ts"
 
@@ -140,4 +142,54 @@ describe("FileLock", () => {
       const exit = yield* Effect.exit(nowhere.tryAcquire)
       assert.include(String(exit), "FileLockError")
     })))
+})
+
+// A full disk: a small tmpfs, filled up. Mounting needs root (CI and this
+// project's machines run as root); elsewhere the test is skipped, and says so.
+const smallDisk = (): { dir: string; unmount: () => void } | string => {
+  if (process.platform !== "linux") return "a full disk is simulated with a Linux tmpfs"
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "weft-full-disk-"))
+  const mounted = spawnSync("mount", ["-t", "tmpfs", "-o", "size=16k", "tmpfs", dir], { encoding: "utf8" })
+  if (mounted.status !== 0) {
+    fs.rmSync(dir, { recursive: true, force: true })
+    return `cannot mount a small tmpfs here (needs root): ${(mounted.stderr || mounted.error?.message || "").trim()}`
+  }
+  return {
+    dir,
+    unmount: () => {
+      spawnSync("umount", ["-l", dir])
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
+  }
+}
+
+describe("FileLock on a full disk", () => {
+  vitestIt("acquire fails with FileLockError (ENOSPC), leaves no lock file, and works once there is room", async (context) => {
+    const disk = smallDisk()
+    if (typeof disk === "string") return context.skip(disk)
+    try {
+      const filler = path.join(disk.dir, "filler")
+      const fd = fs.openSync(filler, "w")
+      try {
+        for (;;) fs.writeSync(fd, Buffer.alloc(1024, 1))
+      } catch (error) {
+        expect((error as NodeJS.ErrnoException).code).toBe("ENOSPC")
+      } finally {
+        fs.closeSync(fd)
+      }
+      const file = path.join(disk.dir, "full.lock")
+      const exit = await Effect.runPromiseExit(Effect.flatMap(FileLock.make(file), (lock) => lock.acquire))
+      expect(Exit.isFailure(exit)).toBe(true)
+      const defect = Exit.isFailure(exit) ? Cause.squash(exit.cause) : undefined
+      expect((defect as { _tag?: string })._tag).toBe("FileLockError")
+      expect(String((defect as Error).message)).toContain("ENOSPC")
+      expect(fs.existsSync(file)).toBe(false) // nothing left held
+      fs.rmSync(filler)
+      const taken = await Effect.runPromise(Effect.flatMap(FileLock.make(file), (lock) => lock.withLock(Effect.succeed("room again"))))
+      expect(taken).toBe("room again")
+      expect(fs.existsSync(file)).toBe(false)
+    } finally {
+      disk.unmount()
+    }
+  })
 })

@@ -126,6 +126,13 @@ const parse = (content: string): Owner | undefined => {
   }
 }
 
+/** The error's message, led by its code (`ENOSPC: ...`) on every runtime. */
+const describeError = (error: unknown): string => {
+  const message = error instanceof Error ? error.message : String(error)
+  const errorCode = code(error)
+  return errorCode !== undefined && !message.includes(errorCode) ? `${errorCode}: ${message}` : message
+}
+
 const code = (error: unknown): string | undefined =>
   typeof error === "object" && error !== null && "code" in error ? String((error as { code: unknown }).code) : undefined
 
@@ -184,11 +191,7 @@ class FileLockImpl implements FileLock {
   }
 
   private fail(operation: string, error: unknown): never {
-    throw new FileLockError({
-      path: this.path,
-      operation,
-      reason: error instanceof Error ? error.message : String(error)
-    })
+    throw new FileLockError({ path: this.path, operation, reason: describeError(error) })
   }
 
   /** Whether the file at `path` with `content` (read just now) is abandoned. */
@@ -207,9 +210,14 @@ class FileLockImpl implements FileLock {
         try {
           const record: Owner = { weft: "FileLock", v: 1, pid: process.pid, host, token, since: Date.now() }
           fs.writeSync(fd, JSON.stringify(record))
-        } finally {
+        } catch (error) {
+          // A full disk (or any failed write) must not leave an empty lock
+          // file behind: everyone else would wait for it to go stale.
           fs.closeSync(fd)
+          fs.rmSync(this.path, { force: true })
+          throw error
         }
+        fs.closeSync(fd)
         this.token = token
         this.startHeartbeat()
         return true
@@ -442,7 +450,7 @@ export const inspect = (path: string): Effect.Effect<Option.Option<Owner>, FileL
       content = readOrUndefined(path)
     } catch (error) {
       return Effect.fail(
-        new FileLockError({ path, operation: "inspect", reason: error instanceof Error ? error.message : String(error) })
+        new FileLockError({ path, operation: "inspect", reason: describeError(error) })
       )
     }
     if (content === undefined) return Effect.succeed(Option.none())
