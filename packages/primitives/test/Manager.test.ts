@@ -469,6 +469,29 @@ describe("Manager", () => {
       })
     })), 30_000)
 
+  it.live("a manager process SIGKILLed under waiting clients: they fail with ManagerUnavailableError, nothing hangs", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const server = yield* child(["serve"])
+      const handle = JSON.parse((yield* server.line("handle ")).slice("handle ".length)) as Manager.Handle<"lock">
+      const lock = yield* Manager.attach(handle)
+      const waiter = yield* Effect.forkChild(Effect.exit(lock.acquire))
+      const other = yield* child(["wait", JSON.stringify(handle)])
+      yield* other.line("waiting")
+      assert.isTrue(yield* lock.locked) // the server holds it; both wait
+      server.proc.kill("SIGKILL")
+      yield* server.exited
+      const exit = yield* Fiber.join(waiter)
+      assert.isTrue(Exit.isFailure(exit))
+      const defect = Exit.isFailure(exit) ? Cause.squash(exit.cause) : undefined
+      assert.strictEqual((defect as { _tag?: string })._tag, "ManagerUnavailableError")
+      assert.strictEqual(yield* other.line("ManagerUnavailableError"), "ManagerUnavailableError")
+      // Later calls fail at once, and re-attaching says nothing answers there.
+      const later = yield* Effect.exit(lock.locked)
+      assert.isTrue(Exit.isFailure(later))
+      const again = yield* Effect.flip(Manager.attach(handle))
+      assert.strictEqual(again._tag, "ManagerUnavailableError")
+    })))
+
   it.live("loopback TCP transport", () =>
     Effect.scoped(Effect.gen(function*() {
       const manager = yield* Manager.serve({ transport: "tcp" })
