@@ -1,0 +1,75 @@
+/**
+ * The command line: `--scope fiber|thread|process --cars 5 --green 2s --red 3s
+ * --duration 10s` (every flag optional). A bad flag is a `UsageError` that
+ * names the flag and what was wrong.
+ */
+import { parseArgs } from "node:util"
+import { Data } from "effect"
+import { type Config, type ScopeName, scopes } from "./scopes.ts"
+
+export class UsageError extends Data.TaggedError("UsageError")<{ readonly message: string }> {}
+
+export const usage = `usage: traffic-light [--scope fiber|thread|process] [--cars N] [--green D] [--red D] [--duration D]
+
+  --scope     where the cars run: fibers (Event), worker threads (SharedEvent)
+              or child processes (a Manager's event)            default: fiber
+  --cars      how many cars, 1 to ${50}, spread evenly over the run   default: 5
+  --green     how long the light stays green                     default: 2s
+  --red       how long the light stays red (it starts red)       default: 3s
+  --duration  how long the light runs                            default: 10s
+
+  D is a duration: 500ms, 2s, 1.5s or 1m.`
+
+export const maxCars = 50
+
+const defaults = { scope: "fiber", cars: "5", green: "2s", red: "3s", duration: "10s" } as const
+
+const units = { ms: 1, s: 1000, m: 60_000 } as const
+
+/** "500ms", "2s", "1.5s", "1m" -> milliseconds (at least 1). */
+export const parseDuration = (flag: string, text: string): number | UsageError => {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(text.trim())
+  if (!match) return new UsageError({ message: `--${flag}: "${text}" is not a duration (use e.g. 500ms, 2s, 1.5s, 1m)` })
+  const ms = Math.round(Number(match[1]) * units[match[2] as keyof typeof units])
+  if (ms < 1) return new UsageError({ message: `--${flag}: "${text}" is too short (at least 1ms)` })
+  return ms
+}
+
+/** Reads the flags (`argv` without the runtime and script) into a `Config`, or says what was wrong. */
+export const parse = (argv: ReadonlyArray<string>): Config | UsageError | "help" => {
+  let values: { [K in keyof typeof defaults]?: string | undefined } & { help?: boolean | undefined }
+  try {
+    values = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        scope: { type: "string" },
+        cars: { type: "string" },
+        green: { type: "string" },
+        red: { type: "string" },
+        duration: { type: "string" },
+        help: { type: "boolean", short: "h" }
+      }
+    }).values
+  } catch (error) {
+    return new UsageError({ message: error instanceof Error ? error.message : String(error) })
+  }
+  if (values.help) return "help"
+  const scope = values.scope ?? defaults.scope
+  if (!scopes.includes(scope as ScopeName)) {
+    return new UsageError({ message: `--scope: "${scope}" is not a scope (use fiber, thread or process)` })
+  }
+  const carsText = values.cars ?? defaults.cars
+  const cars = /^\d+$/.test(carsText) ? Number(carsText) : Number.NaN
+  if (!(cars >= 1 && cars <= maxCars)) {
+    return new UsageError({ message: `--cars: "${carsText}" is not a whole number from 1 to ${maxCars}` })
+  }
+  const green = parseDuration("green", values.green ?? defaults.green)
+  if (green instanceof UsageError) return green
+  const red = parseDuration("red", values.red ?? defaults.red)
+  if (red instanceof UsageError) return red
+  const duration = parseDuration("duration", values.duration ?? defaults.duration)
+  if (duration instanceof UsageError) return duration
+  return { scope: scope as ScopeName, cars, green, red, duration }
+}
