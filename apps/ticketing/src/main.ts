@@ -80,7 +80,7 @@ const rushMode = Effect.gen(function*() {
 const serveMode = Effect.gen(function*() {
   const file = path.resolve(options.file ?? "tickets.json")
   const holdMs = int("hold", 0)!
-  const store = yield* Store.make(file, holdMs > 0 ? { hold: Effect.sleep(Math.floor(Math.random() * holdMs)) } : {})
+  const store = yield* Store.make(file, holdMs > 0 ? { hold: Effect.suspend(() => Effect.sleep(Math.floor(Math.random() * holdMs))) } : {})
   const tickets = int("tickets", undefined)
   if (tickets !== undefined) yield* store.reset(tickets)
   else if (!fs.existsSync(file)) yield* store.reset(3)

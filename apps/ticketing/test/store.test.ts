@@ -60,7 +60,7 @@ describe("TicketStore", () => {
       ]
       for (const [content, problem] of cases) {
         fs.writeFileSync(file, content)
-        for (const op of [store.search, store.buy]) {
+        for (const op of [store.search, store.buy] as Array<Effect.Effect<unknown, Store.TicketFileError>>) {
           const error = yield* Effect.flip(op)
           assert.strictEqual(error._tag, "TicketFileError")
           assert.include(error.message, file)
