@@ -9,18 +9,18 @@ import { type Config, type ScopeName, scopes } from "./scopes.ts"
 
 export class UsageError extends Data.TaggedError("UsageError")<{ readonly message: string }> {}
 
+export const maxCars = 50
+
 export const usage = `usage: traffic-light [--scope fiber|thread|process] [--cars N] [--green D] [--red D] [--duration D]
 
   --scope     where the cars run: fibers (Event), worker threads (SharedEvent)
               or child processes (a Manager's event)            default: fiber
-  --cars      how many cars, 1 to ${50}, spread evenly over the run   default: 5
+  --cars      how many cars (1 to 50), arriving evenly spread    default: 5
   --green     how long the light stays green                     default: 2s
   --red       how long the light stays red (it starts red)       default: 3s
   --duration  how long the light runs                            default: 10s
 
   D is a duration: 500ms, 2s, 1.5s or 1m.`
-
-export const maxCars = 50
 
 const defaults = { scope: "fiber", cars: "5", green: "2s", red: "3s", duration: "10s" } as const
 

@@ -12,7 +12,7 @@ const config = parse(process.argv.slice(2))
 if (config === "help") {
   console.log(usage)
 } else if (config instanceof UsageError) {
-  console.error(`traffic-light: ${config.message}\n\n${usage}`)
+  console.error(`traffic-light: ${config.message}\n(--help shows every flag)`)
   process.exitCode = 2
 } else {
   const s = (ms: number) => `${ms / 1000}s`
