@@ -64,4 +64,12 @@ describe("the CLI as a child process", () => {
     expect(lines).toContainEqual(expect.stringMatching(/^ +\d+\.\d{3}s {2}car 2 passes at \d+\.\d{3}s/))
     expect(lines.at(-1)).toBe("   0.300s  end: 2 of 2 cars passed")
   })
+
+  it("a car process still waiting at the end is stopped: the CLI returns and reports it", () => {
+    // Red 0-100, green 100-150, red 150-240 ms; car 3 arrives at 160 ms, on red.
+    const { status, stderr, stdout } = cli("--scope", "process", "--cars", "3", "--green", "50ms", "--red", "100ms", "--duration", "240ms")
+    expect(stderr).toBe("")
+    expect(status).toBe(0)
+    expect(stdout.trim().split("\n").at(-1)).toBe("   0.240s  end: 2 of 3 cars passed; still waiting: car 3")
+  })
 })

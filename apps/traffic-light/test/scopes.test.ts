@@ -19,4 +19,11 @@ describe.each([
     checkInvariant(entries, 5, 700, tolerance)
     expect(greens(entries, 700).map((g) => g.from)).toHaveLength(3) // the light cycled: 3 greens
   })
+
+  // Red 0-100, green 100-150, red 150-240 ms; cars at 0, 80, 160: car 3 comes in the last red.
+  it(`a car still waiting when the light stops is stopped, and the run ends`, { timeout: 20_000 }, async () => {
+    const entries = await Effect.runPromise(run({ scope, cars: 3, green: 50, red: 100, duration: 240 }))
+    expect(entries.filter((e) => e.kind === "pass").map((e) => e.kind === "pass" && e.car).sort()).toEqual([1, 2])
+    expect(entries).toContainEqual(expect.objectContaining({ kind: "arrive", car: 3, waits: true }))
+  })
 })
