@@ -8,7 +8,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { parseArgs } from "node:util"
-import { Effect, Fiber } from "effect"
+import { Cause, Effect, Fiber } from "effect"
 import * as Http from "./http.ts"
 import { rush } from "./rush.ts"
 import * as Store from "./store.ts"
@@ -110,9 +110,8 @@ process.once("SIGINT", stop)
 process.once("SIGTERM", stop)
 Effect.runPromise(Fiber.await(fiber)).then((exit) => {
   if (exit._tag === "Success") process.exit(exit.value)
-  const failure = exit.cause.reasons.find((r) => r._tag === "Fail")
-  if (failure === undefined && exit.cause.reasons.every((r) => r._tag === "Interrupt")) process.exit(0)
-  const error = failure !== undefined ? failure.error : exit.cause
+  if (exit.cause.reasons.every((r) => r._tag === "Interrupt")) process.exit(0)
+  const error = Cause.squash(exit.cause)
   if (error instanceof UsageError) console.error(`${error.message}\n${usage}`)
   else console.error(error instanceof Error ? error.message : String(error))
   process.exit(error instanceof UsageError ? 2 : 1)
