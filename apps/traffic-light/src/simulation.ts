@@ -76,7 +76,7 @@ export const car = (light: Event.Event, n: number, arriveAt: number, start: numb
     yield* record({ t: arrived, kind: "arrive", car: n, waits })
     if (waits) yield* light.wait
     const passed = yield* since(start)
-    yield* record({ t: passed, kind: "pass", car: n, waited: passed - arrived })
+    yield* record({ t: passed, kind: "pass", car: n, waited: waits ? passed - arrived : 0 })
   })
 
 /** When each car arrives: `cars` cars spread evenly over the run, the first at 0. */
