@@ -53,23 +53,25 @@ describe("the CLI as a child process", () => {
   })
 
   it.each(["fiber", "process"])("a tiny run at %s scope prints the timeline and exits 0", (scope) => {
-    const { error, status, stderr, stdout } = cli("--scope", scope, "--cars", "2", "--green", "60ms", "--red", "60ms", "--duration", "300ms")
+    // Red 0-60, green 60-120, red 120-180, green from 180 (the run ends at 330, on green); cars at 0 and 165 ms.
+    const { error, status, stderr, stdout } = cli("--scope", scope, "--cars", "2", "--green", "60ms", "--red", "60ms", "--duration", "330ms")
     expect(error).toBeUndefined()
     expect(stderr).toBe("")
     expect(status).toBe(0)
     const lines = stdout.trim().split("\n")
-    expect(lines[0]).toMatch(new RegExp(`^traffic light at ${scope} scope \\(.+\\): 2 cars, green 0.06s, red 0.06s, for 0.3s$`))
+    expect(lines[0]).toMatch(new RegExp(`^traffic light at ${scope} scope \\(.+\\): 2 cars, green 0.06s, red 0.06s, for 0.33s$`))
     expect(lines[1]).toBe("   0.000s  light turns RED")
     expect(lines).toContainEqual(expect.stringMatching(/^ +\d+\.\d{3}s {2}car 1 passes at \d+\.\d{3}s/))
     expect(lines).toContainEqual(expect.stringMatching(/^ +\d+\.\d{3}s {2}car 2 passes at \d+\.\d{3}s/))
-    expect(lines.at(-1)).toBe("   0.300s  end: 2 of 2 cars passed")
+    expect(lines.at(-1)).toBe("   0.330s  end: 2 of 2 cars passed")
   })
 
   it("a car process still waiting at the end is stopped: the CLI returns and reports it", () => {
-    // Red 0-100, green 100-150, red 150-240 ms; car 3 arrives at 160 ms, on red.
-    const { status, stderr, stdout } = cli("--scope", "process", "--cars", "3", "--green", "50ms", "--red", "100ms", "--duration", "240ms")
+    // Red 0-150, green 150-300, red 300-450 ms; cars at 0, 112, 225, 337: car 4 arrives on red
+    // (car 3 too, should the machine hold it up for 75 ms).
+    const { status, stderr, stdout } = cli("--scope", "process", "--cars", "4", "--green", "150ms", "--red", "150ms", "--duration", "450ms")
     expect(stderr).toBe("")
     expect(status).toBe(0)
-    expect(stdout.trim().split("\n").at(-1)).toBe("   0.240s  end: 2 of 3 cars passed; still waiting: car 3")
+    expect(stdout.trim().split("\n").at(-1)).toMatch(/^ {3}0\.450s {2}end: [23] of 4 cars passed; still waiting: (car 3, )?car 4$/)
   })
 })
