@@ -473,6 +473,12 @@ describe("Manager", () => {
     Effect.scoped(Effect.gen(function*() {
       const server = yield* child(["serve"])
       const handle = JSON.parse((yield* server.line("handle ")).slice("handle ".length)) as Manager.Handle<"lock">
+      // A killed manager cannot remove its socket's directory: the test does.
+      yield* Effect.addFinalizer(() =>
+        Effect.sync(() => {
+          if ("path" in handle.address) fs.rmSync(path.dirname(handle.address.path), { recursive: true, force: true })
+        })
+      )
       const lock = yield* Manager.attach(handle)
       const waiter = yield* Effect.forkChild(Effect.exit(lock.acquire))
       const other = yield* child(["wait", JSON.stringify(handle)])
