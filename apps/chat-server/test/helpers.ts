@@ -1,0 +1,249 @@
+/**
+ * Test helpers: the chat server as a real child process (run with the
+ * current runtime, stopped when the test's scope closes, every worker pid it
+ * printed killed too), and line-reading TCP clients on node:net.
+ */
+import { type ChildProcess, spawn } from "node:child_process"
+import * as net from "node:net"
+import { fileURLToPath } from "node:url"
+import { Effect, type Scope } from "effect"
+
+export const mainScript = fileURLToPath(new URL("../src/main.ts", import.meta.url))
+
+const isDeno = typeof (globalThis as { Deno?: unknown }).Deno !== "undefined"
+
+/** Resolves when `find` returns a value; fails after `timeoutMs`. `subscribe` wires the re-check. */
+const waitUntil = <A>(
+  subscribe: (check: () => void) => () => void,
+  find: () => A | undefined,
+  timeoutMs: number,
+  describe: () => string
+) =>
+  Effect.callback<A, Error>((resume) => {
+    let done = false
+    const finish = (effect: Effect.Effect<A, Error>) => {
+      if (done) return
+      done = true
+      clearTimeout(timer)
+      unsubscribe()
+      resume(effect)
+    }
+    const check = () => {
+      try {
+        const found = find()
+        if (found !== undefined) finish(Effect.succeed(found))
+      } catch (error) {
+        finish(Effect.fail(error instanceof Error ? error : new Error(String(error))))
+      }
+    }
+    const timer = setTimeout(() => finish(Effect.fail(new Error(`timed out after ${timeoutMs} ms: ${describe()}`))), timeoutMs)
+    const unsubscribe = subscribe(check)
+    check()
+    return Effect.sync(() => {
+      done = true
+      clearTimeout(timer)
+      unsubscribe()
+    })
+  })
+
+export const isAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+export interface Server {
+  readonly proc: ChildProcess
+  readonly port: number
+  readonly http: string
+  readonly output: () => string
+  /** Worker pids printed so far ("worker N pid P listening"). */
+  readonly workerPids: () => Array<number>
+  /** Waits for a line of output containing `text`. */
+  line(text: string, timeoutMs?: number): Effect.Effect<string, Error>
+  /** Waits for the exit: the code or the signal's name. */
+  exited(timeoutMs?: number): Effect.Effect<number | string, Error>
+}
+
+export const startServer = (args: ReadonlyArray<string> = ["--workers", "2"]): Effect.Effect<Server, Error, Scope.Scope> =>
+  Effect.gen(function*() {
+    const server = yield* Effect.acquireRelease(
+      Effect.sync(() => {
+        const argv = ["--port", "0", "--http-port", "0", ...args]
+        const proc = spawn(process.execPath, isDeno ? ["run", "-A", mainScript, ...argv] : [mainScript, ...argv], {
+          stdio: ["ignore", "pipe", "pipe"]
+        })
+        let out = ""
+        let exit: number | string | undefined
+        const listeners = new Set<() => void>()
+        const notify = () => {
+          for (const f of [...listeners]) f()
+        }
+        proc.stdout!.setEncoding("utf8")
+        proc.stderr!.setEncoding("utf8")
+        proc.stdout!.on("data", (chunk: string) => {
+          out += chunk
+          notify()
+        })
+        proc.stderr!.on("data", (chunk: string) => {
+          out += chunk
+          notify()
+        })
+        proc.on("exit", (code, signal) => {
+          exit = code ?? signal ?? "unknown"
+          notify()
+        })
+        const subscribe = (check: () => void) => {
+          listeners.add(check)
+          return () => void listeners.delete(check)
+        }
+        const workerPids = () => [...out.matchAll(/worker \d+ pid (\d+) listening/g)].map((m) => Number(m[1]))
+        return {
+          proc,
+          output: () => out,
+          workerPids,
+          line: (text: string, timeoutMs = 15_000) =>
+            waitUntil(subscribe, () => {
+              const found = out.split("\n").find((l) => l.includes(text))
+              if (found !== undefined) return found
+              if (exit !== undefined) throw new Error(`server exited (${exit}) before printing ${JSON.stringify(text)}; output:\n${out}`)
+              return undefined
+            }, timeoutMs, () => `no ${JSON.stringify(text)} in the output:\n${out}`),
+          exited: (timeoutMs = 10_000) => waitUntil(subscribe, () => exit, timeoutMs, () => `the server did not exit; output:\n${out}`)
+        }
+      }),
+      (s) =>
+        Effect.gen(function*() {
+          if (s.proc.exitCode === null && s.proc.signalCode === null) {
+            process.kill(s.proc.pid!, "SIGTERM")
+            const stopped = yield* Effect.option(s.exited(8_000))
+            if (stopped._tag === "None") s.proc.kill("SIGKILL")
+          }
+          // Belt and braces: no worker outlives the test, whatever the primary did.
+          for (const pid of s.workerPids()) if (isAlive(pid)) process.kill(pid, "SIGKILL")
+        })
+    )
+    const chat = yield* server.line("chat: tcp 127.0.0.1:")
+    const http = yield* server.line("http: http://127.0.0.1:")
+    return {
+      ...server,
+      port: Number(/tcp 127\.0\.0\.1:(\d+)/.exec(chat)![1]),
+      http: /(http:\/\/127\.0\.0\.1:\d+)/.exec(http)![1]!
+    }
+  })
+
+export interface Client {
+  readonly socket: net.Socket
+  /** Worker id and pid from the welcome line. */
+  readonly worker: number
+  readonly pid: number
+  readonly nick: string
+  /** Every line received so far. */
+  readonly lines: () => Array<string>
+  readonly closed: () => boolean
+  write(data: string | Uint8Array): Effect.Effect<void>
+  /** Waits until `count` received lines match `predicate` (default 1); returns them. */
+  waitFor(predicate: (line: string) => boolean, count?: number, timeoutMs?: number): Effect.Effect<Array<string>, Error>
+  waitClosed(timeoutMs?: number): Effect.Effect<void, Error>
+}
+
+export const connect = (port: number): Effect.Effect<Client, Error, Scope.Scope> =>
+  Effect.gen(function*() {
+    const state = yield* Effect.acquireRelease(
+      Effect.callback<{ socket: net.Socket; lines: Array<string>; listeners: Set<() => void>; closed: { value: boolean } }, Error>((resume) => {
+        const socket = net.connect(port, "127.0.0.1")
+        const lines: Array<string> = []
+        const listeners = new Set<() => void>()
+        const closed = { value: false }
+        let buffer = ""
+        socket.setEncoding("utf8")
+        socket.setNoDelay(true)
+        const notify = () => {
+          for (const f of [...listeners]) f()
+        }
+        socket.on("data", (chunk: string) => {
+          buffer += chunk
+          let nl: number
+          while ((nl = buffer.indexOf("\n")) !== -1) {
+            lines.push(buffer.slice(0, nl))
+            buffer = buffer.slice(nl + 1)
+          }
+          notify()
+        })
+        socket.on("close", () => {
+          closed.value = true
+          notify()
+        })
+        socket.once("error", (error) => resume(Effect.fail(error)))
+        socket.once("connect", () => {
+          socket.on("error", () => {})
+          resume(Effect.succeed({ socket, lines, listeners, closed }))
+        })
+        return Effect.sync(() => socket.destroy())
+      }).pipe(Effect.timeout("5 seconds"), Effect.mapError((e) => new Error(`connect to 127.0.0.1:${port}: ${String(e)}`))),
+      (s) => Effect.sync(() => s.socket.destroy())
+    )
+    const subscribe = (check: () => void) => {
+      state.listeners.add(check)
+      return () => void state.listeners.delete(check)
+    }
+    const waitFor = (predicate: (line: string) => boolean, count = 1, timeoutMs = 10_000) =>
+      waitUntil(subscribe, () => {
+        const found = state.lines.filter(predicate)
+        return found.length >= count ? found : undefined
+      }, timeoutMs, () => `wanted ${count} matching lines; got:\n${state.lines.join("\n")}`)
+    const [welcome] = yield* waitFor((l) => l.startsWith("* welcome "))
+    const m = /^\* welcome (\S+): worker (\d+) \(pid (\d+)\)/.exec(welcome!)!
+    return {
+      socket: state.socket,
+      nick: m[1]!,
+      worker: Number(m[2]),
+      pid: Number(m[3]),
+      lines: () => [...state.lines],
+      closed: () => state.closed.value,
+      write: (data) => Effect.sync(() => void state.socket.write(data)),
+      waitFor,
+      waitClosed: (timeoutMs = 10_000) =>
+        waitUntil(subscribe, () => state.closed.value ? true : undefined, timeoutMs, () => "the connection did not close").pipe(Effect.asVoid)
+    }
+  })
+
+/** Connects clients until `perWorker` of them sit on each of `workers` distinct workers (bounded tries). */
+export const connectSpread = (port: number, workers: number, perWorker: number) =>
+  Effect.gen(function*() {
+    const byWorker = new Map<number, Array<Client>>()
+    for (let i = 0; i < workers * perWorker * 4; i++) {
+      const client = yield* connect(port)
+      const list = byWorker.get(client.worker) ?? []
+      if (list.length < perWorker) list.push(client)
+      else client.socket.destroy()
+      byWorker.set(client.worker, list)
+      const full = [...byWorker.values()].filter((l) => l.length >= perWorker)
+      if (full.length >= workers) return full.slice(0, workers).flat()
+    }
+    return yield* Effect.fail(new Error(`clients did not spread over ${workers} workers: ${JSON.stringify([...byWorker].map(([w, l]) => [w, l.length]))}`))
+  })
+
+export const getJson = (url: string) =>
+  Effect.tryPromise({
+    try: async () => {
+      const response = await fetch(url, { signal: AbortSignal.timeout(5_000) })
+      return { status: response.status, body: await response.json() as Record<string, unknown> }
+    },
+    catch: (error) => new Error(`GET ${url}: ${String(error)}`)
+  })
+
+/** Polls `effect` every 50 ms until `done` holds for its value; bounded. */
+export const poll = <A, E>(effect: Effect.Effect<A, E>, done: (a: A) => boolean, timeoutMs = 10_000) =>
+  Effect.gen(function*() {
+    const deadline = Date.now() + timeoutMs
+    for (;;) {
+      const value = yield* effect
+      if (done(value)) return value
+      if (Date.now() > deadline) return yield* Effect.fail(new Error(`condition not met within ${timeoutMs} ms; last: ${JSON.stringify(value)}`))
+      yield* Effect.sleep("50 millis")
+    }
+  })
