@@ -52,7 +52,7 @@
  */
 import { Cause, Deferred, Duration, Effect, Exit } from "effect"
 import { BrokenBarrierError, type InvalidArgumentError } from "./errors.ts"
-import { count, timeout as parseTimeout } from "./internal/validate.ts"
+import { count, timeout as parseTimeout } from "./validate.ts"
 
 /**
  * The barrier interface. `Barrier` and a manager's `barrier(n)` implement it.

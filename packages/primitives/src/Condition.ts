@@ -60,7 +60,7 @@ import { Clock, Duration, Effect, Exit } from "effect"
 import { InvalidArgumentError, NotHeldError, type NotOwnerError } from "./errors.ts"
 import { wake } from "./internal/handoff.ts"
 import { type ConditionLock, conditionLock } from "./internal/ownership.ts"
-import { count, timeout as parseTimeout } from "./internal/validate.ts"
+import { count, timeout as parseTimeout } from "./validate.ts"
 import type * as Lock from "./Lock.ts"
 import * as RLock from "./RLock.ts"
 

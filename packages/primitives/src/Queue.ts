@@ -65,7 +65,7 @@ import {
   TaskDoneError
 } from "./errors.ts"
 import { wake } from "./internal/handoff.ts"
-import { count, timeout as validTimeout } from "./internal/validate.ts"
+import { count, timeout as validTimeout } from "./validate.ts"
 
 /**
  * The queue interface, shared by every scope: `Queue.fifo`, `Queue.lifo`,

@@ -34,7 +34,8 @@
 import { type Duration, Effect } from "effect"
 import { InvalidArgumentError, SemaphoreOverflowError } from "./errors.ts"
 import { Permits } from "./internal/Permits.ts"
-import { count, permitRequest, within } from "./internal/validate.ts"
+import { permitRequest, within } from "./internal/validate.ts"
+import { count } from "./validate.ts"
 
 /**
  * The semaphore interface, shared by every scope: `Semaphore`,

@@ -27,6 +27,7 @@
  */
 import { Duration, Effect, Exit, Fiber, Option } from "effect"
 import { InvalidArgumentError } from "./errors.ts"
+import { duration } from "./validate.ts"
 
 /**
  * A started timer.
@@ -62,13 +63,9 @@ export const start = <A, E, R>(
   effect: Effect.Effect<A, E, R>
 ): Effect.Effect<Timer<A, E>, InvalidArgumentError, R> =>
   Effect.suspend(() => {
-    const parsed = Duration.fromInput(delay)
-    if (Option.isNone(parsed) || Duration.toMillis(parsed.value) < 0 || !Duration.isFinite(parsed.value)) {
-      return Effect.fail(
-        new InvalidArgumentError({ operation: "Timer.start", argument: "delay", value: delay, expected: "a finite Duration.Input >= 0" })
-      )
-    }
-    return Effect.map(Effect.forkDetach(Effect.delay(effect, parsed.value)), (fiber): Timer<A, E> => ({
+    const checked = duration("Timer.start", "delay", delay, { finite: true })
+    if (checked instanceof InvalidArgumentError) return Effect.fail(checked)
+    return Effect.map(Effect.forkDetach(Effect.delay(effect, checked)), (fiber): Timer<A, E> => ({
       cancel: Effect.suspend(() => {
         if (fiber.pollUnsafe() !== undefined) return Effect.succeed(false)
         return Effect.as(Fiber.interrupt(fiber), true)

@@ -1,21 +1,13 @@
 /**
- * Argument checks shared by the constructors and methods: each fails with an
- * `InvalidArgumentError` that names the operation, the argument and the value.
+ * Checks only the primitives need: a permit request against a semaphore's
+ * bound, and the timed form of a wait. Counts and durations are checked by
+ * the public `validate.ts`, which every package shares.
  *
  * @internal
  */
 import { Duration, Effect, Option } from "effect"
 import { InvalidArgumentError } from "../errors.ts"
-
-/** @internal */
-export const isCount = (value: unknown, min: number): value is number =>
-  typeof value === "number" && Number.isSafeInteger(value) && value >= min
-
-/** @internal */
-export const count = (operation: string, argument: string, value: unknown, min: number): InvalidArgumentError | undefined =>
-  isCount(value, min)
-    ? undefined
-    : new InvalidArgumentError({ operation, argument, value, expected: `an integer >= ${min}` })
+import { count, isCount, timeout } from "../validate.ts"
 
 /**
  * A request for `k` permits of a semaphore named `name`: an integer >= 1, and
@@ -39,28 +31,6 @@ export const permitRequest = (
     })
   }
   return count(`${name}.${operation}`, "k", k, 1)
-}
-
-/**
- * A timeout as a Duration; negative or unparsable ones are refused. `Infinity`
- * is allowed and means "wait forever".
- *
- * @internal
- */
-export const timeout = (
-  operation: string,
-  input: Duration.Input
-): Effect.Effect<Duration.Duration, InvalidArgumentError> => {
-  const parsed = Duration.fromInput(input)
-  if (Option.isSome(parsed) && Duration.toMillis(parsed.value) >= 0) return Effect.succeed(parsed.value)
-  return Effect.fail(
-    new InvalidArgumentError({
-      operation,
-      argument: "timeout",
-      value: input,
-      expected: "a Duration.Input >= 0 (milliseconds, \"50 millis\", \"Infinity\")"
-    })
-  )
 }
 
 /**

@@ -63,6 +63,7 @@ import { FileLockCorruptError, FileLockError, InvalidArgumentError, NotHeldError
 import { Permits } from "../internal/Permits.ts"
 import type * as Lock from "../Lock.ts"
 import { within } from "../internal/validate.ts"
+import { duration } from "../validate.ts"
 
 /**
  * Options of `FileLock.make`.
@@ -399,11 +400,8 @@ class FileLockImpl implements FileLock {
 }
 
 const millis = (operation: string, argument: string, input: Duration.Input): number | InvalidArgumentError => {
-  const parsed = Duration.fromInput(input)
-  if (Option.isSome(parsed) && Duration.isFinite(parsed.value) && Duration.toMillis(parsed.value) > 0) {
-    return Duration.toMillis(parsed.value)
-  }
-  return new InvalidArgumentError({ operation, argument, value: input, expected: "a finite Duration.Input > 0" })
+  const checked = duration(operation, argument, input, { min: "positive", finite: true })
+  return checked instanceof InvalidArgumentError ? checked : Duration.toMillis(checked)
 }
 
 /**

@@ -24,7 +24,8 @@ import {
 import type * as Barrier from "../Barrier.ts"
 import type * as Condition from "../Condition.ts"
 import type * as Event from "../Event.ts"
-import { timeout as parseTimeout } from "../internal/validate.ts"
+import { stringify } from "../json.ts"
+import { timeout as parseTimeout } from "../validate.ts"
 import type * as Lock from "../Lock.ts"
 import type * as RLock from "../RLock.ts"
 import type * as Queue from "../Queue.ts"
@@ -175,23 +176,8 @@ export const conditionView = (invoke: Invoke, cast: Cast = ignoring(invoke)): Co
  */
 const jsonItem = (operation: string, item: unknown): Effect.Effect<unknown> =>
   Effect.suspend(() => {
-    let json: string | undefined
-    try {
-      json = JSON.stringify(item)
-    } catch {
-      json = undefined
-    }
-    if (json === undefined) {
-      return Effect.die(
-        new InvalidArgumentError({
-          operation: `manager queue.${operation}`,
-          argument: "item",
-          value: typeof item === "object" && item !== null ? "a cyclic or non-JSON object" : typeof item,
-          expected: "a JSON-serializable value"
-        })
-      )
-    }
-    return Effect.succeed(JSON.parse(json))
+    const json = stringify(`manager queue.${operation}`, item)
+    return typeof json === "string" ? Effect.succeed(JSON.parse(json)) : Effect.die(json)
   })
 
 const itemOf = (taken: { readonly item: unknown }): unknown => taken.item

@@ -65,7 +65,8 @@ import {
   QueueShutDownError,
   TaskDoneError
 } from "../errors.ts"
-import { count, timeout as validTimeout } from "../internal/validate.ts"
+import { stringify } from "../json.ts"
+import { count, timeout as validTimeout } from "../validate.ts"
 import type * as Queue from "../Queue.ts"
 import { checkHandle, type Handle as AnyHandle, hold, Kind, unhold, waitOn } from "./internal/futex.ts"
 import { BYTES as PERMITS_BYTES, SharedPermits } from "./internal/SharedPermits.ts"
@@ -230,20 +231,8 @@ class SharedQueueImpl<A> implements SharedQueue<A> {
   // --- put
 
   private encode(operation: string, item: A): Uint8Array {
-    let json: string | undefined
-    try {
-      json = JSON.stringify(item)
-    } catch {
-      json = undefined
-    }
-    if (json === undefined) {
-      throw new InvalidArgumentError({
-        operation: `SharedQueue.${operation}`,
-        argument: "item",
-        value: typeof item === "object" && item !== null ? "a cyclic or non-JSON object" : typeof item,
-        expected: "a JSON-serializable value"
-      })
-    }
+    const json = stringify(`SharedQueue.${operation}`, item)
+    if (typeof json !== "string") throw json
     const body = encoder.encode(json)
     if (body.length + RECORD_HEADER > this.capacity) {
       throw new QueueItemTooLargeError({ bytes: body.length + RECORD_HEADER, capacity: this.capacity })

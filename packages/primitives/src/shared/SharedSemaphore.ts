@@ -45,7 +45,8 @@
  */
 import { type Duration, Effect } from "effect"
 import { InvalidArgumentError, SemaphoreOverflowError } from "../errors.ts"
-import { count, permitRequest } from "../internal/validate.ts"
+import { permitRequest } from "../internal/validate.ts"
+import { count } from "../validate.ts"
 import type * as Semaphore from "../Semaphore.ts"
 import { checkHandle, type Handle as AnyHandle, Kind } from "./internal/futex.ts"
 import { BYTES, SharedPermits } from "./internal/SharedPermits.ts"

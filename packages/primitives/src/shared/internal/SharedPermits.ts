@@ -41,7 +41,7 @@
  */
 import { Duration, Effect, Option } from "effect"
 import type { InvalidArgumentError } from "../../errors.ts"
-import { timeout as validTimeout } from "../../internal/validate.ts"
+import { timeout as validTimeout } from "../../validate.ts"
 import { hold, spin, unhold, waitOn } from "./futex.ts"
 
 /** @internal Ticket slots: at most this many fibers (of all threads) queue at once; more wait outside the queue. */

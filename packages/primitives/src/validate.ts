@@ -1,0 +1,117 @@
+/**
+ * Argument checks for counts and durations, shared by every Weft package:
+ * each returns the checked value, or an `InvalidArgumentError` that names the
+ * operation, the argument, the value and what was expected. One place decides
+ * what a valid count or duration is, so every constructor and method words
+ * its refusal the same way.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { InvalidArgumentError } from "@weft/primitives"
+ * import { count, duration } from "@weft/primitives/validate"
+ *
+ * const checked = duration("Pool.make", "idleTimeout", "5 seconds", { min: "zero", finite: true })
+ * if (checked instanceof InvalidArgumentError) throw checked
+ * const bad = count("Pool.make", "size", 0, 1) // InvalidArgumentError: size must be an integer >= 1
+ * ```
+ *
+ * @module
+ */
+import { Duration, Effect, Option } from "effect"
+import { InvalidArgumentError } from "./errors.ts"
+
+/**
+ * Whether `value` is a safe integer >= `min`.
+ *
+ * @example
+ * ```ts
+ * import { isCount } from "@weft/primitives/validate"
+ *
+ * isCount(3, 1) // true
+ * isCount(1.5, 1) // false
+ * ```
+ */
+export const isCount = (value: unknown, min: number): value is number =>
+  typeof value === "number" && Number.isSafeInteger(value) && value >= min
+
+/**
+ * `undefined` when `value` is an integer >= `min`, else the error that says so.
+ *
+ * @example
+ * ```ts
+ * import { count } from "@weft/primitives/validate"
+ *
+ * count("Semaphore.make", "permits", -1, 0)?.message
+ * // "Semaphore.make: permits must be an integer >= 0, got -1"
+ * ```
+ */
+export const count = (operation: string, argument: string, value: unknown, min: number): InvalidArgumentError | undefined =>
+  isCount(value, min)
+    ? undefined
+    : new InvalidArgumentError({ operation, argument, value, expected: `an integer >= ${min}` })
+
+/**
+ * What a duration may be: at least zero (`"zero"`, the default) or strictly
+ * positive (`"positive"`); `finite: true` refuses `Infinity`.
+ *
+ * @example
+ * ```ts
+ * import type { DurationBounds } from "@weft/primitives/validate"
+ *
+ * const heartbeat: DurationBounds = { min: "positive", finite: true }
+ * ```
+ */
+export interface DurationBounds {
+  readonly min?: "zero" | "positive" | undefined
+  readonly finite?: boolean | undefined
+}
+
+const expectedDuration = (bounds: DurationBounds | undefined): string =>
+  `a ${bounds?.finite === true ? "finite " : ""}Duration.Input ${bounds?.min === "positive" ? "> 0" : ">= 0"}` +
+  ` (milliseconds or a string like "50 millis"${bounds?.finite === true ? "" : " or \"Infinity\""})`
+
+/**
+ * The `Duration` that `input` names, or an `InvalidArgumentError` when it
+ * cannot be parsed or lies outside `bounds` (by default: any duration >= 0,
+ * `Infinity` included).
+ *
+ * @example
+ * ```ts
+ * import { duration } from "@weft/primitives/validate"
+ *
+ * duration("FileLock.make", "stale", "10 seconds", { min: "positive", finite: true }) // Duration 10s
+ * duration("FileLock.make", "stale", -1, { min: "positive" }) // InvalidArgumentError
+ * ```
+ */
+export const duration = (
+  operation: string,
+  argument: string,
+  input: unknown,
+  bounds?: DurationBounds
+): Duration.Duration | InvalidArgumentError => {
+  const parsed = Duration.fromInput(input as Duration.Input)
+  if (Option.isSome(parsed)) {
+    const millis = Duration.toMillis(parsed.value)
+    const aboveMin = bounds?.min === "positive" ? millis > 0 : millis >= 0
+    if (aboveMin && (bounds?.finite !== true || Duration.isFinite(parsed.value))) return parsed.value
+  }
+  return new InvalidArgumentError({ operation, argument, value: input, expected: expectedDuration(bounds) })
+}
+
+/**
+ * A timeout argument as an effect: a `Duration` >= 0 (`Infinity` means "wait
+ * forever"), or a failure with the `InvalidArgumentError` that names it.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { timeout } from "@weft/primitives/validate"
+ *
+ * const program = Effect.flatMap(timeout("Lock.acquireFor", "50 millis"), (d) => Effect.sleep(d))
+ * ```
+ */
+export const timeout = (operation: string, input: Duration.Input): Effect.Effect<Duration.Duration, InvalidArgumentError> => {
+  const checked = duration(operation, "timeout", input)
+  return checked instanceof InvalidArgumentError ? Effect.fail(checked) : Effect.succeed(checked)
+}

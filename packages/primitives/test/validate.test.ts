@@ -1,0 +1,38 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Duration, Effect } from "effect"
+import { InvalidArgumentError } from "../src/index.ts"
+import { count, duration, isCount, timeout } from "../src/validate.ts"
+
+describe("validate", () => {
+  it("count: integers >= min pass; anything else is named in the error", () => {
+    assert.isTrue(isCount(0, 0))
+    assert.isUndefined(count("X.make", "n", 3, 1))
+    for (const bad of [0, -1, 1.5, Number.NaN, "2", Number.POSITIVE_INFINITY]) {
+      const error = count("X.make", "n", bad, 1)
+      assert.instanceOf(error, InvalidArgumentError)
+      assert.strictEqual(error?.argument, "n")
+      assert.strictEqual(error?.expected, "an integer >= 1")
+    }
+  })
+
+  it("duration: bounds decide zero, positive and finite", () => {
+    assert.deepStrictEqual(duration("X", "d", "50 millis"), Duration.millis(50))
+    assert.deepStrictEqual(duration("X", "d", 0), Duration.zero)
+    assert.isTrue(Duration.isFinite(duration("X", "d", 10, { min: "positive", finite: true }) as Duration.Duration))
+    assert.instanceOf(duration("X", "d", 0, { min: "positive" }), InvalidArgumentError)
+    assert.instanceOf(duration("X", "d", -1), InvalidArgumentError)
+    assert.instanceOf(duration("X", "d", "soon"), InvalidArgumentError)
+    assert.instanceOf(duration("X", "d", "Infinity", { finite: true }), InvalidArgumentError)
+    assert.deepStrictEqual(duration("X", "d", "Infinity"), Duration.infinity)
+    const error = duration("FileLock.make", "stale", -5, { min: "positive", finite: true }) as InvalidArgumentError
+    assert.include(error.message, "FileLock.make: stale must be a finite Duration.Input > 0")
+  })
+
+  it.effect("timeout: fails with the InvalidArgumentError for a bad timeout", () =>
+    Effect.gen(function*() {
+      assert.deepStrictEqual(yield* timeout("Lock.acquireFor", 5), Duration.millis(5))
+      const error = yield* Effect.flip(timeout("Lock.acquireFor", -5))
+      assert.strictEqual(error.operation, "Lock.acquireFor")
+      assert.strictEqual(error.argument, "timeout")
+    }))
+})
