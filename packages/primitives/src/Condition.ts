@@ -60,6 +60,7 @@ import { Clock, Duration, Effect, Exit } from "effect"
 import { InvalidArgumentError, NotHeldError, type NotOwnerError } from "./errors.ts"
 import { wake } from "./internal/handoff.ts"
 import { type ConditionLock, conditionLock } from "./internal/ownership.ts"
+import { type Link, WaitList } from "./internal/WaitList.ts"
 import { count, timeout as parseTimeout } from "./validate.ts"
 import type * as Lock from "./Lock.ts"
 import * as RLock from "./RLock.ts"
@@ -115,51 +116,41 @@ export interface Condition {
   readonly notifyAll: Effect.Effect<void, NotHeldError>
 }
 
-interface Waiter {
+interface Waiter extends Link<Waiter> {
   resume: ((effect: Effect.Effect<void>) => void) | undefined
   queued: boolean
   notified: boolean
-  prev: Waiter | undefined
-  next: Waiter | undefined
 }
-
-const resumed = Effect.void
 
 /** A FIFO queue of waiters with O(1) removal. */
 class Waiters {
-  size = 0
-  private head: Waiter | undefined = undefined
-  private tail: Waiter | undefined = undefined
+  private readonly list = new WaitList<Waiter>()
+
+  get size(): number {
+    return this.list.size
+  }
 
   push(): Waiter {
-    const waiter: Waiter = { resume: undefined, queued: true, notified: false, prev: this.tail, next: undefined }
-    if (this.tail === undefined) this.head = waiter
-    else this.tail.next = waiter
-    this.tail = waiter
-    this.size++
+    const waiter: Waiter = { resume: undefined, queued: true, notified: false, prev: undefined, next: undefined }
+    this.list.push(waiter)
     return waiter
   }
 
   remove(waiter: Waiter): void {
-    if (waiter.prev === undefined) this.head = waiter.next
-    else waiter.prev.next = waiter.next
-    if (waiter.next === undefined) this.tail = waiter.prev
-    else waiter.next.prev = waiter.prev
-    waiter.prev = waiter.next = undefined
+    this.list.unlink(waiter)
     waiter.queued = false
-    this.size--
   }
 
   /** Wakes up to `n` waiters from the head of the queue. */
   notify(n: number): void {
-    while (n > 0 && this.head !== undefined) {
-      const waiter = this.head
+    while (n > 0 && this.list.head !== undefined) {
+      const waiter = this.list.head
       this.remove(waiter)
       waiter.notified = true
       const resume = waiter.resume
       // A waiter whose fiber has not registered its callback yet finds
       // `notified` set when it does.
-      if (resume !== undefined) wake(() => resume(resumed))
+      if (resume !== undefined) wake(() => resume(Effect.void))
       n--
     }
   }
@@ -201,7 +192,7 @@ class ConditionImpl implements Condition {
   // uninterruptible region, so there is exactly one place that decides.
   private sleep(waiter: Waiter): Effect.Effect<void> {
     return Effect.callback<void>((resume) => {
-      if (waiter.notified) resume(resumed)
+      if (waiter.notified) resume(Effect.void)
       else waiter.resume = resume
     })
   }

@@ -65,6 +65,9 @@ import {
   TaskDoneError
 } from "./errors.ts"
 import { wake } from "./internal/handoff.ts"
+import { type RemoteQueue, RemoteQueueId, type Taken } from "./internal/remoteQueue.ts"
+import { FifoStore, LifoStore, PriorityStore, type Store } from "./internal/QueueStore.ts"
+import { type Link, WaitList } from "./internal/WaitList.ts"
 import { count, timeout as validTimeout } from "./validate.ts"
 
 /**
@@ -129,219 +132,13 @@ export interface Queue<A> {
 }
 
 // ---------------------------------------------------------------------------
-// Storage. Each item has a sequence number, its place in the queue's order
-// among equals, so that an item given back by an interrupted getter returns to
-// exactly the place it had.
-
-interface Store<A> {
-  /** Items stored (not counting items handed to getters). */
-  size: number
-  /** The sequence number of the item last returned by `take`. */
-  lastSeq: number
-  push(item: A): void
-  take(): A
-  /** The sequence number of an item that bypasses the (empty) store. */
-  nextSeq(): number
-  /** Puts back an item taken earlier, in its original place. */
-  restore(item: A, seq: number): void
-  clear(): void
-}
-
-/** A ring buffer with an O(1) head; returned items wait in `front`. */
-class FifoStore<A> implements Store<A> {
-  size = 0
-  lastSeq = 0
-  private buffer: Array<A | undefined>
-  private mask: number
-  private head = 0
-  private length = 0
-  /** The sequence number of the ring's head; the ring's items are consecutive. */
-  private headSeq = 0
-  /** Items given back, sorted by descending sequence number, all before the ring. */
-  private front: Array<{ readonly item: A; readonly seq: number }> = []
-
-  constructor(maxsize: number) {
-    let capacity = 16
-    while (capacity < maxsize && capacity < 1024) capacity *= 2
-    this.buffer = new Array(capacity)
-    this.mask = capacity - 1
-  }
-
-  push(item: A): void {
-    if (this.length === this.buffer.length) this.grow()
-    this.buffer[(this.head + this.length) & this.mask] = item
-    this.length++
-    this.size++
-  }
-
-  take(): A {
-    this.size--
-    if (this.front.length > 0) {
-      const entry = this.front.pop()!
-      this.lastSeq = entry.seq
-      return entry.item
-    }
-    const item = this.buffer[this.head] as A
-    this.buffer[this.head] = undefined
-    this.head = (this.head + 1) & this.mask
-    this.length--
-    this.lastSeq = this.headSeq++
-    return item
-  }
-
-  nextSeq(): number {
-    return this.headSeq++
-  }
-
-  restore(item: A, seq: number): void {
-    let i = this.front.length
-    while (i > 0 && this.front[i - 1]!.seq < seq) i--
-    this.front.splice(i, 0, { item, seq })
-    this.size++
-  }
-
-  clear(): void {
-    while (this.size > 0) this.take()
-  }
-
-  private grow(): void {
-    const old = this.buffer
-    const buffer = new Array<A | undefined>(old.length * 2)
-    for (let i = 0; i < this.length; i++) buffer[i] = old[(this.head + i) & this.mask]
-    this.buffer = buffer
-    this.mask = buffer.length - 1
-    this.head = 0
-  }
-}
-
-/** A stack; the sequence numbers ascend from bottom to top. */
-class LifoStore<A> implements Store<A> {
-  size = 0
-  lastSeq = 0
-  private items: Array<A> = []
-  private seqs: Array<number> = []
-  private seq = 0
-
-  push(item: A): void {
-    this.items.push(item)
-    this.seqs.push(this.seq++)
-    this.size++
-  }
-
-  take(): A {
-    this.size--
-    this.lastSeq = this.seqs.pop()!
-    return this.items.pop()!
-  }
-
-  nextSeq(): number {
-    return this.seq++
-  }
-
-  restore(item: A, seq: number): void {
-    let i = this.seqs.length
-    while (i > 0 && this.seqs[i - 1]! > seq) i--
-    this.items.splice(i, 0, item)
-    this.seqs.splice(i, 0, seq)
-    this.size++
-  }
-
-  clear(): void {
-    this.items.length = 0
-    this.seqs.length = 0
-    this.size = 0
-  }
-}
-
-/** A binary min-heap on (order, sequence number): equal items keep insertion order. */
-class PriorityStore<A> implements Store<A> {
-  size = 0
-  lastSeq = 0
-  private items: Array<A> = []
-  private seqs: Array<number> = []
-  private seq = 0
-
-  private readonly order: Order.Order<A>
-
-  constructor(order: Order.Order<A>) {
-    this.order = order
-  }
-
-  push(item: A): void {
-    this.insert(item, this.seq++)
-  }
-
-  take(): A {
-    const items = this.items
-    const seqs = this.seqs
-    const top = items[0]!
-    this.lastSeq = seqs[0]!
-    const last = items.pop()!
-    const lastSeq = seqs.pop()!
-    this.size--
-    const n = this.size
-    if (n > 0) {
-      // Sift `last` down from the root.
-      let i = 0
-      while (true) {
-        const l = 2 * i + 1
-        if (l >= n) break
-        const r = l + 1
-        const c = r < n && this.less(items[r]!, seqs[r]!, items[l]!, seqs[l]!) ? r : l
-        if (!this.less(items[c]!, seqs[c]!, last, lastSeq)) break
-        items[i] = items[c]!
-        seqs[i] = seqs[c]!
-        i = c
-      }
-      items[i] = last
-      seqs[i] = lastSeq
-    }
-    return top
-  }
-
-  nextSeq(): number {
-    return this.seq++
-  }
-
-  restore(item: A, seq: number): void {
-    this.insert(item, seq)
-  }
-
-  clear(): void {
-    this.items.length = 0
-    this.seqs.length = 0
-    this.size = 0
-  }
-
-  private less(a: A, aSeq: number, b: A, bSeq: number): boolean {
-    const c = this.order(a, b)
-    return c < 0 || (c === 0 && aSeq < bSeq)
-  }
-
-  private insert(item: A, seq: number): void {
-    const items = this.items
-    const seqs = this.seqs
-    let i = this.size++
-    while (i > 0) {
-      const p = (i - 1) >> 1
-      if (!this.less(item, seq, items[p]!, seqs[p]!)) break
-      items[i] = items[p]!
-      seqs[i] = seqs[p]!
-      i = p
-    }
-    items[i] = item
-    seqs[i] = seq
-  }
-}
-
-// ---------------------------------------------------------------------------
-// Waiters: doubly-linked FIFO lists, O(1) removal on interruption.
+// Waiters: FIFO lists (internal/WaitList.ts), O(1) removal on interruption.
 
 const QUEUED = 0 // in its list, waiting
 const GRANTED = 1 // handed an item / a slot; its fiber has not resumed yet
 const DONE = 2 // resumed, timed out, failed or abandoned
 
-interface Waiter<A> {
+interface Waiter<A> extends Link<Waiter<A>> {
   resume: ((effect: Effect.Effect<any, any>) => void) | undefined
   state: number
   /** Putter: the item to put. Getter: the item handed to it. */
@@ -350,8 +147,6 @@ interface Waiter<A> {
   seq: number
   /** A timed waiter whose timer fired before it registered: its error. */
   failure: unknown
-  prev: Waiter<A> | undefined
-  next: Waiter<A> | undefined
 }
 
 const makeWaiter = <A>(item: A | undefined): Waiter<A> => ({
@@ -364,47 +159,12 @@ const makeWaiter = <A>(item: A | undefined): Waiter<A> => ({
   next: undefined
 })
 
-class WaitList<A> {
-  head: Waiter<A> | undefined = undefined
-  private tail: Waiter<A> | undefined = undefined
-
-  push(waiter: Waiter<A>): void {
-    waiter.prev = this.tail
-    if (this.tail === undefined) this.head = waiter
-    else this.tail.next = waiter
-    this.tail = waiter
-  }
-
-  unlink(waiter: Waiter<A>): void {
-    if (waiter.prev === undefined) this.head = waiter.next
-    else waiter.prev.next = waiter.next
-    if (waiter.next === undefined) this.tail = waiter.prev
-    else waiter.next.prev = waiter.prev
-    waiter.prev = waiter.next = undefined
-  }
-}
-
-/**
- * The manager's access to a hosted FIFO queue (`src/process/queueHook.ts`
- * declares its type). Keyed by `Symbol.for` so that nothing public exports
- * it; it stays off the `get`/`put` hot path.
- *
- * @internal
- */
-const RemoteId: unique symbol = Symbol.for("@weft/primitives/Queue/remote")
-
-/** An item taken by the manager for a remote getter, with its place in the queue's order. @internal */
-interface Taken<A> {
-  readonly item: A
-  readonly seq: number
-}
-
 const shutDownPut = (): QueueShutDownError => new QueueShutDownError({ operation: "put" })
 const shutDownGet = (): QueueShutDownError => new QueueShutDownError({ operation: "get" })
 
 class QueueImpl<A> implements Queue<A> {
-  private readonly getters = new WaitList<A>()
-  private readonly putters = new WaitList<A>()
+  private readonly getters = new WaitList<Waiter<A>>()
+  private readonly putters = new WaitList<Waiter<A>>()
   private readonly joiners = new Set<() => void>()
   /** Items handed to getters whose fibers have not resumed; they still count in `size`. */
   private inFlight = 0
@@ -618,12 +378,7 @@ class QueueImpl<A> implements Queue<A> {
    *
    * @internal
    */
-  get [RemoteId](): {
-    readonly get: Effect.Effect<Taken<A>, QueueShutDownError>
-    readonly getNowait: Effect.Effect<Taken<A>, QueueEmptyError | QueueShutDownError>
-    getFor(timeout: Duration.Input): Effect.Effect<Taken<A>, QueueEmptyError | QueueShutDownError | InvalidArgumentError>
-    restore(item: A, seq: number): Effect.Effect<void>
-  } {
+  get [RemoteQueueId](): RemoteQueue<A> {
     const takeNow = (): Taken<A> => {
       const item = this.store.take()
       const seq = this.store.lastSeq
@@ -697,7 +452,7 @@ class QueueImpl<A> implements Queue<A> {
 
   /** Ends a waiter that was unlinked without being served. */
   /** The timer of a timed wait fired: the waiter fails unless it was served first. */
-  private timeOut(list: WaitList<A>, waiter: Waiter<A>, error: QueueFullError | QueueEmptyError): void {
+  private timeOut(list: WaitList<Waiter<A>>, waiter: Waiter<A>, error: QueueFullError | QueueEmptyError): void {
     if (waiter.state !== QUEUED) return
     if (waiter.resume === undefined) {
       // The timer beat the waiter's registration (its fiber yielded in
@@ -768,7 +523,7 @@ class QueueImpl<A> implements Queue<A> {
     })
   }
 
-  private failAll(list: WaitList<A>, error: () => QueueShutDownError): void {
+  private failAll(list: WaitList<Waiter<A>>, error: () => QueueShutDownError): void {
     let waiter = list.head
     while (waiter !== undefined) {
       list.unlink(waiter)

@@ -17,31 +17,31 @@
  */
 import { Effect } from "effect"
 import { wake } from "./handoff.ts"
+import { type Link, WaitList } from "./WaitList.ts"
 
-interface Waiter {
+interface Waiter extends Link<Waiter> {
   readonly n: number
-  readonly resume: (effect: Effect.Effect<void>) => void
+  readonly resume: () => void
   granted: boolean
-  prev: Waiter | undefined
-  next: Waiter | undefined
 }
-
-const resumed = Effect.void
 
 /** @internal */
 export class Permits {
   free: number
-  waiting = 0
-  private head: Waiter | undefined = undefined
-  private tail: Waiter | undefined = undefined
+  private readonly queue = new WaitList<Waiter>()
 
   constructor(free: number) {
     this.free = free
   }
 
+  /** How many requests wait. */
+  get waiting(): number {
+    return this.queue.size
+  }
+
   /** Takes `n` permits if they are free and nobody is queued ahead. */
   tryTake(n: number): boolean {
-    if (this.head === undefined && this.free >= n) {
+    if (this.queue.head === undefined && this.free >= n) {
       this.free -= n
       return true
     }
@@ -50,37 +50,49 @@ export class Permits {
 
   /** Takes `n` permits, waiting in FIFO order. */
   take(n: number): Effect.Effect<void> {
-    return Effect.suspend(() => (this.tryTake(n) ? resumed : this.wait(n)))
+    return Effect.suspend(() => (this.tryTake(n) ? Effect.void : this.wait(n)))
   }
 
   /** Queues for `n` permits; the caller already failed `tryTake`. */
   wait(n: number): Effect.Effect<void> {
     return Effect.callback<void>((resume) => {
-      if (this.tryTake(n)) return resume(resumed)
-      const waiter: Waiter = { n, resume, granted: false, prev: this.tail, next: undefined }
-      if (this.tail === undefined) this.head = waiter
-      else this.tail.next = waiter
-      this.tail = waiter
-      this.waiting++
+      if (this.tryTake(n)) return resume(Effect.void)
+      const waiter = this.enqueue(n, () => resume(Effect.void))
       return Effect.sync(() => this.abandon(waiter))
+    })
+  }
+
+  /**
+   * Queues for `n` permits outside of a fiber (the Promise face): `resume`
+   * runs once they are taken for the caller. The caller already failed
+   * `tryTake`, and must not abandon the wait.
+   */
+  waitPromise(n: number): Promise<void> {
+    return new Promise((resolve) => {
+      this.enqueue(n, resolve)
     })
   }
 
   /** Returns `n` permits and hands them on to the queue. */
   release(n: number): void {
     this.free += n
-    if (this.head !== undefined) this.dispatch()
+    if (this.queue.head !== undefined) this.dispatch()
+  }
+
+  private enqueue(n: number, resume: () => void): Waiter {
+    const waiter: Waiter = { n, resume, granted: false, prev: undefined, next: undefined }
+    this.queue.push(waiter)
+    return waiter
   }
 
   private dispatch(): void {
-    let waiter = this.head
+    let waiter = this.queue.head
     while (waiter !== undefined && waiter.n <= this.free) {
       this.free -= waiter.n
-      this.unlink(waiter)
+      this.queue.unlink(waiter)
       waiter.granted = true
-      const resume = waiter.resume
-      wake(() => resume(resumed))
-      waiter = this.head
+      wake(waiter.resume)
+      waiter = this.queue.head
     }
   }
 
@@ -88,18 +100,9 @@ export class Permits {
     if (waiter.granted) {
       this.release(waiter.n)
     } else {
-      this.unlink(waiter)
+      this.queue.unlink(waiter)
       // A large request at the head may have blocked smaller ones behind it.
-      if (this.head !== undefined) this.dispatch()
+      if (this.queue.head !== undefined) this.dispatch()
     }
-  }
-
-  private unlink(waiter: Waiter): void {
-    if (waiter.prev === undefined) this.head = waiter.next
-    else waiter.prev.next = waiter.next
-    if (waiter.next === undefined) this.tail = waiter.prev
-    else waiter.next.prev = waiter.prev
-    waiter.prev = waiter.next = undefined
-    this.waiting--
   }
 }

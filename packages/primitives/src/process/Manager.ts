@@ -94,7 +94,8 @@ import * as RLock from "../RLock.ts"
 import * as Semaphore from "../Semaphore.ts"
 import { connect } from "./client.ts"
 import { type Address, describeAddress, send } from "./protocol.ts"
-import { accept, disconnect, type Hosted, type Kind, Local, remoteQueue, run, type ServerState } from "./server.ts"
+import { remoteQueue } from "../internal/remoteQueue.ts"
+import { accept, disconnect, type Hosted, type Kind, Local, run, type ServerState } from "./server.ts"
 import {
   barrierView,
   type Cast,

@@ -30,50 +30,21 @@
  */
 import { timingSafeEqual } from "node:crypto"
 import type * as net from "node:net"
-import { type Duration, Effect, Exit, Fiber } from "effect"
+import { Effect, Exit, Fiber } from "effect"
 import * as Cause from "effect/Cause"
 import type * as Barrier from "../Barrier.ts"
 import type * as Condition from "../Condition.ts"
-import { type InvalidArgumentError, NotOwnerError, type QueueEmptyError, type QueueShutDownError } from "../errors.ts"
+import { NotOwnerError } from "../errors.ts"
 import type * as Event from "../Event.ts"
 import type * as Lock from "../Lock.ts"
 import type * as Queue from "../Queue.ts"
 import type * as RLock from "../RLock.ts"
 import type * as Semaphore from "../Semaphore.ts"
+import type { RemoteQueue, Taken } from "../internal/remoteQueue.ts"
 import { encodeError, type Reply, readLines, send } from "./protocol.ts"
 
 /** @internal */
 export type Kind = "lock" | "rlock" | "semaphore" | "event" | "condition" | "barrier" | "queue"
-
-/** A queue item taken for a remote getter, with its place in the queue's order. @internal */
-export interface Taken {
-  readonly item: unknown
-  readonly seq: number
-}
-
-/**
- * The manager's hook into a fiber `Queue` (`Queue.fifo`; see `QueueImpl`
- * in `../Queue.ts`): gets that also return the item's sequence number, and
- * `restore`, which puts such an item back in its original place (to the next
- * waiting getter if there is one) without touching the unfinished-task count.
- *
- * @internal
- */
-export interface RemoteQueue {
-  readonly get: Effect.Effect<Taken, QueueShutDownError>
-  readonly getNowait: Effect.Effect<Taken, QueueEmptyError | QueueShutDownError>
-  getFor(timeout: Duration.Input): Effect.Effect<Taken, QueueEmptyError | QueueShutDownError | InvalidArgumentError>
-  restore(item: unknown, seq: number): Effect.Effect<void>
-}
-
-const RemoteQueueId = Symbol.for("@weft/primitives/Queue/remote")
-
-/** The hook of a queue made by `Queue.fifo`. @internal */
-export const remoteQueue = (queue: Queue.Queue<unknown>): RemoteQueue => {
-  const hook = (queue as unknown as Record<symbol, RemoteQueue | undefined>)[RemoteQueueId]
-  if (hook === undefined) throw new Error("not a Queue made by @weft/primitives")
-  return hook
-}
 
 /** The queue operations that take an item (and are acknowledged). @internal */
 export const isTake = (op: string): boolean => op === "get" || op === "getNowait" || op === "getFor"
