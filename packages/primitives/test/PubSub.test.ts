@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber, Option } from "effect"
+import { Cause, Effect, Exit, Fiber, Option } from "effect"
 import { TestClock } from "effect/testing"
-import { PubSub } from "../src/index.ts"
+import { Manager, PubSub } from "../src/index.ts"
 
 describe("PubSub", () => {
   it.effect("every subscriber gets every message published after it subscribed, in publish order", () =>
@@ -86,5 +86,56 @@ describe("PubSub", () => {
       assert.strictEqual(yield* take, 1)
       assert.deepStrictEqual(yield* takeFor(0), Option.some(2))
       assert.deepStrictEqual(yield* takeAll, [3])
+    })))
+})
+
+describe("manager.pubsub (process scope)", () => {
+  it.live("subscribers in the manager's process and through a handle get every message, in publish order", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const manager = yield* Manager.serve()
+      const local = yield* manager.pubsub<{ n: number }>()
+      const remote = (yield* Manager.attach(local.handle)) as unknown as PubSub.PubSub<{ n: number }>
+      const here = yield* local.subscribe
+      const there = yield* remote.subscribe
+      for (let n = 0; n < 50; n++) yield* (n % 2 === 0 ? local : remote).publish({ n })
+      const expected = Array.from({ length: 50 }, (_, n) => ({ n }))
+      const got: Array<{ n: number }> = []
+      while (got.length < 50) got.push(yield* there.take)
+      assert.deepStrictEqual(got, expected)
+      const gotHere: Array<{ n: number }> = []
+      while (gotHere.length < 50) gotHere.push(yield* here.take)
+      assert.deepStrictEqual(gotHere, expected)
+      assert.deepStrictEqual(yield* there.takeAll, [])
+    })))
+
+  it.live("a remote take waits; takeFor times out with None; an interrupted take loses nothing", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const manager = yield* Manager.serve()
+      const hub = yield* manager.pubsub<string>()
+      const remote = (yield* Manager.attach(hub.handle)) as unknown as PubSub.PubSub<string>
+      const sub = yield* remote.subscribe
+      assert.isTrue(Option.isNone(yield* sub.takeFor("50 millis")))
+      const taker = yield* Effect.forkChild(sub.take, { startImmediately: true })
+      yield* Effect.sleep("20 millis")
+      yield* Fiber.interrupt(taker)
+      yield* hub.publish("kept")
+      assert.deepStrictEqual(yield* sub.takeFor("5 seconds"), Option.some("kept"))
+    })))
+
+  it.live("a closed subscription stops receiving; a message JSON cannot carry is refused", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const manager = yield* Manager.serve()
+      const hub = yield* manager.pubsub<unknown>()
+      const remote = (yield* Manager.attach(hub.handle)) as unknown as PubSub.PubSub<unknown>
+      const stays = yield* remote.subscribe
+      yield* Effect.scoped(Effect.gen(function*() {
+        const leaves = yield* remote.subscribe
+        yield* hub.publish(1)
+        assert.deepStrictEqual(yield* leaves.take, 1)
+      }))
+      yield* hub.publish(2)
+      assert.deepStrictEqual([yield* stays.take, yield* stays.take], [1, 2])
+      const exit = yield* Effect.exit(remote.publish(() => 1))
+      assert.isTrue(Exit.isFailure(exit) && exit.cause.reasons.some(Cause.isDieReason))
     })))
 })

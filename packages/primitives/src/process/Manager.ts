@@ -89,6 +89,7 @@ import * as Barrier from "../Barrier.ts"
 import * as Condition from "../Condition.ts"
 import * as Event from "../Event.ts"
 import * as Lock from "../Lock.ts"
+import * as PubSub from "../PubSub.ts"
 import * as Queue from "../Queue.ts"
 import * as RLock from "../RLock.ts"
 import * as Semaphore from "../Semaphore.ts"
@@ -103,6 +104,7 @@ import {
   eventView,
   type Invoke,
   lockView,
+  pubsubView,
   queueView,
   rlockView,
   semaphoreView
@@ -120,7 +122,7 @@ export type { Address } from "./protocol.ts"
 
 /**
  * The kinds of primitive a manager hosts: `"lock" | "rlock" | "semaphore" |
- * "event" | "condition" | "barrier" | "queue"`.
+ * "event" | "condition" | "barrier" | "queue" | "pubsub"`.
  *
  * @example
  * ```ts
@@ -168,6 +170,7 @@ export interface Interfaces {
   readonly condition: Condition.Condition
   readonly barrier: Barrier.Barrier
   readonly queue: Queue.Queue<unknown>
+  readonly pubsub: PubSub.PubSub<unknown>
 }
 
 /**
@@ -317,10 +320,42 @@ export interface Manager {
    * ```
    */
   queue<A = unknown>(maxsize?: number): Effect.Effect<Queue.Queue<A> & { readonly handle: Handle<"queue"> }, InvalidArgumentError>
+  /**
+   * A hosted `PubSub` (unbounded): every subscriber, in any process, gets
+   * every message published after it subscribed, in publish order. The
+   * manager pushes each message to each subscribed process as it is
+   * published, into a buffer in that process, so a `take` that is interrupted
+   * loses nothing. Messages cross as JSON, as queue items do (a value JSON
+   * cannot carry makes `publish` die with an `InvalidArgumentError`). A
+   * process that disconnects stops receiving; messages published meanwhile
+   * are not kept for it.
+   *
+   * @example
+   * ```ts
+   * // manager's process: hand `room.handle` to the other processes
+   * const room = yield* manager.pubsub<string>()
+   * yield* room.publish("hello")
+   *
+   * // any process
+   * const chat = (yield* Manager.attach(handle)) as PubSub.PubSub<string>
+   * const sub = yield* chat.subscribe // scoped
+   * const line = yield* sub.take
+   * ```
+   */
+  pubsub<A = unknown>(): Effect.Effect<PubSub.PubSub<A> & { readonly handle: Handle<"pubsub"> }>
 }
 
-const view = (kind: Kind, invoke: Invoke, cast?: Cast, info: { parties?: number; maxsize?: number } = {}): Interfaces[Kind] => {
+interface ViewInfo {
+  readonly parties?: number
+  readonly maxsize?: number
+  /** A pubsub's `subscribe`: the manager's hub in its own process, the connection's buffer elsewhere. */
+  readonly subscribe?: Effect.Effect<PubSub.Subscription<unknown>, never, Scope.Scope>
+}
+
+const view = (kind: Kind, invoke: Invoke, cast?: Cast, info: ViewInfo = {}): Interfaces[Kind] => {
   switch (kind) {
+    case "pubsub":
+      return pubsubView(invoke, info.subscribe!)
     case "barrier":
       return barrierView(invoke, info.parties ?? 0)
     case "condition":
@@ -433,7 +468,11 @@ export const serve = (options: Options = {}): Effect.Effect<Manager, ManagerUnav
           hosted.kind,
           (op, args) => Effect.suspend(() => run(hosted, Local, op, args)) as Effect.Effect<any>,
           undefined,
-          (hosted as Hosted).kind === "queue" ? { maxsize: (hosted.prim as Queue.Queue<unknown>).maxsize } : {}
+          (hosted as Hosted).kind === "queue"
+            ? { maxsize: (hosted.prim as Queue.Queue<unknown>).maxsize }
+            : hosted.kind === "pubsub"
+            ? { subscribe: (hosted.prim as PubSub.PubSub<unknown>).subscribe }
+            : {}
         )
       return withHandle(local as Interfaces[K], handle)
     }
@@ -459,6 +498,14 @@ export const serve = (options: Options = {}): Effect.Effect<Manager, ManagerUnav
             host({ kind: "queue", prim, remote: remoteQueue(prim) }) as unknown as
               & Queue.Queue<A>
               & { readonly handle: Handle<"queue"> }
+        ),
+      pubsub: <A>() =>
+        Effect.map(
+          PubSub.make<unknown>(),
+          (prim) =>
+            host({ kind: "pubsub", prim, remote: new Map() }) as unknown as
+              & PubSub.PubSub<A>
+              & { readonly handle: Handle<"pubsub"> }
         )
     } satisfies Manager
   })
@@ -535,7 +582,7 @@ export const attach = <K extends Kind>(
       handle.kind,
       (op, args) => connection.call(handle.kind, handle.id, op, args) as Effect.Effect<any>,
       (op, args) => connection.cast(handle.id, op, args),
-      info
+      kind === "pubsub" ? { ...info, subscribe: connection.subscribe(handle.id) } : info
     )
     return { ...primitive, handle } as unknown as Managed<K>
   })

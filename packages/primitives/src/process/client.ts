@@ -14,9 +14,10 @@
  * @internal
  */
 import * as net from "node:net"
-import { Effect } from "effect"
+import { Cause, Effect, Queue as EffectQueue, type Scope } from "effect"
 import { ManagerAuthError, ManagerClosedError, ManagerUnavailableError } from "../errors.ts"
 import { type Address, decodeError, describeAddress, readLines, type Reply, send, type ServerMessage } from "./protocol.ts"
+import { subscriptionOf, type Subscription } from "../PubSub.ts"
 import { compensation } from "./views.ts"
 
 interface Pending {
@@ -33,6 +34,9 @@ export class Connection {
   private state: "connecting" | "ready" | "lost" = "connecting"
   private lost: "closed" | ManagerUnavailableError | ManagerAuthError | undefined = undefined
   private readonly onReady: Array<() => void> = []
+  /** The buffers of this process's pubsub subscriptions, by subscription id. */
+  private readonly subscriptions = new Map<number, EffectQueue.Queue<unknown>>()
+  private nextSubscription = 1
 
   constructor(address: Address, key: string) {
     this.where = describeAddress(address)
@@ -64,6 +68,11 @@ export class Connection {
       case "closed":
         this.fail("closed")
         return void this.socket.destroy()
+      case "msg": {
+        const buffer = this.subscriptions.get(message.s)
+        if (buffer !== undefined) EffectQueue.offerUnsafe(buffer, message.v)
+        return
+      }
       case "reply": {
         const pending = this.pending.get(message.r)
         if (pending === undefined) return
@@ -82,6 +91,8 @@ export class Connection {
     const pending = [...this.pending.values()]
     this.pending.clear()
     for (const p of pending) p.onLost(reason)
+    const lost = Cause.die(reason === "closed" ? new ManagerClosedError({ address: this.where, operation: "pubsub.take" }) : reason)
+    for (const buffer of this.subscriptions.values()) EffectQueue.failCauseUnsafe(buffer, lost)
   }
 
   private flushReady(): void {
@@ -91,7 +102,7 @@ export class Connection {
 
   /** Keeps the process alive exactly while a call is in flight. */
   private refresh(): void {
-    if (this.pending.size > 0) this.socket.ref()
+    if (this.pending.size > 0 || this.subscriptions.size > 0) this.socket.ref()
     else this.socket.unref()
   }
 
@@ -170,6 +181,36 @@ export class Connection {
     return Effect.withFiber((fiber) => {
       if (this.state !== "lost") send(this.socket, { t: "call", r: 0, p: id, o: op, a: args, f: fiber.id, n: 1 })
       return Effect.void
+    })
+  }
+
+  /**
+   * Subscribes to pubsub `id`: the manager pushes every message published
+   * from now on (`msg`) into a local buffer, so a take that is interrupted
+   * loses nothing. The subscription ends with its scope.
+   */
+  subscribe(id: number): Effect.Effect<Subscription<unknown>, never, Scope.Scope> {
+    const self = this
+    return Effect.acquireRelease(
+      Effect.gen(function*() {
+        const s = self.nextSubscription++
+        const buffer = yield* EffectQueue.unbounded<unknown>()
+        self.subscriptions.set(s, buffer)
+        self.refresh()
+        yield* Effect.onInterrupt(Effect.orDie(self.call("pubsub", id, "subscribe", [s])), () => self.unsubscribe(id, s))
+        return { s, buffer }
+      }),
+      ({ s }) => self.unsubscribe(id, s)
+    ).pipe(Effect.map(({ buffer }) =>
+      subscriptionOf("manager pubsub", EffectQueue.take(buffer), EffectQueue.clear(buffer))
+    ))
+  }
+
+  private unsubscribe(id: number, s: number): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      this.subscriptions.delete(s)
+      this.refresh()
+      return this.cast(id, "unsubscribe", [s])
     })
   }
 

@@ -22,6 +22,8 @@
  *   `{ t: "reply", r, x: "int" }`                interrupted (after a `cancel`), nothing held
  *   `{ t: "reply", r, x: "die", m }`             a defect on the server
  *   `{ t: "closed" }`                            the manager's scope is closing
+ *   `{ t: "msg", s, v }`                         a message `v` published on a pubsub that the
+ *                                                client subscribed to as subscription `s`
  *
  * Every `call` gets exactly one `reply`, even after a `cancel`: if the
  * operation won the race (the reply is `ok`), the client undoes it (a queue
@@ -65,7 +67,12 @@ export type Reply =
   | { readonly t: "reply"; readonly r: number; readonly x: "die"; readonly m: string }
 
 /** @internal */
-export type ServerMessage = { readonly t: "welcome" } | { readonly t: "refused" } | { readonly t: "closed" } | Reply
+export type ServerMessage =
+  | { readonly t: "welcome" }
+  | { readonly t: "refused" }
+  | { readonly t: "closed" }
+  | { readonly t: "msg"; readonly s: number; readonly v: unknown }
+  | Reply
 
 /** @internal */
 export interface EncodedError {

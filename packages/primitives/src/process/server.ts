@@ -37,6 +37,7 @@ import type * as Condition from "../Condition.ts"
 import { NotOwnerError } from "../errors.ts"
 import type * as Event from "../Event.ts"
 import type * as Lock from "../Lock.ts"
+import type * as PubSub from "../PubSub.ts"
 import type * as Queue from "../Queue.ts"
 import type * as RLock from "../RLock.ts"
 import type * as Semaphore from "../Semaphore.ts"
@@ -44,7 +45,7 @@ import type { RemoteQueue, Taken } from "../internal/remoteQueue.ts"
 import { encodeError, type Reply, readLines, send } from "./protocol.ts"
 
 /** @internal */
-export type Kind = "lock" | "rlock" | "semaphore" | "event" | "condition" | "barrier" | "queue"
+export type Kind = "lock" | "rlock" | "semaphore" | "event" | "condition" | "barrier" | "queue" | "pubsub"
 
 /** The queue operations that take an item (and are acknowledged). @internal */
 export const isTake = (op: string): boolean => op === "get" || op === "getNowait" || op === "getFor"
@@ -74,6 +75,13 @@ export type Hosted =
   | { readonly kind: "condition"; readonly prim: Condition.Condition; readonly lock: RLock.RLock }
   | { readonly kind: "barrier"; readonly prim: Barrier.Barrier }
   | { readonly kind: "queue"; readonly prim: Queue.Queue<unknown>; readonly remote: RemoteQueue }
+  | {
+    readonly kind: "pubsub"
+    /** The local hub: the manager's own process subscribes to it directly. */
+    readonly prim: PubSub.PubSub<unknown>
+    /** Remote subscriptions, keyed by `${conn id}:${subscription id}`; each gets every message pushed as `msg`. */
+    readonly remote: Map<string, { readonly conn: Conn; readonly s: number }>
+  }
 
 /** The primitives whose calls run in a `Session`. @internal */
 export type Owned = Extract<Hosted, { kind: "rlock" | "condition" }>
@@ -247,6 +255,24 @@ export const run = (hosted: Hosted, conn: Conn, op: string, args: ReadonlyArray<
           return queue.join
         case "shutdown":
           return queue.shutdown({ immediate: args[0] === true })
+      }
+      return unknownOp(hosted, op)
+    }
+    case "pubsub": {
+      switch (op) {
+        case "publish":
+          // In one step, so every subscriber, local or remote, sees the
+          // messages in the order they were published.
+          return Effect.suspend(() => {
+            for (const { conn: c, s } of hosted.remote.values()) {
+              if (c.socket !== undefined) send(c.socket, { t: "msg", s, v: args[0] })
+            }
+            return hosted.prim.publish(args[0])
+          })
+        case "subscribe": // the client chose the id, so its buffer exists before the first message
+          return Effect.sync(() => void hosted.remote.set(`${conn.id}:${args[0]}`, { conn, s: args[0] }))
+        case "unsubscribe":
+          return Effect.sync(() => void hosted.remote.delete(`${conn.id}:${args[0]}`))
       }
       return unknownOp(hosted, op)
     }
@@ -538,7 +564,9 @@ export const disconnect = (state: ServerState, conn: Conn): void => {
         conn.unacked.clear()
         for (const { hosted, item, seq } of unacked) Effect.runSync(hosted.remote.restore(item, seq))
         for (const hosted of state.hosted.values()) {
-          if (hosted.kind === "lock" && hosted.holder === conn) {
+          if (hosted.kind === "pubsub") {
+            for (const [key, sub] of hosted.remote) if (sub.conn === conn) hosted.remote.delete(key)
+          } else if (hosted.kind === "lock" && hosted.holder === conn) {
             hosted.holder = undefined
             Effect.runFork(Effect.ignore(hosted.prim.release))
           } else if (hosted.kind === "semaphore") {

@@ -9,7 +9,7 @@
  *
  * @internal
  */
-import { Clock, Duration, Effect } from "effect"
+import { Clock, Duration, Effect, type Scope } from "effect"
 import {
   type BrokenBarrierError,
   InvalidArgumentError,
@@ -27,6 +27,7 @@ import type * as Event from "../Event.ts"
 import { stringify } from "../json.ts"
 import { timeout as parseTimeout } from "../validate.ts"
 import type * as Lock from "../Lock.ts"
+import type * as PubSub from "../PubSub.ts"
 import type * as RLock from "../RLock.ts"
 import type * as Queue from "../Queue.ts"
 import type * as Semaphore from "../Semaphore.ts"
@@ -174,9 +175,9 @@ export const conditionView = (invoke: Invoke, cast: Cast = ignoring(invoke)): Co
  * what `JSON.parse` gives. A value JSON cannot carry is a defect (the
  * interface's `put` has no error for it), as in `SharedQueue`.
  */
-const jsonItem = (operation: string, item: unknown): Effect.Effect<unknown> =>
+const jsonItem = (operation: string, item: unknown, kind = "queue"): Effect.Effect<unknown> =>
   Effect.suspend(() => {
-    const json = stringify(`manager queue.${operation}`, item)
+    const json = stringify(`manager ${kind}.${operation}`, item)
     return typeof json === "string" ? Effect.succeed(JSON.parse(json)) : Effect.die(json)
   })
 
@@ -201,6 +202,21 @@ export const queueView = (invoke: Invoke, maxsize: number): Queue.Queue<unknown>
   taskDone: invoke("taskDone", []) as Effect.Effect<void, TaskDoneError>,
   join: invoke("join", []),
   shutdown: (options) => invoke("shutdown", [options?.immediate === true])
+})
+
+/**
+ * A pubsub: `publish` sends a JSON copy through `invoke` (the manager fans it
+ * out to every subscriber, in publish order); `subscribe` is the local
+ * buffer fed by the manager (remote) or the manager's own hub (local).
+ *
+ * @internal
+ */
+export const pubsubView = (
+  invoke: Invoke,
+  subscribe: Effect.Effect<PubSub.Subscription<unknown>, never, Scope.Scope>
+): PubSub.PubSub<unknown> => ({
+  publish: (message) => Effect.flatMap(jsonItem("publish", message, "pubsub"), (copy) => invoke("publish", [copy])),
+  subscribe
 })
 
 /**
