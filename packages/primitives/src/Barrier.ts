@@ -51,7 +51,9 @@
  * @module
  */
 import { Cause, Deferred, Duration, Effect, Exit } from "effect"
+import { dual } from "effect/Function"
 import { BrokenBarrierError, type InvalidArgumentError } from "./errors.ts"
+import { bindMethods } from "./internal/bind.ts"
 import { count, timeout as parseTimeout } from "./validate.ts"
 
 /**
@@ -111,6 +113,7 @@ class BarrierImpl implements Barrier {
     this.action = action
     this.current = this.fresh()
     this.wait = this.arrive(undefined)
+    bindMethods(this, "waitFor")
   }
 
   private fresh(): Generation {
@@ -247,3 +250,92 @@ export const make = <R = never>(
       (context) => new BarrierImpl(parties, Effect.provideContext(action, context))
     )
   })
+
+// ---------------------------------------------------------------------------
+// Module functions: the instance members as functions, for any scope's
+// barrier (`manager.barrier(n)` too).
+
+/**
+ * `barrier.wait` as a function.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Barrier } from "@weft/primitives"
+ *
+ * const program = Effect.flatMap(Barrier.make(1), Barrier.wait) // 0: one party, it passes at once
+ * ```
+ */
+export const wait = (self: Pick<Barrier, "wait">): Effect.Effect<number, BrokenBarrierError> => self.wait
+
+/**
+ * `barrier.waitFor(timeout)`: `Barrier.waitFor(barrier, timeout)` or
+ * `barrier.pipe(Barrier.waitFor(timeout))`.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Barrier } from "@weft/primitives"
+ *
+ * const program = Effect.flatMap(Barrier.make(2), (barrier) => Effect.flip(barrier.pipe(Barrier.waitFor(10)))) // BrokenBarrierError
+ * ```
+ */
+export const waitFor: {
+  (timeout: Duration.Input): (self: Pick<Barrier, "waitFor">) => Effect.Effect<number, BrokenBarrierError | InvalidArgumentError>
+  (self: Pick<Barrier, "waitFor">, timeout: Duration.Input): Effect.Effect<number, BrokenBarrierError | InvalidArgumentError>
+} = dual(
+  (args) => typeof args[0] === "object" && args[0] !== null && "parties" in args[0],
+  (self: Pick<Barrier, "waitFor">, timeout: Duration.Input) => self.waitFor(timeout)
+)
+
+/**
+ * `barrier.abort` as a function.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Barrier } from "@weft/primitives"
+ *
+ * const program = Effect.flatMap(Barrier.make(3), (barrier) => Effect.andThen(Barrier.abort(barrier), Barrier.broken(barrier))) // true
+ * ```
+ */
+export const abort = (self: Pick<Barrier, "abort">): Effect.Effect<void> => self.abort
+
+/**
+ * `barrier.reset` as a function.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Barrier } from "@weft/primitives"
+ *
+ * const program = Effect.flatMap(Barrier.make(3), Barrier.reset)
+ * ```
+ */
+export const reset = (self: Pick<Barrier, "reset">): Effect.Effect<void> => self.reset
+
+/**
+ * `barrier.waiting` as a function.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Barrier } from "@weft/primitives"
+ *
+ * const program = Effect.flatMap(Barrier.make(3), Barrier.waiting) // 0
+ * ```
+ */
+export const waiting = (self: Pick<Barrier, "waiting">): Effect.Effect<number> => self.waiting
+
+/**
+ * `barrier.broken` as a function.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Barrier } from "@weft/primitives"
+ *
+ * const program = Effect.flatMap(Barrier.make(3), Barrier.broken) // false
+ * ```
+ */
+export const broken = (self: Pick<Barrier, "broken">): Effect.Effect<boolean> => self.broken

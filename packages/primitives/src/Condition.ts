@@ -57,7 +57,9 @@
  * @module
  */
 import { Clock, Duration, Effect, Exit } from "effect"
+import { dual } from "effect/Function"
 import { InvalidArgumentError, NotHeldError, type NotOwnerError } from "./errors.ts"
+import { bindMethods } from "./internal/bind.ts"
 import { wake } from "./internal/handoff.ts"
 import { type ConditionLock, conditionLock } from "./internal/ownership.ts"
 import { type Link, WaitList } from "./internal/WaitList.ts"
@@ -173,6 +175,7 @@ class ConditionImpl implements Condition {
     this.release = lock.release
     this.wait = Effect.asVoid(this.suspend("wait", undefined))
     this.notifyAll = this.ifOwned("notifyAll", () => this.waiters.notify(this.waiters.size))
+    bindMethods(this, "withLock", "waitFor", "waitUntil", "notify")
   }
 
   withLock<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> {
@@ -337,3 +340,101 @@ export function make(lock?: Lock.Lock | RLock.RLock): Effect.Effect<Condition, I
       : Effect.succeed(new ConditionImpl(lock, hooks))
   })
 }
+
+// ---------------------------------------------------------------------------
+// Module functions: the instance members as functions, for any scope's
+// condition (`manager.condition()` too). `withLock` is `Lock.withLock`, which
+// takes a condition as well.
+
+/**
+ * Runs `effect` holding the condition's lock: `Condition.withLock(cond, effect)`
+ * or `effect.pipe(Condition.withLock(cond))`.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Condition } from "@weft/primitives"
+ *
+ * const program = Effect.flatMap(Condition.make(), (cond) => Condition.notifyAll(cond).pipe(Condition.withLock(cond)))
+ * ```
+ */
+export { withLock } from "./Lock.ts"
+
+/**
+ * `cond.wait` as a function.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Condition } from "@weft/primitives"
+ *
+ * const waitOnce = (cond: Condition.Condition) => cond.withLock(Condition.wait(cond))
+ * ```
+ */
+export const wait = (self: Pick<Condition, "wait">): Effect.Effect<void, NotHeldError> => self.wait
+
+/**
+ * `cond.waitFor(timeout)`: `Condition.waitFor(cond, timeout)` or
+ * `cond.pipe(Condition.waitFor(timeout))`.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Condition } from "@weft/primitives"
+ *
+ * const program = Effect.flatMap(Condition.make(), (cond) => cond.withLock(Condition.waitFor(cond, 10))) // false
+ * ```
+ */
+export const waitFor: {
+  (timeout: Duration.Input): (self: Pick<Condition, "waitFor">) => Effect.Effect<boolean, NotHeldError | InvalidArgumentError>
+  (self: Pick<Condition, "waitFor">, timeout: Duration.Input): Effect.Effect<boolean, NotHeldError | InvalidArgumentError>
+} = dual(
+  (args) => typeof args[0] === "object" && args[0] !== null && "notifyAll" in args[0],
+  (self: Pick<Condition, "waitFor">, timeout: Duration.Input) => self.waitFor(timeout)
+)
+
+/**
+ * `cond.waitUntil(predicate, timeout?)` as a function.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Condition } from "@weft/primitives"
+ *
+ * const items: Array<number> = [1]
+ * const program = Effect.flatMap(Condition.make(), (cond) =>
+ *   cond.withLock(Condition.waitUntil(cond, () => items.length > 0))) // true at once
+ * ```
+ */
+export const waitUntil = <E = never, R = never>(
+  self: Pick<Condition, "waitUntil">,
+  predicate: (() => boolean) | Effect.Effect<boolean, E, R>,
+  timeout?: Duration.Input
+): Effect.Effect<boolean, E | NotHeldError | InvalidArgumentError, R> => self.waitUntil(predicate, timeout)
+
+/**
+ * `cond.notify(n)` as a function.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Condition } from "@weft/primitives"
+ *
+ * const program = Effect.flatMap(Condition.make(), (cond) => cond.withLock(Condition.notify(cond, 2)))
+ * ```
+ */
+export const notify = (self: Pick<Condition, "notify">, n?: number): Effect.Effect<void, NotHeldError | InvalidArgumentError> =>
+  self.notify(n)
+
+/**
+ * `cond.notifyAll` as a function.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Condition } from "@weft/primitives"
+ *
+ * const program = Effect.flatMap(Condition.make(), (cond) => cond.withLock(Condition.notifyAll(cond)))
+ * ```
+ */
+export const notifyAll = (self: Pick<Condition, "notifyAll">): Effect.Effect<void, NotHeldError> => self.notifyAll

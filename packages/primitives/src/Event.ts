@@ -28,7 +28,9 @@
  * @module
  */
 import { type Duration, Effect, Latch } from "effect"
+import { dual } from "effect/Function"
 import type { InvalidArgumentError } from "./errors.ts"
+import { bindMethods } from "./internal/bind.ts"
 import { within } from "./internal/validate.ts"
 
 /**
@@ -54,6 +56,10 @@ export interface Event {
 }
 
 class EventImpl implements Event {
+  constructor() {
+    bindMethods(this, "waitFor")
+  }
+
   readonly latch = Latch.makeUnsafe(false)
   readonly set: Effect.Effect<void> = Effect.asVoid(this.latch.open)
   readonly clear: Effect.Effect<void> = Effect.asVoid(this.latch.close)
@@ -76,3 +82,87 @@ class EventImpl implements Event {
  * ```
  */
 export const make: Effect.Effect<Event> = Effect.sync(() => new EventImpl())
+
+// ---------------------------------------------------------------------------
+// Module functions: the instance members as functions, for any scope's event
+// (`SharedEvent` and `manager.event()` too).
+
+/**
+ * `event.set` as a function.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Event } from "@weft/primitives"
+ *
+ * const program = Effect.gen(function*() {
+ *   const ready = yield* Event.make
+ *   yield* Event.set(ready)
+ *   return yield* Event.isSet(ready) // true
+ * })
+ * ```
+ */
+export const set = (self: Pick<Event, "set">): Effect.Effect<void> => self.set
+
+/**
+ * `event.clear` as a function.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Event } from "@weft/primitives"
+ *
+ * const program = Effect.flatMap(Event.make, Event.clear)
+ * ```
+ */
+export const clear = (self: Pick<Event, "clear">): Effect.Effect<void> => self.clear
+
+/**
+ * `event.isSet` as a function.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Event } from "@weft/primitives"
+ *
+ * const program = Effect.flatMap(Event.make, Event.isSet) // false
+ * ```
+ */
+export const isSet = (self: Pick<Event, "isSet">): Effect.Effect<boolean> => self.isSet
+
+/**
+ * `event.wait` as a function.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Event } from "@weft/primitives"
+ *
+ * const program = Effect.gen(function*() {
+ *   const ready = yield* Event.make
+ *   yield* Event.set(ready)
+ *   yield* Event.wait(ready) // returns at once
+ * })
+ * ```
+ */
+export const wait = (self: Pick<Event, "wait">): Effect.Effect<void> => self.wait
+
+/**
+ * `event.waitFor(timeout)`: `Event.waitFor(event, timeout)` or
+ * `event.pipe(Event.waitFor(timeout))`.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Event } from "@weft/primitives"
+ *
+ * const program = Effect.flatMap(Event.make, Event.waitFor("10 millis")) // false
+ * ```
+ */
+export const waitFor: {
+  (timeout: Duration.Input): (self: Pick<Event, "waitFor">) => Effect.Effect<boolean, InvalidArgumentError>
+  (self: Pick<Event, "waitFor">, timeout: Duration.Input): Effect.Effect<boolean, InvalidArgumentError>
+} = dual(
+  (args) => typeof args[0] === "object" && args[0] !== null && "waitFor" in args[0],
+  (self: Pick<Event, "waitFor">, timeout: Duration.Input) => self.waitFor(timeout)
+)

@@ -30,9 +30,12 @@
  *
  * @module
  */
-import { Duration, Effect } from "effect"
+import { type Duration, Effect } from "effect"
+import { dual } from "effect/Function"
 import { type InvalidArgumentError, NotHeldError } from "./errors.ts"
 import { type ConditionLock, ConditionLockId } from "./internal/ownership.ts"
+import { bindMethods } from "./internal/bind.ts"
+import { guarded } from "./internal/guard.ts"
 import { Permits } from "./internal/Permits.ts"
 import { within } from "./internal/validate.ts"
 
@@ -63,6 +66,10 @@ export interface Lock {
 class LockImpl implements Lock {
   readonly permits = new Permits(1)
 
+  constructor() {
+    bindMethods(this, "acquireFor", "withLock")
+  }
+
   readonly acquire: Effect.Effect<void> = this.permits.take(1)
 
   readonly tryAcquire: Effect.Effect<boolean> = Effect.sync(() => this.permits.tryTake(1))
@@ -77,21 +84,10 @@ class LockImpl implements Lock {
     return Effect.void
   })
 
-  // Returning `undefined` from an `onExit` finalizer skips the effect it would
-  // otherwise run: the release is synchronous, and this is the hot path.
-  private readonly releaseNow = (): Effect.Effect<void> => {
-    this.permits.release(1)
-    return undefined as unknown as Effect.Effect<void>
-  }
+  private readonly guard = guarded(this.permits, 1)
 
   withLock<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> {
-    return Effect.uninterruptibleMask((restore) =>
-      Effect.suspend(() =>
-        this.permits.tryTake(1)
-          ? Effect.onExit(restore(effect), this.releaseNow)
-          : Effect.flatMap(restore(this.permits.wait(1)), () => Effect.onExit(restore(effect), this.releaseNow))
-      )
-    )
+    return this.guard(effect)
   }
 
   readonly locked: Effect.Effect<boolean> = Effect.sync(() => this.permits.free === 0)
@@ -128,3 +124,115 @@ export const make: Effect.Effect<Lock> = Effect.sync(() => new LockImpl())
  * ```
  */
 export const makeUnsafe = (): Lock => new LockImpl()
+
+// ---------------------------------------------------------------------------
+// Module functions: the instance members as functions, for any scope's lock
+// (they take the interface, so `SharedLock`, `manager.lock()`, `FileLock` and
+// `RLock` work too).
+
+// Tells the data-first call from the data-last one.
+const isLockLike = (u: unknown): boolean => typeof u === "object" && u !== null && "withLock" in u
+
+/**
+ * `lock.acquire` as a function.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Lock } from "@weft/primitives"
+ *
+ * const program = Effect.gen(function*() {
+ *   const lock = yield* Lock.make
+ *   yield* Lock.acquire(lock)
+ *   yield* Lock.release(lock)
+ * })
+ * ```
+ */
+export const acquire = <E = never>(self: { readonly acquire: Effect.Effect<void, E> }): Effect.Effect<void, E> => self.acquire
+
+/**
+ * `lock.tryAcquire` as a function.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Lock } from "@weft/primitives"
+ *
+ * const program = Effect.flatMap(Lock.make, Lock.tryAcquire) // true
+ * ```
+ */
+export const tryAcquire = (self: { readonly tryAcquire: Effect.Effect<boolean> }): Effect.Effect<boolean> => self.tryAcquire
+
+/**
+ * `lock.acquireFor(timeout)`, data-first or data-last.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Lock } from "@weft/primitives"
+ *
+ * const program = Effect.gen(function*() {
+ *   const lock = yield* Lock.make
+ *   const first = yield* Lock.acquireFor(lock, "1 second") // true
+ *   const second = yield* lock.pipe(Lock.acquireFor(10)) // false after 10 ms
+ *   return [first, second]
+ * })
+ * ```
+ */
+export const acquireFor: {
+  (timeout: Duration.Input): <L extends Pick<Lock, "acquireFor">>(self: L) => ReturnType<L["acquireFor"]>
+  <L extends Pick<Lock, "acquireFor">>(self: L, timeout: Duration.Input): ReturnType<L["acquireFor"]>
+} = dual(
+  (args) => isLockLike(args[0]),
+  (self: Pick<Lock, "acquireFor">, timeout: Duration.Input) => self.acquireFor(timeout)
+)
+
+/**
+ * `lock.release` as a function.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Lock } from "@weft/primitives"
+ *
+ * const program = Effect.flatMap(Lock.make, (lock) => Effect.flip(Lock.release(lock))) // NotHeldError
+ * ```
+ */
+export const release = <E>(self: { readonly release: Effect.Effect<void, E> }): Effect.Effect<void, E> => self.release
+
+/**
+ * Runs `effect` holding `self`: `Lock.withLock(lock, effect)`, or data-last
+ * `effect.pipe(Lock.withLock(lock))`. Works for every lock at every scope,
+ * and for a `Condition` (its lock).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Lock } from "@weft/primitives"
+ *
+ * const program = Effect.gen(function*() {
+ *   const lock = yield* Lock.make
+ *   const a = yield* Lock.withLock(lock, Effect.succeed(1))
+ *   const b = yield* Effect.succeed(2).pipe(Lock.withLock(lock))
+ *   return a + b
+ * })
+ * ```
+ */
+export const withLock: {
+  (self: Pick<Lock, "withLock">): <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  <A, E, R>(self: Pick<Lock, "withLock">, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R>
+} = (<A, E, R>(self: Pick<Lock, "withLock">, effect?: Effect.Effect<A, E, R>) =>
+  effect === undefined ? self.withLock : self.withLock(effect)) as any
+
+/**
+ * `lock.locked` as a function.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Lock } from "@weft/primitives"
+ *
+ * const program = Effect.flatMap(Lock.make, Lock.locked) // false
+ * ```
+ */
+export const locked = (self: { readonly locked: Effect.Effect<boolean> }): Effect.Effect<boolean> => self.locked

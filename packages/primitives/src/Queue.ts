@@ -57,6 +57,7 @@
  * @module
  */
 import { Duration, Effect, Fiber, type Order } from "effect"
+import { dual } from "effect/Function"
 import {
   InvalidArgumentError,
   QueueEmptyError,
@@ -64,6 +65,7 @@ import {
   QueueShutDownError,
   TaskDoneError
 } from "./errors.ts"
+import { bindMethods } from "./internal/bind.ts"
 import { wake } from "./internal/handoff.ts"
 import { type RemoteQueue, RemoteQueueId, type Taken } from "./internal/remoteQueue.ts"
 import { FifoStore, LifoStore, PriorityStore, type Store } from "./internal/QueueStore.ts"
@@ -182,6 +184,7 @@ class QueueImpl<A> implements Queue<A> {
   constructor(maxsize: number, store: Store<A>) {
     this.maxsize = maxsize
     this.store = store
+    bindMethods(this, "put", "putNowait", "putFor", "getFor", "shutdown")
   }
 
   private hasRoom(): boolean {
@@ -603,3 +606,198 @@ export const priority = <A>(order: Order.Order<A>, maxsize?: number): Effect.Eff
         expected: "an Order (a function (a, b) => -1 | 0 | 1)"
       })
     )
+
+// ---------------------------------------------------------------------------
+// Module functions: the instance members as functions, for any scope's queue
+// (`SharedQueue` and `manager.queue()` too), following Effect's `Queue`
+// module (`Queue.offer(queue, x)` / `queue.pipe(Queue.offer(x))`).
+
+/**
+ * `queue.put(item)`: `Queue.put(queue, item)` or `queue.pipe(Queue.put(item))`.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Queue } from "@weft/primitives"
+ *
+ * const program = Effect.gen(function*() {
+ *   const queue = yield* Queue.fifo<number>()
+ *   yield* Queue.put(queue, 1)
+ *   yield* queue.pipe(Queue.put(2))
+ *   return yield* Queue.get(queue) // 1
+ * })
+ * ```
+ */
+export const put: {
+  <A>(item: A): (self: Queue<A>) => Effect.Effect<void, QueueShutDownError>
+  <A>(self: Queue<A>, item: A): Effect.Effect<void, QueueShutDownError>
+} = dual(2, <A>(self: Queue<A>, item: A) => self.put(item))
+
+/**
+ * `queue.putNowait(item)`, data-first or data-last.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Queue } from "@weft/primitives"
+ *
+ * const program = Effect.gen(function*() {
+ *   const queue = yield* Queue.fifo<number>(1)
+ *   yield* Queue.putNowait(queue, 1)
+ *   return yield* Effect.flip(Queue.putNowait(queue, 2)) // QueueFullError
+ * })
+ * ```
+ */
+export const putNowait: {
+  <A>(item: A): (self: Queue<A>) => Effect.Effect<void, QueueFullError | QueueShutDownError>
+  <A>(self: Queue<A>, item: A): Effect.Effect<void, QueueFullError | QueueShutDownError>
+} = dual(2, <A>(self: Queue<A>, item: A) => self.putNowait(item))
+
+/**
+ * `queue.putFor(item, timeout)`, data-first or data-last.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Queue } from "@weft/primitives"
+ *
+ * const program = Effect.gen(function*() {
+ *   const queue = yield* Queue.fifo<number>(1)
+ *   yield* Queue.putFor(queue, 1, "1 second")
+ *   return yield* Effect.flip(queue.pipe(Queue.putFor(2, "10 millis"))) // QueueFullError
+ * })
+ * ```
+ */
+export const putFor: {
+  <A>(item: A, timeout: Duration.Input): (self: Queue<A>) => Effect.Effect<void, QueueFullError | QueueShutDownError | InvalidArgumentError>
+  <A>(self: Queue<A>, item: A, timeout: Duration.Input): Effect.Effect<void, QueueFullError | QueueShutDownError | InvalidArgumentError>
+} = dual(3, <A>(self: Queue<A>, item: A, timeout: Duration.Input) => self.putFor(item, timeout))
+
+/**
+ * `queue.get` as a function.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Queue } from "@weft/primitives"
+ *
+ * const program = Effect.gen(function*() {
+ *   const queue = yield* Queue.lifo<string>()
+ *   yield* Queue.put(queue, "a")
+ *   return yield* Queue.get(queue) // "a"
+ * })
+ * ```
+ */
+export const get = <A>(self: Queue<A>): Effect.Effect<A, QueueShutDownError> => self.get
+
+/**
+ * `queue.getNowait` as a function.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Queue } from "@weft/primitives"
+ *
+ * const program = Effect.flatMap(Queue.fifo<number>(), (queue) => Effect.flip(Queue.getNowait(queue))) // QueueEmptyError
+ * ```
+ */
+export const getNowait = <A>(self: Queue<A>): Effect.Effect<A, QueueEmptyError | QueueShutDownError> => self.getNowait
+
+/**
+ * `queue.getFor(timeout)`, data-first or data-last.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Queue } from "@weft/primitives"
+ *
+ * const program = Effect.flatMap(Queue.fifo<number>(), (queue) => Effect.flip(queue.pipe(Queue.getFor(10)))) // QueueEmptyError
+ * ```
+ */
+export const getFor: {
+  (timeout: Duration.Input): <A>(self: Queue<A>) => Effect.Effect<A, QueueEmptyError | QueueShutDownError | InvalidArgumentError>
+  <A>(self: Queue<A>, timeout: Duration.Input): Effect.Effect<A, QueueEmptyError | QueueShutDownError | InvalidArgumentError>
+} = dual(2, <A>(self: Queue<A>, timeout: Duration.Input) => self.getFor(timeout))
+
+/**
+ * `queue.size` as a function.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Queue } from "@weft/primitives"
+ *
+ * const program = Effect.flatMap(Queue.fifo<number>(), Queue.size) // 0
+ * ```
+ */
+export const size = <A>(self: Queue<A>): Effect.Effect<number> => self.size
+
+/**
+ * `queue.isEmpty` as a function.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Queue } from "@weft/primitives"
+ *
+ * const program = Effect.flatMap(Queue.fifo<number>(), Queue.isEmpty) // true
+ * ```
+ */
+export const isEmpty = <A>(self: Queue<A>): Effect.Effect<boolean> => self.isEmpty
+
+/**
+ * `queue.isFull` as a function.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Queue } from "@weft/primitives"
+ *
+ * const program = Effect.flatMap(Queue.fifo<number>(), Queue.isFull) // false: unbounded
+ * ```
+ */
+export const isFull = <A>(self: Queue<A>): Effect.Effect<boolean> => self.isFull
+
+/**
+ * `queue.taskDone` as a function.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Queue } from "@weft/primitives"
+ *
+ * const program = Effect.flatMap(Queue.fifo<number>(), (queue) => Effect.flip(Queue.taskDone(queue))) // TaskDoneError
+ * ```
+ */
+export const taskDone = <A>(self: Queue<A>): Effect.Effect<void, TaskDoneError> => self.taskDone
+
+/**
+ * `queue.join` as a function.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Queue } from "@weft/primitives"
+ *
+ * const program = Effect.flatMap(Queue.fifo<number>(), Queue.join) // nothing put: returns at once
+ * ```
+ */
+export const join = <A>(self: Queue<A>): Effect.Effect<void> => self.join
+
+/**
+ * `queue.shutdown(options)` as a function.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Queue } from "@weft/primitives"
+ *
+ * const program = Effect.gen(function*() {
+ *   const queue = yield* Queue.fifo<number>()
+ *   yield* Queue.shutdown(queue, { immediate: true })
+ *   return yield* Effect.flip(Queue.put(queue, 1)) // QueueShutDownError
+ * })
+ * ```
+ */
+export const shutdown = <A>(self: Queue<A>, options?: { readonly immediate?: boolean | undefined }): Effect.Effect<void> =>
+  self.shutdown(options)

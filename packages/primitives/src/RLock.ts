@@ -31,9 +31,10 @@
  *
  * @module
  */
-import { type Duration, Effect, type Fiber } from "effect"
+import { type Duration, Effect, Fiber } from "effect"
 import { type InvalidArgumentError, NotHeldError, NotOwnerError } from "./errors.ts"
 import { type ConditionLock, ConditionLockId } from "./internal/ownership.ts"
+import { bindMethods } from "./internal/bind.ts"
 import { Permits } from "./internal/Permits.ts"
 import { within } from "./internal/validate.ts"
 
@@ -73,6 +74,10 @@ class RLockImpl implements RLock {
   readonly permits = new Permits(1)
   owner: Fiber.Fiber<unknown, unknown> | undefined = undefined
   depth = 0
+
+  constructor() {
+    bindMethods(this, "acquireFor", "withLock")
+  }
 
   private take(fiber: Fiber.Fiber<unknown, unknown>, depth: number): void {
     this.owner = fiber
@@ -155,12 +160,14 @@ class RLockImpl implements RLock {
   withLock<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> {
     return Effect.uninterruptibleMask((restore) =>
       Effect.flatMap(restore(this.acquire), () =>
-        Effect.onExit(restore(effect), () =>
-          Effect.withFiber((fiber) => {
-            this.releaseBy(fiber)
-            return Effect.void
-          })))
+        Effect.onExitPrimitive(restore(effect), this.releaseOwn, true))
     )
+  }
+
+  // The finalizer of `withLock`: runs in the fiber that took the lock.
+  private readonly releaseOwn = (): undefined => {
+    this.releaseBy(Fiber.getCurrent()!)
+    return undefined
   }
 
   readonly locked: Effect.Effect<boolean> = Effect.sync(() => this.owner !== undefined)
@@ -193,3 +200,33 @@ class RLockImpl implements RLock {
  * ```
  */
 export const make: Effect.Effect<RLock> = Effect.sync(() => new RLockImpl())
+
+/**
+ * The module functions of `Lock` (`acquire`, `tryAcquire`, `acquireFor`,
+ * `release`, `withLock`, `locked`) take any lock, an `RLock` included.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { RLock } from "@weft/primitives"
+ *
+ * const program = Effect.gen(function*() {
+ *   const lock = yield* RLock.make
+ *   return yield* Effect.succeed(1).pipe(RLock.withLock(lock), RLock.withLock(lock)) // nests
+ * })
+ * ```
+ */
+export { acquire, acquireFor, locked, release, tryAcquire, withLock } from "./Lock.ts"
+
+/**
+ * `rlock.isOwned` as a function: whether the calling fiber holds it.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { RLock } from "@weft/primitives"
+ *
+ * const program = Effect.flatMap(RLock.make, (lock) => RLock.withLock(lock, RLock.isOwned(lock))) // true
+ * ```
+ */
+export const isOwned = (self: Pick<RLock, "isOwned">): Effect.Effect<boolean> => self.isOwned

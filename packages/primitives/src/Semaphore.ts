@@ -32,7 +32,10 @@
  * @module
  */
 import { type Duration, Effect } from "effect"
+import { dual } from "effect/Function"
 import { InvalidArgumentError, SemaphoreOverflowError } from "./errors.ts"
+import { bindMethods } from "./internal/bind.ts"
+import { guarded } from "./internal/guard.ts"
 import { Permits } from "./internal/Permits.ts"
 import { permitRequest, within } from "./internal/validate.ts"
 import { count } from "./validate.ts"
@@ -76,6 +79,7 @@ class SemaphoreImpl implements Semaphore {
     this.bounded = bounded
     this.permits = new Permits(initial)
     this.name = bounded ? "BoundedSemaphore" : "Semaphore"
+    bindMethods(this, "acquire", "tryAcquire", "acquireFor", "release", "withPermits")
   }
 
   private check(operation: string, k: number): InvalidArgumentError | undefined {
@@ -113,23 +117,9 @@ class SemaphoreImpl implements Semaphore {
     })
   }
 
-  withPermits(k: number) {
+  withPermits(k: number): <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E | InvalidArgumentError, R> {
     const error = this.check("withPermits", k)
-    return <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | InvalidArgumentError, R> => {
-      if (error) return Effect.fail(error)
-      const release = (): Effect.Effect<void> => {
-        this.permits.release(k)
-        // `undefined` tells `onExit` there is nothing left to run: the hot path.
-        return undefined as unknown as Effect.Effect<void>
-      }
-      return Effect.uninterruptibleMask((restore) =>
-        Effect.suspend(() =>
-          this.permits.tryTake(k)
-            ? Effect.onExit(restore(effect), release)
-            : Effect.flatMap(restore(this.permits.wait(k)), () => Effect.onExit(restore(effect), release))
-        )
-      )
-    }
+    return error ? () => Effect.fail(error) : guarded(this.permits, k)
   }
 
   readonly available: Effect.Effect<number> = Effect.sync(() => this.permits.free)
@@ -168,3 +158,122 @@ export const make = (permits: number): Effect.Effect<Semaphore, InvalidArgumentE
  */
 export const bounded = (permits: number): Effect.Effect<Semaphore, InvalidArgumentError> =>
   makeWith("Semaphore.bounded", permits, true)
+
+// ---------------------------------------------------------------------------
+// Module functions: the instance members as functions, for any scope's
+// semaphore (`SharedSemaphore` and `manager.semaphore(n)` too), following
+// Effect's own `Semaphore` module.
+
+// Tells the data-first call from the data-last one.
+const isSemaphoreLike = (u: unknown): boolean => typeof u === "object" && u !== null && "withPermits" in u
+
+/**
+ * `sem.acquire(k)`: `Semaphore.acquire(sem, k?)` or `sem.pipe(Semaphore.acquire(k))`.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Semaphore } from "@weft/primitives"
+ *
+ * const program = Effect.gen(function*() {
+ *   const sem = yield* Semaphore.make(3)
+ *   yield* Semaphore.acquire(sem, 2)
+ *   return yield* Semaphore.available(sem) // 1
+ * })
+ * ```
+ */
+export const acquire: {
+  (k?: number): (self: Semaphore) => Effect.Effect<void, InvalidArgumentError>
+  (self: Semaphore, k?: number): Effect.Effect<void, InvalidArgumentError>
+} = dual((args) => isSemaphoreLike(args[0]), (self: Semaphore, k?: number) => self.acquire(k))
+
+/**
+ * `sem.tryAcquire(k)`, data-first or data-last.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Semaphore } from "@weft/primitives"
+ *
+ * const program = Effect.flatMap(Semaphore.make(1), (sem) => Semaphore.tryAcquire(sem)) // true
+ * ```
+ */
+export const tryAcquire: {
+  (k?: number): (self: Semaphore) => Effect.Effect<boolean, InvalidArgumentError>
+  (self: Semaphore, k?: number): Effect.Effect<boolean, InvalidArgumentError>
+} = dual((args) => isSemaphoreLike(args[0]), (self: Semaphore, k?: number) => self.tryAcquire(k))
+
+/**
+ * `sem.acquireFor(timeout, k)`, data-first or data-last.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Semaphore } from "@weft/primitives"
+ *
+ * const program = Effect.gen(function*() {
+ *   const sem = yield* Semaphore.make(0)
+ *   return yield* sem.pipe(Semaphore.acquireFor("10 millis")) // false
+ * })
+ * ```
+ */
+export const acquireFor: {
+  (timeout: Duration.Input, k?: number): (self: Semaphore) => Effect.Effect<boolean, InvalidArgumentError>
+  (self: Semaphore, timeout: Duration.Input, k?: number): Effect.Effect<boolean, InvalidArgumentError>
+} = dual(
+  (args) => isSemaphoreLike(args[0]),
+  (self: Semaphore, timeout: Duration.Input, k?: number) => self.acquireFor(timeout, k)
+)
+
+/**
+ * `sem.release(k)`, data-first or data-last.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Semaphore } from "@weft/primitives"
+ *
+ * const program = Effect.flatMap(Semaphore.bounded(1), (sem) => Effect.flip(Semaphore.release(sem))) // SemaphoreOverflowError
+ * ```
+ */
+export const release: {
+  (k?: number): (self: Semaphore) => Effect.Effect<void, InvalidArgumentError | SemaphoreOverflowError>
+  (self: Semaphore, k?: number): Effect.Effect<void, InvalidArgumentError | SemaphoreOverflowError>
+} = dual((args) => isSemaphoreLike(args[0]), (self: Semaphore, k?: number) => self.release(k))
+
+/**
+ * Runs an effect holding `k` permits of `self`, as Effect's
+ * `Semaphore.withPermits`: `Semaphore.withPermits(sem, k, effect)`, or
+ * `effect.pipe(Semaphore.withPermits(sem, k))`.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Semaphore } from "@weft/primitives"
+ *
+ * const program = Effect.gen(function*() {
+ *   const sem = yield* Semaphore.make(2)
+ *   const a = yield* Semaphore.withPermits(sem, 2, Effect.succeed(1))
+ *   const b = yield* Effect.succeed(2).pipe(Semaphore.withPermits(sem, 1))
+ *   return a + b
+ * })
+ * ```
+ */
+export const withPermits: {
+  (self: Semaphore, k: number): <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E | InvalidArgumentError, R>
+  <A, E, R>(self: Semaphore, k: number, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | InvalidArgumentError, R>
+} = (<A, E, R>(self: Semaphore, k: number, effect?: Effect.Effect<A, E, R>) =>
+  effect === undefined ? self.withPermits(k) : self.withPermits(k)(effect)) as any
+
+/**
+ * `sem.available` as a function.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Semaphore } from "@weft/primitives"
+ *
+ * const program = Effect.flatMap(Semaphore.make(4), Semaphore.available) // 4
+ * ```
+ */
+export const available = (self: Pick<Semaphore, "available">): Effect.Effect<number> => self.available

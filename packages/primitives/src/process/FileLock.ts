@@ -60,6 +60,7 @@ import { hostname } from "node:os"
 import { setInterval, clearInterval } from "node:timers"
 import { Duration, Effect, type Exit, Option, Schedule } from "effect"
 import { FileLockCorruptError, FileLockError, InvalidArgumentError, NotHeldError } from "../errors.ts"
+import { bindMethods } from "../internal/bind.ts"
 import { Permits } from "../internal/Permits.ts"
 import type * as Lock from "../Lock.ts"
 import { within } from "../internal/validate.ts"
@@ -189,6 +190,7 @@ class FileLockImpl implements FileLock {
     this.staleMs = staleMs
     this.heartbeatMs = heartbeatMs
     this.schedule = schedule
+    bindMethods(this, "acquireFor", "withLock")
   }
 
   private fail(operation: string, error: unknown): never {

@@ -44,6 +44,7 @@
 import { type Duration, Effect } from "effect"
 import type { InvalidArgumentError } from "../errors.ts"
 import type * as Event from "../Event.ts"
+import { bindMethods } from "../internal/bind.ts"
 import { within } from "../internal/validate.ts"
 import { checkHandle, type Handle as AnyHandle, hold, Kind, unhold, waitOn } from "./internal/futex.ts"
 
@@ -85,6 +86,7 @@ class SharedEventImpl implements SharedEvent {
   constructor(array: Int32Array) {
     this.array = array
     this.handle = { _tag: "SharedEvent", buffer: array.buffer as SharedArrayBuffer }
+    bindMethods(this, "waitFor")
   }
 
   readonly set: Effect.Effect<void> = Effect.sync(() => {

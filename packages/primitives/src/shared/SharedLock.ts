@@ -58,6 +58,8 @@
 import { type Duration, Effect } from "effect"
 import { type InvalidArgumentError, NotHeldError } from "../errors.ts"
 import type * as Lock from "../Lock.ts"
+import { bindMethods } from "../internal/bind.ts"
+import { guarded } from "../internal/guard.ts"
 import { checkHandle, type Handle as AnyHandle, Kind } from "./internal/futex.ts"
 import { BYTES, SharedPermits } from "./internal/SharedPermits.ts"
 
@@ -95,6 +97,8 @@ class SharedLockImpl implements SharedLock {
   constructor(array: Int32Array) {
     this.core = new SharedPermits(array)
     this.handle = { _tag: "SharedLock", buffer: array.buffer as SharedArrayBuffer }
+    this.guard = guarded(this.core, 1)
+    bindMethods(this, "acquireFor", "withLock")
   }
 
   readonly acquire: Effect.Effect<void> = Effect.suspend(() => this.core.tryTake(1) ? Effect.void : this.core.wait(1))
@@ -110,20 +114,10 @@ class SharedLockImpl implements SharedLock {
     return Effect.fail(new NotHeldError({ primitive: "SharedLock", operation: "release" }))
   })
 
-  // `undefined` from an `onExit` finalizer means nothing left to run: the hot path.
-  private readonly releaseNow = (): Effect.Effect<void> => {
-    this.core.release(1)
-    return undefined as unknown as Effect.Effect<void>
-  }
+  private readonly guard: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
 
   withLock<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> {
-    return Effect.uninterruptibleMask((restore) =>
-      Effect.suspend(() =>
-        this.core.tryTake(1)
-          ? Effect.onExit(restore(effect), this.releaseNow)
-          : Effect.flatMap(restore(this.core.wait(1)), () => Effect.onExit(restore(effect), this.releaseNow))
-      )
-    )
+    return this.guard(effect)
   }
 
   readonly locked: Effect.Effect<boolean> = Effect.sync(() => this.core.free === 0)

@@ -65,6 +65,7 @@ import {
   QueueShutDownError,
   TaskDoneError
 } from "../errors.ts"
+import { bindMethods } from "../internal/bind.ts"
 import { stringify } from "../json.ts"
 import { count, timeout as validTimeout } from "../validate.ts"
 import type * as Queue from "../Queue.ts"
@@ -157,6 +158,7 @@ class SharedQueueImpl<A> implements SharedQueue<A> {
     this.room = new SharedPermits(at(1))
     this.space = new SharedPermits(at(2))
     this.data = new Uint8Array(buffer, HEADER_BYTES + 3 * PERMITS_BYTES, this.capacity)
+    bindMethods(this, "put", "putNowait", "putFor", "getFor", "shutdown")
   }
 
   // --- the ring, under a short spin lock (a copy; never held across a wait)

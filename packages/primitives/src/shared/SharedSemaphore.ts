@@ -45,6 +45,8 @@
  */
 import { type Duration, Effect } from "effect"
 import { InvalidArgumentError, SemaphoreOverflowError } from "../errors.ts"
+import { bindMethods } from "../internal/bind.ts"
+import { guarded } from "../internal/guard.ts"
 import { permitRequest } from "../internal/validate.ts"
 import { count } from "../validate.ts"
 import type * as Semaphore from "../Semaphore.ts"
@@ -90,6 +92,7 @@ class SharedSemaphoreImpl implements SharedSemaphore {
     this.bounded = bound >= 0
     this.initial = bound
     this.name = this.bounded ? "SharedSemaphore.bounded" : "SharedSemaphore"
+    bindMethods(this, "acquire", "tryAcquire", "acquireFor", "release", "withPermits")
   }
 
   private check(operation: string, k: number): InvalidArgumentError | undefined {
@@ -128,22 +131,9 @@ class SharedSemaphoreImpl implements SharedSemaphore {
     })
   }
 
-  withPermits(k: number) {
+  withPermits(k: number): <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E | InvalidArgumentError, R> {
     const error = this.check("withPermits", k)
-    return <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | InvalidArgumentError, R> => {
-      if (error) return Effect.fail(error)
-      const release = (): Effect.Effect<void> => {
-        this.core.release(k)
-        return undefined as unknown as Effect.Effect<void>
-      }
-      return Effect.uninterruptibleMask((restore) =>
-        Effect.suspend(() =>
-          this.core.tryTake(k)
-            ? Effect.onExit(restore(effect), release)
-            : Effect.flatMap(restore(this.core.wait(k)), () => Effect.onExit(restore(effect), release))
-        )
-      )
-    }
+    return error ? () => Effect.fail(error) : guarded(this.core, k)
   }
 
   readonly available: Effect.Effect<number> = Effect.sync(() => this.core.free)
