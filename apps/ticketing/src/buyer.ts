@@ -1,62 +1,66 @@
 /**
- * One buyer process of the rush (started by `rush.ts`, one per buyer):
+ * The buyer of the rush: the worker module of the rush's `ProcessPool` (one
+ * process per buyer). A task `buy(options, lock, start)` waits at the start
+ * barrier (a `Manager` barrier: every buyer and the rush itself, so all begin
+ * at one moment), thinks a random 0..think ms, looks at the count without
+ * the lock, then buys under `lock`: the store's `FileLock` (`"file"`), the
+ * `Manager` lock passed in (it arrives attached), or none (`"none"`).
  *
- *   buyer.ts <ticket file> <buyer number> <lock|no-lock> <think ms> <hold ms>
+ * @example
+ * ```ts
+ * const pool = yield* ProcessPool.make<typeof import("./buyer.ts").default>({ module: Rush.buyerModule, size: 4 })
+ * const answer = yield* pool.submit("buy", { file, buyer: 1, think: 20, hold: 20 }, "file", barrier)
+ * ```
  *
- * Prints `{"type":"ready"}` and waits for the line `go` on stdin (so every
- * buyer starts at the same moment), thinks for a random 0..think ms, searches
- * (without the lock), then buys (under the lock, unless `no-lock`); the buy
- * holds its read for a random 0..hold ms before writing (the seed's
- * "database round trip"). Each step is one JSON line on stdout:
- * `search`, `holding`, then `result` or `error`. A closed stdin (the rush
- * went away) ends the buyer.
+ * @module
  */
-import * as readline from "node:readline"
+import { defineWorker } from "@weft/pools/worker"
+import type { Barrier, Lock } from "@weft/primitives"
 import { Effect } from "effect"
 import * as Store from "./store.ts"
 
-const [file, buyer, mode, think, hold] = process.argv.slice(2)
+/**
+ * What one buyer is told to do.
+ *
+ * @example
+ * ```ts
+ * const task: BuyerTask = { file: "/tmp/t.json", buyer: 3, think: 20, hold: 20 }
+ * ```
+ */
+export interface BuyerTask {
+  readonly file: string
+  readonly buyer: number
+  readonly think: number
+  readonly hold: number
+}
 
-const say = (message: Record<string, unknown>) => Effect.sync(() => void process.stdout.write(JSON.stringify(message) + "\n"))
+/**
+ * What a buyer answers.
+ *
+ * @example
+ * ```ts
+ * const answer: BuyerAnswer = { buyer: 3, seen: 2, ok: true, seat: 1, left: 1 }
+ * ```
+ */
+export type BuyerAnswer =
+  | { readonly buyer: number; readonly seen: number; readonly ok: true; readonly seat: number; readonly id: string; readonly left: number }
+  | { readonly buyer: number; readonly seen: number; readonly ok: false }
+  | { readonly buyer: number; readonly error: string }
 
-const randomMillis = (max: string | undefined) => Effect.suspend(() => Effect.sleep(Math.floor(Math.random() * (Number(max) || 0))))
+const randomMillis = (max: number) => Effect.suspend(() => Effect.sleep(Math.floor(Math.random() * Math.max(0, max))))
 
-const go = Effect.callback<void>((resume) => {
-  const rl = readline.createInterface({ input: process.stdin })
-  let started = false
-  rl.on("line", (line) => {
-    if (line.trim() === "go" && !started) {
-      started = true
-      resume(Effect.void)
-    }
-  })
-  // The rush is gone (or never says go): nothing to wait for.
-  rl.on("close", () => {
-    if (!started) process.exit(2)
-  })
-})
+const buy = (task: BuyerTask, lock: "file" | "none" | Lock.Lock, start: Barrier.Barrier) =>
+  Effect.gen(function*() {
+    const store = yield* Store.make(task.file, { lock, hold: randomMillis(task.hold) })
+    yield* start.wait
+    yield* randomMillis(task.think)
+    const seen = (yield* store.tickets).count
+    const purchase = yield* store.buy({ buyer: `buyer ${task.buyer}` })
+    return purchase.ok
+      ? { buyer: task.buyer, seen, ok: true, seat: purchase.order.seat, id: purchase.order.id, left: purchase.left } as const
+      : { buyer: task.buyer, seen, ok: false } as const
+  }).pipe(
+    Effect.catch((error): Effect.Effect<BuyerAnswer> => Effect.succeed({ buyer: task.buyer, error: error.message }))
+  )
 
-const program = Effect.gen(function*() {
-  const store = yield* Store.make(file!, {
-    lock: mode !== "no-lock",
-    hold: randomMillis(hold),
-    onHold: (count) => say({ type: "holding", buyer: Number(buyer), count })
-  })
-  yield* say({ type: "ready", buyer: Number(buyer) })
-  yield* go
-  yield* randomMillis(think)
-  const seen = yield* store.search
-  yield* say({ type: "search", buyer: Number(buyer), seen })
-  const purchase = yield* store.buy
-  yield* say({ type: "result", buyer: Number(buyer), seen, ...purchase })
-}).pipe(
-  Effect.catchTag("TicketFileError", (error) => say({ type: "error", buyer: Number(buyer), message: error.message }))
-)
-
-Effect.runPromise(program).then(
-  () => process.exit(0),
-  (error) => {
-    process.stderr.write(`buyer ${buyer}: ${error instanceof Error ? error.message : String(error)}\n`)
-    process.exit(1)
-  }
-)
+export default defineWorker({ buy })

@@ -1,118 +1,194 @@
 /**
- * weft ticketing — the 12306 ticket rush.
+ * weft ticketing — the 12306 ticket office.
  *
- *   node src/main.ts rush  [--tickets 3] [--buyers 10] [--no-lock] [--think 20] [--hold 20] [--file PATH]
- *   node src/main.ts serve [--port 0] [--file tickets.json] [--tickets N] [--hold 0]
+ *   node src/main.ts serve [--port 0] [--file tickets.json] [--tickets N] [--workers N] [--admin-token T] [--hold MS]
+ *   node src/main.ts rush  [--tickets 3] [--buyers 10] [--lock file|manager|none] [--no-lock] [--think MS] [--hold MS] [--file PATH]
+ *
+ * With `--workers N` (N > 1) this process is the cluster's primary: it forks
+ * N workers that run this same file (they take the worker branch, reading
+ * their settings from the environment) and share one port.
  */
+import cluster from "node:cluster"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { parseArgs } from "node:util"
 import { Cause, Effect, Fiber } from "effect"
 import * as Http from "./http.ts"
-import { rush } from "./rush.ts"
+import * as Page from "./page.ts"
+import { type LockKind, rush } from "./rush.ts"
+import * as Server from "./server.ts"
 import * as Store from "./store.ts"
 
 const usage = `usage:
-  rush  [--tickets 3] [--buyers 10] [--no-lock] [--think MS] [--hold MS] [--file PATH]
-        forks one process per buyer; all search, then buy (under the FileLock unless --no-lock)
-  serve [--port 0] [--file tickets.json] [--tickets N] [--hold MS]
-        HTTP API on 127.0.0.1: GET /tickets, POST /buy, POST /reset {"count": N}
-        (--tickets N writes the file first; a missing file starts with 3 tickets)`
+  serve [--port 0] [--file tickets.json] [--tickets N] [--workers 1] [--admin-token T] [--hold MS]
+        the ticket office on 127.0.0.1: GET /, GET /tickets, POST /buy, GET /orders/:id, POST /reset
+        (--tickets N starts a fresh sale of N; a missing store starts with 3 tickets;
+         --workers N serves from N processes on one port; the admin token may also come
+         from TICKETING_ADMIN_TOKEN, and without one POST /reset is refused)
+  rush  [--tickets 3] [--buyers 10] [--lock file|manager|none] [--no-lock] [--think MS] [--hold MS] [--file PATH]
+        one process per buyer (a ProcessPool); all start at one barrier, look, then buy`
 
 class UsageError extends Error {}
 
-const argv = process.argv.slice(2)
-const command = argv[0]
-
-const options = (() => {
-  try {
-    return parseArgs({
-      args: argv.slice(1),
-      options: {
-        tickets: { type: "string" },
-        buyers: { type: "string" },
-        "no-lock": { type: "boolean" },
-        think: { type: "string" },
-        hold: { type: "string" },
-        file: { type: "string" },
-        port: { type: "string" }
-      },
-      strict: true,
-      allowPositionals: false
-    }).values
-  } catch (error) {
-    console.error(`${error instanceof Error ? error.message : String(error)}\n${usage}`)
-    process.exit(2)
-  }
-})()
-
-const int = (name: string, fallback: number | undefined, min = 0): number | undefined => {
-  const raw = (options as Record<string, unknown>)[name]
-  if (raw === undefined) return fallback
-  const value = Number(raw)
-  if (!Number.isSafeInteger(value) || value < min) throw new UsageError(`--${name} must be an integer >= ${min}, got ${JSON.stringify(raw)}`)
-  return value
+interface ServeSettings {
+  readonly file: string
+  readonly port: number
+  readonly adminToken: string | undefined
+  readonly hold: number
 }
 
-const rushMode = Effect.gen(function*() {
-  const tickets = int("tickets", 3)!
-  const buyers = int("buyers", 10, 1)!
-  let file = options.file
-  let dir: string | undefined
-  if (file === undefined) {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), "weft-rush-"))
-    file = path.join(dir, "tickets.json")
+const holdOf = (ms: number) => ms > 0 ? { hold: Effect.suspend(() => Effect.sleep(Math.floor(Math.random() * ms))) } : {}
+
+/** One server process: the store, the API, the page. */
+const serveHere = (settings: ServeSettings) =>
+  Effect.gen(function*() {
+    const store = yield* Store.make(settings.file, holdOf(settings.hold))
+    const live = yield* Page.live(store)
+    const app = Http.makeApp(store, { adminToken: settings.adminToken, onSale: live.poke, extend: (app) => Page.routes(app, store, live) })
+    return yield* Server.listen(app, { port: settings.port })
+  })
+
+const runMain = (program: Effect.Effect<number, unknown>, log: boolean) => {
+  const fiber = Effect.runFork(program)
+  let stopping = false
+  const stop = () => {
+    if (stopping) return
+    stopping = true
+    Effect.runFork(Fiber.interrupt(fiber))
   }
-  const report = yield* rush({
-    file: path.resolve(file),
-    tickets,
-    buyers,
-    lock: options["no-lock"] !== true,
-    think: int("think", 20)!,
-    hold: int("hold", 20)!,
-    onEvent: (line) => console.log(line)
-  }).pipe(Effect.ensuring(Effect.sync(() => dir !== undefined && fs.rmSync(dir, { recursive: true, force: true }))))
-  // Overselling is the point of --no-lock; with the lock it would be a bug.
-  return report.lock && report.oversold ? 1 : 0
-})
+  // `on`, not `once`: on Deno, removing the last listener restores the default action mid-shutdown.
+  process.on("SIGINT", stop)
+  process.on("SIGTERM", stop)
+  Effect.runPromise(Fiber.await(fiber)).then((exit) => {
+    if (exit._tag === "Success") process.exit(exit.value)
+    if (exit.cause.reasons.every((r) => r._tag === "Interrupt")) process.exit(0)
+    const error = Cause.squash(exit.cause)
+    if (error instanceof UsageError) console.error(`${error.message}\n${usage}`)
+    else if (log) console.error(error instanceof Error ? error.message : String(error))
+    process.exit(error instanceof UsageError ? 2 : 1)
+  })
+}
 
-const serveMode = Effect.gen(function*() {
-  const file = path.resolve(options.file ?? "tickets.json")
-  const holdMs = int("hold", 0)!
-  const store = yield* Store.make(file, holdMs > 0 ? { hold: Effect.suspend(() => Effect.sleep(Math.floor(Math.random() * holdMs))) } : {})
-  const tickets = int("tickets", undefined)
-  if (tickets !== undefined) yield* store.reset(tickets)
-  else if (!fs.existsSync(file)) yield* store.reset(3)
-  const count = yield* store.search
-  const served = yield* Http.serve(store, { port: int("port", 0)! })
-  console.log(`serving ${served.url} (ticket file ${file}, ${count} left)`)
-  console.log(`  curl ${served.url}/tickets`)
-  console.log(`  curl -X POST ${served.url}/buy`)
-  console.log(`  curl -X POST ${served.url}/reset -H 'content-type: application/json' -d '{"count": 3}'`)
-  return yield* Effect.never
-}).pipe(Effect.scoped)
+if (cluster.isWorker) {
+  // A worker of `serve --workers N`: settings from the primary.
+  const env = process.env
+  // The primary is gone (even SIGKILLed): so is this worker.
+  process.on("disconnect", () => process.exit(0))
+  runMain(
+    serveHere({
+      file: env.WEFT_TICKETS_FILE!,
+      port: Number(env.WEFT_TICKETS_PORT),
+      adminToken: env.TICKETING_ADMIN_TOKEN || undefined,
+      hold: Number(env.WEFT_TICKETS_HOLD ?? 0)
+    }).pipe(Effect.andThen(Effect.never), Effect.scoped),
+    true
+  )
+} else {
+  const argv = process.argv.slice(2)
+  const command = argv[0]
+  const options = (() => {
+    try {
+      return parseArgs({
+        args: argv.slice(1),
+        options: {
+          tickets: { type: "string" },
+          buyers: { type: "string" },
+          "no-lock": { type: "boolean" },
+          lock: { type: "string" },
+          think: { type: "string" },
+          hold: { type: "string" },
+          file: { type: "string" },
+          port: { type: "string" },
+          workers: { type: "string" },
+          "admin-token": { type: "string" }
+        },
+        strict: true,
+        allowPositionals: false
+      }).values
+    } catch (error) {
+      console.error(`${error instanceof Error ? error.message : String(error)}\n${usage}`)
+      process.exit(2)
+    }
+  })()
 
-const program: Effect.Effect<number, unknown> = Effect.suspend(() => {
-  switch (command) {
-    case "rush":
-      return rushMode
-    case "serve":
-      return serveMode
-    default:
-      return Effect.fail(new UsageError(command === undefined ? "no mode given" : `unknown mode ${JSON.stringify(command)}`))
+  const int = (name: string, fallback: number | undefined, min = 0, max = Number.MAX_SAFE_INTEGER): number | undefined => {
+    const raw = (options as Record<string, unknown>)[name]
+    if (raw === undefined) return fallback
+    const value = Number(raw)
+    if (!Number.isSafeInteger(value) || value < min || value > max) {
+      throw new UsageError(`--${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`)
+    }
+    return value
   }
-})
 
-const fiber = Effect.runFork(program)
-const stop = () => void Effect.runFork(Fiber.interrupt(fiber))
-process.once("SIGINT", stop)
-process.once("SIGTERM", stop)
-Effect.runPromise(Fiber.await(fiber)).then((exit) => {
-  if (exit._tag === "Success") process.exit(exit.value)
-  if (exit.cause.reasons.every((r) => r._tag === "Interrupt")) process.exit(0)
-  const error = Cause.squash(exit.cause)
-  if (error instanceof UsageError) console.error(`${error.message}\n${usage}`)
-  else console.error(error instanceof Error ? error.message : String(error))
-  process.exit(error instanceof UsageError ? 2 : 1)
-})
+  const rushMode = Effect.gen(function*() {
+    const tickets = int("tickets", 3)!
+    const buyers = int("buyers", 10, 1, 256)!
+    const lockArg = options.lock ?? (options["no-lock"] === true ? "none" : "file")
+    if (lockArg !== "file" && lockArg !== "manager" && lockArg !== "none") {
+      throw new UsageError(`--lock must be file, manager or none, got ${JSON.stringify(lockArg)}`)
+    }
+    if (options["no-lock"] === true && lockArg !== "none") throw new UsageError(`--no-lock and --lock ${lockArg} disagree`)
+    let file = options.file
+    let dir: string | undefined
+    if (file === undefined) {
+      dir = fs.mkdtempSync(path.join(os.tmpdir(), "weft-rush-"))
+      file = path.join(dir, "tickets.json")
+    }
+    const report = yield* rush({
+      file: path.resolve(file),
+      tickets,
+      buyers,
+      lock: lockArg as LockKind,
+      think: int("think", 20)!,
+      hold: int("hold", 20)!,
+      onEvent: (line) => console.log(line)
+    }).pipe(Effect.ensuring(Effect.sync(() => dir !== undefined && fs.rmSync(dir, { recursive: true, force: true }))))
+    // Overselling is the point of --no-lock; with a lock it would be a bug.
+    return report.lock !== "none" && report.oversold ? 1 : 0
+  })
+
+  const serveMode = Effect.gen(function*() {
+    const file = path.resolve(options.file ?? "tickets.json")
+    const hold = int("hold", 0)!
+    const workers = int("workers", 1, 1, 64)!
+    const adminToken = options["admin-token"] ?? (process.env.TICKETING_ADMIN_TOKEN || undefined)
+    const store = yield* Store.make(file)
+    const tickets = int("tickets", undefined)
+    if (tickets !== undefined) yield* store.reset(tickets)
+    else if (!fs.existsSync(file)) yield* store.reset(3)
+    const { count, total } = yield* store.tickets
+    let url: string
+    if (workers === 1) {
+      url = (yield* serveHere({ file, port: int("port", 0, 0, 65535)!, adminToken, hold })).url
+    } else {
+      const port = int("port", 0, 0, 65535)! || (yield* Server.freePort)
+      yield* Server.forkWorkers(workers, {
+        WEFT_TICKETS_FILE: file,
+        WEFT_TICKETS_PORT: String(port),
+        WEFT_TICKETS_HOLD: String(hold),
+        TICKETING_ADMIN_TOKEN: adminToken ?? ""
+      }, (line) => console.log(line))
+      url = `http://127.0.0.1:${port}`
+    }
+    console.log(`serving ${url} (${workers} process${workers === 1 ? "" : "es"}, store ${file}, ${count} of ${total} left)`)
+    console.log(`  open ${url}/ in a browser, or:`)
+    console.log(`  curl ${url}/tickets`)
+    console.log(`  curl -X POST ${url}/buy -H 'Idempotency-Key: my-key-1' -d '{"buyer": "ada"}'`)
+    if (adminToken === undefined) console.log(`  (POST /reset is disabled: no --admin-token or TICKETING_ADMIN_TOKEN)`)
+    return yield* Effect.never
+  }).pipe(Effect.scoped)
+
+  const program: Effect.Effect<number, unknown> = Effect.suspend(() => {
+    switch (command) {
+      case "rush":
+        return rushMode
+      case "serve":
+        return serveMode
+      default:
+        return Effect.fail(new UsageError(command === undefined ? "no mode given" : `unknown mode ${JSON.stringify(command)}`))
+    }
+  })
+  runMain(program, true)
+}

@@ -1,151 +1,116 @@
 /**
- * The 12306 ticket rush of the seed tutorial, with real processes: a ticket
- * file, N buyer processes (`buyer.ts`, started with the current runtime) that
- * all start at one "go", each searching then buying. With the FileLock the
- * file is exact; with `lock: false` buyers read the same count and each write
- * `count - 1`, so more tickets are sold than exist.
+ * The 12306 ticket rush of the seed tutorial, with real processes: a store,
+ * N buyers that are the tasks of a `ProcessPool` (one process each), started
+ * together by a `Manager` barrier, each looking at the count and then
+ * buying. Under a lock (the store's `FileLock`, or a `Manager` lock) the
+ * store is exact; with none, buyers read the same count and each takes the
+ * same next seat, so more tickets are sold than exist.
+ *
+ * @example
+ * ```ts
+ * const report = yield* Rush.rush({ file: "/tmp/t.json", tickets: 3, buyers: 10, lock: "file" })
+ * report.seats // [{ seat: 1, buyer: 4 }, ...]
+ * ```
+ *
+ * @module
  */
-import { type ChildProcess, spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
-import { Effect, Scope } from "effect"
+import { ProcessPool } from "@weft/pools"
+import { Manager } from "@weft/primitives"
+import { Effect, Fiber } from "effect"
+import type { BuyerAnswer } from "./buyer.ts"
 import * as Store from "./store.ts"
 
-export const buyerScript = fileURLToPath(new URL("./buyer.ts", import.meta.url))
+/**
+ * The pool's worker module (`buyer.ts`).
+ *
+ * @example
+ * ```ts
+ * ProcessPool.make({ module: Rush.buyerModule, size: 4 })
+ * ```
+ */
+export const buyerModule = fileURLToPath(new URL("./buyer.ts", import.meta.url))
 
-const isDeno = typeof (globalThis as { Deno?: unknown }).Deno !== "undefined"
+/**
+ * Which lock the buyers buy under.
+ *
+ * @example
+ * ```ts
+ * const kind: Rush.LockKind = "manager"
+ * ```
+ */
+export type LockKind = "file" | "manager" | "none"
 
-/** How to run a `.ts` file with the runtime running this one (Deno needs `run -A`). */
-export const runTs = (file: string, args: ReadonlyArray<string>): [string, Array<string>] => [
-  process.execPath,
-  isDeno ? ["run", "-A", file, ...args] : [file, ...args]
-]
-
+/**
+ * Options of `rush`.
+ *
+ * @example
+ * ```ts
+ * const options: Rush.RushOptions = { file: "/tmp/t.json", tickets: 3, buyers: 10, lock: "none", hold: 300 }
+ * ```
+ */
 export interface RushOptions {
-  /** The ticket file (its directory must exist). */
+  /** The store (its directory must exist). */
   readonly file: string
-  /** Writes `{ "count": tickets }` first; leave it out to rush an existing file. */
+  /** Starts a fresh sale of this many tickets first; leave it out to rush an existing store. */
   readonly tickets?: number
   readonly buyers: number
-  /** Buy under the FileLock (default `true`). */
-  readonly lock?: boolean
-  /** Each buyer waits a random 0..think ms after "go" before searching. Default 20. */
+  /** Default `"file"`. */
+  readonly lock?: LockKind
+  /** Each buyer waits a random 0..think ms after the start before looking. Default 20. */
   readonly think?: number
   /** Each buy holds its read a random 0..hold ms before writing. Default 20. */
   readonly hold?: number
-  /** How long a buyer may take to answer before it is killed and reported. Default 30 s. */
+  /** How long the whole rush may take before the buyers are stopped. Default 60 s. */
   readonly timeoutMs?: number
   /** Called with each line the rush prints while it runs. */
   readonly onEvent?: (line: string) => void
 }
 
+/**
+ * One buyer's outcome.
+ *
+ * @example
+ * ```ts
+ * const a: Rush.Answer = { buyer: 2, outcome: "ticket", seen: 3, seat: 1, left: 2 }
+ * ```
+ */
 export type Answer =
-  | { readonly buyer: number; readonly outcome: "ticket"; readonly seen: number; readonly left: number }
+  | { readonly buyer: number; readonly outcome: "ticket"; readonly seen: number; readonly seat: number; readonly left: number }
   | { readonly buyer: number; readonly outcome: "sold out"; readonly seen: number }
   | { readonly buyer: number; readonly outcome: "error"; readonly message: string }
 
+/**
+ * What a rush did.
+ *
+ * @example
+ * ```ts
+ * if (report.oversold) console.log(`sold ${report.sold} of ${report.tickets}`)
+ * ```
+ */
 export interface RushReport {
-  /** Tickets in the file when the rush started. */
+  /** Tickets left in the store when the rush started. */
   readonly tickets: number
   readonly buyers: number
-  readonly lock: boolean
+  readonly lock: LockKind
   /** One per buyer, in the order they answered. */
   readonly answers: ReadonlyArray<Answer>
   /** Buyers told they got a ticket. */
   readonly sold: number
-  /** The count in the file afterwards (or the error reading it). */
+  /** Who got which seat, by seat (a seat twice: oversold). */
+  readonly seats: ReadonlyArray<{ readonly seat: number; readonly buyer: number }>
+  /** The store's count afterwards (or the error reading it). */
   readonly left: number | string
   readonly oversold: boolean
 }
 
-interface Buyer {
-  readonly number: number
-  readonly proc: ChildProcess
-  /** Resolves on the first JSON line of this type (or a crash). */
-  next(type: string): Effect.Effect<Record<string, unknown>, string>
-  go(): void
-}
-
-const startBuyer = (
-  number: number,
-  args: ReadonlyArray<string>
-): Effect.Effect<Buyer, never, Scope.Scope> =>
-  Effect.acquireRelease(
-    Effect.sync((): Buyer => {
-      const [exe, argv] = runTs(buyerScript, args)
-      const proc = spawn(exe, argv, { stdio: ["pipe", "pipe", "pipe"] })
-      const messages: Array<Record<string, unknown>> = []
-      const listeners = new Set<() => void>()
-      let stderr = ""
-      let buffer = ""
-      let exit: string | undefined = undefined
-      const notify = () => {
-        for (const f of [...listeners]) f()
-      }
-      proc.stdout!.setEncoding("utf8")
-      proc.stdout!.on("data", (chunk: string) => {
-        buffer += chunk
-        for (let i = buffer.indexOf("\n"); i !== -1; i = buffer.indexOf("\n")) {
-          const line = buffer.slice(0, i)
-          buffer = buffer.slice(i + 1)
-          try {
-            const message = JSON.parse(line) as Record<string, unknown>
-            messages.push(message)
-          } catch {
-            stderr += line + "\n"
-          }
-        }
-        notify()
-      })
-      proc.stderr!.setEncoding("utf8")
-      proc.stderr!.on("data", (chunk: string) => void (stderr += chunk))
-      proc.stdin!.on("error", () => {})
-      proc.on("error", (error) => {
-        exit = `could not start: ${error.message}`
-        notify()
-      })
-      proc.on("exit", (code, signal) => {
-        exit = signal !== null ? `killed by ${signal}` : `exited with code ${code}`
-        notify()
-      })
-      return {
-        number,
-        proc,
-        go: () => void proc.stdin!.write("go\n"),
-        next: (type) =>
-          Effect.callback<Record<string, unknown>, string>((resume) => {
-            const check = () => {
-              const found = messages.find((m) => m.type === type || m.type === "error")
-              if (found !== undefined) {
-                listeners.delete(check)
-                return resume(Effect.succeed(found))
-              }
-              if (exit !== undefined) {
-                listeners.delete(check)
-                const said = stderr.trim().split("\n").slice(-3).join(" | ")
-                resume(Effect.fail(`crashed before answering (${exit})${said ? `: ${said}` : ""}`))
-              }
-            }
-            listeners.add(check)
-            check()
-            return Effect.sync(() => listeners.delete(check))
-          })
-      }
-    }),
-    (buyer) =>
-      Effect.suspend(() => {
-        if (buyer.proc.exitCode !== null || buyer.proc.signalCode !== null) return Effect.void
-        buyer.proc.kill("SIGKILL")
-        return Effect.callback<void>((resume) => {
-          if (buyer.proc.exitCode !== null || buyer.proc.signalCode !== null) return resume(Effect.void)
-          buyer.proc.once("exit", () => resume(Effect.void))
-        }).pipe(Effect.timeoutOption("5 seconds"), Effect.asVoid)
-      })
-  )
+const lockName = (lock: LockKind) =>
+  lock === "file" ? "the FileLock" : lock === "manager" ? "a Manager lock" : "NO LOCK"
 
 const describe = (answer: Answer): string => {
   switch (answer.outcome) {
     case "ticket":
-      return `buyer ${answer.buyer}: saw ${answer.seen} left, got a ticket (${answer.left} left)`
+      return `buyer ${answer.buyer}: saw ${answer.seen} left, got seat ${answer.seat} (${answer.left} left)`
     case "sold out":
       return answer.seen === 0
         ? `buyer ${answer.buyer}: saw 0 left, sold out`
@@ -155,68 +120,96 @@ const describe = (answer: Answer): string => {
   }
 }
 
-/** Runs one rush and reports every buyer's answer; every buyer process is gone when it returns. */
-export const rush = (options: RushOptions): Effect.Effect<RushReport, Store.TicketFileError | Store.InvalidCountError> =>
+const toAnswer = (buyer: number, a: BuyerAnswer): Answer =>
+  "error" in a
+    ? { buyer, outcome: "error", message: a.error }
+    : a.ok
+    ? { buyer, outcome: "ticket", seen: a.seen, seat: a.seat, left: a.left }
+    : { buyer, outcome: "sold out", seen: a.seen }
+
+/**
+ * Runs one rush and reports every buyer's answer; every buyer process is
+ * gone when it returns.
+ *
+ * @example
+ * ```ts
+ * const report = yield* Rush.rush({ file, tickets: 5, buyers: 12, onEvent: console.log })
+ * ```
+ */
+export const rush = (options: RushOptions): Effect.Effect<RushReport, Store.StoreError | Store.InvalidCountError | Error> =>
   Effect.scoped(Effect.gen(function*() {
-    const lock = options.lock !== false
+    const lock = options.lock ?? "file"
     const say = (line: string) => options.onEvent?.(line)
     if (!Number.isSafeInteger(options.buyers) || options.buyers < 1) {
       return yield* new Store.InvalidCountError({ value: options.buyers })
     }
-    if (options.tickets !== undefined) {
-      if (!Store.isCount(options.tickets)) return yield* new Store.InvalidCountError({ value: options.tickets })
-      yield* Store.writeCount(options.file, options.tickets)
-    }
-    const tickets = yield* Store.readCount(options.file)
-    say(`12306 rush: ${tickets} tickets, ${options.buyers} buyer processes, ${lock ? "buying under the FileLock" : "NO LOCK"} (${options.file})`)
-    const args = (n: number) => [options.file, String(n), lock ? "lock" : "no-lock", String(options.think ?? 20), String(options.hold ?? 20)]
-    const buyers = yield* Effect.forEach(
-      Array.from({ length: options.buyers }, (_, i) => i + 1),
-      (n) => startBuyer(n, args(n))
-    )
+    const store = yield* Store.make(options.file)
+    if (options.tickets !== undefined) yield* store.reset(options.tickets)
+    const tickets = (yield* store.tickets).count
+    say(`12306 rush: ${tickets} tickets, ${options.buyers} buyer processes, ${lock === "none" ? "NO LOCK" : `buying under ${lockName(lock)}`} (${options.file})`)
+
+    const manager = yield* Manager.serve().pipe(Effect.mapError((e) => new Error(e.message)))
+    // Every buyer and this process: the last to arrive starts them all at once.
+    const start = yield* manager.barrier(options.buyers + 1).pipe(Effect.orDie)
+    const buyerLock = lock === "manager" ? yield* manager.lock() : lock
+    const pool = yield* ProcessPool.make<typeof import("./buyer.ts").default>({
+      module: buyerModule,
+      size: options.buyers,
+      minSize: options.buyers
+    }).pipe(Effect.mapError((e) => new Error(e.message)))
+
     const answers: Array<Answer> = []
-    // Everyone ready, then one "go": the rush starts at the same moment for all.
-    const ready = yield* Effect.forEach(buyers, (b) => Effect.result(b.next("ready")), { concurrency: "unbounded" })
-    for (const b of buyers) b.go()
-    const timeoutMs = options.timeoutMs ?? 30_000
-    yield* Effect.forEach(buyers, (b, i) =>
-      Effect.gen(function*() {
-        const r = ready[i]!
-        const answer: Answer = yield* (r._tag === "Failure" ? Effect.fail(r.failure) : b.next("result")).pipe(
-          Effect.timeoutOrElse({
-            duration: timeoutMs,
-            orElse: () => Effect.fail(`no answer within ${timeoutMs} ms (killed)`)
-          }),
-          Effect.map((m): Answer =>
-            m.type === "error"
-              ? { buyer: b.number, outcome: "error", message: String(m.message) }
-              : m.ok === true
-              ? { buyer: b.number, outcome: "ticket", seen: Number(m.seen ?? m.left), left: Number(m.left) }
-              : { buyer: b.number, outcome: "sold out", seen: Number(m.seen ?? 0) }
-          ),
-          Effect.catch((message: string) => Effect.succeed<Answer>({ buyer: b.number, outcome: "error", message }))
+    const task = (buyer: number) =>
+      pool.submit("buy", { file: store.file, buyer, think: options.think ?? 20, hold: options.hold ?? 20 }, buyerLock, start).pipe(
+        Effect.map((a) => toAnswer(buyer, a)),
+        Effect.catch((e) => Effect.succeed<Answer>({ buyer, outcome: "error", message: e.message })),
+        Effect.tap((answer) =>
+          Effect.sync(() => {
+            answers.push(answer)
+            say(describe(answer))
+          })
         )
-        answers.push(answer)
-        say(describe(answer))
-      }), { concurrency: "unbounded", discard: true })
+      )
+    const timeoutMs = options.timeoutMs ?? 60_000
+    const all = yield* Effect.forkChild(
+      Effect.forEach(Array.from({ length: options.buyers }, (_, i) => i + 1), task, { concurrency: "unbounded", discard: true })
+    )
+    // Starting every buyer process takes a while (each loads a runtime); nobody buys before all are there.
+    const started = yield* Effect.result(start.waitFor(timeoutMs))
+    if (started._tag === "Failure") {
+      return yield* Effect.fail(new Error(`the buyers did not all start within ${timeoutMs} ms`))
+    }
+    yield* Fiber.join(all).pipe(
+      Effect.timeoutOrElse({
+        duration: timeoutMs,
+        orElse: () => Effect.fail(new Error(`the buyers did not all answer within ${timeoutMs} ms`))
+      })
+    )
+
     const sold = answers.filter((a) => a.outcome === "ticket").length
-    const left = yield* Store.readCount(options.file).pipe(Effect.catch((e) => Effect.succeed(e.message)))
+    const seats = answers.flatMap((a) => a.outcome === "ticket" ? [{ seat: a.seat, buyer: a.buyer }] : [])
+      .sort((a, b) => a.seat - b.seat || a.buyer - b.buyer)
+    const left = yield* store.tickets.pipe(
+      Effect.map((c) => c.count),
+      Effect.catch((e) => Effect.succeed(e.message))
+    )
     const oversold = sold > tickets
     const refused = answers.filter((a) => a.outcome === "sold out").length
     const failed = answers.length - sold - refused
     say(
       `sold ${sold} of ${tickets} tickets to ${options.buyers} buyers; ${refused} told sold out` +
-        (failed > 0 ? `, ${failed} failed` : "") + `; the file says ${left} left`
+        (failed > 0 ? `, ${failed} failed` : "") + `; the store says ${left} left`
     )
+    say(`seats: ${seats.length === 0 ? "none" : seats.map((s) => `${s.seat} → buyer ${s.buyer}`).join(", ")}`)
     if (oversold) {
       say(
-        `OVERSOLD by ${sold - tickets}: without the lock, buyers read the same count and each wrote count - 1. ` +
-          `That race is what this demo shows; run without --no-lock and the FileLock keeps it exact.`
+        `OVERSOLD by ${sold - tickets}: without the lock, buyers read the same count and each took the same next seat. ` +
+          `That race is what this demo shows; run without --no-lock and the lock keeps it exact.`
       )
-    } else if (lock) {
-      say(`exact: the FileLock let one buyer at a time read and write the file.`)
+    } else if (lock !== "none") {
+      say(`exact: ${lockName(lock)} let one buyer at a time read and write the store.`)
     } else {
       say(`no oversell this time (the race is a matter of timing); try more buyers or a longer --hold.`)
     }
-    return { tickets, buyers: options.buyers, lock, answers, sold, left, oversold }
+    return { tickets, buyers: options.buyers, lock, answers, sold, seats, left, oversold }
   }))
