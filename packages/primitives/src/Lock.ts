@@ -36,7 +36,7 @@ import { type InvalidArgumentError, NotHeldError } from "./errors.ts"
 import { type ConditionLock, ConditionLockId } from "./internal/ownership.ts"
 import { bindMethods } from "./internal/bind.ts"
 import { guarded } from "./internal/guard.ts"
-import { Permits } from "./internal/Permits.ts"
+import { Permits, PermitsId, type PermitsHook } from "./internal/Permits.ts"
 import { within } from "./internal/validate.ts"
 
 /**
@@ -85,6 +85,8 @@ class LockImpl implements Lock {
   })
 
   private readonly guard = guarded(this.permits, 1)
+
+  readonly [PermitsId]: PermitsHook = { permits: this.permits, valid: (k) => k === 1 }
 
   withLock<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> {
     return this.guard(effect)

@@ -36,7 +36,7 @@ import { dual } from "effect/Function"
 import { InvalidArgumentError, SemaphoreOverflowError } from "./errors.ts"
 import { bindMethods } from "./internal/bind.ts"
 import { guarded } from "./internal/guard.ts"
-import { Permits } from "./internal/Permits.ts"
+import { Permits, PermitsId, type PermitsHook } from "./internal/Permits.ts"
 import { permitRequest, within } from "./internal/validate.ts"
 import { count } from "./validate.ts"
 
@@ -73,11 +73,13 @@ class SemaphoreImpl implements Semaphore {
   readonly name: string
   readonly initial: number
   readonly bounded: boolean
+  readonly [PermitsId]: PermitsHook
 
   constructor(initial: number, bounded: boolean) {
     this.initial = initial
     this.bounded = bounded
     this.permits = new Permits(initial)
+    this[PermitsId] = { permits: this.permits, valid: (k) => this.check("withPermits", k) === undefined }
     this.name = bounded ? "BoundedSemaphore" : "Semaphore"
     bindMethods(this, "acquire", "tryAcquire", "acquireFor", "release", "withPermits")
   }

@@ -37,3 +37,6 @@ export * as SharedSemaphore from "./shared/SharedSemaphore.ts"
 // Process scope
 export * as FileLock from "./process/FileLock.ts"
 export * as Manager from "./process/Manager.ts"
+
+// A Promise face for code that does not use Effect
+export * as Promised from "./Promised.ts"

@@ -106,3 +106,25 @@ export class Permits {
     }
   }
 }
+
+/**
+ * How the Promise face (`Promised.ts`) finds the `Permits` of a fiber-scope
+ * `Lock` or `Semaphore`, to take them without starting a fiber. Keyed by a
+ * symbol so that nothing public exports it.
+ *
+ * @internal
+ */
+export const PermitsId: unique symbol = Symbol.for("@weft/primitives/Permits")
+
+/** @internal */
+export interface PermitsHook {
+  readonly permits: Permits
+  /** Whether `k` is a request this primitive accepts (else the slow path reports the error). */
+  valid(k: number): boolean
+}
+
+/** @internal */
+export const permitsOf = (primitive: unknown): PermitsHook | undefined =>
+  typeof primitive === "object" && primitive !== null && PermitsId in primitive
+    ? (primitive as { readonly [PermitsId]: PermitsHook })[PermitsId]
+    : undefined

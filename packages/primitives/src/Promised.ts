@@ -1,0 +1,265 @@
+/**
+ * A Promise face over the primitives, for code that does not use Effect
+ * (async-mutex's users, for instance): `await mutex.runExclusive(fn)`,
+ * `await queue.put(x)`. Each adapter wraps a primitive of any scope — a fiber
+ * `Lock`, a `SharedLock`, a `manager.lock()`, a `FileLock` — and turns every
+ * member into a method returning a Promise. A failure rejects with the tagged
+ * error itself (`NotHeldError`, `QueueFullError`, ...); a rejection of `fn`
+ * comes back unchanged.
+ *
+ * The adapters are thin: each call runs the primitive's own effect with
+ * `Effect.runPromise`, so the rules (FIFO, nothing left held) are the
+ * primitive's. One shortcut: `runExclusive` on a fiber-scope `Lock` or
+ * `Semaphore` takes and returns the permits directly, in the same FIFO queue
+ * as the Effect callers, without starting a fiber.
+ *
+ * @example
+ * ```ts
+ * import { Promised } from "@weft/primitives"
+ *
+ * const mutex = Promised.lock() // a new fiber-scope Lock
+ * let balance = 100
+ * const withdraw = (n: number) =>
+ *   mutex.runExclusive(async () => {
+ *     const seen = balance
+ *     await new Promise((resolve) => setTimeout(resolve, 1))
+ *     if (seen >= n) balance = seen - n
+ *   })
+ * await Promise.all([withdraw(70), withdraw(70)]) // balance is 30
+ * ```
+ *
+ * @module
+ */
+import { type Duration, Effect } from "effect"
+import * as Event from "./Event.ts"
+import { type Permits, permitsOf } from "./internal/Permits.ts"
+import * as Lock from "./Lock.ts"
+import type * as Queue from "./Queue.ts"
+import * as Semaphore from "./Semaphore.ts"
+
+/**
+ * A lock with Promise methods, named after async-mutex's `Mutex` where they
+ * overlap (`runExclusive`, `isLocked`).
+ *
+ * @example
+ * ```ts
+ * import { Promised } from "@weft/primitives"
+ *
+ * const critical = (mutex: Promised.PromiseLock) => mutex.runExclusive(() => "only me")
+ * ```
+ */
+export interface PromiseLock {
+  /** The lock underneath, for Effect code that shares it. */
+  readonly lock: Lock.Lock
+  /** Resolves once the lock is taken (FIFO). */
+  acquire(): Promise<void>
+  /** Takes the lock if it is free right now; `false` otherwise. */
+  tryAcquire(): Promise<boolean>
+  /** Waits at most `timeout` for the lock; `true` if it was taken. */
+  acquireFor(timeout: Duration.Input): Promise<boolean>
+  /** Releases the lock; rejects with `NotHeldError` when it is not locked. */
+  release(): Promise<void>
+  /** Runs `fn` holding the lock, and releases it however `fn` ends. */
+  runExclusive<T>(fn: () => T | PromiseLike<T>): Promise<T>
+  /** Whether the lock is held right now. */
+  isLocked(): Promise<boolean>
+}
+
+/**
+ * A semaphore with Promise methods.
+ *
+ * @example
+ * ```ts
+ * import { Promised } from "@weft/primitives"
+ *
+ * const download = (slots: Promised.PromiseSemaphore, url: string) => slots.runExclusive(() => fetch(url))
+ * ```
+ */
+export interface PromiseSemaphore {
+  /** The semaphore underneath. */
+  readonly semaphore: Semaphore.Semaphore
+  acquire(k?: number): Promise<void>
+  tryAcquire(k?: number): Promise<boolean>
+  acquireFor(timeout: Duration.Input, k?: number): Promise<boolean>
+  release(k?: number): Promise<void>
+  /** Runs `fn` holding `k` permits (default 1), and returns them however `fn` ends. */
+  runExclusive<T>(fn: () => T | PromiseLike<T>, k?: number): Promise<T>
+  available(): Promise<number>
+}
+
+/**
+ * An event with Promise methods.
+ *
+ * @example
+ * ```ts
+ * import { Promised } from "@weft/primitives"
+ *
+ * const ready = Promised.event()
+ * setTimeout(() => ready.set(), 10)
+ * await ready.wait()
+ * ```
+ */
+export interface PromiseEvent {
+  /** The event underneath. */
+  readonly event: Event.Event
+  set(): Promise<void>
+  clear(): Promise<void>
+  isSet(): Promise<boolean>
+  wait(): Promise<void>
+  waitFor(timeout: Duration.Input): Promise<boolean>
+}
+
+/**
+ * A queue with Promise methods.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Promised, Queue } from "@weft/primitives"
+ *
+ * const jobs = Promised.queue(Effect.runSync(Queue.fifo<string>(10)))
+ * await jobs.put("wash")
+ * const next = await jobs.get() // "wash"
+ * ```
+ */
+export interface PromiseQueue<A> {
+  /** The queue underneath. */
+  readonly queue: Queue.Queue<A>
+  put(item: A): Promise<void>
+  putNowait(item: A): Promise<void>
+  putFor(item: A, timeout: Duration.Input): Promise<void>
+  get(): Promise<A>
+  getNowait(): Promise<A>
+  getFor(timeout: Duration.Input): Promise<A>
+  size(): Promise<number>
+  isEmpty(): Promise<boolean>
+  isFull(): Promise<boolean>
+  taskDone(): Promise<void>
+  join(): Promise<void>
+  shutdown(options?: { readonly immediate?: boolean | undefined }): Promise<void>
+}
+
+const run = Effect.runPromise
+
+const attempt = <T>(fn: () => T | PromiseLike<T>): Effect.Effect<T, unknown> =>
+  Effect.tryPromise({ try: async () => fn(), catch: (error) => error })
+
+/** Holds `k` of `permits` (FIFO with the Effect callers) around `fn`. */
+const exclusive = async <T>(permits: Permits, k: number, fn: () => T | PromiseLike<T>): Promise<T> => {
+  if (!permits.tryTake(k)) await permits.waitPromise(k)
+  try {
+    return await fn()
+  } finally {
+    permits.release(k)
+  }
+}
+
+/**
+ * The Promise face of `lock` (any scope); without an argument, of a new
+ * fiber-scope `Lock`.
+ *
+ * @example
+ * ```ts
+ * import { Promised } from "@weft/primitives"
+ *
+ * const mutex = Promised.lock()
+ * const value = await mutex.runExclusive(async () => 42)
+ * ```
+ */
+export const lock = (self: Lock.Lock = Lock.makeUnsafe()): PromiseLock => {
+  const hook = permitsOf(self)
+  return {
+    lock: self,
+    acquire: () => run(self.acquire),
+    tryAcquire: () => run(self.tryAcquire),
+    acquireFor: (timeout) => run(self.acquireFor(timeout)),
+    release: () => run(self.release),
+    runExclusive: hook !== undefined
+      ? (fn) => exclusive(hook.permits, 1, fn)
+      : (fn) => run(self.withLock(attempt(fn))),
+    isLocked: () => run(self.locked)
+  }
+}
+
+/**
+ * The Promise face of `semaphore` (any scope), or of a new fiber-scope
+ * `Semaphore.make(permits)` when given a number (which must be an integer
+ * >= 0: otherwise this throws the `InvalidArgumentError`).
+ *
+ * @example
+ * ```ts
+ * import { Promised } from "@weft/primitives"
+ *
+ * const slots = Promised.semaphore(4)
+ * await Promise.all([1, 2, 3, 4, 5, 6].map((n) => slots.runExclusive(async () => n * 2)))
+ * ```
+ */
+export const semaphore = (self: Semaphore.Semaphore | number): PromiseSemaphore => {
+  const sem = typeof self === "number" ? Effect.runSync(Semaphore.make(self)) : self
+  const hook = permitsOf(sem)
+  return {
+    semaphore: sem,
+    acquire: (k) => run(sem.acquire(k)),
+    tryAcquire: (k) => run(sem.tryAcquire(k)),
+    acquireFor: (timeout, k) => run(sem.acquireFor(timeout, k)),
+    release: (k) => run(sem.release(k)),
+    runExclusive: (fn, k = 1) =>
+      hook !== undefined && hook.valid(k) ? exclusive(hook.permits, k, fn) : run(sem.withPermits(k)(attempt(fn))),
+    available: () => run(sem.available)
+  }
+}
+
+/**
+ * The Promise face of `event` (any scope); without an argument, of a new
+ * fiber-scope `Event`.
+ *
+ * @example
+ * ```ts
+ * import { Promised } from "@weft/primitives"
+ *
+ * const done = Promised.event()
+ * await done.set()
+ * await done.isSet() // true
+ * ```
+ */
+export const event = (self?: Event.Event): PromiseEvent => {
+  const ev = self ?? Effect.runSync(Event.make)
+  return {
+    event: ev,
+    set: () => run(ev.set),
+    clear: () => run(ev.clear),
+    isSet: () => run(ev.isSet),
+    wait: () => run(ev.wait),
+    waitFor: (timeout) => run(ev.waitFor(timeout))
+  }
+}
+
+/**
+ * The Promise face of `queue` (any scope).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Promised, Queue } from "@weft/primitives"
+ *
+ * const queue = Promised.queue(Effect.runSync(Queue.lifo<number>()))
+ * await queue.put(1)
+ * await queue.put(2)
+ * await queue.get() // 2
+ * ```
+ */
+export const queue = <A>(self: Queue.Queue<A>): PromiseQueue<A> => ({
+  queue: self,
+  put: (item) => run(self.put(item)),
+  putNowait: (item) => run(self.putNowait(item)),
+  putFor: (item, timeout) => run(self.putFor(item, timeout)),
+  get: () => run(self.get),
+  getNowait: () => run(self.getNowait),
+  getFor: (timeout) => run(self.getFor(timeout)),
+  size: () => run(self.size),
+  isEmpty: () => run(self.isEmpty),
+  isFull: () => run(self.isFull),
+  taskDone: () => run(self.taskDone),
+  join: () => run(self.join),
+  shutdown: (options) => run(self.shutdown(options))
+})
