@@ -1,73 +1,84 @@
 /**
- * The HTTP side, on Hono, served on 127.0.0.1 with `@hono/node-server` (which
- * runs unchanged on Node, Bun and Deno: all three provide `node:http`).
+ * The HTTP side, on Hono, in the primary:
  *
- *   GET /health -> 200 { ok: true, workers, listening } | 503 (a worker is missing or still starting)
- *   GET /stats  -> 200 { port, workers: [{ id, pid, connections }], connections, relayed, restarts }
+ *   GET /health  -> 200 { ok: true, workers, listening } | 503 (a worker is missing or still starting)
+ *   GET /stats   -> 200 { port, ircPort, workers: [...], connections, users, rooms, messages, relayed, restarts }
+ *   GET /metrics -> Prometheus text: connections, messages in and out, dropped slow consumers,
+ *                   flood-delayed lines, per worker; users, rooms and room messages
+ *
+ * @example
+ * const app = Http.makeApp(() => stats)
+ * const served = await (await Serve.runtime()).serve(app, 0)
  */
-import type { Server } from "node:http"
-import type { AddressInfo } from "node:net"
-import { createAdaptorServer } from "@hono/node-server"
-import { Effect, type Scope } from "effect"
 import { Hono } from "hono"
+import type { Counters, RoomInfo } from "./messages.ts"
 
-export interface WorkerStats {
-  readonly id: number
+export interface WorkerStats extends Counters {
+  /** "1", "2", ... for workers; "web" for the primary's WebSocket clients. */
+  readonly id: string
   readonly pid: number | undefined
-  readonly connections: number
   readonly listening: boolean
 }
 
 export interface Stats {
   readonly port: number
+  readonly ircPort: number
   /** How many workers the primary keeps running. */
   readonly wanted: number
   readonly workers: ReadonlyArray<WorkerStats>
-  /** Chat messages relayed by the primary (each once, however many workers it went to). */
-  readonly relayed: number
+  readonly users: number
+  readonly rooms: ReadonlyArray<RoomInfo>
+  /** Room messages sequenced by the registry (each once, however many workers it went to). */
+  readonly messages: number
   /** Workers replaced after they died. */
   readonly restarts: number
 }
 
-export const makeApp = (stats: () => Stats): Hono => {
+const metric = (name: string, type: "gauge" | "counter", help: string, samples: ReadonlyArray<[string, number]>) =>
+  [`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, ...samples.map(([labels, value]) => `${name}${labels} ${value}`)].join("\n")
+
+/** The Prometheus text exposition (format 0.0.4) of `s`. */
+export const metrics = (s: Stats): string => {
+  const per = (f: (w: WorkerStats) => number) => s.workers.map((w): [string, number] => [`{worker="${w.id}"}`, f(w)])
+  return [
+    metric("chat_connections", "gauge", "Open client connections.", per((w) => w.connections)),
+    metric("chat_messages_in_total", "counter", "Lines received from clients and processed.", per((w) => w.messagesIn)),
+    metric("chat_messages_out_total", "counter", "Lines written to clients.", per((w) => w.messagesOut)),
+    metric("chat_dropped_slow_consumers_total", "counter", "Clients cut for not reading their output.", per((w) => w.droppedSlow)),
+    metric("chat_flood_delayed_lines_total", "counter", "Lines delayed by flood control (processed later, not dropped).", per((w) => w.floodDelayed)),
+    metric("chat_flood_disconnects_total", "counter", "Clients cut for too much unprocessed input.", per((w) => w.floodKicked)),
+    metric("chat_users", "gauge", "Registered users.", [["", s.users]]),
+    metric("chat_rooms", "gauge", "Rooms with at least one member.", [["", s.rooms.length]]),
+    metric("chat_room_messages_total", "counter", "Room messages sequenced.", [["", s.messages]]),
+    metric("chat_worker_restarts_total", "counter", "Workers replaced after they died.", [["", s.restarts]])
+  ].join("\n") + "\n"
+}
+
+/** The app; `extend` adds routes (the chat page) before the 404 handler. */
+export const makeApp = (stats: () => Stats, extend?: (app: Hono) => void): Hono => {
   const app = new Hono()
   app.get("/health", (c) => {
     const s = stats()
     const listening = s.workers.filter((w) => w.listening).length
-    return c.json({ ok: listening === s.wanted, workers: s.wanted, listening }, listening === s.wanted ? 200 : 503)
+    const ok = listening >= s.wanted
+    return c.json({ ok, workers: s.wanted, listening }, ok ? 200 : 503)
   })
   app.get("/stats", (c) => {
     const s = stats()
     return c.json({
       port: s.port,
-      workers: s.workers.map((w) => ({ id: w.id, pid: w.pid, connections: w.connections })),
+      ircPort: s.ircPort,
+      workers: s.workers.map(({ listening: _, ...w }) => w),
       connections: s.workers.reduce((n, w) => n + w.connections, 0),
-      relayed: s.relayed,
+      users: s.users,
+      rooms: s.rooms,
+      messages: s.messages,
+      relayed: s.messages,
       restarts: s.restarts
     })
   })
-  app.notFound((c) => c.json({ error: `no route ${c.req.method} ${c.req.path}; try GET /stats, GET /health` }, 404))
+  app.get("/metrics", (c) => c.text(metrics(stats()), 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" }))
+  extend?.(app)
+  app.notFound((c) => c.json({ error: `no route ${c.req.method} ${c.req.path}; try GET /stats, GET /health, GET /metrics` }, 404))
   return app
 }
-
-/** Serves the app on 127.0.0.1:port (0: a free one) until the scope closes; the bound port. */
-export const serve = (app: Hono, port: number): Effect.Effect<number, Error, Scope.Scope> =>
-  Effect.map(
-    Effect.acquireRelease(
-      Effect.callback<Server, Error>((resume) => {
-        const server = createAdaptorServer({ fetch: app.fetch }) as Server
-        const onError = (error: Error) => resume(Effect.fail(new Error(`cannot listen on 127.0.0.1:${port}: ${error.message}`)))
-        server.once("error", onError)
-        server.listen(port, "127.0.0.1", () => {
-          server.off("error", onError)
-          resume(Effect.succeed(server))
-        })
-      }),
-      (server) =>
-        Effect.callback<void>((resume) => {
-          server.close(() => resume(Effect.void))
-          server.closeAllConnections?.()
-        })
-    ),
-    (server) => (server.address() as AddressInfo).port
-  )

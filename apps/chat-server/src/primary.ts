@@ -1,33 +1,42 @@
 /**
- * The primary process: forks the workers (node:cluster; they share one TCP
- * port and the primary hands out connections round robin), relays every room
- * line from any worker to all workers, replaces a worker that dies, serves the
- * HTTP side, and stops every worker when its scope closes.
+ * The primary process: forks the workers (node:cluster; they share the chat
+ * and IRC ports and the primary hands out connections round robin), holds the
+ * `Registry` of users and rooms, replaces a worker that dies, serves the HTTP
+ * side, and stops every worker when its scope closes.
  *
- * The relay: each worker opens one loopback TCP connection to the primary
- * (JSON lines, see messages.ts). Each worker sends in its clients' order, the
- * primary handles lines one at a time and forwards each to every worker in
- * that order, so every client sees every room line exactly once and all
- * clients see the same order.
+ * Each worker opens one loopback TCP relay connection to the primary (JSON
+ * lines, see messages.ts) and sends its clients' commands over it; the primary
+ * runs them one at a time through the registry and sends replies and room
+ * events back, a room's events only to the workers with members in it.
  */
 import cluster, { type Worker } from "node:cluster"
 import { randomBytes } from "node:crypto"
 import * as net from "node:net"
-import { Effect, type Scope } from "effect"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
 import * as Http from "./http.ts"
-import { type Deliver, type FromWorker, readJsonLines } from "./messages.ts"
+import { type Counters, type FromHub, makeOutbox, readJsonLines, type ToHub } from "./messages.ts"
+import { Registry } from "./registry.ts"
+import * as Serve from "./serve.ts"
 
 export interface PrimaryOptions {
-  /** TCP port for the chat; 0 picks a free one. */
+  /** TCP port for the plain chat; 0 picks a free one. */
   readonly port: number
+  /** TCP port for IRC; 0 picks a free one. */
+  readonly ircPort: number
   readonly httpPort: number
   readonly workers: number
   readonly maxLine: number
+  readonly quietAbove: number
+  readonly floodBurst: number
+  readonly floodRate: number
+  readonly idleMs: number
   readonly log: (line: string) => void
 }
 
 export interface Running {
   readonly port: number
+  readonly ircPort: number
   readonly httpPort: number
 }
 
@@ -35,12 +44,15 @@ interface Entry {
   readonly worker: Worker
   readonly pid: number | undefined
   relay: net.Socket | undefined
-  connections: number
+  outbox: { readonly push: (line: string) => void } | undefined
+  counters: Counters
   listening: boolean
 }
 
+const noCounters: Counters = { connections: 0, messagesIn: 0, messagesOut: 0, droppedSlow: 0, floodDelayed: 0, floodKicked: 0 }
+
 /**
- * With round robin the primary keys the shared socket by the port workers ask
+ * With round robin the primary keys a shared socket by the port workers ask
  * for, and closes it when the last worker leaves: a replacement asking for port
  * 0 after that would get a new port. So port 0 is resolved once, here.
  */
@@ -56,8 +68,8 @@ const freePort = Effect.callback<number, Error>((resume) => {
 export const runPrimary = (options: PrimaryOptions): Effect.Effect<Running, Error, Scope.Scope> =>
   Effect.gen(function*() {
     const port = options.port === 0 ? yield* freePort : options.port
+    const ircPort = options.ircPort === 0 ? yield* freePort : options.ircPort
     const entries = new Map<number, Entry>()
-    let relayed = 0
     let restarts = 0
     let stopping = false
     let failure: string | undefined
@@ -79,29 +91,39 @@ export const runPrimary = (options: PrimaryOptions): Effect.Effect<Running, Erro
         return Effect.sync(() => listeners.delete(check))
       })
 
-    const deliver = (message: Deliver) => {
-      const line = JSON.stringify(message) + "\n"
-      for (const entry of entries.values()) {
-        if (entry.relay !== undefined && !entry.relay.destroyed) entry.relay.write(line)
+    const registry = new Registry({
+      quietAbove: options.quietAbove,
+      deliver: (endpoints: ReadonlyArray<number>, message: ToHub) => {
+        // Serialized once, however many workers it goes to.
+        let line: string | undefined
+        for (const endpoint of endpoints) {
+          const entry = entries.get(endpoint)
+          if (entry?.outbox === undefined) continue
+          line ??= JSON.stringify(message) + "\n"
+          entry.outbox.push(line)
+        }
       }
-    }
+    })
 
     const token = randomBytes(16).toString("hex")
-    const onMessage = (entry: Entry, message: FromWorker) => {
+    const onMessage = (entry: Entry, message: FromHub) => {
+      const id = entry.worker.id
       switch (message.t) {
+        case "open":
+          return registry.open(id, message.c, message.proto, message.nick)
+        case "cmd":
+          return registry.command(id, message.c, message.cmd)
+        case "close":
+          return registry.close(id, message.c, message.reason)
+        case "stats":
+          entry.counters = message.s
+          return
         case "listening":
           entry.listening = true
-          options.log(`worker ${entry.worker.id} pid ${entry.pid} listening`)
+          options.log(`worker ${id} pid ${entry.pid} listening`)
           break
         case "listen-error":
           failure ??= message.message
-          break
-        case "connections":
-          entry.connections = message.count
-          break
-        case "broadcast":
-          if (message.chat) relayed++
-          deliver({ t: "deliver", room: message.room, line: message.line })
           break
       }
       notify()
@@ -112,13 +134,16 @@ export const runPrimary = (options: PrimaryOptions): Effect.Effect<Running, Erro
           socket.setNoDelay(true)
           socket.on("error", () => {}) // 'close' follows; the worker's 'exit' does the bookkeeping
           let entry: Entry | undefined
-          readJsonLines<FromWorker>(socket, (message) => {
+          readJsonLines<FromHub>(socket, (message) => {
             if (entry !== undefined) return onMessage(entry, message)
             // The first line names the worker and proves it is ours.
             const claimed = message.t === "hello" && message.token === token ? entries.get(message.id) : undefined
             if (claimed === undefined || claimed.relay !== undefined) return void socket.destroy()
             entry = claimed
             entry.relay = socket
+            entry.outbox = makeOutbox((data) => {
+              if (!socket.destroyed) socket.write(data)
+            })
           })
         })
         server.once("error", (error) => resume(Effect.fail(new Error(`cannot open the relay on 127.0.0.1: ${error.message}`))))
@@ -130,18 +155,25 @@ export const runPrimary = (options: PrimaryOptions): Effect.Effect<Running, Erro
 
     const fork = () => {
       const worker = cluster.fork({
-        WEFT_CHAT_PORT: String(port),
-        WEFT_CHAT_MAX_LINE: String(options.maxLine),
-        WEFT_CHAT_RELAY_PORT: String(relayPort),
-        WEFT_CHAT_RELAY_TOKEN: token
+        WEFT_CHAT: JSON.stringify({
+          port,
+          ircPort,
+          maxLine: options.maxLine,
+          relayPort,
+          token,
+          floodBurst: options.floodBurst,
+          floodRate: options.floodRate,
+          idleMs: options.idleMs
+        })
       })
-      entries.set(worker.id, { worker, pid: worker.process.pid, relay: undefined, connections: 0, listening: false })
+      entries.set(worker.id, { worker, pid: worker.process.pid, relay: undefined, outbox: undefined, counters: noCounters, listening: false })
       worker.on("error", () => {})
     }
 
     const onExit = (worker: Worker, code: number | null, signal: string | null) => {
       const entry = entries.get(worker.id)
       entries.delete(worker.id)
+      registry.dropEndpoint(worker.id, "left (server worker died)")
       if (!stopping) {
         const how = signal ?? `code ${code}`
         if (entry?.listening) {
@@ -166,7 +198,7 @@ export const runPrimary = (options: PrimaryOptions): Effect.Effect<Running, Erro
         Effect.gen(function*() {
           stopping = true
           for (const entry of entries.values()) entry.worker.process.kill("SIGTERM")
-          yield* Effect.timeoutOption(until(() => entries.size === 0), "3 seconds")
+          yield* Effect.timeoutOption(until(() => entries.size === 0), "4 seconds")
           for (const entry of entries.values()) entry.worker.process.kill("SIGKILL")
           yield* Effect.timeoutOption(until(() => entries.size === 0), "2 seconds")
           cluster.off("exit", onExit)
@@ -176,19 +208,27 @@ export const runPrimary = (options: PrimaryOptions): Effect.Effect<Running, Erro
     const ready = () => failure !== undefined || [...entries.values()].filter((e) => e.listening).length >= options.workers
     yield* until(ready).pipe(
       Effect.timeout("20 seconds"),
-      Effect.mapError(() => new Error(`the workers did not all listen on 127.0.0.1:${port} within 20 s`))
+      Effect.mapError(() => new Error(`the workers did not all listen on 127.0.0.1:${port} and :${ircPort} within 20 s`))
     )
     if (failure !== undefined) return yield* Effect.fail(new Error(failure))
 
-    const httpPort = yield* Http.serve(
-      Http.makeApp(() => ({
-        port,
-        wanted: options.workers,
-        workers: [...entries.values()].map((e) => ({ id: e.worker.id, pid: e.pid, connections: e.connections, listening: e.listening })),
-        relayed,
-        restarts
-      })),
-      options.httpPort
+    const stats = (): Http.Stats => ({
+      port,
+      ircPort,
+      wanted: options.workers,
+      workers: [...entries.values()].map((e) => ({ id: String(e.worker.id), pid: e.pid, listening: e.listening, ...e.counters })),
+      users: registry.userCount,
+      rooms: registry.roomList(),
+      messages: registry.messages,
+      restarts
+    })
+    const runtime = yield* Effect.promise(() => Serve.runtime())
+    const served = yield* Effect.acquireRelease(
+      Effect.tryPromise({
+        try: () => runtime.serve(Http.makeApp(stats), options.httpPort),
+        catch: (error) => new Error(`cannot serve HTTP on 127.0.0.1:${options.httpPort}: ${error instanceof Error ? error.message : String(error)}`)
+      }),
+      (served) => Effect.promise(() => served.close())
     )
-    return { port, httpPort }
+    return { port, ircPort, httpPort: served.port }
   })

@@ -1,18 +1,15 @@
 /**
- * The chat's wire protocol: UTF-8 text, one line per `\n` (a trailing `\r` is
- * dropped, so `nc -C` and telnet work too). Not JSON: a person with `nc` types
- * it, and every reply is one readable line.
- *
- * Client to server:
- *   /nick NAME    NAME: 1-24 of A-Z a-z 0-9 _ -
- *   /join ROOM    same rule; everyone starts in "lobby"
- *   /quit
- *   //text        the message "/text"
- *   anything else a message to everyone in your room
+ * The plain line protocol (what `nc` users type): framing, names, and the
+ * command parser. UTF-8 text, one line per `\n` (a trailing `\r` is dropped,
+ * so `nc -C` and telnet work too). Not JSON: a person with `nc` types it, and
+ * every reply is one readable line. The commands are in `HELP` below; any line
+ * not starting with `/` is a message to the current room, `//text` sends
+ * "/text".
  *
  * Server to client, by first character:
  *   [room] nick: text   a message (your own come back too, in the same order everyone sees)
- *   * ...               a notice (welcome, joins, nick changes, bye)
+ *   [pm] nick: text     a private message ([pm -> nick] is the echo of yours)
+ *   * ...               a notice (welcome, joins, nick changes, /who and /rooms answers, actions)
  *   ! error: ...        your last line was refused; the connection stays open
  *
  * TCP is a byte stream: one `data` event may hold half a line or several lines
@@ -33,7 +30,7 @@ const decoder = new TextDecoder("utf-8", { fatal: true })
 // eslint-disable-next-line no-control-regex
 const controlChars = /[\u0000-\u0008\u000a-\u001f\u007f]/
 
-const decode = (bytes: Uint8Array): Frame => {
+const decode = (bytes: Uint8Array, allowControls: boolean): Frame => {
   const body = bytes.length > 0 && bytes[bytes.length - 1] === 13 ? bytes.subarray(0, bytes.length - 1) : bytes
   let text: string
   try {
@@ -41,7 +38,7 @@ const decode = (bytes: Uint8Array): Frame => {
   } catch {
     return { _tag: "Malformed", reason: "malformed line: not valid UTF-8" }
   }
-  if (controlChars.test(text)) return { _tag: "Malformed", reason: "malformed line: control characters are not allowed" }
+  if (!allowControls && controlChars.test(text)) return { _tag: "Malformed", reason: "malformed line: control characters are not allowed" }
   return { _tag: "Line", text }
 }
 
@@ -50,8 +47,11 @@ export class LineReader {
   private size = 0
   private discarding = false
   readonly maxBytes: number
-  constructor(maxBytes: number = DEFAULT_MAX_LINE) {
+  /** IRC lines carry CTCP (`\x01`) and colour codes; their parser decides what to keep. */
+  readonly allowControls: boolean
+  constructor(maxBytes: number = DEFAULT_MAX_LINE, allowControls = false) {
     this.maxBytes = maxBytes
+    this.allowControls = allowControls
   }
 
   /** Feeds one chunk as it came off the socket; returns the frames it completed, in order. */
@@ -77,7 +77,7 @@ export class LineReader {
       if (this.discarding) this.discarding = false
       else {
         const line = this.parts.length === 1 ? this.parts[0]! : concat(this.parts, this.size)
-        const frame = decode(line)
+        const frame = decode(line, this.allowControls)
         frames.push(frame._tag === "Line" && this.size > this.maxBytes && line[line.length - 1] !== 13
           ? { _tag: "Malformed", reason: `line too long: over ${this.maxBytes} bytes; it was dropped` }
           : frame)
@@ -100,35 +100,101 @@ const concat = (parts: ReadonlyArray<Uint8Array>, size: number): Uint8Array => {
 }
 
 export type Command =
-  | { readonly _tag: "Message"; readonly text: string }
+  | { readonly _tag: "Say"; readonly text: string }
+  | { readonly _tag: "Me"; readonly text: string }
+  | { readonly _tag: "Msg"; readonly to: string; readonly text: string }
   | { readonly _tag: "Nick"; readonly name: string }
   | { readonly _tag: "Join"; readonly room: string }
-  | { readonly _tag: "Quit" }
+  | { readonly _tag: "Part"; readonly room: string | undefined }
+  | { readonly _tag: "Who"; readonly room: string | undefined }
+  | { readonly _tag: "Rooms" }
+  | { readonly _tag: "Topic"; readonly text: string | undefined }
+  | { readonly _tag: "Help" }
+  | { readonly _tag: "Quit"; readonly reason: string | undefined }
   | { readonly _tag: "Empty" }
   | { readonly _tag: "Invalid"; readonly reason: string }
 
-const NAME = /^[A-Za-z0-9_-]{1,24}$/
-export const HELP = "commands: /nick NAME, /join ROOM, /quit; any other line is a message to your room"
+/** A nick: a letter or `_`, then up to 23 letters, digits, `_` or `-` (so it is a valid IRC nick too). */
+export const NICK = /^[A-Za-z_][A-Za-z0-9_-]{0,23}$/
+/** A room: 1-24 letters, digits, `_` or `-`; IRC clients see it as `#room`. */
+export const ROOM = /^[A-Za-z0-9_-]{1,24}$/
+export const NICK_RULE = "a letter or _, then up to 23 letters, digits, _ or -"
+export const ROOM_RULE = "1-24 letters, digits, _ or -"
 
-/** One decoded line to a command. */
+export const isNick = (name: string): boolean => NICK.test(name)
+export const isRoom = (name: string): boolean => ROOM.test(name)
+
+export const HELP: ReadonlyArray<string> = [
+  "* commands:",
+  "*   /join ROOM        join ROOM and make it your current room",
+  "*   /part [ROOM]      leave ROOM (default: the current one)",
+  "*   /msg NICK text    a private message to NICK",
+  "*   /me text          an action: * you text",
+  "*   /who [ROOM]       who is in ROOM (default: the current one)",
+  "*   /rooms            the rooms and how many are in each",
+  "*   /topic [text]     show or set the current room's topic",
+  "*   /nick NAME        change your nick",
+  "*   /quit [reason]    leave",
+  "*   /help             this list",
+  "*   anything else is a message to your current room; //text sends /text"
+]
+
+const USAGE: Record<string, string> = {
+  "/join": "/join ROOM",
+  "/msg": "/msg NICK text",
+  "/me": "/me text",
+  "/nick": "/nick NAME"
+}
+
+/** A room argument: `den` or `#den` (as IRC users write it). */
+const roomArg = (arg: string): string => arg.startsWith("#") ? arg.slice(1) : arg
+
+/** One decoded line to a command. Total: any string gives a command, never a throw. */
 export const parse = (line: string): Command => {
   if (line.trim() === "") return { _tag: "Empty" }
-  if (line.startsWith("//")) return { _tag: "Message", text: line.slice(1) }
-  if (!line.startsWith("/")) return { _tag: "Message", text: line }
-  const [command = "", ...rest] = line.trim().split(/\s+/)
-  const arg = rest.join(" ")
+  if (line.startsWith("//")) return { _tag: "Say", text: line.slice(1) }
+  if (!line.startsWith("/")) return { _tag: "Say", text: line }
+  const space = line.search(/\s/)
+  const command = (space === -1 ? line : line.slice(0, space)).toLowerCase()
+  const rest = space === -1 ? "" : line.slice(space).trim()
+  const words = rest === "" ? [] : rest.split(/\s+/)
+  const missing = (): Command => ({ _tag: "Invalid", reason: `missing argument: usage: ${USAGE[command]}` })
   switch (command) {
-    case "/nick":
-    case "/join": {
-      const what = command === "/nick" ? "NAME" : "ROOM"
-      if (!NAME.test(arg)) {
-        return { _tag: "Invalid", reason: `usage: ${command} ${what} (${what}: 1-24 letters, digits, _ or -), got ${JSON.stringify(arg)}` }
+    case "/nick": {
+      if (words.length === 0) return missing()
+      if (words.length > 1 || !isNick(words[0]!)) {
+        return { _tag: "Invalid", reason: `bad nick ${JSON.stringify(rest)}: a nick is ${NICK_RULE}` }
       }
-      return command === "/nick" ? { _tag: "Nick", name: arg } : { _tag: "Join", room: arg }
+      return { _tag: "Nick", name: words[0]! }
     }
+    case "/join":
+    case "/part":
+    case "/who": {
+      if (words.length === 0) return command === "/join" ? missing() : { _tag: command === "/part" ? "Part" : "Who", room: undefined }
+      const room = roomArg(words[0]!)
+      if (words.length > 1 || !isRoom(room)) {
+        return { _tag: "Invalid", reason: `bad room ${JSON.stringify(rest)}: a room is ${ROOM_RULE}` }
+      }
+      return command === "/join" ? { _tag: "Join", room } : { _tag: command === "/part" ? "Part" : "Who", room }
+    }
+    case "/msg": {
+      if (words.length < 2) return missing()
+      const to = words[0]!
+      if (!isNick(to)) return { _tag: "Invalid", reason: `bad nick ${JSON.stringify(to)}: a nick is ${NICK_RULE}` }
+      return { _tag: "Msg", to, text: rest.slice(to.length).trim() }
+    }
+    case "/me":
+      return rest === "" ? missing() : { _tag: "Me", text: rest }
+    case "/rooms":
+    case "/list":
+      return { _tag: "Rooms" }
+    case "/topic":
+      return { _tag: "Topic", text: rest === "" ? undefined : rest }
+    case "/help":
+      return { _tag: "Help" }
     case "/quit":
-      return { _tag: "Quit" }
+      return { _tag: "Quit", reason: rest === "" ? undefined : rest }
     default:
-      return { _tag: "Invalid", reason: `unknown command ${command}; ${HELP} (start a message with // to send a leading /)` }
+      return { _tag: "Invalid", reason: `unknown command ${JSON.stringify(command)}: /help lists them (start a message with // to send a leading /)` }
   }
 }

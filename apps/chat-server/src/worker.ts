@@ -1,33 +1,44 @@
 /**
- * A chat worker (one of the cluster's processes). It accepts TCP clients on
- * the shared port, parses their lines, and sends everything meant for a room
- * to the primary; the primary sends it back to every worker, which writes it
- * to its own clients in that room. Nothing is written to a client directly
- * except replies meant only for it (welcome, errors, bye), so every client, on
- * any worker, sees room lines in the one order the primary relayed them.
+ * A chat worker (one of the cluster's processes). It accepts plain-line and
+ * IRC clients on the two shared ports and runs them in a `Hub`; every command
+ * goes to the registry in the primary over one loopback relay connection, and
+ * the registry's replies and room events come back the same way, in one order.
+ *
+ * A worker loads only what it uses: node:net and this app's own modules (no
+ * Effect, no Hono), so the memory per process stays close to a bare runtime's.
  */
 import cluster from "node:cluster"
 import * as net from "node:net"
-import { type Deliver, type FromWorker, readJsonLines } from "./messages.ts"
-import { HELP, LineReader, parse } from "./protocol.ts"
-
-/** A client that does not read and lets this much queue up is disconnected. */
-const MAX_BACKLOG = 1024 * 1024
-
-interface Client {
-  readonly socket: net.Socket
-  nick: string
-  room: string
-  closed: boolean
-}
+import { Hub, type Transport } from "./hub.ts"
+import * as Irc from "./irc.ts"
+import { type FromHub, makeOutbox, readJsonLines, type ToHub } from "./messages.ts"
+import * as Plain from "./plain.ts"
 
 export interface WorkerOptions {
   readonly port: number
+  readonly ircPort: number
   readonly maxLine: number
   /** The primary's relay: 127.0.0.1:relayPort, first line `hello` with this token. */
   readonly relayPort: number
   readonly token: string
+  readonly floodBurst: number
+  readonly floodRate: number
+  readonly idleMs: number
 }
+
+/** A client that does not read and lets this much output queue up is disconnected. */
+export const MAX_BACKLOG = 1024 * 1024
+
+const socketTransport = (socket: net.Socket): Transport => ({
+  write: (data) => void socket.write(data),
+  backlog: () => socket.writableLength,
+  end: () => {
+    socket.end()
+    // A peer that never reads would hold the half-closed socket: give up after a while.
+    setTimeout(() => socket.destroy(), 2_000).unref()
+  },
+  destroy: () => socket.destroy()
+})
 
 export const runWorker = (options: WorkerOptions): void => {
   const id = cluster.worker?.id ?? 0
@@ -38,111 +49,68 @@ export const runWorker = (options: WorkerOptions): void => {
   // Without its primary a worker is an orphan: leave.
   relay.on("close", () => process.exit(stopping ? 0 : 1))
   process.on("disconnect", () => process.exit(0))
-  const send = (message: FromWorker) => {
-    if (!relay.destroyed) relay.write(JSON.stringify(message) + "\n")
-  }
+  const outbox = makeOutbox((data) => {
+    if (!relay.destroyed) relay.write(data)
+  })
+  const send = (message: FromHub) => outbox.push(JSON.stringify(message) + "\n")
   send({ t: "hello", token: options.token, id })
 
-  const clients = new Set<Client>()
-  let counter = 0
-
-  const write = (client: Client, line: string) => {
-    if (client.closed) return
-    if (client.socket.writableLength > MAX_BACKLOG) {
-      client.closed = true
-      client.socket.destroy()
-      return
-    }
-    client.socket.write(line + "\n")
-  }
-  const broadcast = (room: string, line: string, chat = false) => send({ t: "broadcast", room, line, chat })
-
-  readJsonLines<Deliver>(relay, (message) => {
-    if (message.t !== "deliver") return
-    for (const client of clients) if (client.room === message.room) write(client, message.line)
+  const hub = new Hub({
+    handlers: { plain: Plain.make(options.maxLine), web: Plain.make(options.maxLine), irc: Irc.make() },
+    flood: { burst: options.floodBurst, rate: options.floodRate, maxQueued: Math.max(64 * 1024, options.maxLine * 16) },
+    maxBacklog: MAX_BACKLOG,
+    idleMs: options.idleMs,
+    send,
+    where: `worker ${id} (pid ${process.pid})`
   })
+  readJsonLines<ToHub>(relay, (message) => hub.receive(message))
 
-  const server = net.createServer((socket) => {
-    const client: Client = { socket, nick: `guest${id}-${++counter}`, room: "lobby", closed: false }
-    clients.add(client)
-    send({ t: "connections", count: clients.size })
+  // Counters for /stats and /metrics, sent when they change, at most 10 times a second.
+  let reported = ""
+  const report = setInterval(() => {
+    const counters = hub.counters()
+    const json = JSON.stringify(counters)
+    if (json !== reported) {
+      reported = json
+      send({ t: "stats", s: counters })
+    }
+  }, 100)
+  report.unref()
+
+  const accept = (proto: "plain" | "irc") => (socket: net.Socket) => {
+    if (stopping) return void socket.destroy()
     socket.setNoDelay(true)
-    write(client, `* welcome ${client.nick}: worker ${id} (pid ${process.pid}), room ${client.room}; ${HELP}`)
-    broadcast(client.room, `* ${client.nick} joined ${client.room}`)
-
-    const reader = new LineReader(options.maxLine)
-    const leave = (how: string) => {
-      if (client.closed) return
-      client.closed = true
-      broadcast(client.room, `* ${client.nick} ${how}`)
-    }
-    socket.on("data", (chunk: Buffer) => {
-      for (const frame of reader.push(chunk)) {
-        if (client.closed) return
-        if (frame._tag === "Malformed") {
-          write(client, `! error: ${frame.reason}`)
-          continue
-        }
-        const command = parse(frame.text)
-        switch (command._tag) {
-          case "Empty":
-            break
-          case "Invalid":
-            write(client, `! error: ${command.reason}`)
-            break
-          case "Message":
-            broadcast(client.room, `[${client.room}] ${client.nick}: ${command.text}`, true)
-            break
-          case "Nick": {
-            const old = client.nick
-            client.nick = command.name
-            write(client, `* you are now ${client.nick}`)
-            broadcast(client.room, `* ${old} is now ${client.nick}`)
-            break
-          }
-          case "Join": {
-            if (command.room === client.room) break
-            broadcast(client.room, `* ${client.nick} left for ${command.room}`)
-            client.room = command.room
-            write(client, `* you are in ${client.room}`)
-            broadcast(client.room, `* ${client.nick} joined ${client.room}`)
-            break
-          }
-          case "Quit":
-            write(client, "* bye")
-            leave("quit")
-            socket.end()
-            return
-        }
-      }
-    })
+    socket.setKeepAlive(true, options.idleMs)
+    const conn = hub.open(proto, socketTransport(socket))
+    socket.on("data", (chunk: Buffer) => conn.push(chunk))
     socket.on("error", () => {}) // ECONNRESET and friends: 'close' follows
-    socket.on("close", () => {
-      leave("left")
-      clients.delete(client)
-      send({ t: "connections", count: clients.size })
+    socket.on("close", () => conn.closed(conn.session.registered ? "left" : "left"))
+  }
+  const servers = [net.createServer(accept("plain")), net.createServer(accept("irc"))]
+  const ports = [options.port, options.ircPort]
+  let listening = 0
+  servers.forEach((server, i) => {
+    server.on("error", (error) => {
+      send({ t: "listen-error", message: `cannot listen on 127.0.0.1:${ports[i]}: ${error.message}` })
+      setTimeout(() => process.exit(1), 100)
     })
-  })
-
-  server.on("error", (error) => {
-    send({ t: "listen-error", message: `cannot listen on 127.0.0.1:${options.port}: ${error.message}` })
-    setTimeout(() => process.exit(1), 100)
-  })
-  server.listen(options.port, "127.0.0.1", () => {
-    send({ t: "listening", port: (server.address() as net.AddressInfo).port })
+    server.listen(ports[i], "127.0.0.1", () => {
+      if (++listening === servers.length) send({ t: "listening" })
+    })
   })
 
   const stop = () => {
     if (stopping) return
     stopping = true
-    for (const client of clients) {
-      write(client, "* server shutting down")
-      client.closed = true
-      client.socket.end()
-    }
-    server.close()
+    for (const server of servers) server.close()
+    hub.shutdown("server shutting down")
     // Give the goodbyes a moment to flush, then go.
-    setTimeout(() => process.exit(0), 100)
+    const exit = () => process.exit(0)
+    const poll = setInterval(() => {
+      if (hub.size === 0) exit()
+    }, 20)
+    poll.unref()
+    setTimeout(exit, 1_500)
   }
   process.on("SIGTERM", stop)
   // Ctrl-C reaches the whole process group; the primary decides, and sends SIGTERM.

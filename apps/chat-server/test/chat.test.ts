@@ -86,11 +86,11 @@ describe("chat server (node:cluster, 2 workers)", () => {
       yield* a!.write("bell\u0007\n")
       yield* expectError(4, "control characters are not allowed")
       yield* a!.write("/bogus\n")
-      yield* expectError(5, "unknown command /bogus")
+      yield* expectError(5, "unknown command \"/bogus\"")
       yield* a!.write("/nick no spaces allowed\n")
-      yield* expectError(6, "usage: /nick NAME")
+      yield* expectError(6, "bad nick \"no spaces allowed\"")
       yield* a!.write("/join\n")
-      yield* expectError(7, "usage: /join ROOM")
+      yield* expectError(7, "missing argument: usage: /join ROOM")
       yield* a!.write("//slash\n")
       assert.deepStrictEqual(
         yield* b!.waitFor(isMessage, 2),
@@ -104,7 +104,7 @@ describe("chat server (node:cluster, 2 workers)", () => {
       assert.strictEqual(stats.body.restarts, 0)
     })))
 
-  it.live("rooms: /join moves a client; messages stay in their room; /quit says bye and closes", () =>
+  it.live("rooms: several per user, /join sets the current room, /part, /who, /rooms, /topic, /me; lines stay in their room", () =>
     Effect.scoped(Effect.gen(function*() {
       const server = yield* startServer()
       const [a, b] = yield* connectSpread(server.port, 2, 1)
@@ -113,20 +113,87 @@ describe("chat server (node:cluster, 2 workers)", () => {
       yield* nick(b!, "ben")
       yield* nick(c!, "cat")
       yield* a!.write("/join den\n")
-      yield* a!.waitFor((l) => l === "* you are in den")
+      yield* a!.waitFor((l) => l === "* you are in den (1 here)")
       yield* b!.write("/join den\n")
-      yield* b!.waitFor((l) => l === "* you are in den")
+      yield* b!.waitFor((l) => l === "* you are in den (2 here)")
+      yield* a!.waitFor((l) => l === "* ben joined den")
+      yield* a!.write("/topic dens and burrows\n")
+      yield* b!.waitFor((l) => l === "* ann set the topic of den: dens and burrows")
       yield* a!.write("in the den\n")
+      yield* a!.write("/me digs\n")
       yield* c!.write("in the lobby\n")
-      assert.deepStrictEqual(yield* b!.waitFor(isMessage, 1), ["[den] ann: in the den"])
+      assert.deepStrictEqual(yield* b!.waitFor(isMessage, 2), ["[den] ann: in the den", "[lobby] cat: in the lobby"])
+      yield* b!.waitFor((l) => l === "* ann digs")
       assert.deepStrictEqual(yield* c!.waitFor(isMessage, 1), ["[lobby] cat: in the lobby"])
+      // /who and /rooms, /topic shows it.
+      yield* c!.write("/who den\n/rooms\n/who\n")
+      yield* c!.waitFor((l) => l === "* in den (2): ann ben")
+      yield* c!.waitFor((l) => l === "*   den (2): dens and burrows")
+      yield* c!.waitFor((l) => l === "*   lobby (3)")
+      yield* c!.waitFor((l) => l === "* in lobby (3): ann ben cat")
+      yield* c!.write("/topic\n")
+      yield* c!.waitFor((l) => l === "* lobby has no topic")
+      // /part leaves the current room; plain lines then go to the one before.
+      yield* b!.write("/part\n")
+      yield* b!.waitFor((l) => l === "* you left den; your current room is lobby")
+      yield* a!.waitFor((l) => l === "* ben left den")
+      yield* b!.write("back in the lobby\n")
+      yield* c!.waitFor((l) => l === "[lobby] ben: back in the lobby")
+      yield* b!.write("/part lobby\n")
+      yield* b!.waitFor((l) => l === "* you left lobby; you are in no room now")
+      yield* b!.write("anyone?\n")
+      yield* b!.waitFor((l) => l === "! error: you are in no room: /join ROOM first")
+      yield* b!.write("/join lobby\n/join den\n")
+      yield* b!.waitFor((l) => l.startsWith("* you are in den"), 2)
       yield* b!.write("/quit\n")
       yield* b!.waitClosed()
       assert.include(b!.lines(), "* bye")
       yield* a!.waitFor((l) => l === "* ben quit")
       yield* Effect.sleep("100 millis")
-      assert.deepStrictEqual(a!.lines().filter(isMessage), ["[den] ann: in the den"])
-      assert.deepStrictEqual(c!.lines().filter(isMessage), ["[lobby] cat: in the lobby"])
+      assert.deepStrictEqual(a!.lines().filter(isMessage), ["[den] ann: in the den", "[lobby] cat: in the lobby", "[lobby] ben: back in the lobby"])
+      assert.deepStrictEqual(c!.lines().filter(isMessage), ["[lobby] cat: in the lobby", "[lobby] ben: back in the lobby"])
+      assert.strictEqual(a!.lines().filter((l) => l === "* ben quit").length, 1, "one notice, though they shared two rooms")
+    })))
+
+  it.live("nicks are unique across workers, case-insensitively: of two clients racing for a nick, exactly one wins", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const server = yield* startServer()
+      const [a, b] = yield* connectSpread(server.port, 2, 1)
+      assert.notStrictEqual(a!.worker, b!.worker)
+      const names = ["rex", "Kit", "moe", "Zed", "ivy"]
+      const settled = (l: string) => l.startsWith("* you are now ") || l.includes(" is taken")
+      for (const [i, name] of names.entries()) {
+        // Both in one go, on different workers; the second spells it in another case.
+        yield* Effect.all([a!.write(`/nick ${name}\n`), b!.write(`/nick ${name.toUpperCase()}\n`)])
+        const got = (yield* Effect.all([a!.waitFor(settled, i + 1), b!.waitFor(settled, i + 1)])).map((lines) => lines[i]!)
+        const wins = got.filter((l) => l.startsWith("* you are now ")).length
+        assert.strictEqual(wins, 1, `exactly one got ${name}: ${JSON.stringify(got)}`)
+        const loser = got.find((l) => !l.startsWith("* you are now "))!
+        assert.match(loser, new RegExp(`^! error: nick ${name} is taken$`, "i"))
+      }
+      // A later claim of a held nick in any case is refused too; the guest names are distinct.
+      const c = yield* connect(server.port)
+      assert.notStrictEqual(c.nick, a!.nick)
+      yield* c.write("/nick IVY\n")
+      yield* c.waitFor((l) => l === "! error: nick IVY is taken")
+    })))
+
+  it.live("/msg reaches one user on any worker as [pm]; the sender gets the echo; an unknown nick is an error", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const server = yield* startServer()
+      const [a, b] = yield* connectSpread(server.port, 2, 1)
+      const c = yield* connect(server.port)
+      yield* nick(a!, "ann")
+      yield* nick(b!, "ben")
+      yield* a!.write("/msg BEN psst, over here\n")
+      yield* b!.waitFor((l) => l === "[pm] ann: psst, over here")
+      yield* a!.waitFor((l) => l === "[pm -> ben] ann: psst, over here")
+      yield* b!.write("/msg ann ok\n")
+      yield* a!.waitFor((l) => l === "[pm] ben: ok")
+      yield* a!.write("/msg nobody hello?\n")
+      yield* a!.waitFor((l) => l === "! error: no one is called nobody")
+      yield* Effect.sleep("100 millis")
+      assert.deepStrictEqual(c.lines().filter((l) => l.includes("pm")), [], "nobody else sees it")
     })))
 
   it.live("HTTP: /stats counts connections per worker and relayed messages; /health; 404", () =>
@@ -147,6 +214,21 @@ describe("chat server (node:cluster, 2 workers)", () => {
       assert.strictEqual(stats.body.port, server.port)
       assert.strictEqual(stats.body.relayed, 3)
       assert.strictEqual(stats.body.restarts, 0)
+      assert.strictEqual(stats.body.users, 4)
+      assert.strictEqual(stats.body.messages, 3)
+      assert.deepStrictEqual(stats.body.rooms, [{ room: "lobby", members: 4, topic: "" }])
+      assert.strictEqual(stats.body.ircPort, server.ircPort)
+      const metrics = yield* Effect.promise(() => fetch(`${server.http}/metrics`).then(async (r) => ({ type: r.headers.get("content-type"), text: await r.text() })))
+      assert.include(metrics.type, "text/plain; version=0.0.4")
+      for (const w of workers) {
+        assert.include(metrics.text, `chat_connections{worker="${w.id}"} 2\n`)
+        assert.match(metrics.text, new RegExp(`chat_messages_out_total\\{worker="${w.id}"\\} \\d+\\n`))
+        assert.include(metrics.text, `chat_dropped_slow_consumers_total{worker="${w.id}"} 0\n`)
+        assert.include(metrics.text, `chat_flood_delayed_lines_total{worker="${w.id}"} 0\n`)
+      }
+      assert.include(metrics.text, "# TYPE chat_messages_in_total counter\n")
+      assert.include(metrics.text, "chat_users 4\nchat_rooms 1\n".split("\n")[0]!)
+      assert.include(metrics.text, "chat_room_messages_total 3\n")
       clients[0]!.socket.destroy()
       yield* poll(getJson(`${server.http}/stats`), (r) => r.body.connections === 3)
       assert.strictEqual((yield* getJson(`${server.http}/nope`)).status, 404)
@@ -188,8 +270,36 @@ describe("chat server (node:cluster, 2 workers)", () => {
       process.kill(server.proc.pid!, "SIGTERM")
       assert.strictEqual(yield* server.exited(10_000), 0)
       assert.include(server.output(), "stopped")
-      for (const c of clients) yield* c.waitClosed(5_000)
+      for (const c of clients) {
+        yield* c.waitClosed(5_000)
+        assert.include(c.lines(), "* server shutting down; disconnecting", "clients are told")
+      }
       yield* poll(Effect.sync(() => pids.filter(isAlive)), (alive) => alive.length === 0, 5_000)
+    })))
+
+  it.live("flood control: a burst past the limit is paced, delayed and never dropped; a flood past the hard bound is cut with a notice", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const server = yield* startServer(["--workers", "1", "--flood-burst", "5", "--flood-rate", "50"])
+      const a = yield* connect(server.port)
+      const b = yield* connect(server.port)
+      const lines = Array.from({ length: 40 }, (_, i) => `flood ${i}`)
+      const started = Date.now()
+      yield* a.write(lines.map((l) => `${l}\n`).join(""))
+      const got = yield* b.waitFor(isMessage, 40)
+      const took = Date.now() - started
+      assert.deepStrictEqual(got, lines.map((l) => `[lobby] ${a.nick}: ${l}`), "all of them, in order")
+      assert.isAtLeast(took, 500, "35 lines past the burst at 50/s take about 0.7 s")
+      assert.isFalse(a.closed())
+      const metrics = yield* poll(
+        Effect.promise(() => fetch(`${server.http}/metrics`).then((r) => r.text())),
+        (text) => /chat_flood_delayed_lines_total\{worker="1"\} 3\d\n/.test(text)
+      )
+      assert.match(metrics, /chat_flood_disconnects_total\{worker="1"\} 0\n/)
+      // 100 KB of lines at once: more than the 64 KiB of input a client may have waiting.
+      yield* a.write("x".repeat(99).concat("\n").repeat(1000))
+      yield* a.waitClosed()
+      assert.include(a.lines(), "* flooding: over 65536 bytes of input waiting to be processed; disconnecting")
+      yield* b.waitFor((l) => l === `* ${a.nick} left`)
     })))
 
   it.live("usage errors: exit 2, the problem and the usage", () =>

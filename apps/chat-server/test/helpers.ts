@@ -58,6 +58,7 @@ export const isAlive = (pid: number): boolean => {
 export interface Server {
   readonly proc: ChildProcess
   readonly port: number
+  readonly ircPort: number
   readonly http: string
   readonly output: () => string
   /** Worker pids printed so far ("worker N pid P listening"). */
@@ -72,7 +73,7 @@ export const startServer = (args: ReadonlyArray<string> = ["--workers", "2"]): E
   Effect.gen(function*() {
     const server = yield* Effect.acquireRelease(
       Effect.sync(() => {
-        const argv = ["--port", "0", "--http-port", "0", ...args]
+        const argv = ["--port", "0", "--irc-port", "0", "--http-port", "0", ...args]
         const proc = spawn(process.execPath, isDeno ? ["run", "-A", mainScript, ...argv] : [mainScript, ...argv], {
           stdio: ["ignore", "pipe", "pipe"]
         })
@@ -127,10 +128,12 @@ export const startServer = (args: ReadonlyArray<string> = ["--workers", "2"]): E
         })
     )
     const chat = yield* server.line("chat: tcp 127.0.0.1:")
+    const irc = yield* server.line("irc 127.0.0.1:")
     const http = yield* server.line("http: http://127.0.0.1:")
     return {
       ...server,
       port: Number(/tcp 127\.0\.0\.1:(\d+)/.exec(chat)![1]),
+      ircPort: Number(/irc 127\.0\.0\.1:(\d+)/.exec(irc)![1]),
       http: /(http:\/\/127\.0\.0\.1:\d+)/.exec(http)![1]!
     }
   })
@@ -150,7 +153,18 @@ export interface Client {
   waitClosed(timeoutMs?: number): Effect.Effect<void, Error>
 }
 
-export const connect = (port: number): Effect.Effect<Client, Error, Scope.Scope> =>
+/** A line client that does not wait for anything (IRC, or a raw look at the plain side). */
+export interface RawClient {
+  readonly socket: net.Socket
+  /** Every line received so far (a trailing \r removed). */
+  readonly lines: () => Array<string>
+  readonly closed: () => boolean
+  write(data: string | Uint8Array): Effect.Effect<void>
+  waitFor(predicate: (line: string) => boolean, count?: number, timeoutMs?: number): Effect.Effect<Array<string>, Error>
+  waitClosed(timeoutMs?: number): Effect.Effect<void, Error>
+}
+
+export const connectRaw = (port: number): Effect.Effect<RawClient, Error, Scope.Scope> =>
   Effect.gen(function*() {
     const state = yield* Effect.acquireRelease(
       Effect.callback<{ socket: net.Socket; lines: Array<string>; listeners: Set<() => void>; closed: { value: boolean } }, Error>((resume) => {
@@ -168,7 +182,7 @@ export const connect = (port: number): Effect.Effect<Client, Error, Scope.Scope>
           buffer += chunk
           let nl: number
           while ((nl = buffer.indexOf("\n")) !== -1) {
-            lines.push(buffer.slice(0, nl))
+            lines.push(buffer.slice(0, buffer[nl - 1] === "\r" ? nl - 1 : nl))
             buffer = buffer.slice(nl + 1)
           }
           notify()
@@ -195,13 +209,8 @@ export const connect = (port: number): Effect.Effect<Client, Error, Scope.Scope>
         const found = state.lines.filter(predicate)
         return found.length >= count ? found : undefined
       }, timeoutMs, () => `wanted ${count} matching lines; got:\n${state.lines.join("\n")}`)
-    const [welcome] = yield* waitFor((l) => l.startsWith("* welcome "))
-    const m = /^\* welcome (\S+): worker (\d+) \(pid (\d+)\)/.exec(welcome!)!
     return {
       socket: state.socket,
-      nick: m[1]!,
-      worker: Number(m[2]),
-      pid: Number(m[3]),
       lines: () => [...state.lines],
       closed: () => state.closed.value,
       write: (data) => Effect.sync(() => void state.socket.write(data)),
@@ -209,6 +218,24 @@ export const connect = (port: number): Effect.Effect<Client, Error, Scope.Scope>
       waitClosed: (timeoutMs = 10_000) =>
         waitUntil(subscribe, () => state.closed.value ? true : undefined, timeoutMs, () => "the connection did not close").pipe(Effect.asVoid)
     }
+  })
+
+export const connect = (port: number): Effect.Effect<Client, Error, Scope.Scope> =>
+  Effect.gen(function*() {
+    const raw = yield* connectRaw(port)
+    const [welcome] = yield* raw.waitFor((l) => l.startsWith("* welcome "))
+    const m = /^\* welcome (\S+): worker (\d+) \(pid (\d+)\)/.exec(welcome!)!
+    return { ...raw, nick: m[1]!, worker: Number(m[2]), pid: Number(m[3]) }
+  })
+
+/** An IRC connection registered as `nick` (it waited for 001 and the JOIN of #lobby). */
+export const connectIrc = (port: number, nick: string): Effect.Effect<RawClient, Error, Scope.Scope> =>
+  Effect.gen(function*() {
+    const raw = yield* connectRaw(port)
+    yield* raw.write(`CAP LS 302\r\nNICK ${nick}\r\nUSER ${nick} 0 * :${nick}\r\nCAP END\r\n`)
+    yield* raw.waitFor((l) => l.startsWith(`:weft.chat 001 ${nick} `))
+    yield* raw.waitFor((l) => l === `:${nick}!${nick}@weft JOIN #lobby`)
+    return raw
   })
 
 /** Connects clients until `perWorker` of them sit on each of `workers` distinct workers (bounded tries). */

@@ -1,0 +1,109 @@
+/**
+ * The command line of the primary: options, start-up lines, signals.
+ *
+ * @example
+ * main(["--port", "0", "--irc-port", "0", "--http-port", "0", "--workers", "2"])
+ */
+import * as os from "node:os"
+import { parseArgs } from "node:util"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import { runPrimary } from "./primary.ts"
+import { DEFAULT_MAX_LINE } from "./protocol.ts"
+
+export const usage = `usage: [--host 127.0.0.1] [--port 0] [--irc-port 6667] [--http-port 0] [--workers N] [--max-line BYTES]
+  --host         the address to listen on: 127.0.0.1 only (loopback)
+  --port         the plain chat's TCP port (default 0: a free one, printed)
+  --irc-port     the IRC port (default 6667; 0: a free one)
+  --http-port    the HTTP side: the web chat at /, GET /stats, /health, /metrics (default 0)
+  --workers      worker processes sharing the chat ports (default: CPU count, at most 4)
+  --max-line     longest accepted plain line in bytes (default ${DEFAULT_MAX_LINE}; IRC lines are 512)
+  --quiet-above  rooms bigger than this get no join/part/quit/rename notices (default 50)
+  --flood-burst  lines a client may send at once before pacing starts (default 200)
+  --flood-rate   lines per second processed past the burst (default 200)
+  --idle         seconds of silence before an IRC client is pinged, and then dropped (default 120)`
+
+class UsageError extends Error {}
+
+export const main = (argv: ReadonlyArray<string>): void => {
+  const options = (() => {
+    try {
+      return parseArgs({
+        args: [...argv],
+        options: {
+          host: { type: "string" },
+          port: { type: "string" },
+          "irc-port": { type: "string" },
+          "http-port": { type: "string" },
+          workers: { type: "string" },
+          "max-line": { type: "string" },
+          "quiet-above": { type: "string" },
+          "flood-burst": { type: "string" },
+          "flood-rate": { type: "string" },
+          idle: { type: "string" }
+        },
+        strict: true,
+        allowPositionals: false
+      }).values
+    } catch (error) {
+      console.error(`${error instanceof Error ? error.message : String(error)}\n${usage}`)
+      process.exit(2)
+    }
+  })()
+
+  const int = (name: keyof typeof options, fallback: number, min: number, max: number): number => {
+    const raw = options[name]
+    if (raw === undefined) return fallback
+    const value = Number(raw)
+    if (raw.trim() === "" || !Number.isFinite(value) || value < min || value > max || (!Number.isSafeInteger(value) && name !== "idle")) {
+      throw new UsageError(`--${name} must be ${name === "idle" ? "a number" : "an integer"} from ${min} to ${max}, got ${JSON.stringify(raw)}`)
+    }
+    return value
+  }
+
+  const program = Effect.gen(function*() {
+    if (options.host !== undefined && options.host !== "127.0.0.1") {
+      return yield* Effect.fail(new UsageError(`--host must be 127.0.0.1 (loopback only), got ${JSON.stringify(options.host)}`))
+    }
+    const workers = int("workers", Math.min(4, Math.max(1, os.availableParallelism())), 1, 64)
+    const { port, ircPort, httpPort } = yield* runPrimary({
+      port: int("port", 0, 0, 65535),
+      ircPort: int("irc-port", 6667, 0, 65535),
+      httpPort: int("http-port", 0, 0, 65535),
+      workers,
+      maxLine: int("max-line", DEFAULT_MAX_LINE, 16, 1024 * 1024),
+      quietAbove: int("quiet-above", 50, 0, 1_000_000),
+      floodBurst: int("flood-burst", 200, 1, 1_000_000),
+      floodRate: int("flood-rate", 200, 1, 1_000_000),
+      idleMs: int("idle", 120, 0.1, 86_400) * 1000,
+      log: (line) => console.log(line)
+    })
+    console.log(`chat: tcp 127.0.0.1:${port}, ${workers} workers (try: nc 127.0.0.1 ${port})`)
+    console.log(`irc: irc 127.0.0.1:${ircPort} (try: irssi, /connect 127.0.0.1 ${ircPort})`)
+    console.log(`http: http://127.0.0.1:${httpPort} (the web chat; GET /stats, /health, /metrics)`)
+    return yield* Effect.never
+  }).pipe(Effect.scoped)
+
+  const fiber = Effect.runFork(program)
+  let stopping = false
+  const stop = () => {
+    if (stopping) return
+    stopping = true
+    Effect.runFork(Fiber.interrupt(fiber))
+  }
+  // `on`, not `once`: on Deno, removing the last listener restores the default action mid-shutdown.
+  process.on("SIGINT", stop)
+  process.on("SIGTERM", stop)
+  Effect.runPromise(Fiber.await(fiber)).then((exit) => {
+    if (exit._tag === "Success") process.exit(0)
+    if (exit.cause.reasons.every((r) => r._tag === "Interrupt")) {
+      console.log("stopped")
+      process.exit(0)
+    }
+    const error = Cause.squash(exit.cause)
+    if (error instanceof UsageError) console.error(`${error.message}\n${usage}`)
+    else console.error(error instanceof Error ? error.message : String(error))
+    process.exit(error instanceof UsageError ? 2 : 1)
+  })
+}

@@ -1,0 +1,446 @@
+/**
+ * A hub: the connections of one process (a worker's TCP clients, or the
+ * primary's web clients), whatever protocol they speak. It frames their input,
+ * paces it (flood control), hands each line to the connection's protocol
+ * handler, fans the registry's room events out to its local members, and
+ * writes output coalesced (every line for one connection in one event-loop
+ * turn goes out in one write) and serialized once per message and format.
+ *
+ * Flood control is Ergo's "fakelag": a connection may send `burst` lines at
+ * once; past that its lines are processed at `rate` per second, delayed, never
+ * dropped. Input waiting beyond `maxQueued` bytes disconnects it, with a
+ * notice saying why. Output waiting beyond `maxBacklog` bytes (a client that
+ * stopped reading) disconnects it too. IRC connections quiet for `idleMs` get a
+ * PING and are dropped if nothing comes back in another `idleMs`; TCP
+ * connections also use keep-alive probes.
+ *
+ * @example
+ * const hub = new Hub({ ...options, send: (message) => relay.push(JSON.stringify(message) + "\n") })
+ * const conn = hub.open("plain", { write, backlog: () => socket.writableLength, end, destroy })
+ * socket.on("data", (chunk) => conn.push(chunk))
+ * socket.on("close", () => conn.closed())
+ */
+import type { Counters, Event, FromHub, Proto, Reply, ToHub } from "./messages.ts"
+import { type Frame, LineReader } from "./protocol.ts"
+
+/** Where a connection's bytes go: a TCP socket, or a WebSocket. */
+export interface Transport {
+  write(data: Uint8Array): void
+  /** Bytes accepted by `write` and not yet sent. */
+  backlog(): number
+  /** Closes after what was written is sent. */
+  end(): void
+  destroy(): void
+}
+
+/** A protocol: how a connection's lines become commands, and replies and events become lines. */
+export interface Handler {
+  readonly allowControls: boolean
+  /** Longest line accepted, in bytes. */
+  readonly maxLine: number
+  /** The line ending this protocol writes. */
+  readonly eol: string
+  /** Renders events the same way for every connection of this protocol (the pm event aside). */
+  readonly format: "plain" | "irc"
+  /** Whether a sender gets its own room messages back. */
+  readonly echo: boolean
+  start(session: Session): void
+  line(session: Session, text: string): void
+  malformed(session: Session, reason: string, tooLong: boolean): void
+  reply(session: Session, r: Reply): void
+  /** The lines for an event, or undefined when this connection should not see it. */
+  event(session: Session, e: Event): string | undefined
+  /** The last line before the server closes the connection for `reason`. */
+  farewell(session: Session, reason: string): string
+  /** A dead-peer probe (IRC PING), if the protocol has one. */
+  ping?(session: Session): string
+}
+
+export interface FloodOptions {
+  /** Lines processed at once before pacing starts. */
+  readonly burst: number
+  /** Lines per second past the burst. */
+  readonly rate: number
+  /** Unprocessed input, in bytes, that disconnects. */
+  readonly maxQueued: number
+}
+
+export interface HubOptions {
+  readonly handlers: Readonly<Record<Proto, Handler>>
+  readonly flood: FloodOptions
+  /** Unsent output, in bytes, that disconnects a client that does not read. */
+  readonly maxBacklog: number
+  /** Quiet time before a dead-peer probe, in ms. */
+  readonly idleMs: number
+  /** To the registry. */
+  readonly send: (message: FromHub) => void
+  /** Named in the welcome line, e.g. "worker 1 (pid 42)". */
+  readonly where: string
+}
+
+export class Session {
+  readonly id: number
+  readonly proto: Proto
+  readonly handler: Handler
+  readonly transport: Transport
+  readonly reader: LineReader
+  readonly hub: Hub
+  nick: string | undefined
+  uid = 0
+  registered = false
+  /** Rooms this connection is in: lower-case key to the room's name, in joining order. */
+  readonly rooms = new Map<string, string>()
+  /** The current room's key (plain and web: where plain lines go). */
+  current: string | undefined
+  closed = false
+  // Output waiting for this turn's flush.
+  out: Array<Uint8Array> | undefined
+  outBytes = 0
+  // Flood control.
+  tokens: number
+  stamp: number
+  queue: Array<Frame> | undefined
+  queuedBytes = 0
+  timer: ReturnType<typeof setTimeout> | undefined
+  // Dead-peer detection.
+  heard: number
+  pinged = false
+  // IRC registration.
+  wantNick: string | undefined
+  user: string | undefined
+  awaiting = false
+
+  constructor(hub: Hub, id: number, proto: Proto, handler: Handler, transport: Transport, burst: number) {
+    this.hub = hub
+    this.id = id
+    this.proto = proto
+    this.handler = handler
+    this.transport = transport
+    this.reader = new LineReader(handler.maxLine, handler.allowControls)
+    this.tokens = burst
+    this.stamp = this.heard = Date.now()
+  }
+
+  /** Writes one line (no line ending) to this connection. */
+  say(line: string): void {
+    this.hub.write(this, encoder.encode(line + this.handler.eol))
+  }
+
+  /** Sends a command for this connection to the registry. */
+  send(message: FromHub): void {
+    this.hub.options.send(message)
+  }
+}
+
+const encoder = new TextEncoder()
+
+export interface Connection {
+  /** Bytes from the client. */
+  push(chunk: Uint8Array): void
+  /** The transport closed (by either side). */
+  closed(reason?: string): void
+  readonly session: Session
+}
+
+export class Hub {
+  readonly options: HubOptions
+  private readonly sessions = new Map<number, Session>()
+  private readonly rooms = new Map<string, Set<Session>>()
+  private readonly probed = new Set<Session>()
+  private dirty: Array<Session> = []
+  private flushing = false
+  private nextId = 0
+  private sweeper: ReturnType<typeof setInterval> | undefined
+  messagesIn = 0
+  messagesOut = 0
+  droppedSlow = 0
+  floodDelayed = 0
+  floodKicked = 0
+
+  constructor(options: HubOptions) {
+    this.options = options
+  }
+
+  get size(): number {
+    return this.sessions.size
+  }
+
+  counters(): Counters {
+    return {
+      connections: this.sessions.size,
+      messagesIn: this.messagesIn,
+      messagesOut: this.messagesOut,
+      droppedSlow: this.droppedSlow,
+      floodDelayed: this.floodDelayed,
+      floodKicked: this.floodKicked
+    }
+  }
+
+  /** A new connection speaking `proto`. */
+  open(proto: Proto, transport: Transport): Connection {
+    const handler = this.options.handlers[proto]
+    const session = new Session(this, ++this.nextId, proto, handler, transport, this.options.flood.burst)
+    this.sessions.set(session.id, session)
+    if (handler.ping !== undefined) {
+      this.probed.add(session)
+      this.sweeper ??= setInterval(() => this.sweep(), Math.max(50, this.options.idleMs / 4))
+      this.sweeper.unref?.()
+    }
+    handler.start(session)
+    return {
+      session,
+      push: (chunk) => this.input(session, chunk),
+      closed: (reason = "left") => this.gone(session, reason)
+    }
+  }
+
+  /** A message from the registry. */
+  receive(message: ToHub): void {
+    switch (message.t) {
+      case "r": {
+        const session = this.sessions.get(message.c)
+        if (session !== undefined) this.reply(session, message.r)
+        return
+      }
+      case "room": {
+        const members = this.rooms.get(message.k)
+        if (members !== undefined) this.fanOut(members, message.e)
+        return
+      }
+      case "to": {
+        const targets: Array<Session> = []
+        for (const c of message.cs) {
+          const s = this.sessions.get(c)
+          if (s !== undefined) targets.push(s)
+        }
+        this.fanOut(targets, message.e)
+        return
+      }
+    }
+  }
+
+  /** Tells every connection `reason`, flushes, and closes them all. */
+  shutdown(reason: string): void {
+    if (this.sweeper !== undefined) clearInterval(this.sweeper)
+    for (const session of this.sessions.values()) {
+      if (session.closed) continue
+      session.say(session.handler.farewell(session, reason))
+      this.flushOne(session)
+      session.closed = true
+      session.transport.end()
+    }
+  }
+
+  /** Says goodbye and closes one connection (after its output is sent). */
+  kick(session: Session, reason: string): void {
+    if (session.closed) return
+    session.say(session.handler.farewell(session, reason))
+    this.finish(session)
+  }
+
+  /** Closes one connection after its output is sent, with no last word. */
+  finish(session: Session): void {
+    if (session.closed) return
+    this.flushOne(session)
+    session.closed = true
+    session.transport.end()
+  }
+
+  // ---- membership (on the registry's replies, which arrive in order with its events)
+
+  joined(session: Session, key: string, name: string): void {
+    session.rooms.set(key, name)
+    let members = this.rooms.get(key)
+    if (members === undefined) this.rooms.set(key, members = new Set())
+    members.add(session)
+  }
+
+  parted(session: Session, key: string): void {
+    session.rooms.delete(key)
+    const members = this.rooms.get(key)
+    if (members === undefined) return
+    members.delete(session)
+    if (members.size === 0) this.rooms.delete(key)
+  }
+
+  // ---- output
+
+  write(session: Session, bytes: Uint8Array): void {
+    if (session.closed) return
+    if (session.out === undefined) {
+      session.out = []
+      this.dirty.push(session)
+      if (!this.flushing) {
+        this.flushing = true
+        setImmediate(() => this.flush())
+      }
+    }
+    session.out.push(bytes)
+    session.outBytes += bytes.length
+    this.messagesOut++
+    if (session.outBytes + session.transport.backlog() > this.options.maxBacklog) {
+      // It stopped reading: cut it, as a notice would only queue behind the rest.
+      this.droppedSlow++
+      session.closed = true
+      session.out = undefined
+      session.transport.destroy()
+    }
+  }
+
+  private flush(): void {
+    this.flushing = false
+    const dirty = this.dirty
+    this.dirty = []
+    for (const session of dirty) this.flushOne(session)
+  }
+
+  private flushOne(session: Session): void {
+    const out = session.out
+    if (out === undefined) return
+    session.out = undefined
+    session.outBytes = 0
+    if (session.closed) return
+    session.transport.write(out.length === 1 ? out[0]! : concat(out))
+  }
+
+  /** One event to many sessions: rendered once per format, the same bytes written to each. */
+  private fanOut(sessions: Iterable<Session>, e: Event): void {
+    const cache = e.e === "pm" ? undefined : new Map<string, Uint8Array>()
+    for (const session of sessions) {
+      if (session.closed) continue
+      const handler = session.handler
+      // IRC clients show their own messages themselves; plain clients get them back, in order.
+      if (!handler.echo && e.e === "msg" && e.uid === session.uid) continue
+      if (cache !== undefined) {
+        let bytes = cache.get(handler.format)
+        if (bytes === undefined) {
+          const text = handler.event(session, e)
+          if (text === undefined) continue
+          cache.set(handler.format, bytes = encoder.encode(text + handler.eol))
+        }
+        this.write(session, bytes)
+      } else {
+        const text = handler.event(session, e)
+        if (text !== undefined) this.write(session, encoder.encode(text + handler.eol))
+      }
+    }
+  }
+
+  private reply(session: Session, r: Reply): void {
+    session.handler.reply(session, r)
+    if (r.r === "welcome") this.drain(session)
+  }
+
+  // ---- input and flood control
+
+  private input(session: Session, chunk: Uint8Array): void {
+    if (session.closed) return
+    session.heard = Date.now()
+    session.pinged = false
+    for (const frame of session.reader.push(chunk)) {
+      if (session.closed) return
+      if (session.queue === undefined && this.ready(session) && this.take(session)) {
+        this.process(session, frame)
+        continue
+      }
+      const size = frame._tag === "Line" ? frame.text.length + 1 : 64
+      if (session.queue === undefined) session.queue = []
+      session.queue.push(frame)
+      session.queuedBytes += size
+      if (this.ready(session)) this.floodDelayed++
+      if (session.queuedBytes > this.options.flood.maxQueued) {
+        this.floodKicked++
+        session.queue = undefined
+        this.kick(session, `flooding: over ${this.options.flood.maxQueued} bytes of input waiting to be processed`)
+        return
+      }
+      this.schedule(session)
+    }
+  }
+
+  /** Plain and web connections wait for their nick before their lines count; IRC registers with lines. */
+  private ready(session: Session): boolean {
+    return session.registered || session.proto === "irc"
+  }
+
+  private take(session: Session): boolean {
+    const { burst, rate } = this.options.flood
+    const now = Date.now()
+    session.tokens = Math.min(burst, session.tokens + ((now - session.stamp) * rate) / 1000)
+    session.stamp = now
+    if (session.tokens < 1) return false
+    session.tokens -= 1
+    return true
+  }
+
+  private schedule(session: Session): void {
+    if (session.timer !== undefined || !this.ready(session)) return
+    const wait = Math.max(1, Math.ceil(((1 - session.tokens) * 1000) / this.options.flood.rate))
+    session.timer = setTimeout(() => {
+      session.timer = undefined
+      this.drain(session)
+    }, wait)
+  }
+
+  private drain(session: Session): void {
+    while (session.queue !== undefined && !session.closed && this.ready(session)) {
+      if (!this.take(session)) return this.schedule(session)
+      const frame = session.queue.shift()!
+      session.queuedBytes -= frame._tag === "Line" ? frame.text.length + 1 : 64
+      if (session.queue.length === 0) {
+        session.queue = undefined
+        session.queuedBytes = 0
+      }
+      this.process(session, frame)
+    }
+  }
+
+  private process(session: Session, frame: Frame): void {
+    this.messagesIn++
+    try {
+      if (frame._tag === "Malformed") session.handler.malformed(session, frame.reason, frame.reason.startsWith("line too long"))
+      else session.handler.line(session, frame.text)
+    } catch (error) {
+      // A bug in a handler must cost one line, not the worker.
+      session.say(`! error: internal error: ${error instanceof Error ? error.message : String(error)}`)
+    }
+  }
+
+  private gone(session: Session, reason: string): void {
+    if (!this.sessions.delete(session.id)) return
+    session.closed = true
+    session.out = undefined
+    session.queue = undefined
+    if (session.timer !== undefined) clearTimeout(session.timer)
+    this.probed.delete(session)
+    for (const key of [...session.rooms.keys()]) this.parted(session, key)
+    if (session.registered || session.awaiting) this.options.send({ t: "close", c: session.id, reason })
+  }
+
+  private sweep(): void {
+    const now = Date.now()
+    const idle = this.options.idleMs
+    for (const session of this.probed) {
+      if (session.closed) continue
+      if (!session.pinged && now - session.heard > idle) {
+        session.pinged = true
+        session.heard = now
+        session.say(session.handler.ping!(session))
+      } else if (session.pinged && now - session.heard > idle) {
+        this.kick(session, `ping timeout: no answer in ${Math.round(idle / 1000)} s`)
+      }
+    }
+  }
+}
+
+const concat = (parts: ReadonlyArray<Uint8Array>): Uint8Array => {
+  let size = 0
+  for (const p of parts) size += p.length
+  const out = new Uint8Array(size)
+  let offset = 0
+  for (const p of parts) {
+    out.set(p, offset)
+    offset += p.length
+  }
+  return out
+}

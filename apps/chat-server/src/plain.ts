@@ -1,0 +1,170 @@
+/**
+ * The plain line protocol's handler (nc users, and the web page, which speaks
+ * the same lines over a WebSocket): lines to registry commands, replies and
+ * events to lines. The syntax is in `protocol.ts`.
+ *
+ * @example
+ * const handlers = { plain: Plain.make(4096), web: Plain.make(4096), irc: Irc.make() }
+ */
+import type { Handler, Session } from "./hub.ts"
+import type { Event, Reply } from "./messages.ts"
+import { HELP, parse } from "./protocol.ts"
+
+/** Splits `words` into lines of at most about `width` characters, each starting with `head`. */
+const wrap = (head: string, words: ReadonlyArray<string>, width = 400): Array<string> => {
+  const lines: Array<string> = []
+  let line = head
+  for (const word of words) {
+    if (line.length + word.length + 1 > width && line !== head) {
+      lines.push(line)
+      line = head
+    }
+    line += " " + word
+  }
+  lines.push(line)
+  return lines
+}
+
+/** The one line every plain client sees for an event. */
+export const renderEvent = (e: Event): string => {
+  switch (e.e) {
+    case "msg":
+      return e.kind === "me" ? `* ${e.nick} ${e.text}` : e.kind === "notice" ? `[${e.room}] -${e.nick}- ${e.text}` : `[${e.room}] ${e.nick}: ${e.text}`
+    case "join":
+      return `* ${e.nick} joined ${e.room}`
+    case "part":
+      return `* ${e.nick} left ${e.room}${e.reason === undefined ? "" : ` (${e.reason})`}`
+    case "topic":
+      return `* ${e.nick} set the topic of ${e.room}: ${e.topic}`
+    case "nick":
+      return `* ${e.old} is now ${e.nick}`
+    case "quit":
+      return `* ${e.nick} ${e.reason}`
+    case "pm":
+      return `[pm] ${e.from}: ${e.text}`
+  }
+}
+
+/** The current room's name, or an error line sent and undefined. */
+const currentRoom = (session: Session): string | undefined => {
+  const room = session.current === undefined ? undefined : session.rooms.get(session.current)
+  if (room === undefined) session.say("! error: you are in no room: /join ROOM first")
+  return room
+}
+
+const joinedLines = (session: Session, room: string, members: number, topic: string) => {
+  session.say(`* you are in ${room} (${members} here)`)
+  if (topic !== "") session.say(`* topic of ${room}: ${topic}`)
+}
+
+export const make = (maxLine: number): Handler => ({
+  allowControls: false,
+  maxLine,
+  eol: "\n",
+  echo: true,
+  format: "plain",
+  start(session) {
+    session.awaiting = true
+    session.send({ t: "open", c: session.id, proto: session.proto, nick: undefined })
+  },
+  line(session, text) {
+    const cmd = parse(text)
+    const c = session.id
+    switch (cmd._tag) {
+      case "Empty":
+        return
+      case "Invalid":
+        return session.say(`! error: ${cmd.reason}`)
+      case "Say":
+      case "Me": {
+        const room = currentRoom(session)
+        if (room !== undefined) session.send({ t: "cmd", c, cmd: { c: "say", room, text: cmd.text, kind: cmd._tag === "Me" ? "me" : "say" } })
+        return
+      }
+      case "Msg":
+        return session.send({ t: "cmd", c, cmd: { c: "msg", to: cmd.to, text: cmd.text, notice: false } })
+      case "Nick":
+        return session.send({ t: "cmd", c, cmd: { c: "nick", nick: cmd.name } })
+      case "Join":
+        return session.send({ t: "cmd", c, cmd: { c: "join", room: cmd.room } })
+      case "Part": {
+        const room = cmd.room ?? currentRoom(session)
+        if (room !== undefined) session.send({ t: "cmd", c, cmd: { c: "part", room, reason: undefined } })
+        return
+      }
+      case "Who": {
+        const room = cmd.room ?? currentRoom(session)
+        if (room !== undefined) session.send({ t: "cmd", c, cmd: { c: "who", room, kind: "who" } })
+        return
+      }
+      case "Rooms":
+        return session.send({ t: "cmd", c, cmd: { c: "rooms" } })
+      case "Topic": {
+        const room = currentRoom(session)
+        if (room !== undefined) session.send({ t: "cmd", c, cmd: { c: "topic", room, text: cmd.text } })
+        return
+      }
+      case "Help":
+        for (const line of HELP) session.say(line)
+        return
+      case "Quit":
+        return session.send({ t: "cmd", c, cmd: { c: "quit", reason: cmd.reason } })
+    }
+  },
+  malformed(session, reason) {
+    session.say(`! error: ${reason}`)
+  },
+  reply(session, r: Reply) {
+    const hub = session.hub
+    switch (r.r) {
+      case "welcome":
+        session.registered = true
+        session.awaiting = false
+        session.nick = r.nick
+        session.uid = r.uid
+        session.say(`* welcome ${r.nick}: ${hub.options.where}, room ${r.joined?.room ?? "none"}; type /help for the commands`)
+        if (r.joined !== undefined) {
+          hub.joined(session, r.joined.room.toLowerCase(), r.joined.room)
+          session.current = r.joined.room.toLowerCase()
+          joinedLines(session, r.joined.room, r.joined.members, r.joined.topic)
+        }
+        return
+      case "refused":
+      case "error":
+        return session.say(`! error: ${r.text}`)
+      case "joined": {
+        const key = r.room.toLowerCase()
+        hub.joined(session, key, r.room)
+        session.current = key
+        return joinedLines(session, r.room, r.members, r.topic)
+      }
+      case "parted": {
+        const key = r.room.toLowerCase()
+        hub.parted(session, key)
+        if (session.current === key) session.current = [...session.rooms.keys()].at(-1)
+        const now = session.current === undefined ? "you are in no room now" : `your current room is ${session.rooms.get(session.current)}`
+        return session.say(`* you left ${r.room}; ${now}`)
+      }
+      case "renamed":
+        session.nick = r.nick
+        return session.say(`* you are now ${r.nick}`)
+      case "who":
+        if (!r.exists) return session.say(`! error: there is no room ${r.room}`)
+        for (const line of wrap(`* in ${r.room} (${r.nicks.length}):`, r.nicks)) session.say(line)
+        return
+      case "rooms":
+        session.say(`* rooms (${r.rooms.length}):`)
+        for (const room of r.rooms) session.say(`*   ${room.room} (${room.members})${room.topic === "" ? "" : `: ${room.topic}`}`)
+        return
+      case "topic":
+        return session.say(r.topic === "" ? `* ${r.room} has no topic` : `* topic of ${r.room}: ${r.topic}`)
+      case "pm-echo":
+        return session.say(`[pm -> ${r.to}] ${session.nick}: ${r.text}`)
+      case "bye":
+        session.say("* bye")
+        return hub.finish(session)
+    }
+  },
+  event: (_session, e) => renderEvent(e),
+  farewell: (_session, reason) => `* ${reason}; disconnecting`
+})

@@ -1,0 +1,143 @@
+import { assert, describe, it } from "@effect/vitest"
+import type { ToHub } from "../src/messages.ts"
+import { Registry } from "../src/registry.ts"
+
+/** A registry whose deliveries are recorded per hub (endpoint). */
+const make = (quietAbove = 50) => {
+  const sent: Array<{ endpoint: number; message: ToHub }> = []
+  const registry = new Registry({
+    quietAbove,
+    deliver: (endpoints, message) => {
+      for (const endpoint of endpoints) sent.push({ endpoint, message })
+    }
+  })
+  const take = () => sent.splice(0)
+  const replies = (endpoint: number, c: number) =>
+    sent.filter((s) => s.endpoint === endpoint && s.message.t === "r" && s.message.c === c).map((s) => (s.message as Extract<ToHub, { t: "r" }>).r)
+  return { registry, sent, take, replies }
+}
+
+describe("Registry", () => {
+  it("guests get unique nicks and start in lobby; plain users get no member list (no N² data)", () => {
+    const { registry, replies } = make()
+    registry.open(1, 1, "plain", undefined)
+    registry.open(2, 1, "plain", undefined)
+    const [a] = replies(1, 1)
+    const [b] = replies(2, 1)
+    assert.strictEqual(a!.r, "welcome")
+    assert.strictEqual(b!.r, "welcome")
+    const an = (a as { nick: string }).nick
+    const bn = (b as { nick: string }).nick
+    assert.notStrictEqual(an, bn)
+    assert.deepStrictEqual((b as { joined: unknown }).joined, { r: "joined", room: "lobby", topic: "", members: 2, again: false, nicks: undefined })
+    assert.strictEqual(registry.userCount, 2)
+  })
+
+  it("nicks are unique case-insensitively: of two claims the first wins, the second is refused naming it", () => {
+    const { registry, replies, take } = make()
+    registry.open(1, 1, "plain", undefined)
+    registry.open(2, 1, "plain", undefined)
+    take()
+    registry.command(1, 1, { c: "nick", nick: "Alice" })
+    registry.command(2, 1, { c: "nick", nick: "alice" })
+    assert.deepStrictEqual(replies(1, 1).map((r) => r.r), ["renamed"])
+    assert.deepStrictEqual(replies(2, 1), [{ r: "error", code: "nick-taken", arg: "alice", text: "nick alice is taken", quiet: false }])
+    // IRC registration with a taken nick is refused, and the connection stays unregistered.
+    registry.open(3, 1, "irc", "ALICE")
+    assert.deepStrictEqual(replies(3, 1), [{ r: "refused", code: "nick-taken", nick: "ALICE", text: "nick ALICE is taken" }])
+    assert.strictEqual(registry.nickOf(3, 1), undefined)
+    // A case change of one's own nick is fine; a guest never gets a taken name.
+    take()
+    registry.command(1, 1, { c: "nick", nick: "ALICE" })
+    assert.deepStrictEqual(replies(1, 1), [{ r: "renamed", old: "Alice", nick: "ALICE" }])
+    registry.open(4, 1, "irc", "guest3")
+    registry.open(4, 2, "plain", undefined)
+    assert.notStrictEqual(registry.nickOf(4, 2), "guest3")
+  })
+
+  it("a room's events go only to the hubs with members in it, once per hub", () => {
+    const { registry, take } = make()
+    registry.open(1, 1, "plain", undefined)
+    registry.open(1, 2, "plain", undefined)
+    registry.open(2, 1, "plain", undefined)
+    registry.open(3, 1, "plain", undefined)
+    registry.command(1, 1, { c: "join", room: "den" })
+    registry.command(2, 1, { c: "join", room: "Den" })
+    take()
+    registry.command(2, 1, { c: "say", room: "DEN", text: "hi", kind: "say" })
+    const sent = take()
+    assert.deepStrictEqual(sent.map((s) => s.endpoint).sort(), [1, 2])
+    assert.deepStrictEqual(sent[0]!.message, { t: "room", k: "den", e: { e: "msg", room: "den", nick: registry.nickOf(2, 1)!, uid: 3, text: "hi", kind: "say" } })
+    assert.strictEqual(registry.messages, 1)
+  })
+
+  it("several rooms per user; part; a message to a room you are not in is refused", () => {
+    const { registry, replies, take } = make()
+    registry.open(1, 1, "plain", undefined)
+    registry.command(1, 1, { c: "join", room: "a" })
+    registry.command(1, 1, { c: "join", room: "b" })
+    assert.deepStrictEqual(registry.roomList().map((r) => [r.room, r.members]), [["a", 1], ["b", 1], ["lobby", 1]])
+    take()
+    registry.command(1, 1, { c: "join", room: "a" })
+    assert.strictEqual((replies(1, 1)[0] as { again: boolean }).again, true)
+    registry.command(1, 1, { c: "part", room: "a", reason: undefined })
+    assert.deepStrictEqual(registry.roomList().map((r) => r.room), ["b", "lobby"], "an empty room goes away")
+    take()
+    registry.command(1, 1, { c: "say", room: "a", text: "x", kind: "say" })
+    registry.command(1, 1, { c: "part", room: "a", reason: undefined })
+    assert.deepStrictEqual(replies(1, 1).map((r) => r.r === "error" && r.code), ["not-in-room", "not-in-room"])
+  })
+
+  it("/msg goes to one user on its hub, the sender gets the echo; nobody by that name is an error", () => {
+    const { registry, sent, replies, take } = make()
+    registry.open(1, 1, "plain", undefined)
+    registry.open(2, 7, "irc", "bob")
+    take()
+    registry.command(1, 1, { c: "msg", to: "BOB", text: "psst", notice: false })
+    assert.deepStrictEqual(sent.filter((s) => s.message.t === "to"), [
+      { endpoint: 2, message: { t: "to", cs: [7], e: { e: "pm", from: registry.nickOf(1, 1)!, text: "psst", notice: false } } }
+    ])
+    assert.deepStrictEqual(replies(1, 1), [{ r: "pm-echo", to: "bob", text: "psst", notice: false }])
+    take()
+    registry.command(1, 1, { c: "msg", to: "nobody", text: "hello?", notice: false })
+    assert.deepStrictEqual(replies(1, 1), [{ r: "error", code: "no-such-nick", arg: "nobody", text: "no one is called nobody", quiet: false }])
+  })
+
+  it("quiet policy: joins, parts, quits and renames are announced only in rooms of at most quietAbove members", () => {
+    const { registry, sent, take } = make(3)
+    for (let c = 1; c <= 5; c++) registry.open(1, c, "plain", undefined)
+    const joins = sent.filter((s) => s.message.t === "room" && s.message.e.e === "join")
+    assert.strictEqual(joins.length, 2, "joins announced while the lobby had fewer than 3 members: N joins, not N² lines")
+    take()
+    registry.command(1, 5, { c: "nick", nick: "zed" })
+    registry.close(1, 4, "left")
+    assert.deepStrictEqual(sent.filter((s) => s.message.t !== "r"), [], "a big room stays quiet")
+    registry.command(1, 1, { c: "join", room: "small" })
+    registry.command(1, 2, { c: "join", room: "small" })
+    take()
+    registry.command(1, 2, { c: "nick", nick: "amy" })
+    registry.close(1, 2, "left")
+    assert.deepStrictEqual(sent.filter((s) => s.message.t !== "r").map((s) => s.message), [
+      { t: "to", cs: [1], e: { e: "nick", old: "guest2", nick: "amy" } },
+      { t: "to", cs: [1], e: { e: "quit", nick: "amy", reason: "left" } }
+    ])
+  })
+
+  it("topic: shown, set by a member and announced; who lists members; a lost hub's users leave", () => {
+    const { registry, replies, take } = make()
+    registry.open(1, 1, "plain", undefined)
+    registry.open(2, 1, "plain", undefined)
+    take()
+    registry.command(1, 1, { c: "topic", room: "lobby", text: "welcome all" })
+    registry.command(2, 1, { c: "topic", room: "lobby", text: undefined })
+    registry.command(2, 1, { c: "topic", room: "nowhere", text: undefined })
+    registry.command(2, 1, { c: "who", room: "lobby", kind: "who" })
+    const r2 = replies(2, 1)
+    assert.deepStrictEqual(r2[0], { r: "topic", room: "lobby", topic: "welcome all" })
+    assert.strictEqual(r2[1]!.r === "error" && r2[1]!.code, "no-such-room")
+    assert.deepStrictEqual(r2[2], { r: "who", room: "lobby", exists: true, nicks: ["guest1", "guest2"], kind: "who" })
+    registry.dropEndpoint(1, "left (server worker died)")
+    assert.strictEqual(registry.userCount, 1)
+    assert.deepStrictEqual(registry.roomList(), [{ room: "lobby", members: 1, topic: "welcome all" }])
+  })
+})
