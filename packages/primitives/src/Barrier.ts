@@ -270,14 +270,14 @@ export const wait = (self: Pick<Barrier, "wait">): Effect.Effect<number, BrokenB
 
 /**
  * `barrier.waitFor(timeout)`: `Barrier.waitFor(barrier, timeout)` or
- * `barrier.pipe(Barrier.waitFor(timeout))`.
+ * `pipe(barrier, Barrier.waitFor(timeout))`.
  *
  * @example
  * ```ts
  * import { Effect } from "effect"
  * import { Barrier } from "@weft/primitives"
  *
- * const program = Effect.flatMap(Barrier.make(2), (barrier) => Effect.flip(barrier.pipe(Barrier.waitFor(10)))) // BrokenBarrierError
+ * const program = Effect.flatMap(Barrier.make(2), (barrier) => Effect.flip(pipe(barrier, Barrier.waitFor(10)))) // BrokenBarrierError
  * ```
  */
 export const waitFor: {

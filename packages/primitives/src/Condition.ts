@@ -375,7 +375,7 @@ export const wait = (self: Pick<Condition, "wait">): Effect.Effect<void, NotHeld
 
 /**
  * `cond.waitFor(timeout)`: `Condition.waitFor(cond, timeout)` or
- * `cond.pipe(Condition.waitFor(timeout))`.
+ * `pipe(cond, Condition.waitFor(timeout))`.
  *
  * @example
  * ```ts

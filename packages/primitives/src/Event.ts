@@ -149,7 +149,7 @@ export const wait = (self: Pick<Event, "wait">): Effect.Effect<void> => self.wai
 
 /**
  * `event.waitFor(timeout)`: `Event.waitFor(event, timeout)` or
- * `event.pipe(Event.waitFor(timeout))`.
+ * `pipe(event, Event.waitFor(timeout))`.
  *
  * @example
  * ```ts

@@ -176,7 +176,7 @@ export const tryAcquire = (self: { readonly tryAcquire: Effect.Effect<boolean> }
  * const program = Effect.gen(function*() {
  *   const lock = yield* Lock.make
  *   const first = yield* Lock.acquireFor(lock, "1 second") // true
- *   const second = yield* lock.pipe(Lock.acquireFor(10)) // false after 10 ms
+ *   const second = yield* pipe(lock, Lock.acquireFor(10)) // false after 10 ms
  *   return [first, second]
  * })
  * ```

@@ -610,10 +610,10 @@ export const priority = <A>(order: Order.Order<A>, maxsize?: number): Effect.Eff
 // ---------------------------------------------------------------------------
 // Module functions: the instance members as functions, for any scope's queue
 // (`SharedQueue` and `manager.queue()` too), following Effect's `Queue`
-// module (`Queue.offer(queue, x)` / `queue.pipe(Queue.offer(x))`).
+// module (`Queue.offer(queue, x)` / `pipe(queue, Queue.offer(x))`).
 
 /**
- * `queue.put(item)`: `Queue.put(queue, item)` or `queue.pipe(Queue.put(item))`.
+ * `queue.put(item)`: `Queue.put(queue, item)` or `pipe(queue, Queue.put(item))`.
  *
  * @example
  * ```ts
@@ -623,7 +623,7 @@ export const priority = <A>(order: Order.Order<A>, maxsize?: number): Effect.Eff
  * const program = Effect.gen(function*() {
  *   const queue = yield* Queue.fifo<number>()
  *   yield* Queue.put(queue, 1)
- *   yield* queue.pipe(Queue.put(2))
+ *   yield* pipe(queue, Queue.put(2))
  *   return yield* Queue.get(queue) // 1
  * })
  * ```
@@ -664,7 +664,7 @@ export const putNowait: {
  * const program = Effect.gen(function*() {
  *   const queue = yield* Queue.fifo<number>(1)
  *   yield* Queue.putFor(queue, 1, "1 second")
- *   return yield* Effect.flip(queue.pipe(Queue.putFor(2, "10 millis"))) // QueueFullError
+ *   return yield* Effect.flip(pipe(queue, Queue.putFor(2, "10 millis"))) // QueueFullError
  * })
  * ```
  */
@@ -711,7 +711,7 @@ export const getNowait = <A>(self: Queue<A>): Effect.Effect<A, QueueEmptyError |
  * import { Effect } from "effect"
  * import { Queue } from "@weft/primitives"
  *
- * const program = Effect.flatMap(Queue.fifo<number>(), (queue) => Effect.flip(queue.pipe(Queue.getFor(10)))) // QueueEmptyError
+ * const program = Effect.flatMap(Queue.fifo<number>(), (queue) => Effect.flip(pipe(queue, Queue.getFor(10)))) // QueueEmptyError
  * ```
  */
 export const getFor: {

@@ -170,7 +170,7 @@ export const bounded = (permits: number): Effect.Effect<Semaphore, InvalidArgume
 const isSemaphoreLike = (u: unknown): boolean => typeof u === "object" && u !== null && "withPermits" in u
 
 /**
- * `sem.acquire(k)`: `Semaphore.acquire(sem, k?)` or `sem.pipe(Semaphore.acquire(k))`.
+ * `sem.acquire(k)`: `Semaphore.acquire(sem, k?)` or `pipe(sem, Semaphore.acquire(k))`.
  *
  * @example
  * ```ts
@@ -215,7 +215,7 @@ export const tryAcquire: {
  *
  * const program = Effect.gen(function*() {
  *   const sem = yield* Semaphore.make(0)
- *   return yield* sem.pipe(Semaphore.acquireFor("10 millis")) // false
+ *   return yield* pipe(sem, Semaphore.acquireFor("10 millis")) // false
  * })
  * ```
  */

@@ -1,0 +1,28 @@
+/**
+ * What the conformance suites share: a factory type and real-time helpers.
+ * The suites run against every scope (fibers, threads, processes, and
+ * @weft/cluster's PostgreSQL scope), so they use the live clock, wait for
+ * conditions instead of sleeping a fixed time where they can, and give time
+ * bounds room for a loaded machine.
+ */
+import { Effect, type Scope } from "effect"
+
+/** Makes a fresh primitive for one test; its scope closes when the test ends. */
+export type Factory<P, Args extends ReadonlyArray<unknown> = []> = (...args: Args) => Effect.Effect<P, unknown, Scope.Scope>
+
+/** Waits until `check` holds, polling every 5 ms, at most `ms` (then dies). */
+export const eventually = (check: Effect.Effect<boolean, unknown>, ms = 5_000): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    const deadline = Date.now() + ms
+    while (!(yield* Effect.orDie(check))) {
+      if (Date.now() > deadline) return yield* Effect.die(new Error("condition not reached in time"))
+      yield* Effect.sleep("5 millis")
+    }
+  })
+
+/**
+ * Gives a forked waiter time to reach the primitive (for a remote scope, to
+ * cross the socket or the database) before the next step; the suites fork
+ * waiters this far apart so that their arrival order is their fork order.
+ */
+export const settle: Effect.Effect<void> = Effect.sleep("25 millis")
