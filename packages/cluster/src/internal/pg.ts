@@ -1,0 +1,197 @@
+/**
+ * The PostgreSQL side of a cluster handle, over postgres.js.
+ *
+ * - `quick`: a small pool for statements that never wait (a put, a set, a
+ *   look at `pg_locks`).
+ * - dedicated connections (`take` / `give` / `discard`): one per blocking wait
+ *   and per holding. A session advisory lock belongs to the connection that
+ *   took it, so a holder keeps its connection until it releases; a
+ *   connection that drops (the process died, the network failed) releases
+ *   everything it held, in the server, at once.
+ * - `session`: one connection for the handle's whole life that holds its
+ *   liveness lock, so that others can tell (and wait until) it is gone.
+ * - `listener`: one connection that LISTENs for the channels this process
+ *   waits on; waits sleep there, they never poll.
+ *
+ * An interrupted statement is cancelled in the server (postgres.js
+ * `query.cancel()`, a CancelRequest) and its connection is closed unless the
+ * cancel is known to have been consumed, so a late cancel can never hit a
+ * later statement.
+ *
+ * @internal
+ */
+import { Effect } from "effect"
+import postgres from "postgres"
+import { ClusterUnavailableError } from "../errors.ts"
+
+/** @internal */
+export type Sql = postgres.Sql<{}>
+
+/** A failure reported by the server or the driver. @internal */
+export interface PgFailure {
+  readonly code?: string
+  readonly message?: string
+}
+
+/** How to reach the server, from a `postgres://` URL (libpq's `?host=/dir` names a Unix socket directory). @internal */
+export const parseUrl = (url: string): { readonly options: postgres.Options<{}>; readonly server: string } => {
+  const parsed = new URL(url)
+  const socketDir = parsed.searchParams.get("host")
+  const port = Number(parsed.port || parsed.searchParams.get("port") || 5432)
+  const user = decodeURIComponent(parsed.username) || undefined
+  const password = decodeURIComponent(parsed.password) || undefined
+  const database = decodeURIComponent(parsed.pathname.slice(1)) || undefined
+  const common = {
+    ...(user !== undefined ? { user } : {}),
+    ...(password !== undefined ? { password } : {}),
+    ...(database !== undefined ? { database } : {})
+  }
+  if (socketDir !== null && socketDir.startsWith("/")) {
+    const path = `${socketDir}/.s.PGSQL.${port}`
+    return { options: { ...common, path }, server: path }
+  }
+  const host = parsed.hostname || "localhost"
+  return { options: { ...common, host, port }, server: `${host}:${port}` }
+}
+
+const connectionErrors = new Set([
+  "CONNECTION_CLOSED",
+  "CONNECTION_ENDED",
+  "CONNECTION_DESTROYED",
+  "CONNECT_TIMEOUT",
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ENOENT",
+  "EPIPE",
+  "57P01", // admin_shutdown
+  "57P02", // crash_shutdown
+  "57P03", // cannot_connect_now
+  "08000",
+  "08003",
+  "08006"
+])
+
+/** Whether a failure means the server (or the way to it) is gone. @internal */
+export const isConnectionFailure = (e: unknown): boolean =>
+  typeof e === "object" && e !== null && connectionErrors.has(String((e as PgFailure).code))
+
+/** @internal */
+export class Db {
+  readonly server: string
+  readonly schema: string
+  /** Every statement this handle sent: a waiter that sleeps sends none. */
+  queries = 0
+  private readonly options: postgres.Options<{}>
+  readonly quick: Sql
+  private readonly idle: Array<Sql> = []
+  private readonly open = new Set<Sql>()
+  private closed = false
+
+  constructor(url: string, schema: string, connectTimeoutSeconds: number) {
+    const { options, server } = parseUrl(url)
+    this.server = server
+    this.schema = schema
+    this.options = {
+      ...options,
+      max: 1,
+      fetch_types: false,
+      connect_timeout: connectTimeoutSeconds,
+      idle_timeout: 0,
+      max_lifetime: 0,
+      onnotice: () => {},
+      connection: { application_name: "weft-cluster" }
+    }
+    this.quick = postgres({ ...this.options, max: 4 })
+  }
+
+  /** A new dedicated connection (connects on its first statement). */
+  connection(extra: Partial<postgres.Options<{}>> = {}): Sql {
+    const sql = postgres({ ...this.options, ...extra })
+    this.open.add(sql)
+    return sql
+  }
+
+  /** A dedicated connection for a wait or a holding. */
+  take(): Sql {
+    return this.idle.pop() ?? this.connection()
+  }
+
+  /** A dedicated connection that holds nothing and runs nothing. */
+  give(sql: Sql): void {
+    if (this.closed || this.idle.length >= 8) return this.discard(sql)
+    this.idle.push(sql)
+  }
+
+  /** Closes a dedicated connection: the server releases whatever it held. */
+  discard(sql: Sql): void {
+    this.open.delete(sql)
+    void sql.end({ timeout: 0 }).catch(() => {})
+  }
+
+  unavailable(reason: unknown): ClusterUnavailableError {
+    if (this.closed) return new ClusterUnavailableError({ server: this.server, reason: "the cluster handle's scope was closed" })
+    const e = reason as PgFailure
+    return new ClusterUnavailableError({
+      server: this.server,
+      reason: e?.code !== undefined ? `${e.code}: ${e.message ?? ""}`.trim() : String(e?.message ?? reason)
+    })
+  }
+
+  /**
+   * Runs one statement on `sql`. Fails with the server's or driver's error.
+   * Interrupted: the statement is cancelled in the server, and the result
+   * says whether `sql` may run another statement (`reusable`).
+   */
+  exec<A = any>(sql: Sql, text: string, params: ReadonlyArray<unknown> = []): Effect.Effect<ReadonlyArray<A>, PgFailure> {
+    return Effect.callback<ReadonlyArray<A>, PgFailure>((resume) => {
+      this.queries++
+      const query = sql.unsafe(text, params as Array<any>, { prepare: true })
+      query.then(
+        (rows) => resume(Effect.succeed(rows as unknown as ReadonlyArray<A>)),
+        (error: PgFailure) => resume(Effect.fail(error))
+      )
+      return Effect.callback<void>((done) => {
+        query.cancel()
+        query.then(() => done(Effect.void), () => done(Effect.void))
+      })
+    })
+  }
+
+  /** `exec` whose failures are defects: `ClusterUnavailableError` when the server is gone. */
+  run<A = any>(sql: Sql, text: string, params: ReadonlyArray<unknown> = []): Effect.Effect<ReadonlyArray<A>> {
+    return Effect.catch(this.exec<A>(sql, text, params), (e) => Effect.die(this.failure(e)))
+  }
+
+  /** A statement that never waits, on the shared pool. */
+  q<A = any>(text: string, params: ReadonlyArray<unknown> = []): Effect.Effect<ReadonlyArray<A>> {
+    return this.run<A>(this.quick, text, params)
+  }
+
+  failure(e: unknown): unknown {
+    return isConnectionFailure(e) || this.closed ? this.unavailable(e) : new Error(`PostgreSQL at ${this.server}: ${(e as PgFailure)?.message ?? String(e)}`)
+  }
+
+  /**
+   * Runs a statement that may wait in the server on a dedicated connection
+   * taken for it, and gives the connection back. Interrupted (or failed):
+   * the statement is cancelled and the connection closed, so nothing it may
+   * have taken stays held.
+   */
+  waitOn<A = any>(text: string, params: ReadonlyArray<unknown>): Effect.Effect<ReadonlyArray<A>> {
+    return Effect.uninterruptibleMask((restore) => {
+      const sql = this.take()
+      return Effect.onExit(restore(this.run<A>(sql, text, params)), (exit) =>
+        Effect.sync(() => (exit._tag === "Success" ? this.give(sql) : this.discard(sql))))
+    })
+  }
+
+  close(): Effect.Effect<void> {
+    return Effect.promise(async () => {
+      this.closed = true
+      const all = [...this.open, this.quick]
+      this.open.clear()
+      this.idle.length = 0
+      await Promise.all(all.map((sql) => sql.end({ timeout: 0 }).catch(() => {})))
+    })
+  }
+}
