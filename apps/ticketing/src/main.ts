@@ -62,7 +62,10 @@ const runMain = (program: Effect.Effect<number, unknown>, log: boolean) => {
   process.on("SIGTERM", stop)
   Effect.runPromise(Fiber.await(fiber)).then((exit) => {
     if (exit._tag === "Success") process.exit(exit.value)
-    if (exit.cause.reasons.every((r) => r._tag === "Interrupt")) process.exit(0)
+    if (exit.cause.reasons.every((r) => r._tag === "Interrupt")) {
+      if (!stopping) console.error(`interrupted: ${Cause.pretty(exit.cause)}`)
+      process.exit(stopping ? 0 : 1)
+    }
     const error = Cause.squash(exit.cause)
     if (error instanceof UsageError) console.error(`${error.message}\n${usage}`)
     else if (log) console.error(error instanceof Error ? error.message : String(error))

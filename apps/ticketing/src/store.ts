@@ -103,7 +103,8 @@ export class StoreIOError extends Data.TaggedError("StoreIOError")<{
   readonly problem: string
 }> {
   override get message(): string {
-    return `ticket store ${this.file}: ${this.problem}`
+    const full = this.code === "ENOSPC" || /ENOSPC/.test(this.problem)
+    return `ticket store ${this.file}: ${this.problem}${full && !this.problem.includes("disk is full") ? " (the disk is full)" : ""}`
   }
 }
 
@@ -679,7 +680,7 @@ export const make = (file: string, options: Options = {}): Effect.Effect<TicketS
               new StoreIOError({
                 file: absolute,
                 code: codeOf(error),
-                problem: `cannot write the journal: ${describe(error)}${codeOf(error) === "ENOSPC" ? " (the disk is full)" : ""}`
+                problem: `cannot write the journal: ${describe(error)}`
               })
             )
           )

@@ -1,81 +1,168 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
+import { Lock } from "@weft/primitives"
 import { Effect } from "effect"
+import * as fc from "fast-check"
 import * as Store from "../src/store.ts"
-import { count, tempDir } from "./helpers.ts"
+import { assertConfirmedPresent, memoryDir, reopen, tempDir } from "./helpers.ts"
+
+const journalOf = (file: string) => path.join(path.dirname(file), JSON.parse(fs.readFileSync(file, "utf8").split("\n")[1]!).journal)
 
 describe("TicketStore", () => {
-  it.live("search, buy until sold out, reset", () =>
+  it.live("orders: seats 1..total, each once; sold out after; another process's view has every order", () =>
     Effect.scoped(Effect.gen(function*() {
       const dir = yield* tempDir
       const file = path.join(dir, "tickets.json")
       const store = yield* Store.make(file)
-      yield* store.reset(2)
-      assert.strictEqual(yield* store.search, 2)
-      assert.deepStrictEqual(yield* store.buy, { ok: true, left: 1 })
-      assert.deepStrictEqual(yield* store.buy, { ok: true, left: 0 })
-      assert.deepStrictEqual(yield* store.buy, { ok: false, left: 0 })
-      assert.strictEqual(count(file), 0)
-      assert.isFalse(fs.existsSync(store.lockFile), "the lock file is gone after each buy")
-      assert.deepStrictEqual(fs.readdirSync(dir), ["tickets.json"], "no temporary file left behind")
+      yield* store.reset(3)
+      assert.deepStrictEqual(yield* store.tickets, { count: 3, sold: 0, total: 3 })
+      const first = yield* store.buy({ buyer: "ada" })
+      assert.isTrue(first.ok)
+      if (!first.ok) return
+      assert.strictEqual(first.order.seat, 1)
+      assert.strictEqual(first.order.buyer, "ada")
+      assert.strictEqual(first.left, 2)
+      assert.isFalse(first.replayed)
+      assert.isTrue(Number.isFinite(Date.parse(first.order.at)))
+      const rest = yield* Effect.all([store.buy(), store.buy(), store.buy()], { concurrency: "unbounded" })
+      assert.deepStrictEqual(rest.map((p) => p.ok), [true, true, false])
+      assert.deepStrictEqual(rest[2], { ok: false, left: 0 })
+      assert.strictEqual(rest[0]!.ok && rest[0]!.order.buyer, "anonymous")
+      const { counts, orders } = yield* reopen(file)
+      assert.deepStrictEqual(counts, { count: 0, sold: 3, total: 3 })
+      assert.deepStrictEqual(orders.map((o) => o.seat), [1, 2, 3])
+      assert.deepStrictEqual(yield* store.order(first.order.id), first.order)
+      assert.isUndefined(yield* store.order("nope"))
+      assert.isFalse(fs.existsSync(store.lockFile), "the lock is released")
+      assert.deepStrictEqual(fs.readdirSync(dir).filter((f) => f.endsWith(".tmp")), [], "no temporary file left")
     })))
 
-  it.live("in one process, fibers: exact under the lock; oversold without it (a wide read-to-write window)", () =>
+  it.live("the seed's {\"count\": N} opens as N tickets, none sold, and becomes a snapshot at the first purchase", () =>
     Effect.scoped(Effect.gen(function*() {
       const dir = yield* tempDir
-      const rushOn = (lock: boolean) =>
+      const file = path.join(dir, "tickets.json")
+      fs.writeFileSync(file, JSON.stringify({ count: 2 }) + "\n")
+      const store = yield* Store.make(file)
+      assert.deepStrictEqual(yield* store.tickets, { count: 2, sold: 0, total: 2 })
+      assert.strictEqual(fs.readFileSync(file, "utf8"), "{\"count\":2}\n", "reading changes nothing")
+      const p = yield* store.buy()
+      assert.isTrue(p.ok && p.order.seat === 1)
+      assert.isTrue(fs.readFileSync(file, "utf8").startsWith("{\"weft\":\"tickets\",\"v\":2"))
+      assert.deepStrictEqual((yield* reopen(file)).counts, { count: 1, sold: 1, total: 2 })
+    })))
+
+  it.live("idempotency: the same key answers the same order (in one batch, later, after a reopen); another body fails", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const dir = yield* tempDir
+      const file = path.join(dir, "tickets.json")
+      const store = yield* Store.make(file)
+      yield* store.reset(5)
+      const same = yield* Effect.all(Array.from({ length: 4 }, () => store.buy({ buyer: "ada", key: "k1" })), { concurrency: "unbounded" })
+      const ids = new Set(same.map((p) => p.ok ? p.order.id : "sold out"))
+      assert.strictEqual(ids.size, 1)
+      assert.strictEqual(same.filter((p) => p.ok && !p.replayed).length, 1)
+      const later = yield* (yield* Store.make(file)).buy({ buyer: "ada", key: "k1" })
+      assert.isTrue(later.ok && later.replayed && ids.has(later.order.id))
+      const conflict = yield* Effect.flip((yield* Store.make(file)).buy({ buyer: "bob", key: "k1" }))
+      assert.strictEqual(conflict._tag, "IdempotencyKeyReusedError")
+      assert.include(conflict.message, "k1")
+      const anonymous = yield* Effect.flip(store.buy({ key: "k1" }))
+      assert.strictEqual(anonymous._tag, "IdempotencyKeyReusedError")
+      assert.deepStrictEqual((yield* reopen(file)).counts, { count: 4, sold: 1, total: 5 })
+    })))
+
+  it.live("a torn journal tail is dropped, never read as an order; the next purchase cuts it off", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const dir = yield* tempDir
+      const file = path.join(dir, "tickets.json")
+      const store = yield* Store.make(file)
+      yield* store.reset(3)
+      const first = yield* store.buy({ buyer: "ada" })
+      const journal = journalOf(file)
+      const good = fs.statSync(journal).size
+      fs.appendFileSync(journal, Buffer.from([0x57, 0x54, 0x4a, 0x31, 40, 0, 0, 0, 1, 2, 3, 4, 0x7b, 0x22]))
+      const seen = yield* reopen(file)
+      assert.deepStrictEqual(seen.counts, { count: 2, sold: 1, total: 3 })
+      assertConfirmedPresent(seen.byId, first.ok ? [first.order] : [])
+      const other = yield* Store.make(file)
+      const second = yield* other.buy({ buyer: "bob" })
+      assert.isTrue(second.ok && second.order.seat === 2)
+      assert.isAbove(fs.statSync(journal).size, good)
+      assert.deepStrictEqual((yield* reopen(file)).orders.map((o) => o.buyer), ["ada", "bob"])
+    })))
+
+  it.live("a corrupt journal or snapshot is refused with StoreCorruptError and left byte for byte as it was", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const dir = yield* tempDir
+      const setup = (name: string) =>
         Effect.gen(function*() {
-          const file = path.join(dir, `${lock}.json`)
-          const store = yield* Store.make(file, { lock, hold: Effect.sleep("30 millis") })
-          yield* store.reset(2)
-          const purchases = yield* Effect.all(Array.from({ length: 6 }, () => store.buy), { concurrency: "unbounded" })
-          return purchases.filter((p) => p.ok).length
+          const file = path.join(dir, name)
+          const store = yield* Store.make(file)
+          yield* store.reset(5)
+          yield* Effect.all([store.buy(), store.buy(), store.buy()], { concurrency: "unbounded" })
+          yield* store.buy()
+          return file
         })
-      assert.strictEqual(yield* rushOn(true), 2)
-      // Every buyer reads 2 before anyone writes 1: the race is real, and the lock is what closes it.
-      assert.strictEqual(yield* rushOn(false), 6)
+      const refused = (file: string, damaged: string, problem: string) =>
+        Effect.gen(function*() {
+          const before = fs.readFileSync(damaged)
+          const store = yield* Store.make(file)
+          for (const op of [store.tickets, store.buy(), store.reset(9), store.orders] as Array<Effect.Effect<unknown, any>>) {
+            const error = yield* Effect.flip(op)
+            assert.strictEqual(error._tag, "StoreCorruptError", String(error))
+            assert.include(error.message, file)
+            assert.include(error.message, problem)
+          }
+          assert.deepStrictEqual(fs.readFileSync(damaged), before, "never overwritten")
+        })
+
+      const a = yield* setup("a.json")
+      const journal = journalOf(a)
+      const bytes = fs.readFileSync(journal)
+      bytes[40]! ^= 0x20 // inside the first order, with valid orders after it
+      fs.writeFileSync(journal, bytes)
+      yield* refused(a, journal, "a damaged record followed by valid ones")
+
+      const b = yield* setup("b.json")
+      const text = fs.readFileSync(b, "utf8")
+      fs.writeFileSync(b, text.replace("\"total\":5", "\"total\":6"))
+      yield* refused(b, b, "checksum")
+
+      const c = path.join(dir, "c.json")
+      for (const [content, problem] of [["{\"cou", "neither"], ["", "neither"], ["{\"count\": -1}", "found {\"count\":-1}"], ["[3]", "found [3]"]]) {
+        fs.writeFileSync(c, content!)
+        yield* refused(c, c, problem!)
+      }
+
+      const d = yield* setup("d.json")
+      fs.rmSync(journalOf(d))
+      yield* refused(d, d, "journal is missing")
+
+      const missing = yield* Effect.flip((yield* Store.make(path.join(dir, "none.json"))).buy())
+      assert.strictEqual(missing._tag, "StoreMissingError")
     })))
 
-  it.live("a missing or corrupt ticket file: a TicketFileError naming the file and the problem; nothing written", () =>
+  it.live("compaction folds the journal into a new snapshot; nothing is lost, the old journal is gone", () =>
     Effect.scoped(Effect.gen(function*() {
       const dir = yield* tempDir
       const file = path.join(dir, "tickets.json")
-      const store = yield* Store.make(file)
-
-      const missing = yield* Effect.flip(store.buy)
-      assert.strictEqual(missing._tag, "TicketFileError")
-      assert.strictEqual(missing.file, file)
-      assert.include(missing.message, `ticket file ${file}: missing`)
-      assert.isFalse(fs.existsSync(file))
-
-      const cases: Array<[string, string]> = [
-        ["{\"cou", "not valid JSON"],
-        ["", "not valid JSON"],
-        ["{\"count\": -1}", "expected {\"count\": <non-negative integer>}, found {\"count\":-1}"],
-        ["{\"count\": \"3\"}", "found {\"count\":\"3\"}"],
-        ["{\"count\": 1.5}", "found {\"count\":1.5}"],
-        ["[3]", "found [3]"],
-        ["null", "found null"]
-      ]
-      for (const [content, problem] of cases) {
-        fs.writeFileSync(file, content)
-        for (const op of [store.search, store.buy] as Array<Effect.Effect<unknown, Store.TicketFileError>>) {
-          const error = yield* Effect.flip(op)
-          assert.strictEqual(error._tag, "TicketFileError")
-          assert.include(error.message, file)
-          assert.include(error.message, "corrupt")
-          assert.include(error.message, problem)
-        }
-        assert.strictEqual(fs.readFileSync(file, "utf8"), content, "a corrupt file is left as it was")
-        assert.isFalse(fs.existsSync(store.lockFile))
+      const store = yield* Store.make(file, { compactAfter: 4 })
+      yield* store.reset(20)
+      const confirmed: Array<Store.Order> = []
+      for (let i = 0; i < 11; i++) {
+        const p = yield* store.buy({ buyer: `b${i}`, key: `k${i}` })
+        if (p.ok) confirmed.push(p.order)
       }
-      // reset repairs it
-      yield* store.reset(1)
-      assert.strictEqual(yield* store.search, 1)
+      const seen = yield* reopen(file)
+      assertConfirmedPresent(seen.byId, confirmed)
+      assert.deepStrictEqual(seen.counts, { count: 9, sold: 11, total: 20 })
+      assert.strictEqual(fs.readdirSync(dir).filter((f) => f.endsWith(".journal")).length, 1)
+      const again = yield* (yield* Store.make(file)).buy({ buyer: "b0", key: "k0" })
+      assert.isTrue(again.ok && again.replayed && again.order.id === confirmed[0]!.id, "keys survive compaction")
     })))
 
-  it.live("reset validates: a non-negative integer, else InvalidCountError", () =>
+  it.live("reset: a non-negative integer, else InvalidCountError", () =>
     Effect.scoped(Effect.gen(function*() {
       const dir = yield* tempDir
       const store = yield* Store.make(path.join(dir, "tickets.json"))
@@ -85,6 +172,67 @@ describe("TicketStore", () => {
         assert.strictEqual(error._tag, "InvalidCountError")
         assert.include(error.message, "count must be a non-negative integer")
       }
-      assert.strictEqual(yield* store.search, 0)
+      assert.deepStrictEqual(yield* store.tickets, { count: 0, sold: 0, total: 0 })
+      assert.deepStrictEqual(yield* store.buy(), { ok: false, left: 0 })
     })))
+
+  it.live("without a lock, stores read the same count and take the same seat (what the lock is for)", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const dir = yield* tempDir
+      const file = path.join(dir, "tickets.json")
+      yield* (yield* Store.make(file)).reset(2)
+      const rushOn = (lock: "none" | Lock.Lock) =>
+        Effect.gen(function*() {
+          yield* (yield* Store.make(file)).reset(2)
+          const stores = yield* Effect.forEach(Array.from({ length: 6 }), () => Store.make(file, { lock, hold: Effect.sleep("30 millis") }))
+          const purchases = yield* Effect.forEach(stores, (s) => s.buy(), { concurrency: "unbounded" })
+          return purchases.filter((p) => p.ok).length
+        })
+      assert.strictEqual(yield* rushOn(yield* Lock.make), 2)
+      assert.strictEqual(yield* rushOn("none"), 6)
+    })))
+})
+
+describe("random rushes (fast-check)", () => {
+  it.live("1,000 rushes of random buyers, tickets and hold times: sold + left = total, no seat twice, every confirmed order present", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const dir = yield* memoryDir
+      let run = 0
+      yield* Effect.promise(() =>
+        fc.assert(
+          fc.asyncProperty(
+            fc.integer({ min: 0, max: 12 }),
+            fc.array(fc.record({ store: fc.nat(3), hold: fc.nat(2), key: fc.option(fc.nat(5), { nil: undefined }) }), { minLength: 1, maxLength: 16 }),
+            fc.boolean(),
+            (tickets, buyers, fileLock) =>
+              Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+                const file = path.join(dir, `r${run++}.json`)
+                // Four "processes" (stores, each with its own state and group commit) on one file:
+                // a FileLock each, or one fiber Lock shared (cheaper, same protocol on disk).
+                const shared = yield* Lock.make
+                const stores = yield* Effect.forEach([0, 1, 2, 3], () => Store.make(file, fileLock ? {} : { lock: shared }))
+                yield* stores[0]!.reset(tickets)
+                const results = yield* Effect.forEach(buyers, (b, i) =>
+                  Effect.sleep(b.hold).pipe(Effect.andThen(Effect.result(stores[b.store]!.buy({
+                    buyer: `buyer ${i}`,
+                    key: b.key === undefined ? undefined : `key-${b.key}`
+                  })))), { concurrency: "unbounded" })
+                const confirmed = results.flatMap((r) => r._tag === "Success" && r.success.ok ? [r.success.order] : [])
+                const seen = yield* reopen(file)
+                assertConfirmedPresent(seen.byId, confirmed)
+                const keyed = new Set(buyers.flatMap((b) => b.key === undefined ? [] : [b.key])).size
+                const plain = buyers.filter((b) => b.key === undefined).length
+                assert.strictEqual(seen.counts.sold, Math.min(tickets, seen.counts.sold), "never more than total")
+                assert.isAtMost(seen.counts.sold, plain + keyed, "one ticket per key")
+                if (plain + keyed <= tickets) assert.strictEqual(seen.counts.sold, plain + keyed, "everyone who could buy did")
+                else assert.strictEqual(seen.counts.count, 0)
+                for (const s of stores) assert.deepStrictEqual(yield* s.tickets, seen.counts)
+                for (const f of fs.readdirSync(dir)) if (f.startsWith(`r${run - 1}.`)) fs.rmSync(path.join(dir, f), { force: true })
+              }))),
+          ),
+          { numRuns: 1000 }
+        )
+      )
+      assert.strictEqual(run, 1000)
+    })), 120_000)
 })
