@@ -1,0 +1,116 @@
+/**
+ * Real IRC clients against the server: Debian's `ii` (files and FIFOs) and
+ * irssi (a terminal client, driven under tmux). Each registers, exchanges
+ * messages with an nc-style client both ways, and quits. Where a client is
+ * not installed (`.ci/run` installs them with apt-get) the test says it is
+ * skipped and why.
+ */
+import { describe, it } from "@effect/vitest"
+import { execFileSync, spawn } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { Effect } from "effect"
+import { connect, poll, startServer } from "./helpers.ts"
+
+const has = (bin: string) => fs.existsSync(bin)
+const II = "/usr/bin/ii"
+const IRSSI = "/usr/bin/irssi"
+const TMUX = "/usr/bin/tmux"
+const iiMissing = has(II) ? undefined : `${II} not found (apt-get install ii)`
+const irssiMissing = !has(IRSSI) ? `${IRSSI} not found (apt-get install irssi)` : !has(TMUX) ? `${TMUX} not found (apt-get install tmux)` : undefined
+if (iiMissing !== undefined) console.warn(`IRC client test skipped: ${iiMissing}`)
+if (irssiMissing !== undefined) console.warn(`IRC client test skipped: ${irssiMissing}`)
+
+const tempDir = Effect.acquireRelease(
+  Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "weft-irc-"))),
+  (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
+)
+
+const read = (file: string) => {
+  try {
+    return fs.readFileSync(file, "utf8")
+  } catch {
+    return ""
+  }
+}
+
+describe("real IRC clients", () => {
+  it.live.skipIf(iiMissing !== undefined)(`ii registers, joins, talks with an nc user both ways, and quits${iiMissing ? ` (skipped: ${iiMissing})` : ""}`, () =>
+    Effect.scoped(Effect.gen(function*() {
+      const server = yield* startServer(["--workers", "2"])
+      const dir = yield* tempDir
+      const nc = yield* connect(server.port)
+      yield* nc.write("/nick bob\n")
+      yield* nc.waitFor((l) => l === "* you are now bob")
+      const ii = yield* Effect.acquireRelease(
+        Effect.sync(() => spawn(II, ["-s", "127.0.0.1", "-p", String(server.ircPort), "-n", "iiuser", "-f", "ii user", "-i", dir], { stdio: "ignore" })),
+        (proc) => Effect.sync(() => proc.exitCode === null && proc.signalCode === null && proc.kill("SIGKILL"))
+      )
+      const host = path.join(dir, "127.0.0.1")
+      const lobby = path.join(host, "#lobby")
+      // Registered and (as every user) in #lobby: ii made the channel's directory.
+      yield* poll(Effect.sync(() => read(path.join(lobby, "out"))), (out) => out.includes("iiuser"), 10_000)
+      yield* nc.waitFor((l) => l === "* iiuser joined lobby")
+      yield* nc.write("hello ii\n")
+      yield* poll(Effect.sync(() => read(path.join(lobby, "out"))), (out) => out.includes("<bob> hello ii"), 10_000)
+      yield* Effect.promise(() => fs.promises.writeFile(path.join(lobby, "in"), "hello nc\n"))
+      yield* nc.waitFor((l) => l === "[lobby] iiuser: hello nc")
+      // A private message each way: ii opens a directory per nick.
+      yield* nc.write("/msg iiuser just for you\n")
+      yield* poll(Effect.sync(() => read(path.join(host, "bob", "out"))), (out) => out.includes("<bob> just for you"), 10_000)
+      yield* Effect.promise(() => fs.promises.writeFile(path.join(host, "bob", "in"), "got it\n"))
+      yield* nc.waitFor((l) => l === "[pm] iiuser: got it")
+      yield* Effect.promise(() => fs.promises.writeFile(path.join(host, "in"), "/q bye now\n"))
+      yield* nc.waitFor((l) => l === "* iiuser quit: bye now")
+      yield* poll(Effect.sync(() => ii.exitCode ?? ii.signalCode), (code) => code !== null, 10_000)
+    })))
+
+  it.live.skipIf(irssiMissing !== undefined)(`irssi (under tmux) connects, joins, talks with an nc user both ways, and quits${irssiMissing ? ` (skipped: ${irssiMissing})` : ""}`, () =>
+    Effect.scoped(Effect.gen(function*() {
+      const server = yield* startServer(["--workers", "2"])
+      const dir = yield* tempDir
+      const socket = path.join(dir, "tmux.sock")
+      const tmux = (...args: Array<string>) => execFileSync(TMUX, ["-S", socket, ...args], { encoding: "utf8", timeout: 5_000 })
+      const nc = yield* connect(server.port)
+      yield* nc.write("/nick bob\n")
+      yield* nc.waitFor((l) => l === "* you are now bob")
+      yield* Effect.acquireRelease(
+        Effect.sync(() =>
+          tmux(
+            "new-session", "-d", "-s", "irc", "-x", "160", "-y", "40",
+            `${IRSSI} --home=${path.join(dir, "home")} --connect=127.0.0.1 --port=${server.ircPort} --nick=irssiuser`
+          )
+        ),
+        () => Effect.sync(() => {
+          try {
+            tmux("kill-server")
+          } catch {
+            // already gone with irssi
+          }
+        })
+      )
+      const screen = () => Effect.sync(() => {
+        try {
+          return tmux("capture-pane", "-p", "-t", "irc")
+        } catch {
+          return ""
+        }
+      })
+      const type = (text: string) => Effect.sync(() => void tmux("send-keys", "-t", "irc", "-l", text)).pipe(
+        Effect.andThen(Effect.sync(() => void tmux("send-keys", "-t", "irc", "Enter")))
+      )
+      yield* nc.waitFor((l) => l === "* irssiuser joined lobby", 1, 15_000)
+      // Already in #lobby: /join only brings its window forward.
+      yield* type("/join #lobby")
+      yield* poll(screen(), (s) => s.includes("#lobby"), 10_000)
+      yield* nc.write("hello irssi\n")
+      yield* poll(screen(), (s) => /bob.*hello irssi/.test(s), 10_000)
+      yield* type("hello nc")
+      yield* nc.waitFor((l) => l === "[lobby] irssiuser: hello nc")
+      yield* type("/msg bob a private word")
+      yield* nc.waitFor((l) => l === "[pm] irssiuser: a private word")
+      yield* type("/quit off I go")
+      yield* nc.waitFor((l) => l === "* irssiuser quit: off I go")
+    })))
+})

@@ -1,0 +1,141 @@
+import { assert, describe, it } from "@effect/vitest"
+import fc from "fast-check"
+import { Effect } from "effect"
+import { MAX_LINE, parseMessage, splitBytes } from "../src/irc.ts"
+import { connect, connectIrc, connectRaw, type RawClient, startServer } from "./helpers.ts"
+
+const bytes = (s: string) => new TextEncoder().encode(s).length
+
+describe("IRC parsing", () => {
+  it("parses prefix, command, middle and trailing parameters; tags are skipped", () => {
+    assert.deepStrictEqual(parseMessage("PRIVMSG #den :hello there"), { command: "PRIVMSG", params: ["#den", "hello there"] })
+    assert.deepStrictEqual(parseMessage(":ann!a@h privmsg bob ::-)"), { command: "PRIVMSG", params: ["bob", ":-)"] })
+    assert.deepStrictEqual(parseMessage("@time=x :p USER a 0 *  :Real Name"), { command: "USER", params: ["a", "0", "*", "Real Name"] })
+    assert.deepStrictEqual(parseMessage("PING"), { command: "PING", params: [] })
+    assert.strictEqual(parseMessage("   "), undefined)
+    fc.assert(fc.property(fc.string({ unit: "binary", maxLength: 300 }), (line) => void parseMessage(line)), { numRuns: 2000 })
+  })
+
+  it("splitBytes: pieces within the limit, never inside a character, joining back to the text", () => {
+    fc.assert(
+      fc.property(fc.string({ unit: "grapheme", maxLength: 300 }), fc.integer({ min: 4, max: 50 }), (text, max) => {
+        const pieces = splitBytes(text, max)
+        assert.strictEqual(pieces.join(""), text)
+        for (const p of pieces) assert.isAtMost(bytes(p), max)
+      }),
+      { numRuns: 1000 }
+    )
+  })
+})
+
+/** The numeric lines with `code`. */
+const numeric = (code: string) => (l: string) => l.startsWith(`:weft.chat ${code} `)
+
+describe("IRC listener (--irc-port): the same users and rooms as nc", () => {
+  it.live("registration: CAP, 451 before it, 431/432/433, then 001-005 and the MOTD; every server line has the :weft.chat prefix", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const server = yield* startServer(["--workers", "2"])
+      const nc = yield* connect(server.port)
+      yield* nc.write("/nick Taken\n")
+      yield* nc.waitFor((l) => l === "* you are now Taken")
+      const irc = yield* connectRaw(server.ircPort)
+      yield* irc.write("CAP LS 302\r\nJOIN #lobby\r\nPING :early\r\nNICK\r\nNICK 9lives\r\nNICK taken\r\nUSER ann 0 * :Ann\r\n")
+      yield* irc.waitFor(numeric("433"))
+      yield* irc.write("CAP REQ :sasl\r\nNICK ann\r\nCAP END\r\n")
+      yield* irc.waitFor(numeric("376"))
+      const lines = irc.lines()
+      const expect = [
+        ":weft.chat CAP * LS :",
+        ":weft.chat 451 * :You have not registered",
+        ":weft.chat PONG weft.chat :early",
+        ":weft.chat 431 * :No nickname given",
+        ":weft.chat 432 * 9lives :Erroneous nickname",
+        ":weft.chat 433 * taken :Nickname is already in use",
+        ":weft.chat CAP * NAK :sasl",
+        ":weft.chat 001 ann :Welcome to the weft chat, ann"
+      ]
+      assert.deepStrictEqual(lines.slice(0, expect.length), expect)
+      for (const code of ["002", "003", "004", "005", "375", "372", "376"]) assert.isTrue(lines.some(numeric(code)), code)
+      yield* irc.waitFor((l) => l === ":ann!ann@weft JOIN #lobby")
+      yield* irc.waitFor((l) => l === ":weft.chat 353 ann = #lobby :Taken ann")
+      for (const line of irc.lines()) assert.match(line, /^:(weft\.chat |ann!ann@weft )/, line)
+    })))
+
+  it.live("an IRC user in #lobby and an nc user in lobby see each other: messages, actions, notices, private messages, both ways", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const server = yield* startServer(["--workers", "2"])
+      const nc = yield* connect(server.port)
+      yield* nc.write("/nick bob\n")
+      yield* nc.waitFor((l) => l === "* you are now bob")
+      const irc = yield* connectIrc(server.ircPort, "ann")
+      yield* nc.waitFor((l) => l === "* ann joined lobby")
+      yield* nc.write("hi ann\n/me waves\n/msg ann a secret\n")
+      yield* irc.waitFor((l) => l === ":bob!bob@weft PRIVMSG #lobby :hi ann")
+      yield* irc.waitFor((l) => l === ":bob!bob@weft PRIVMSG #lobby :\x01ACTION waves\x01")
+      yield* irc.waitFor((l) => l === ":bob!bob@weft PRIVMSG ann :a secret")
+      yield* irc.write("PRIVMSG #lobby :hi bob\r\nPRIVMSG #lobby :\x01ACTION \x02grins\x02\x01\r\nNOTICE #lobby :fyi\r\nPRIVMSG Bob :psst\r\n")
+      yield* nc.waitFor((l) => l === "[lobby] ann: hi bob")
+      yield* nc.waitFor((l) => l === "* ann grins")
+      yield* nc.waitFor((l) => l === "[lobby] -ann- fyi")
+      yield* nc.waitFor((l) => l === "[pm] ann: psst")
+      // An IRC client shows its own messages itself: none come back.
+      assert.deepStrictEqual(irc.lines().filter((l) => l.startsWith(":ann!ann@weft PRIVMSG")), [])
+      // Rooms: JOIN a new one, the nc user joins it too, NAMES, WHO, LIST, TOPIC.
+      yield* irc.write("JOIN #den\r\n")
+      yield* irc.waitFor((l) => l === ":ann!ann@weft JOIN #den")
+      yield* nc.write("/join den\n")
+      yield* irc.waitFor((l) => l === ":bob!bob@weft JOIN #den")
+      yield* irc.write("TOPIC #den :all about dens\r\nNAMES #den\r\nWHO #den\r\nLIST\r\n")
+      yield* nc.waitFor((l) => l === "* ann set the topic of den: all about dens")
+      yield* irc.waitFor((l) => l === ":ann!ann@weft TOPIC #den :all about dens")
+      yield* irc.waitFor((l) => l === ":weft.chat 353 ann = #den :ann bob")
+      yield* irc.waitFor((l) => l === ":weft.chat 352 ann #den bob weft weft.chat bob H :0 bob")
+      yield* irc.waitFor((l) => l === ":weft.chat 315 ann #den :End of /WHO list")
+      yield* irc.waitFor((l) => l === ":weft.chat 322 ann #den 2 :all about dens")
+      yield* irc.waitFor((l) => l === ":weft.chat 322 ann #lobby 2 :")
+      yield* irc.waitFor(numeric("323"))
+      yield* nc.write("in the den\n/nick bobby\n")
+      yield* irc.waitFor((l) => l === ":bob!bob@weft PRIVMSG #den :in the den")
+      yield* irc.waitFor((l) => l === ":bob!bob@weft NICK :bobby")
+      yield* irc.write("PART #den :bye den\r\nQUIT :see you\r\n")
+      yield* nc.waitFor((l) => l === "* ann left den (bye den)")
+      yield* irc.waitFor((l) => l === "ERROR :Closing Link: ann (see you)")
+      yield* irc.waitClosed()
+      yield* nc.waitFor((l) => l === "* ann quit: see you")
+    })))
+
+  it.live("the error numerics: 401 403 421 442 461; 512-byte lines, a longer one refused (417) not truncated; long nc lines reach IRC split", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const server = yield* startServer(["--workers", "1"])
+      const nc = yield* connect(server.port)
+      const irc = yield* connectIrc(server.ircPort, "ann")
+      yield* irc.write("PRIVMSG nobody :hi\r\nJOIN bad\r\nPART #elsewhere\r\nFROB\r\nJOIN\r\nPRIVMSG\r\n")
+      yield* irc.waitFor(numeric("461"), 2)
+      // 401 and 442 come from the registry, after the checks the worker makes itself.
+      yield* irc.waitFor(numeric("401"))
+      yield* irc.waitFor(numeric("442"))
+      assert.includeMembers(irc.lines(), [
+        ":weft.chat 401 ann nobody :No such nick/channel",
+        ":weft.chat 403 ann bad :No such channel",
+        ":weft.chat 442 ann #elsewhere :You're not on that channel",
+        ":weft.chat 421 ann FROB :Unknown command",
+        ":weft.chat 461 ann JOIN :Not enough parameters",
+        ":weft.chat 461 ann PRIVMSG :Not enough parameters"
+      ])
+      const head = "PRIVMSG #lobby :"
+      const fits = "a".repeat(MAX_LINE - head.length)
+      yield* irc.write(`${head}${fits}\r\n${head}${fits}b\r\n${head}after\r\n`)
+      yield* nc.waitFor((l) => l === `[lobby] ann: ${fits}`)
+      yield* nc.waitFor((l) => l === "[lobby] ann: after")
+      yield* irc.waitFor((l) => l === ":weft.chat 417 ann :Input line was too long")
+      assert.isFalse(nc.lines().some((l) => l.includes(`${fits}b`) || l === `[lobby] ann: ${fits.slice(0, -1)}`), "not truncated")
+      const long = "é".repeat(700) + " end"
+      yield* nc.write(`${long}\n`)
+      const pieces = yield* irc.waitFor((l) => l.startsWith(`:${nc.nick}!`), 3)
+      for (const p of pieces) assert.isAtMost(bytes(p) + 2, 512)
+      const prefix = `:${nc.nick}!${nc.nick}@weft PRIVMSG #lobby :`
+      assert.strictEqual(pieces.map((p) => p.slice(prefix.length)).join(""), long)
+    })))
+})
+
+export type { RawClient }
