@@ -274,7 +274,7 @@ export const wait = (self: Pick<Barrier, "wait">): Effect.Effect<number, BrokenB
  *
  * @example
  * ```ts
- * import { Effect } from "effect"
+ * import { Effect, pipe } from "effect"
  * import { Barrier } from "@weft/primitives"
  *
  * const program = Effect.flatMap(Barrier.make(2), (barrier) => Effect.flip(pipe(barrier, Barrier.waitFor(10)))) // BrokenBarrierError

@@ -170,7 +170,7 @@ export const tryAcquire = (self: { readonly tryAcquire: Effect.Effect<boolean> }
  *
  * @example
  * ```ts
- * import { Effect } from "effect"
+ * import { Effect, pipe } from "effect"
  * import { Lock } from "@weft/primitives"
  *
  * const program = Effect.gen(function*() {

@@ -617,7 +617,7 @@ export const priority = <A>(order: Order.Order<A>, maxsize?: number): Effect.Eff
  *
  * @example
  * ```ts
- * import { Effect } from "effect"
+ * import { Effect, pipe } from "effect"
  * import { Queue } from "@weft/primitives"
  *
  * const program = Effect.gen(function*() {
@@ -658,7 +658,7 @@ export const putNowait: {
  *
  * @example
  * ```ts
- * import { Effect } from "effect"
+ * import { Effect, pipe } from "effect"
  * import { Queue } from "@weft/primitives"
  *
  * const program = Effect.gen(function*() {
@@ -708,7 +708,7 @@ export const getNowait = <A>(self: Queue<A>): Effect.Effect<A, QueueEmptyError |
  *
  * @example
  * ```ts
- * import { Effect } from "effect"
+ * import { Effect, pipe } from "effect"
  * import { Queue } from "@weft/primitives"
  *
  * const program = Effect.flatMap(Queue.fifo<number>(), (queue) => Effect.flip(pipe(queue, Queue.getFor(10)))) // QueueEmptyError

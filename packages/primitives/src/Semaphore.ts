@@ -210,7 +210,7 @@ export const tryAcquire: {
  *
  * @example
  * ```ts
- * import { Effect } from "effect"
+ * import { Effect, pipe } from "effect"
  * import { Semaphore } from "@weft/primitives"
  *
  * const program = Effect.gen(function*() {

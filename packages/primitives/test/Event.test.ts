@@ -4,27 +4,6 @@ import { TestClock } from "effect/testing"
 import { Event } from "../src/index.ts"
 
 describe("Event", () => {
-  it.effect("set wakes every waiter; clear makes later waits block again", () =>
-    Effect.gen(function*() {
-      const event = yield* Event.make
-      assert.isFalse(yield* event.isSet)
-      const woken: Array<number> = []
-      const waiters = yield* Effect.forEach([1, 2, 3], (i) => Effect.forkChild(Effect.andThen(event.wait, Effect.sync(() => woken.push(i)))))
-      yield* Effect.yieldNow
-      assert.deepStrictEqual(woken, [])
-      yield* event.set
-      yield* Effect.forEach(waiters, Fiber.join)
-      assert.deepStrictEqual(woken.sort(), [1, 2, 3])
-      yield* event.wait // set: returns at once
-      yield* event.clear
-      const blocked = yield* Effect.forkChild(event.wait)
-      yield* Effect.yieldNow
-      assert.isUndefined(blocked.pollUnsafe())
-      yield* event.set
-      yield* Fiber.join(blocked)
-    }))
-
-  // Seed 002: the traffic light. Cars arriving on red wait; green lets them go.
   it.effect("traffic light: cars wait on red and drive on green", () =>
     Effect.gen(function*() {
       const green = yield* Event.make
@@ -71,35 +50,5 @@ describe("Event", () => {
       yield* TestClock.adjust("300 millis")
       assert.strictEqual(yield* Fiber.join(second), "gave up")
       assert.deepStrictEqual(attempts, [false, false, false])
-    }))
-
-  it.effect("waitFor on a set event is true at once; a zero timeout never waits", () =>
-    Effect.gen(function*() {
-      const event = yield* Event.make
-      assert.isFalse(yield* event.waitFor(0))
-      yield* event.set
-      assert.isTrue(yield* event.waitFor(0))
-      assert.isTrue(yield* event.waitFor("1 hour"))
-    }))
-
-  it.effect("an interrupted waiter does not affect the others", () =>
-    Effect.gen(function*() {
-      const event = yield* Event.make
-      const a = yield* Effect.forkChild(event.wait)
-      const b = yield* Effect.forkChild(event.wait)
-      yield* Effect.yieldNow
-      yield* Fiber.interrupt(a)
-      yield* event.set
-      yield* Fiber.join(b)
-      assert.isTrue(yield* event.isSet)
-    }))
-
-  it.effect("a bad timeout is refused with InvalidArgumentError", () =>
-    Effect.gen(function*() {
-      const event = yield* Event.make
-      yield* event.set
-      const error = yield* Effect.flip(event.waitFor(-1))
-      assert.strictEqual(error._tag, "InvalidArgumentError")
-      assert.include(error.message, "Event.waitFor: timeout must be")
     }))
 })

@@ -2,7 +2,6 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Order } from "effect"
 import { TestClock } from "effect/testing"
 import * as fc from "fast-check"
-import { QueueFullError } from "../src/errors.ts"
 import * as Queue from "../src/Queue.ts"
 
 // Forks `effect` and runs it at once, up to its first wait, so the order in
@@ -21,21 +20,6 @@ const drain = <A>(queue: Queue.Queue<A>) =>
 
 describe("Queue", () => {
   describe("fifo", () => {
-    it.effect("put and get in FIFO order; size, isEmpty, isFull track the items", () =>
-      Effect.gen(function*() {
-        const queue = yield* Queue.fifo<number>(2)
-        assert.strictEqual(queue.maxsize, 2)
-        assert.isTrue(yield* queue.isEmpty)
-        yield* queue.put(1)
-        yield* queue.put(2)
-        assert.strictEqual(yield* queue.size, 2)
-        assert.isTrue(yield* queue.isFull)
-        assert.strictEqual(yield* queue.get, 1)
-        assert.isFalse(yield* queue.isFull)
-        assert.strictEqual(yield* queue.get, 2)
-        assert.isTrue(yield* queue.isEmpty)
-      }))
-
     it.effect("unbounded when maxsize is 0 or omitted, across ring-buffer growth", () =>
       Effect.gen(function*() {
         for (const queue of [yield* Queue.fifo<number>(), yield* Queue.fifo<number>(0)]) {
@@ -46,40 +30,6 @@ describe("Queue", () => {
           for (let i = 100; i < 200; i++) yield* queue.put(i)
           assert.deepStrictEqual(yield* drain(queue), Array.from({ length: 150 }, (_, i) => i + 50))
         }
-      }))
-
-    it.effect("get waits for a put", () =>
-      Effect.gen(function*() {
-        const queue = yield* Queue.fifo<string>()
-        const getter = yield* start(queue.get)
-        yield* settle
-        assert.isUndefined(getter.pollUnsafe())
-        yield* queue.put("a")
-        assert.strictEqual(yield* Fiber.join(getter), "a")
-        assert.isTrue(yield* queue.isEmpty)
-      }))
-
-    it.effect("put waits while the queue is full", () =>
-      Effect.gen(function*() {
-        const queue = yield* Queue.fifo<string>(1)
-        yield* queue.put("a")
-        const putter = yield* start(queue.put("b"))
-        yield* settle
-        assert.isUndefined(putter.pollUnsafe())
-        assert.strictEqual(yield* queue.get, "a")
-        yield* Fiber.join(putter)
-        assert.deepStrictEqual(yield* drain(queue), ["b"])
-      }))
-
-    it.effect("putNowait fails QueueFullError and getNowait fails QueueEmptyError, changing nothing", () =>
-      Effect.gen(function*() {
-        const queue = yield* Queue.fifo<number>(1)
-        const empty = yield* Effect.flip(queue.getNowait)
-        assert.strictEqual(empty._tag, "QueueEmptyError")
-        yield* queue.putNowait(1)
-        const full = yield* Effect.flip(queue.putNowait(2))
-        assert.deepStrictEqual(full, new QueueFullError({ maxsize: 1 }))
-        assert.deepStrictEqual(yield* drain(queue), [1])
       }))
 
     it.effect("getFor times out with QueueEmptyError, and a later put is not lost", () =>
@@ -135,14 +85,6 @@ describe("Queue", () => {
         assert.strictEqual(yield* Fiber.join(getter), 2)
       }))
 
-    it.effect("blocked getters are served in FIFO order", () =>
-      Effect.gen(function*() {
-        const queue = yield* Queue.fifo<number>()
-        const getters = yield* Effect.forEach([0, 1, 2, 3], () => start(queue.get))
-        for (const i of [10, 11, 12, 13]) yield* queue.put(i)
-        assert.deepStrictEqual(yield* Effect.forEach(getters, Fiber.join), [10, 11, 12, 13])
-      }))
-
     it.effect("blocked putters are served in FIFO order, and nobody barges past them", () =>
       Effect.gen(function*() {
         const queue = yield* Queue.fifo<string>(1)
@@ -159,15 +101,6 @@ describe("Queue", () => {
   })
 
   describe("interruption", () => {
-    it.effect("an interrupted waiting getter takes nothing", () =>
-      Effect.gen(function*() {
-        const queue = yield* Queue.fifo<number>()
-        const getter = yield* start(queue.get)
-        yield* Fiber.interrupt(getter)
-        yield* queue.put(1)
-        assert.deepStrictEqual(yield* drain(queue), [1])
-      }))
-
     it.effect("an item handed to a getter interrupted before it resumed goes back to the front", () =>
       Effect.gen(function*() {
         const queue = yield* Queue.fifo<number>()
@@ -312,31 +245,6 @@ describe("Queue", () => {
         yield* queue.join
       }))
 
-    it.effect("join waits until every item put has been marked done", () =>
-      Effect.gen(function*() {
-        const queue = yield* Queue.fifo<number>()
-        yield* queue.put(1)
-        yield* queue.put(2)
-        const joiner = yield* start(queue.join)
-        yield* queue.get
-        yield* queue.get
-        yield* queue.taskDone
-        yield* settle
-        assert.isUndefined(joiner.pollUnsafe()) // one task still open
-        yield* queue.taskDone
-        yield* Fiber.join(joiner)
-      }))
-
-    it.effect("taskDone called too often fails TaskDoneError", () =>
-      Effect.gen(function*() {
-        const queue = yield* Queue.fifo<number>()
-        assert.strictEqual((yield* Effect.flip(queue.taskDone))._tag, "TaskDoneError")
-        yield* queue.put(1)
-        yield* queue.get
-        yield* queue.taskDone
-        assert.strictEqual((yield* Effect.flip(queue.taskDone))._tag, "TaskDoneError")
-      }))
-
     it.effect("an interrupted join leaves other joiners waiting and woken", () =>
       Effect.gen(function*() {
         const queue = yield* Queue.fifo<number>()
@@ -351,24 +259,6 @@ describe("Queue", () => {
   })
 
   describe("shutdown", () => {
-    it.effect("then puts fail, gets drain the remaining items and then fail", () =>
-      Effect.gen(function*() {
-        const queue = yield* Queue.fifo<number>(2)
-        yield* queue.put(1)
-        yield* queue.put(2)
-        yield* queue.shutdown()
-        // Full and shut down: the shutdown is reported, as in Python.
-        assert.strictEqual((yield* Effect.flip(queue.putNowait(3)))._tag, "QueueShutDownError")
-        assert.strictEqual((yield* Effect.flip(queue.put(3)))._tag, "QueueShutDownError")
-        assert.strictEqual(yield* queue.get, 1)
-        assert.strictEqual(yield* queue.getNowait, 2)
-        const error = yield* Effect.flip(queue.get)
-        assert.strictEqual(error._tag, "QueueShutDownError")
-        assert.strictEqual(error.message, "Queue.get: the queue is shut down")
-        assert.strictEqual((yield* Effect.flip(queue.getNowait))._tag, "QueueShutDownError")
-        assert.strictEqual((yield* Effect.flip(queue.getFor("1 second")))._tag, "QueueShutDownError")
-      }))
-
     it.effect("wakes blocked getters and putters with QueueShutDownError", () =>
       Effect.gen(function*() {
         const empty = yield* Queue.fifo<number>()

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Fiber } from "effect"
+import { Effect, Fiber } from "effect"
 import { TestClock } from "effect/testing"
 import * as fc from "fast-check"
 import { Semaphore } from "../src/index.ts"
@@ -28,20 +28,6 @@ describe("Semaphore", () => {
       assert.strictEqual(most, 4)
       assert.deepStrictEqual(sung, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
       assert.strictEqual(yield* rooms.available, 4)
-    }))
-
-  it.effect("acquire / tryAcquire / release / available with k permits", () =>
-    Effect.gen(function*() {
-      const sem = yield* Semaphore.make(3)
-      yield* sem.acquire(2)
-      assert.strictEqual(yield* sem.available, 1)
-      assert.isFalse(yield* sem.tryAcquire(2))
-      assert.isTrue(yield* sem.tryAcquire())
-      yield* sem.release(3)
-      assert.strictEqual(yield* sem.available, 3)
-      // An unbounded semaphore may be released above its start, as in Python.
-      yield* sem.release()
-      assert.strictEqual(yield* sem.available, 4)
     }))
 
   it.effect("bounded: a release above the start fails SemaphoreOverflowError and changes nothing", () =>
@@ -118,18 +104,6 @@ describe("Semaphore", () => {
       yield* sem.release(2) // handed to `a`, which has not resumed yet
       yield* Fiber.interrupt(a)
       assert.strictEqual(yield* sem.available, 2)
-    }))
-
-  it.effect("withPermits returns the permits on failure and on interruption", () =>
-    Effect.gen(function*() {
-      const sem = yield* Semaphore.make(3)
-      const exit = yield* Effect.exit(sem.withPermits(2)(Effect.fail("boom")))
-      assert.isTrue(Exit.isFailure(exit))
-      const running = yield* Effect.forkChild(sem.withPermits(3)(Effect.never))
-      yield* Effect.yieldNow
-      assert.strictEqual(yield* sem.available, 0)
-      yield* Fiber.interrupt(running)
-      assert.strictEqual(yield* sem.available, 3)
     }))
 
   it("property: never more than n inside, all permits back, under random interleavings and interruptions", async () => {

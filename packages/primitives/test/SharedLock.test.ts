@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Fiber } from "effect"
-import { Lock, SharedLock } from "../src/index.ts"
+import { Effect, Fiber } from "effect"
+import { SharedLock } from "../src/index.ts"
 import { pendingHolds } from "../src/shared/internal/futex.ts"
 import { start } from "./sharedHelpers.ts"
 
@@ -20,37 +20,6 @@ describe("SharedLock", () => {
     assert.strictEqual(typeof Atomics.waitAsync, "function")
   })
 
-  it.effect("acquire, locked, release; release of an unlocked lock fails NotHeldError", () =>
-    Effect.gen(function*() {
-      const lock = yield* SharedLock.make
-      assert.isFalse(yield* lock.locked)
-      yield* lock.acquire
-      assert.isTrue(yield* lock.locked)
-      assert.isFalse(yield* lock.tryAcquire)
-      yield* lock.release
-      assert.isFalse(yield* lock.locked)
-      const error = yield* Effect.flip(lock.release)
-      assert.strictEqual(error._tag, "NotHeldError")
-      assert.include(error.message, "SharedLock.release")
-    }))
-
-  it.effect("is a Lock: the same code runs at fiber and thread scope", () =>
-    Effect.gen(function*() {
-      const withdraw = (lock: Lock.Lock) =>
-        Effect.gen(function*() {
-          let balance = 100
-          const take = (n: number) =>
-            lock.withLock(Effect.sync(() => balance).pipe(
-              Effect.tap(Effect.yieldNow),
-              Effect.map((b) => { if (b >= n) balance = b - n })
-            ))
-          yield* Effect.all([take(70), take(70)], { concurrency: "unbounded" })
-          return balance
-        })
-      assert.strictEqual(yield* withdraw(yield* Lock.make), 30)
-      assert.strictEqual(yield* withdraw(yield* SharedLock.make), 30)
-    }))
-
   it.live("fibers of one thread queue FIFO; an interrupted waiter leaves nothing held", () =>
     Effect.gen(function*() {
       const lock = yield* SharedLock.make
@@ -64,24 +33,6 @@ describe("SharedLock", () => {
       yield* Effect.forEach(fibers, Fiber.join)
       assert.deepStrictEqual(order, [1, 2, 3])
       assert.isFalse(yield* lock.locked)
-      assert.strictEqual(pendingHolds(), 0)
-    }))
-
-  it.live("acquireFor times out holding nothing; withLock releases on failure", () =>
-    Effect.gen(function*() {
-      const lock = yield* SharedLock.make
-      yield* lock.acquire
-      const started = Date.now()
-      assert.isFalse(yield* lock.acquireFor("30 millis"))
-      assert.isAtLeast(Date.now() - started, 25)
-      yield* lock.release
-      assert.isTrue(yield* lock.acquireFor(0))
-      yield* lock.release
-      const exit = yield* Effect.exit(lock.withLock(Effect.fail("boom")))
-      assert.isTrue(Exit.isFailure(exit))
-      assert.isFalse(yield* lock.locked)
-      const bad = yield* Effect.flip(lock.acquireFor(-1))
-      assert.strictEqual(bad._tag, "InvalidArgumentError")
       assert.strictEqual(pendingHolds(), 0)
     }))
 

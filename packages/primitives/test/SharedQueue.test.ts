@@ -1,7 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Effect, Exit, Fiber } from "effect"
+import { Cause, Effect, Exit } from "effect"
 import { SharedQueue } from "../src/index.ts"
-import { pendingHolds } from "../src/shared/internal/futex.ts"
 import { start } from "./sharedHelpers.ts"
 
 describe("SharedQueue", () => {
@@ -18,23 +17,6 @@ describe("SharedQueue", () => {
       assert.isTrue(yield* queue.isEmpty)
       assert.strictEqual((yield* Effect.flip(queue.getNowait))._tag, "QueueEmptyError")
       assert.strictEqual((yield* Effect.flip(queue.getFor("10 millis")))._tag, "QueueEmptyError")
-    }))
-
-  it.live("a blocked put waits for room; putFor times out putting nothing; an interrupted get loses nothing", () =>
-    Effect.gen(function*() {
-      const queue = yield* SharedQueue.make<number>(1)
-      yield* queue.put(1)
-      const putter = yield* Effect.forkChild(queue.put(2))
-      assert.strictEqual((yield* Effect.flip(queue.putFor(3, "10 millis")))._tag, "QueueFullError")
-      assert.strictEqual(yield* queue.get, 1)
-      yield* Fiber.join(putter)
-      assert.strictEqual(yield* queue.get, 2)
-      const getter = yield* Effect.forkChild(queue.get)
-      yield* Effect.sleep(5)
-      yield* Fiber.interrupt(getter)
-      yield* queue.put(4)
-      assert.strictEqual(yield* queue.get, 4)
-      assert.strictEqual(pendingHolds(), 0)
     }))
 
   it.effect("an item larger than the buffer is refused whole; a non-JSON item is refused", () =>
@@ -54,24 +36,6 @@ describe("SharedQueue", () => {
         assert.deepStrictEqual(yield* queue.get, { i, pad: "y".repeat(i) })
       }
       assert.strictEqual((yield* Effect.flip(SharedQueue.make(-1)))._tag, "InvalidArgumentError")
-    }))
-
-  it.live("taskDone, join, shutdown", () =>
-    Effect.gen(function*() {
-      const queue = yield* SharedQueue.make<number>(0)
-      yield* queue.put(1)
-      const joiner = yield* Effect.forkChild(queue.join)
-      yield* queue.get
-      yield* queue.taskDone
-      yield* Fiber.join(joiner)
-      assert.strictEqual((yield* Effect.flip(queue.taskDone))._tag, "TaskDoneError")
-      yield* queue.put(2)
-      const getter = yield* Effect.forkChild(Effect.andThen(queue.get, queue.get))
-      yield* Effect.sleep(5)
-      yield* queue.shutdown()
-      assert.strictEqual((yield* Effect.flip(queue.put(3)))._tag, "QueueShutDownError")
-      const error = yield* Effect.flip(Fiber.join(getter))
-      assert.strictEqual(error._tag, "QueueShutDownError")
     }))
 
   it("items cross threads in order; join waits for the consumer's taskDone", async () => {

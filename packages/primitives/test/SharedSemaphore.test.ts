@@ -30,20 +30,6 @@ describe("SharedSemaphore", () => {
       assert.strictEqual(pendingHolds(), 0)
     }))
 
-  it.live("acquireFor times out and an interrupted waiter takes nothing", () =>
-    Effect.gen(function*() {
-      const sem = yield* SharedSemaphore.make(1)
-      yield* sem.acquire()
-      assert.isFalse(yield* sem.acquireFor("20 millis"))
-      const waiter = yield* Effect.forkChild(sem.acquire())
-      yield* Effect.sleep(5)
-      yield* Fiber.interrupt(waiter)
-      yield* sem.release()
-      assert.strictEqual(yield* sem.available, 1)
-      assert.isTrue(yield* sem.tryAcquire())
-      assert.strictEqual(pendingHolds(), 0)
-    }))
-
   it.effect("bounded: a release above the initial count fails and changes nothing", () =>
     Effect.gen(function*() {
       const sem = yield* SharedSemaphore.bounded(1)

@@ -115,6 +115,7 @@ import {
  *
  * @example
  * ```ts
+ * declare const manager: Manager.Manager
  * const where: Manager.Address = manager.address // { path: "/tmp/weft-manager-x/manager.sock" }
  * ```
  */
@@ -126,6 +127,7 @@ export type { Address } from "./protocol.ts"
  *
  * @example
  * ```ts
+ * declare const handle: Manager.Handle
  * const kind: Manager.Kind = handle.kind
  * ```
  */
@@ -138,6 +140,10 @@ export type { Kind } from "./server.ts"
  *
  * @example
  * ```ts
+ * import * as child_process from "node:child_process"
+ * import { Manager } from "@weft/primitives"
+ *
+ * declare const lock: Manager.Managed<"lock">
  * const handle: Manager.Handle<"lock"> = lock.handle
  * child_process.fork("worker.ts", [JSON.stringify(handle)])
  * ```
@@ -159,7 +165,8 @@ export interface Handle<K extends Kind = Kind> {
  * ```ts
  * type L = Manager.Interfaces["lock"] // Lock.Lock
  * type C = Manager.Interfaces["condition"] // Condition.Condition
- * const jobs = (yield* Manager.attach(handle)) as Queue.Queue<{ url: string }> // handle: Manager.Handle<"queue">
+ * declare const handle: Manager.Handle<"queue">
+ * const jobs = (yield* Manager.attach(handle)) as Queue.Queue<{ url: string }>
  * ```
  */
 export interface Interfaces {
@@ -179,6 +186,7 @@ export interface Interfaces {
  *
  * @example
  * ```ts
+ * declare const manager: Manager.Manager
  * const lock: Manager.Managed<"lock"> = yield* manager.lock()
  * yield* lock.withLock(Effect.log("held"))
  * lock.handle.kind // "lock"
@@ -255,13 +263,18 @@ export interface Manager {
    *
    * @example
    * ```ts
+   * import * as fs from "node:fs"
+   *
    * // manager's process
+   * declare const manager: Manager.Manager
    * const ready = yield* manager.condition()
    * // send `ready.handle` to the workers; then, after changing shared state:
    * yield* ready.withLock(ready.notifyAll)
    *
    * // a worker process
-   * const cond = yield* Manager.attach(handle) // handle: Manager.Handle<"condition">
+   * declare const handle: Manager.Handle<"condition">
+   * declare const flagFile: string
+   * const cond = yield* Manager.attach(handle)
    * yield* cond.withLock(cond.waitUntil(() => fs.existsSync(flagFile), "10 seconds"))
    * ```
    */
@@ -305,11 +318,13 @@ export interface Manager {
    * @example
    * ```ts
    * // manager's process: hand `jobs.handle` to the worker processes
+   * declare const manager: Manager.Manager
    * const jobs = yield* manager.queue<{ url: string } | null>(100)
    * yield* jobs.put({ url: "https://example.com" })
    * yield* jobs.put(null) // one sentinel per worker
    *
    * // a worker process
+   * declare const handle: Manager.Handle<"queue">
    * const queue = (yield* Manager.attach(handle)) as Queue.Queue<{ url: string } | null>
    * let job = yield* queue.get
    * while (job !== null) {
@@ -333,10 +348,12 @@ export interface Manager {
    * @example
    * ```ts
    * // manager's process: hand `room.handle` to the other processes
+   * declare const manager: Manager.Manager
    * const room = yield* manager.pubsub<string>()
    * yield* room.publish("hello")
    *
    * // any process
+   * declare const handle: Manager.Handle<"pubsub">
    * const chat = (yield* Manager.attach(handle)) as PubSub.PubSub<string>
    * const sub = yield* chat.subscribe // scoped
    * const line = yield* sub.take

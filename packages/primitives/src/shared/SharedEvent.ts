@@ -60,6 +60,8 @@ const TICK = 1000
  *
  * @example
  * ```ts
+ * declare const event: SharedEvent.SharedEvent
+ * declare const worker: Worker
  * worker.postMessage(event.handle satisfies SharedEvent.Handle)
  * ```
  */

@@ -69,6 +69,8 @@ import { BYTES, SharedPermits } from "./internal/SharedPermits.ts"
  *
  * @example
  * ```ts
+ * declare const lock: SharedLock.SharedLock
+ * declare const worker: Worker
  * const handle: SharedLock.Handle = lock.handle
  * worker.postMessage(handle)
  * ```

@@ -98,7 +98,8 @@ const JOIN_TICK = 1000
  *
  * @example
  * ```ts
- * new Worker(url, { workerData: queue.handle satisfies SharedQueue.Handle })
+ * declare const queue: SharedQueue.SharedQueue<string>
+ * new Worker(new URL("./worker.ts", import.meta.url), { workerData: queue.handle satisfies SharedQueue.Handle })
  * ```
  */
 export type Handle = AnyHandle<"SharedQueue">

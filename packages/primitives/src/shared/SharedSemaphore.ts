@@ -35,6 +35,7 @@
  * })
  *
  * // download.ts
+ * declare const download: Effect.Effect<void>
  * const worker = Effect.gen(function*() {
  *   const slots = yield* SharedSemaphore.attach(workerData)
  *   yield* slots.withPermits(1)(download)
@@ -59,7 +60,8 @@ import { BYTES, SharedPermits } from "./internal/SharedPermits.ts"
  *
  * @example
  * ```ts
- * new Worker(url, { workerData: sem.handle satisfies SharedSemaphore.Handle })
+ * declare const sem: SharedSemaphore.SharedSemaphore
+ * new Worker(new URL("./worker.ts", import.meta.url), { workerData: sem.handle satisfies SharedSemaphore.Handle })
  * ```
  */
 export type Handle = AnyHandle<"SharedSemaphore">

@@ -11,11 +11,11 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber } from "effect"
 import { pipe } from "effect/Function"
 import { Event, Promised } from "../../src/index.ts"
-import { type Factory, settle } from "./helpers.ts"
+import { type Factory, type Options, runOn, settle } from "./helpers.ts"
 
-export const eventConformance = (name: string, make: Factory<Event.Event>): void => {
+export const eventConformance = (name: string, make: Factory<Event.Event>, options?: Options): void => {
   const test = (title: string, body: (event: Event.Event) => Effect.Effect<void, unknown>) =>
-    it.live(`${name} (event conformance): ${title}`, () => Effect.scoped(Effect.flatMap(make(), body)))
+    it.live(`${name} (event conformance): ${title}`, () => runOn(make(), body, options))
 
   describe(`${name}: the Event interface`, () => {
     test("set, isSet, clear; wait returns at once while set", (event) =>

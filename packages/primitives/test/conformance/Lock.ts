@@ -13,11 +13,11 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Fiber } from "effect"
 import { pipe } from "effect/Function"
 import { Lock, Promised } from "../../src/index.ts"
-import { eventually, type Factory, settle } from "./helpers.ts"
+import { eventually, type Factory, type Options, runOn, settle } from "./helpers.ts"
 
-export const lockConformance = (name: string, make: Factory<Lock.Lock>): void => {
+export const lockConformance = (name: string, make: Factory<Lock.Lock>, options?: Options): void => {
   const test = (title: string, body: (lock: Lock.Lock) => Effect.Effect<void, unknown>) =>
-    it.live(`${name} (lock conformance): ${title}`, () => Effect.scoped(Effect.flatMap(make(), body)))
+    it.live(`${name} (lock conformance): ${title}`, () => runOn(make(), body, options))
 
   describe(`${name}: the Lock interface`, () => {
     test("acquire, tryAcquire, locked, release; releasing a free lock fails NotHeldError", (lock) =>

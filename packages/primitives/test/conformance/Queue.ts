@@ -12,11 +12,11 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Fiber } from "effect"
 import { pipe } from "effect/Function"
 import { Promised, Queue } from "../../src/index.ts"
-import { type Factory, settle } from "./helpers.ts"
+import { type Factory, type Options, runOn, settle } from "./helpers.ts"
 
-export const queueConformance = (name: string, make: Factory<Queue.Queue<any>, [maxsize: number]>): void => {
+export const queueConformance = (name: string, make: Factory<Queue.Queue<any>, [maxsize: number]>, options?: Options): void => {
   const test = (title: string, maxsize: number, body: (queue: Queue.Queue<any>) => Effect.Effect<void, unknown>) =>
-    it.live(`${name} (queue conformance): ${title}`, () => Effect.scoped(Effect.flatMap(make(maxsize), body)))
+    it.live(`${name} (queue conformance): ${title}`, () => runOn(make(maxsize), body, options))
 
   describe(`${name}: the Queue interface`, () => {
     test("put and get in FIFO order; size, isEmpty, isFull, maxsize", 3, (queue) =>

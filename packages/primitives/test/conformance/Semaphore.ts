@@ -12,11 +12,11 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Fiber } from "effect"
 import { pipe } from "effect/Function"
 import { Promised, Semaphore } from "../../src/index.ts"
-import { eventually, type Factory, settle } from "./helpers.ts"
+import { eventually, type Factory, type Options, runOn, settle } from "./helpers.ts"
 
-export const semaphoreConformance = (name: string, make: Factory<Semaphore.Semaphore, [permits: number]>): void => {
+export const semaphoreConformance = (name: string, make: Factory<Semaphore.Semaphore, [permits: number]>, options?: Options): void => {
   const test = (title: string, permits: number, body: (sem: Semaphore.Semaphore) => Effect.Effect<void, unknown>) =>
-    it.live(`${name} (semaphore conformance): ${title}`, () => Effect.scoped(Effect.flatMap(make(permits), body)))
+    it.live(`${name} (semaphore conformance): ${title}`, () => runOn(make(permits), body, options))
 
   describe(`${name}: the Semaphore interface`, () => {
     test("acquire(k), tryAcquire(k), release(k) and available count permits", 3, (sem) =>

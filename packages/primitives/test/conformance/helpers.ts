@@ -26,3 +26,22 @@ export const eventually = (check: Effect.Effect<boolean, unknown>, ms = 5_000): 
  * waiters this far apart so that their arrival order is their fork order.
  */
 export const settle: Effect.Effect<void> = Effect.sleep("25 millis")
+
+/** What a scope adds to a suite. */
+export interface Options {
+  /**
+   * Whether nothing is left behind once a test's waiters are done (no
+   * pending futex hold, no open wait on the server); checked, with
+   * `eventually`, at the end of every test.
+   */
+  readonly settled?: Effect.Effect<boolean, unknown> | undefined
+}
+
+/** Runs `body` on a fresh primitive, then checks `options.settled`. */
+export const runOn = <P>(
+  made: Effect.Effect<P, unknown, Scope.Scope>,
+  body: (primitive: P) => Effect.Effect<void, unknown>,
+  options: Options | undefined
+): Effect.Effect<void, unknown> =>
+  Effect.scoped(Effect.flatMap(made, (primitive) =>
+    Effect.andThen(body(primitive), options?.settled === undefined ? Effect.void : eventually(options.settled))))
