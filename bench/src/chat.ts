@@ -141,6 +141,8 @@ const fileLimits = (): { soft: number; hard: number } => {
   return { soft: n(soft), hard: n(hard) }
 }
 
+const loadAverage = (): string => fs.readFileSync("/proc/loadavg", "utf8").split(" ")[0]!
+
 const ircFlag = (() => {
   if (!servers.includes("weft")) return false
   const main = path.join(weftDir, "src/main.ts")
@@ -533,6 +535,7 @@ const main = async () => {
       ? `${s.clients} connections, then one broadcast from one of them; drain up to ${s.drainMs / 1000} s`
       : `${s.clients} clients, ${s.senders} senders x ${s.rate} msg/s, ${s.windowMs / 1000} s window, drain up to ${s.drainMs / 1000} s`
     console.log(`\n### ${s.name}: ${load}; ${roundsOf(name)} round${roundsOf(name) > 1 ? "s (medians)" : ""}\n`)
+    const loadStart = loadAverage()
     const rounds = new Map<string, Array<Result>>(servers.map((server) => [server, []]))
     for (let round = 0; round < roundsOf(name); round++) {
       for (const server of servers) {
@@ -547,6 +550,7 @@ const main = async () => {
     const results = [...rounds.values()].filter((rs) => rs.length > 0).map(combine)
     if (results.length === 0) continue
     console.log(s.name === "idle" ? idleTable(s, results) : loadTable(s, results))
+    console.log(`\nLoad average (1 min) at the start and end of this scenario: ${loadStart} and ${loadAverage()} (2 cores: above 2, other work on the machine is taking CPU from the servers and the generator).`)
     const lines = [...targets(s, results), ...notes(s, results)]
     if (lines.length > 0) console.log(`\n${lines.join("\n")}`)
   }
