@@ -247,7 +247,7 @@ export const makeSemaphore = (db: Db, id: number, permits: number): Semaphore.Se
       ? new InvalidArgumentError({ operation: `${name}.${operation}`, argument: "k", value: k, expected: `at most the semaphore's ${permits} permits` })
       : undefined
   }
-  const trySlots = `SELECT coalesce(array_agg(s), '{}') AS got FROM (
+  const trySlots = `SELECT coalesce(string_agg(s::text, ','), '') AS got FROM (
       SELECT s FROM generate_series(0, $2::int - 1) s
       WHERE CASE WHEN s = ANY($3::int[]) THEN false ELSE pg_try_advisory_lock(($1::int8) + s) END
       LIMIT $4::int) t`
@@ -276,8 +276,8 @@ export const makeSemaphore = (db: Db, id: number, permits: number): Semaphore.Se
       if (!entered[0]!.ok) return []
       const mine: Array<number> = []
       while (true) {
-        const rows = yield* db.run<{ got: Array<number> }>(sql, trySlots, [slotBase, permits, pgArray(mine), k - mine.length])
-        mine.push(...rows[0]!.got.map(Number))
+        const rows = yield* db.run<{ got: string }>(sql, trySlots, [slotBase, permits, pgArray(mine), k - mine.length])
+        if (rows[0]!.got !== "") mine.push(...rows[0]!.got.split(",").map(Number))
         if (mine.length === k || tryOnly) break
         yield* anyFreed(slotKeys.map((_, s) => s).filter((s) => !mine.includes(s)))
       }

@@ -105,7 +105,7 @@ export const makeQueue = (db: Db, listener: Listener, entry: Entry, maxsize: num
    * the channel, or the end of a session that holds one of this queue's
    * items. `watched` keeps the liveness waits across rounds.
    */
-  const getWait = Effect.scoped(Effect.gen(function*() {
+  const getWait = Effect.gen(function*() {
     const inbox = yield* listener.inbox(entry.channel)
     const wake = yield* EffectQueue.unbounded<string>()
     const watched = new Map<number, Fiber.Fiber<unknown>>()
@@ -140,7 +140,7 @@ export const makeQueue = (db: Db, listener: Listener, entry: Entry, maxsize: num
         yield* EffectQueue.clear(wake)
       })
     }
-  }))
+  })
 
   const get = (operation: string, limit: Duration.Duration | undefined | "now"): Effect.Effect<unknown, QueueShutDownError | QueueEmptyError> =>
     Effect.flatMap(tryGet, (first) => {

@@ -42,7 +42,9 @@ export const makeEvent = (db: Db, listener: Listener, entry: Entry): Event.Event
     clear: Effect.asVoid(db.q(`UPDATE ${s}.names SET flag = false WHERE id = $1`, [entry.id])),
     isSet,
     wait,
-    waitFor: (timeout) => Effect.map(within("ClusterEvent.waitFor", timeout, wait), Option.isSome)
+    waitFor: (timeout) =>
+      Effect.flatMap(parseTimeout("ClusterEvent.waitFor", timeout), (d) =>
+        Duration.toMillis(d) === 0 ? isSet : Effect.map(within("ClusterEvent.waitFor", d, wait), Option.isSome))
   }
 }
 
