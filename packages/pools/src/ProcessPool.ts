@@ -24,8 +24,9 @@
  */
 import type { Effect, Scope } from "effect"
 import type { InvalidArgumentError, WorkerCrashedError } from "./errors.ts"
+import { make as makePool } from "./internal/make.ts"
 import { processes } from "./internal/transport.ts"
-import * as Pool from "./Pool.ts"
+import type * as Pool from "./Pool.ts"
 import type { WorkerDefinition } from "./worker.ts"
 
 /**
@@ -67,4 +68,4 @@ export interface Options extends Pool.Options {
 export const make = <W extends WorkerDefinition = WorkerDefinition>(
   options: Options
 ): Effect.Effect<Pool.Pool<W>, InvalidArgumentError | WorkerCrashedError, Scope.Scope> =>
-  Pool.make("ProcessPool", options, processes) as any
+  makePool("ProcessPool", options, processes) as any

@@ -22,8 +22,9 @@
  */
 import type { Effect, Scope } from "effect"
 import type { InvalidArgumentError, WorkerCrashedError } from "./errors.ts"
+import { make as makePool } from "./internal/make.ts"
 import { threads } from "./internal/transport.ts"
-import * as Pool from "./Pool.ts"
+import type * as Pool from "./Pool.ts"
 import type { WorkerDefinition } from "./worker.ts"
 
 /**
@@ -72,4 +73,4 @@ export interface Options extends Pool.Options {
 export const make = <W extends WorkerDefinition = WorkerDefinition>(
   options: Options
 ): Effect.Effect<Pool.Pool<W>, InvalidArgumentError | WorkerCrashedError, Scope.Scope> =>
-  Pool.make("ThreadPool", options, threads) as any
+  makePool("ThreadPool", options, threads) as any

@@ -108,6 +108,25 @@ export class PoolClosedError extends Data.TaggedError("PoolClosedError")<{
 }
 
 /**
+ * `join` on a pool that is still running: call `close` or `terminate` first
+ * (Python: `ValueError: Pool is still running`).
+ *
+ * @example
+ * ```ts
+ * const err = new PoolRunningError({ pool: "ThreadPool", operation: "join" })
+ * err.message // "ThreadPool.join: the pool is still running; call close or terminate first"
+ * ```
+ */
+export class PoolRunningError extends Data.TaggedError("PoolRunningError")<{
+  readonly pool: PoolKind
+  readonly operation: string
+}> {
+  override get message(): string {
+    return `${this.pool}.${this.operation}: the pool is still running; call close or terminate first`
+  }
+}
+
+/**
  * `submit` when `maxQueued` tasks are already waiting for a worker.
  *
  * @example

@@ -12,9 +12,10 @@ describe("Pool options", () => {
     ["minSize above size", { size: 2, minSize: 3 }, "minSize must be at most size (2), got 3"],
     ["maxQueued 0", { maxQueued: 0 }, "maxQueued must be an integer >= 1, got 0"],
     ["maxTasksPerWorker 0", { maxTasksPerWorker: 0 }, "maxTasksPerWorker must be an integer >= 1, got 0"],
-    ["taskTimeout 0", { taskTimeout: 0 }, "taskTimeout must be a positive duration, got 0"],
-    ["negative idleTimeout", { idleTimeout: -5 }, "idleTimeout must be a duration >= 0, got -5"],
-    ["a nonsense duration", { abortTimeout: "soon" }, "abortTimeout must be a duration"],
+    ["taskTimeout 0", { taskTimeout: 0 }, "taskTimeout must be a Duration.Input > 0"],
+    ["negative idleTimeout", { idleTimeout: -5 }, "idleTimeout must be a Duration.Input >= 0"],
+    ["a nonsense duration", { abortTimeout: "soon" }, "abortTimeout must be a Duration.Input >= 0"],
+    ["a ready that is neither first nor all", { ready: "some" }, "ready must be \"first\" or \"all\", got \"some\""],
     ["a relative module path", { module: "./worker.ts" }, "module must be a file URL or an absolute path"],
     ["a missing module", { module: "/nowhere/worker.ts" }, "module must be an existing file"],
     ["a module that is not JavaScript", { module: fixture("../ThreadPool.test.ts").href.replace(".ts", ".py") }, "module must be a .js, .mjs or .ts file"]

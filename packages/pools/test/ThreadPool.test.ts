@@ -25,8 +25,10 @@ describe("ThreadPool", () => {
   it.effect("a slow task does not hold the tasks sent behind it: an idle worker steals them", () =>
     Effect.scoped(Effect.gen(function*() {
       const pool = yield* ThreadPool.make({ module: workerModule, size: 2 })
-      // Tiny tasks first, so each worker is sent many tasks at a time.
+      // Tiny tasks first, so each worker is sent many tasks at a time, and
+      // spin is known as tiny: the pool sends tasks behind it.
       yield* pool.map("inc", Array.from({ length: 3000 }, (_, i) => i))
+      yield* pool.map("spin", Array.from({ length: 200 }, () => 0))
       const order: Array<string> = []
       const slow = Effect.map(pool.submit("spin", 400), () => order.push("slow"))
       const tiny = Array.from({ length: 100 }, (_, i) => Effect.map(pool.submit("inc", i), () => order.push("tiny")))
@@ -36,7 +38,7 @@ describe("ThreadPool", () => {
       assert.strictEqual(order.indexOf("slow"), 100)
       const stats = yield* pool.stats
       assert.isAbove(stats.stolen, 0)
-      assert.strictEqual(stats.completed, 3101)
+      assert.strictEqual(stats.completed, 3301)
     })))
 
   it.effect("with stealing, every task of a mixed batch runs exactly once and results stay in order", () =>

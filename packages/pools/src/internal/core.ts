@@ -1,23 +1,22 @@
 /**
- * The queue-and-dispatch core shared by `ThreadPool` and `ProcessPool`. Plain
- * JavaScript on purpose: it sits on the hot path of every task, so it has no
- * fibers and no allocation beyond one record per task. The Effect API in
- * `Pool.ts` wraps it.
+ * The queue and the dispatch of a pool, shared by `ThreadPool` and
+ * `ProcessPool`. Plain JavaScript on purpose: it sits on the hot path of
+ * every task, so it has no fibers and no allocation beyond one record per
+ * task. The Effect API (`instance.ts`) wraps it.
  *
- * How it keeps tiny tasks cheap and stays fair:
- * - one FIFO queue; tasks go to workers in submission order;
+ * - one FIFO queue: tasks go to workers in submission order;
  * - a worker runs its tasks one at a time, so the first unfinished task sent
  *   to it is the running one and the rest have not started;
- * - each worker may hold `depth` tasks at once, where `depth` adapts to the
- *   measured task time (about 2 ms of work per worker in flight: 1 for slow
- *   tasks, up to 64 for tiny ones), so a slow task never holds many others
- *   hostage while tiny tasks travel many to a message;
+ * - how many tasks wait on a busy worker is decided per task by what its name
+ *   is expected to cost (`cost.ts`): many tiny ones, nothing behind a slow
+ *   or unknown one;
  * - tasks submitted in the same tick go out in one message per worker, and
  *   workers send results back in batches;
- * - a thread worker that runs dry while the queue is empty steals the later
- *   half of the not-yet-started tasks of the fullest worker (claim words in
- *   shared memory decide who runs a task, see `protocol.ts`), so a slow task
- *   never keeps the tasks sent behind it waiting while another worker idles.
+ * - a worker that runs dry while the queue is empty takes tasks not yet
+ *   started from the busiest one (`steal.ts`).
+ *
+ * Its neighbours: `args.ts` prepares arguments, `slot.ts` starts and stops
+ * workers, `steal.ts` moves tasks between them, `task.ts` is one task.
  *
  * @internal
  */
@@ -25,22 +24,28 @@ import {
   InvalidArgumentError,
   PoolClosedError,
   PoolFullError,
+  type PoolKind,
   TaskError,
   TaskTimeoutError,
   WorkerCrashedError
 } from "../errors.ts"
-import { isTransfer } from "../worker.ts"
+import type { Stats } from "../Pool.ts"
+import { notCloneable, prepare } from "./args.ts"
+import { Costs, fits, load, record, unload } from "./cost.ts"
 import { Histogram } from "./histogram.ts"
 import * as P from "./protocol.ts"
-import type { ExitInfo, Transport, TransportKind } from "./transport.ts"
+import { cancelIdleTimer, DEAD, READY, RETIRING, type Slot, STARTING, STOPPING, trySend, Workers } from "./slot.ts"
+import { askGiveBack, claimFor, givenBack, steal, takeClaim } from "./steal.ts"
+import { QUEUED, RUNNING, SENT, SETTLED, type Settle, Task } from "./task.ts"
+import type { ExitInfo, TransportKind } from "./transport.ts"
 
 export interface Timers {
   /** Runs `f` after `millis`; returns a function that cancels it. */
   readonly set: (millis: number, f: () => void) => () => void
 }
 
-export interface CoreOptions {
-  readonly kind: TransportKind
+/** The checked options of a pool (see `Pool.Options`). */
+export interface Config {
   readonly moduleUrl: string
   readonly size: number
   readonly minSize: number
@@ -49,118 +54,37 @@ export interface CoreOptions {
   readonly maxTasksPerWorker: number
   readonly taskTimeoutMillis: number | undefined
   readonly abortTimeoutMillis: number
+  readonly ready: "first" | "all"
+}
+
+export interface CoreOptions extends Config {
+  readonly kind: TransportKind
   readonly timers: Timers
 }
 
-export type TaskFailure =
-  | TaskError
-  | WorkerCrashedError
-  | PoolClosedError
-  | PoolFullError
-  | TaskTimeoutError
-  | InvalidArgumentError
-
-export type Settle = (ok: boolean, value: unknown) => void
-
-const QUEUED = 0
-const SENT = 1
-const RUNNING = 2
-const SETTLED = 3
-
-export class Task {
-  state = QUEUED
-  cancelled = false
-  worker: Slot | undefined = undefined
-  timer: (() => void) | undefined = undefined
-  /** Its claim word on its worker, or -1 (not stealable). */
-  claim = -1
-  readonly id: number
-  readonly name: string
-  readonly args: Array<unknown>
-  readonly transferList: Array<any> | undefined
-  readonly submittedAt: number
-  settle: Settle | undefined
-  constructor(
-    id: number,
-    name: string,
-    args: Array<unknown>,
-    transferList: Array<any> | undefined,
-    submittedAt: number,
-    settle: Settle | undefined
-  ) {
-    this.id = id
-    this.name = name
-    this.args = args
-    this.transferList = transferList
-    this.submittedAt = submittedAt
-    this.settle = settle
-  }
-}
-
-const STARTING = 0
-const READY = 1
-const RETIRING = 2
-const STOPPING = 3
-const DEAD = 4
-
-export class Slot {
-  state = STARTING
-  readonly inflight: Array<Task> = []
-  sent = 0
-  idleTimer: (() => void) | undefined = undefined
-  initError: string | undefined = undefined
-  transport!: Transport
-  /** Claim words shared with a thread worker (see `protocol.ts`). */
-  claims: Int32Array | undefined = undefined
-  claimCursor = 0
-  readonly id: number
-  constructor(id: number) {
-    this.id = id
-  }
-}
-
-const MAX_DEPTH = 64
-const TARGET_MILLIS = 2
-
-export interface CoreStats {
-  readonly size: number
-  readonly starting: number
-  readonly busy: number
-  readonly idle: number
-  readonly queued: number
-  readonly completed: number
-  readonly failed: number
-  readonly cancelled: number
-  readonly stolen: number
-}
-
 export class Core {
-  readonly pool: "ThreadPool" | "ProcessPool"
+  readonly pool: PoolKind
   readonly histogram = new Histogram()
   state: "open" | "closing" | "terminated" = "open"
   names: Set<string> | undefined = undefined
   /** Why the last worker that failed to start could not load the module. */
   initError: string | undefined = undefined
 
+  private readonly costs = new Costs()
+  private readonly workers: Workers
   private readonly queue: Array<Task> = []
   private qhead = 0
   /** Tasks submitted and not started: in the queue, or sent and waiting behind a running task. */
   private waiting = 0
-  private readonly slots = new Set<Slot>()
-  /** Slots starting or ready (the ones counted against `size`). */
-  private live = 0
-  private starting = 0
   private nextTaskId = 1
-  private nextWorkerId = 1
   private dispatchScheduled = false
   private inResults = false
-  private avgMillis = Number.POSITIVE_INFINITY
   private startupFailures = 0
   private lastStartupError: ExitInfo & { readonly slot: number; readonly reason: string | undefined } | undefined
   private completed = 0
   private failed = 0
   private cancelledCount = 0
-  /** Tasks moved from a busy worker to an idle one. */
+  /** Tasks moved from a busy worker to an idle one before they started. */
   private stolen = 0
   private readonly exitWaiters: Array<() => void> = []
   private readonly readyWaiters: Array<(error: string | undefined) => void> = []
@@ -169,6 +93,10 @@ export class Core {
   constructor(options: CoreOptions) {
     this.options = options
     this.pool = options.kind.pool
+    this.workers = new Workers(options.kind, options.moduleUrl, {
+      message: (slot, message) => this.onMessage(slot, message),
+      exit: (slot, info) => this.onExit(slot, info)
+    })
   }
 
   // ---------------------------------------------------------------- submit
@@ -191,46 +119,15 @@ export class Core {
       settle(false, new PoolFullError({ pool: this.pool, maxQueued: this.options.maxQueued }))
       return undefined
     }
-    let args = rawArgs as Array<unknown>
-    let transferList: Array<any> | undefined
-    let attach: Array<number> | undefined
-    for (let i = 0; i < args.length; i++) {
-      const arg = args[i]
-      if (arg === null || typeof arg !== "object") continue
-      if (isTransfer(arg)) {
-        if (args === rawArgs) args = rawArgs.slice()
-        args[i] = arg.value
-        if (arg.transferList.length > 0 && this.options.kind.problem === undefined) {
-          transferList ??= []
-          for (const t of arg.transferList) transferList.push(t)
-        }
-        continue
-      }
-      const handle = P.attachableHandle(arg)
-      if (handle !== undefined) {
-        if (args === rawArgs) args = rawArgs.slice()
-        args[i] = handle
-        ;(attach ??= []).push(i)
-      }
+    const prepared = prepare(this.options.kind, name, rawArgs)
+    if (prepared instanceof InvalidArgumentError) {
+      settle(false, prepared)
+      return undefined
     }
-    const problem = this.options.kind.problem
-    if (problem !== undefined) {
-      for (let i = 0; i < args.length; i++) {
-        const arg = args[i] as { _tag?: unknown } | null
-        const why = arg !== null && typeof arg === "object" && typeof arg._tag === "string" && arg._tag.startsWith("Shared")
-          ? `argument ${i} is a ${arg._tag}, which works between threads only (use a Manager primitive between processes)`
-          : problem(args[i], `argument ${i}`)
-        if (why !== undefined) {
-          settle(false, this.notCloneable(name, args[i], why))
-          return undefined
-        }
-      }
-    }
-    const sent: any = attach === undefined ? args : { [P.ATTACH]: attach, args }
-    const task = new Task(this.nextTaskId++, name, sent, transferList, performance.now(), settle)
+    const task = new Task(this.nextTaskId++, name, prepared.args, prepared.transferList, performance.now(), this.costs.of(name), settle)
     this.queue.push(task)
     this.waiting++
-    if (this.startupFailures >= 3 && this.live === 0) this.startupFailures = 0
+    if (this.startupFailures >= 3 && this.workers.live === 0) this.startupFailures = 0
     if (!this.dispatchScheduled) {
       this.dispatchScheduled = true
       queueMicrotask(this.dispatch)
@@ -252,31 +149,25 @@ export class Core {
     const slot = task.worker!
     if (task.state === SENT) this.waiting--
     if (slot.state === DEAD || slot.state === STOPPING) return
-    this.trySend(slot, [P.CANCEL, task.id], undefined)
+    trySend(slot, [P.CANCEL, task.id])
     if (task.state === RUNNING) this.armAbortTimer(slot, task)
   }
 
   // ---------------------------------------------------------------- dispatch
 
-  private depth(): number {
-    const d = Math.ceil(TARGET_MILLIS / this.avgMillis)
-    return d < 1 ? 1 : d > MAX_DEPTH ? MAX_DEPTH : d
-  }
-
   private readonly dispatch = (): void => {
     this.dispatchScheduled = false
     if (this.state === "terminated") return
-    if (this.qhead < this.queue.length && this.slots.size > 0) {
-      const depth = this.depth()
-      // First one task to every idle worker, then fill each up to depth.
-      for (let pass = 0; pass < 2 && this.qhead < this.queue.length; pass++) {
-        for (const slot of this.slots) {
-          if (slot.state !== READY) continue
-          const limit = pass === 0 ? 1 : depth
-          if (slot.inflight.length >= limit) continue
-          this.fill(slot, limit)
-          if (this.qhead >= this.queue.length) break
-        }
+    if (this.qhead < this.queue.length && this.workers.slots.size > 0) {
+      const now = performance.now()
+      // First one task to every idle worker, then fill each as far as `fits` allows.
+      for (const slot of this.workers.slots) {
+        if (this.qhead >= this.queue.length) break
+        if (slot.state === READY && slot.inflight.length === 0) this.fill(slot, now, true)
+      }
+      for (const slot of this.workers.slots) {
+        if (this.qhead >= this.queue.length) break
+        if (slot.state === READY) this.fill(slot, now, false)
       }
     }
     if (this.qhead === this.queue.length && this.qhead > 0) {
@@ -290,16 +181,22 @@ export class Core {
     this.maybeFinishClose()
   }
 
-  private fill(slot: Slot, limit: number): void {
+  /** Sends `slot` the tasks at the head of the queue that fit (just one when `one`), in one message. */
+  private fill(slot: Slot, now: number, one: boolean): void {
     let message: Array<unknown> | undefined
     let transferList: Array<any> | undefined
     const batch: Array<Task> = []
     const max = this.options.maxTasksPerWorker
-    while (slot.inflight.length < limit && this.qhead < this.queue.length && slot.sent < max) {
-      const task = this.queue[this.qhead++]!
-      if (task.cancelled) continue
+    while (this.qhead < this.queue.length && slot.sent < max) {
+      const task = this.queue[this.qhead]!
+      if (task.cancelled) {
+        this.qhead++
+        continue
+      }
+      if (!fits(slot, task, now)) break
+      this.qhead++
       message ??= [P.RUN]
-      task.claim = this.claimFor(slot, task)
+      task.claim = claimFor(slot, task)
       message.push(task.id, task.claim, task.name, task.args)
       if (task.transferList !== undefined) {
         transferList ??= []
@@ -308,16 +205,15 @@ export class Core {
       batch.push(task)
       task.worker = slot
       slot.inflight.push(task)
+      load(slot, task)
       slot.sent++
-      if (slot.inflight.length === 1) this.markRunning(slot, task)
+      if (slot.inflight.length === 1) this.markRunning(slot, task, now)
       else task.state = SENT
+      if (one) break
     }
     if (message === undefined) return
-    if (slot.idleTimer !== undefined) {
-      slot.idleTimer()
-      slot.idleTimer = undefined
-    }
-    if (slot.sent >= max) this.retire(slot)
+    cancelIdleTimer(slot)
+    if (slot.sent >= max) this.workers.retire(slot)
     try {
       slot.transport.send(message, transferList)
     } catch {
@@ -331,92 +227,27 @@ export class Core {
       try {
         slot.transport.send([P.RUN, task.id, task.claim, task.name, task.args], task.transferList)
       } catch (error) {
-        this.dropClaim(slot, task)
+        takeClaim(slot, task)
         const index = slot.inflight.indexOf(task)
         if (index >= 0) slot.inflight.splice(index, 1)
+        unload(slot, task)
         slot.sent--
         if (task.state === SENT) this.waiting--
         this.clearTimer(task)
         const why = `it could not be cloned (${String((error as Error)?.message ?? error)})`
-        this.fail(task, this.notCloneable(task.name, task.args, why))
+        this.fail(task, notCloneable(this.pool, task.name, task.args, why))
       }
     }
-    if (slot.state === RETIRING && slot.sent < this.options.maxTasksPerWorker) {
-      slot.state = READY
-      this.live++
-    }
+    if (slot.sent < this.options.maxTasksPerWorker) this.workers.unretire(slot)
     const head = slot.inflight[0]
-    if (head !== undefined && head.state === SENT) this.markRunning(slot, head)
+    if (head !== undefined && head.state === SENT) this.markRunning(slot, head, performance.now())
     if (slot.inflight.length === 0) this.onIdle(slot)
   }
 
-  /** A free claim word of `slot` for `task`, or -1 (not stealable). */
-  private claimFor(slot: Slot, task: Task): number {
-    const claims = slot.claims
-    if (claims === undefined || task.transferList !== undefined) return -1
-    for (let probe = 0; probe < P.CLAIMS; probe++) {
-      const index = slot.claimCursor
-      slot.claimCursor = (index + 1) % P.CLAIMS
-      if (Atomics.load(claims, index) === 0) {
-        Atomics.store(claims, index, P.claimWord(task.id))
-        return index
-      }
-    }
-    return -1
-  }
-
-  /** Frees the claim word of a task that will never start on `slot`. */
-  private dropClaim(slot: Slot, task: Task): void {
-    if (task.claim >= 0 && slot.claims !== undefined) {
-      Atomics.compareExchange(slot.claims, task.claim, P.claimWord(task.id), 0)
-    }
-    task.claim = -1
-  }
-
-  /**
-   * `thief` ran dry and the queue is empty: move the later half of the
-   * not-yet-started tasks of the worker holding the most of them back to the
-   * front of the queue (in order), for `dispatch` to send to `thief`. A task
-   * the worker has already claimed stays, and so does every task before it.
-   */
-  private steal(thief: Slot): number {
-    let victim: Slot | undefined
-    let most = 0
-    for (const slot of this.slots) {
-      if (slot === thief || slot.claims === undefined || (slot.state !== READY && slot.state !== RETIRING)) continue
-      const unstarted = slot.inflight.length - 1
-      if (unstarted > most) {
-        most = unstarted
-        victim = slot
-      }
-    }
-    if (victim === undefined) return 0
-    const claims = victim.claims!
-    const inflight = victim.inflight
-    const stolen: Array<Task> = []
-    const want = Math.ceil(most / 2)
-    for (let i = inflight.length - 1; i >= 1 && stolen.length < want; i--) {
-      const task = inflight[i]!
-      if (task.cancelled || task.claim < 0) continue
-      if (Atomics.compareExchange(claims, task.claim, P.claimWord(task.id), 0) !== P.claimWord(task.id)) break
-      inflight.splice(i, 1)
-      victim.sent--
-      task.claim = -1
-      task.state = QUEUED
-      task.worker = undefined
-      stolen.push(task)
-    }
-    if (stolen.length === 0) return 0
-    stolen.reverse()
-    this.queue.splice(this.qhead, 0, ...stolen)
-    this.stolen += stolen.length
-    return stolen.length
-  }
-
-  private markRunning(_slot: Slot, task: Task): void {
-    if (task.state === QUEUED) this.waiting--
-    else if (task.state === SENT && !task.cancelled) this.waiting--
+  private markRunning(slot: Slot, task: Task, now: number): void {
+    if (task.state === QUEUED || (task.state === SENT && !task.cancelled)) this.waiting--
     task.state = RUNNING
+    slot.headSince = now
     const timeout = this.options.taskTimeoutMillis
     if (timeout !== undefined && !task.cancelled) {
       task.timer = this.options.timers.set(timeout, () => this.onTaskTimeout(task))
@@ -425,44 +256,36 @@ export class Core {
 
   private grow(): void {
     if (this.state !== "open" && this.waiting === 0) return
+    const workers = this.workers
     if (this.startupFailures >= 3) {
-      if (this.live === 0) this.failStartup()
+      if (workers.live === 0) this.failStartup()
       return
     }
     const wanted = this.queue.length - this.qhead
-    while (this.live < this.options.size && (this.starting < wanted || this.live < this.options.minSize)) {
-      this.spawn()
+    while (workers.live < this.options.size && (workers.starting < wanted || workers.live < this.options.minSize)) {
+      workers.spawn()
     }
   }
 
   // ---------------------------------------------------------------- workers
 
-  spawn(): Slot {
-    const slot = new Slot(this.nextWorkerId++)
-    this.slots.add(slot)
-    this.live++
-    this.starting++
-    const buffer = this.options.kind.claims ? new SharedArrayBuffer(4 * P.CLAIMS) : undefined
-    if (buffer !== undefined) slot.claims = new Int32Array(buffer)
-    slot.transport = this.options.kind.spawn(this.options.moduleUrl, {
-      message: (message) => this.onMessage(slot, message),
-      exit: (info) => this.onExit(slot, info)
-    }, buffer)
-    return slot
+  /** Starts `n` workers now (at `make`). */
+  spawn(n: number): void {
+    for (let i = 0; i < n; i++) this.workers.spawn()
   }
 
   private onMessage(slot: Slot, message: Array<any>): void {
     switch (message[0]) {
       case P.RESULTS:
         return this.onResults(slot, message)
+      case P.GIVEN_BACK:
+        return this.onGivenBack(slot, message)
       case P.READY: {
-        if (slot.state !== STARTING) return
-        this.starting--
-        slot.state = READY
+        if (!this.workers.ready(slot)) return
         this.startupFailures = 0
         this.names ??= new Set(message[1] as Array<string>)
         for (const waiter of this.readyWaiters.splice(0)) waiter(undefined)
-        if (this.state === "closing" && this.waiting === 0) this.stopSlot(slot)
+        if (this.state === "closing" && this.waiting === 0) this.workers.stop(slot)
         else {
           this.dispatch()
           if (slot.inflight.length === 0) this.onIdle(slot)
@@ -489,24 +312,25 @@ export class Core {
   }
 
   private handleResults(slot: Slot, message: Array<any>): void {
-    const busy = message[1] as number
-    let counted = 0
-    for (let i = 2; i < message.length; i += 3) {
+    const now = performance.now()
+    const inflight = slot.inflight
+    for (let i = 1; i < message.length; i += 4) {
       const id = message[i] as number
-      const status = message[i + 1] as number
-      const value = message[i + 2]
-      const inflight = slot.inflight
       let index = 0
       if (inflight[0]?.id !== id) {
         index = inflight.findIndex((t) => t.id === id)
         if (index < 0) continue
       }
+      const status = message[i + 1] as number
+      const value = message[i + 2]
+      const micros = message[i + 3] as number
       const task = inflight[index]!
       inflight.splice(index, 1)
-      if (status !== P.CANCELLED) counted++
+      unload(slot, task)
+      if (micros >= 0) record(task.cost, micros / 1000)
       if (task.timer !== undefined) this.clearTimer(task)
-      if (index === 0 && inflight.length > 0) this.markRunning(slot, inflight[0]!)
-      if (status === P.CANCELLED) this.dropClaim(slot, task)
+      if (index === 0 && inflight.length > 0) this.markRunning(slot, inflight[0]!, now)
+      if (status === P.CANCELLED) takeClaim(slot, task) // the worker never took it: free its word
       if (task.cancelled) {
         task.state = SETTLED
         continue
@@ -547,98 +371,119 @@ export class Core {
             })
           )
           break
-        case P.CANCELLED:
-          break
       }
     }
-    if (counted > 0 && busy > 0) {
-      const sample = busy / counted
-      this.avgMillis = this.avgMillis === Number.POSITIVE_INFINITY ? sample : this.avgMillis * 0.8 + sample * 0.2
-    }
+  }
+
+  /** A process worker handed back tasks it had not started: they go to the front of the queue. */
+  private onGivenBack(slot: Slot, message: Array<any>): void {
+    const back = givenBack(slot, message.slice(1) as Array<number>, (task) => {
+      this.clearTimer(task)
+      if (!task.cancelled) this.waiting++
+    })
+    const head = slot.inflight[0]
+    if (head !== undefined && head.state === SENT) this.markRunning(slot, head, performance.now())
+    this.requeueFront(back)
+    if (slot.inflight.length === 0) this.onIdle(slot)
+    this.dispatch()
+  }
+
+  /** Puts tasks back at the front of the queue, in order; cancelled ones are dropped. */
+  private requeueFront(tasks: Array<Task>): void {
+    const back = tasks.filter((task) => {
+      if (!task.cancelled) return true
+      task.state = SETTLED
+      return false
+    })
+    if (back.length === 0) return
+    this.stolen += back.length
+    this.queue.splice(this.qhead, 0, ...back)
   }
 
   private onIdle(slot: Slot): void {
     if (slot.inflight.length > 0) return
-    if (slot.state === RETIRING) return this.stopSlot(slot)
+    if (slot.state === RETIRING) return this.workers.stop(slot)
     if (slot.state !== READY) return
-    if (this.state === "closing" && this.waiting === 0) return this.stopSlot(slot)
-    if (this.qhead === this.queue.length && this.steal(slot) > 0) return this.dispatch()
-    if (this.live > this.options.minSize && slot.idleTimer === undefined && this.qhead === this.queue.length) {
+    if (this.state === "closing" && this.waiting === 0) return this.workers.stop(slot)
+    if (this.qhead === this.queue.length) {
+      // Ran dry with nothing queued: take over tasks another worker has not started.
+      if (slot.claims !== undefined) {
+        const stolen = steal(this.workers.slots, slot)
+        if (stolen.length > 0) {
+          this.requeueFront(stolen)
+          return this.dispatch()
+        }
+      } else {
+        askGiveBack(this.workers.slots, slot)
+      }
+    }
+    if (this.workers.live > this.options.minSize && slot.idleTimer === undefined && this.qhead === this.queue.length) {
       slot.idleTimer = this.options.timers.set(this.options.idleTimeoutMillis, () => {
         slot.idleTimer = undefined
-        if (slot.state === READY && slot.inflight.length === 0 && this.live > this.options.minSize) this.stopSlot(slot)
+        if (slot.state === READY && slot.inflight.length === 0 && this.workers.live > this.options.minSize) this.workers.stop(slot)
       })
     }
   }
 
-  /** The worker has had its last task: it gets no more, and a replacement may start beside it. */
-  private retire(slot: Slot): void {
-    if (slot.state !== READY) return
-    slot.state = RETIRING
-    this.live--
-  }
-
-  /** Stops a worker on purpose (idle, retired, closing, replaced). */
-  private stopSlot(slot: Slot): void {
-    if (slot.state === STOPPING || slot.state === DEAD) return
-    if (slot.state === STARTING) this.starting--
-    if (slot.state !== RETIRING) this.live--
-    slot.state = STOPPING
-    if (slot.idleTimer !== undefined) {
-      slot.idleTimer()
-      slot.idleTimer = undefined
-    }
-    slot.transport.kill()
-  }
-
-  /** Kills a worker whose running task is stuck; its other tasks go back to the queue. */
+  /** Kills a worker whose running task is stuck; once it has exited, its other tasks go back to the queue. */
   private replace(slot: Slot): void {
     const running = slot.inflight.shift()
-    if (running !== undefined) this.clearTimer(running)
-    this.requeue(slot)
-    this.stopSlot(slot)
+    if (running !== undefined) {
+      this.clearTimer(running)
+      unload(slot, running)
+    }
+    slot.replaced = true
+    this.workers.stop(slot)
     this.dispatch()
   }
 
-  private requeue(slot: Slot): void {
+  /**
+   * The tasks of a worker that died (crashed, or was replaced): each one that
+   * started there fails with `WorkerCrashedError` (it ran, or began to, once;
+   * its result is lost with the worker), and each one that certainly did not
+   * goes back to the front of the queue, in order. What started is known
+   * exactly from a thread worker's claim words and a process worker's
+   * progress file; a thread task sent without a claim word is taken to have
+   * started only if it was the running one.
+   */
+  private salvage(slot: Slot, info: ExitInfo, reason: string | undefined): void {
+    const inflight = slot.inflight
+    const startedUpTo = info.lastStarted !== undefined
+      ? inflight.findIndex((task) => task.id === info.lastStarted)
+      : slot.replaced ? -1 : 0
     const back: Array<Task> = []
-    for (const task of slot.inflight) {
+    for (let i = 0; i < inflight.length; i++) {
+      const task = inflight[i]!
       this.clearTimer(task)
-      if (task.cancelled) {
+      if (task.cancelled || task.state === SETTLED) {
         task.state = SETTLED
         continue
       }
+      const ran = task.claim >= 0 && slot.claims !== undefined ? !takeClaim(slot, task) : i <= startedUpTo
+      if (ran) {
+        if (task.state === SENT) this.waiting--
+        this.fail(task, this.crashed(task.name, slot, info, reason))
+        continue
+      }
+      if (task.state === RUNNING) this.waiting++
       task.state = QUEUED
       task.worker = undefined
       task.claim = -1
+      task.load = 0
       back.push(task)
     }
-    slot.inflight.length = 0
+    inflight.length = 0
+    slot.load = 0
+    slot.heavy = 0
     if (back.length > 0) this.queue.splice(this.qhead, 0, ...back)
   }
 
   private onExit(slot: Slot, info: ExitInfo): void {
-    const was = slot.state
-    slot.state = DEAD
-    this.slots.delete(slot)
-    if (slot.idleTimer !== undefined) {
-      slot.idleTimer()
-      slot.idleTimer = undefined
-    }
-    if (was === STARTING) this.starting--
-    if (was === STARTING || was === READY) this.live--
-    if (was !== STOPPING) {
-      // A crash: the running task fails, the others go back to the queue.
+    const was = this.workers.exited(slot)
+    if (was !== STOPPING || slot.replaced) {
+      // A crash, or a replaced worker: sort out what ran there.
       const reason = slot.initError ?? info.error
-      const running = slot.inflight.shift()
-      if (running !== undefined) {
-        this.clearTimer(running)
-        if (!running.cancelled && running.state !== SETTLED) {
-          running.state = SETTLED
-          this.fail(running, this.crashed(running.name, slot, info, reason))
-        }
-      }
-      this.requeue(slot)
+      this.salvage(slot, info, reason)
       if (was === STARTING) {
         this.startupFailures++
         if (slot.initError !== undefined) this.initError = slot.initError
@@ -655,16 +500,13 @@ export class Core {
   }
 
   private failStartup(): void {
-    const info = this.lastStartupError
+    const info = this.lastStartupError ?? { code: null, signal: null, error: undefined, slot: 0, reason: undefined }
+    const why = `the worker could not start${info.reason ? `: ${info.reason}` : ""}`
     while (this.qhead < this.queue.length) {
       const task = this.queue[this.qhead++]!
       if (task.cancelled) continue
       this.waiting--
-      task.state = SETTLED
-      this.fail(
-        task,
-        this.crashed(task.name, { id: info?.slot ?? 0 } as Slot, info ?? { code: null, signal: null, error: undefined }, `the worker could not start${info?.reason ? `: ${info.reason}` : ""}`)
-      )
+      this.fail(task, new WorkerCrashedError({ pool: this.pool, task: task.name, workerId: info.slot, exitCode: info.code, signal: info.signal, reason: why }))
     }
   }
 
@@ -706,7 +548,7 @@ export class Core {
     settle?.(true, value)
   }
 
-  private fail(task: Task, error: TaskFailure): void {
+  private fail(task: Task, error: InvalidArgumentError | PoolClosedError | TaskError | TaskTimeoutError | WorkerCrashedError): void {
     this.failed++
     this.histogram.record(performance.now() - task.submittedAt)
     task.state = SETTLED
@@ -724,15 +566,6 @@ export class Core {
     })
   }
 
-  private notCloneable(name: string, value: unknown, why: string): InvalidArgumentError {
-    return new InvalidArgumentError({
-      operation: `${this.pool}.submit(${JSON.stringify(name)})`,
-      argument: "every argument",
-      value: safeDescribe(value),
-      expected: `a value that can cross to the worker, but ${why}`
-    })
-  }
-
   private crashed(task: string, slot: Slot, info: ExitInfo, reason: string | undefined): WorkerCrashedError {
     return new WorkerCrashedError({ pool: this.pool, task, workerId: slot.id, exitCode: info.code, signal: info.signal, reason })
   }
@@ -740,15 +573,16 @@ export class Core {
   // ---------------------------------------------------------------- lifecycle
 
   /**
-   * Resolves once one worker is ready (the module loads and the pool can
-   * serve; the rest keep starting and take tasks as they come up), or with
-   * the start-up error.
+   * Calls back once the pool can serve, or with the start-up error: with
+   * `all`, once no worker is starting any more; otherwise once one worker is
+   * ready (the rest keep starting and take tasks as they come up).
    */
-  whenReady(callback: (error: string | undefined) => void): void {
-    if (this.starting === 0 || this.live > this.starting) return callback(undefined)
+  whenReady(all: boolean, callback: (error: string | undefined) => void): void {
+    const { live, starting } = this.workers
+    if (starting === 0 || (!all && live > starting)) return callback(undefined)
     this.readyWaiters.push((error) => {
-      if (error !== undefined || this.starting === 0 || this.live > this.starting) callback(error)
-      else this.whenReady(callback)
+      if (error !== undefined) callback(error)
+      else this.whenReady(all, callback)
     })
   }
 
@@ -760,8 +594,8 @@ export class Core {
 
   private maybeFinishClose(): void {
     if (this.state !== "closing" || this.waiting > 0) return
-    for (const slot of this.slots) {
-      if (slot.inflight.length === 0 || slot.state === STARTING) this.stopSlot(slot)
+    for (const slot of this.workers.slots) {
+      if (slot.inflight.length === 0 || slot.state === STARTING) this.workers.stop(slot)
     }
     this.checkExited()
   }
@@ -778,13 +612,13 @@ export class Core {
     this.queue.length = 0
     this.qhead = 0
     this.waiting = 0
-    for (const slot of [...this.slots]) {
+    for (const slot of [...this.workers.slots]) {
       for (const task of slot.inflight) {
         this.clearTimer(task)
         if (!task.cancelled && task.state !== SETTLED) this.fail(task, error)
       }
       slot.inflight.length = 0
-      this.stopSlot(slot)
+      this.workers.stop(slot)
     }
     for (const waiter of this.readyWaiters.splice(0)) waiter("the pool was terminated")
     this.checkExited()
@@ -792,55 +626,27 @@ export class Core {
 
   /** Calls back once every worker has exited (after `close` or `terminate`). */
   whenExited(callback: () => void): void {
-    if (this.state !== "open" && this.slots.size === 0) return callback()
+    if (this.state !== "open" && this.workers.slots.size === 0) return callback()
     this.exitWaiters.push(callback)
   }
 
   private checkExited(): void {
-    if (this.state === "open" || this.slots.size > 0) return
+    if (this.state === "open" || this.workers.slots.size > 0) return
     for (const waiter of this.exitWaiters.splice(0)) waiter()
   }
 
-  stats(): CoreStats {
-    let busy = 0
-    let idle = 0
-    let size = 0
-    for (const slot of this.slots) {
-      if (slot.state === STOPPING || slot.state === DEAD) continue
-      size++
-      if (slot.inflight.length > 0) busy++
-      else if (slot.state === READY) idle++
-    }
+  stats(): Stats {
     return {
-      size,
-      starting: this.starting,
-      busy,
-      idle,
+      ...this.workers.counts(),
       queued: this.waiting,
       completed: this.completed,
       failed: this.failed,
       cancelled: this.cancelledCount,
-      stolen: this.stolen
-    }
-  }
-
-  private trySend(slot: Slot, message: Array<unknown>, transferList: Array<any> | undefined): void {
-    try {
-      slot.transport.send(message, transferList)
-    } catch {
-      // the worker is going away; its exit handler cleans up
+      stolen: this.stolen,
+      latency: this.histogram.summary()
     }
   }
 }
 
 const describeExit = (info: ExitInfo): string =>
   info.error ?? (info.signal !== null ? `signal ${info.signal}` : `exit code ${info.code}`)
-
-const safeDescribe = (value: unknown): unknown => {
-  try {
-    JSON.stringify(value)
-    return value
-  } catch {
-    return Object.prototype.toString.call(value)
-  }
-}

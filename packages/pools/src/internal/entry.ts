@@ -8,11 +8,16 @@
  * flight per worker and still know which one is running: the first
  * unfinished task sent to a worker is the one running there, the others have
  * not started (so they can be moved to another worker if this one dies).
+ * Results travel in batches, so to know that after a crash too, a process
+ * worker writes the id of each task it starts to its progress file (8 bytes,
+ * overwritten in place; see `transport.ts`), and a thread worker takes each
+ * task's claim word.
  *
  * It does not import `effect` unless a task returns an Effect.
  *
  * @internal
  */
+import { openSync, writeSync } from "node:fs"
 import { parentPort, workerData } from "node:worker_threads"
 import { isTransfer, isWorkerDefinition, type TaskContext, type TaskFunction } from "../worker.ts"
 import * as P from "./protocol.ts"
@@ -25,6 +30,15 @@ const moduleUrl: string = isThread ? (workerData as { module: string }).module :
 const claimBuffer = isThread ? (workerData as { claims?: SharedArrayBuffer }).claims : undefined
 const claims = claimBuffer !== undefined ? new Int32Array(claimBuffer) : undefined
 const json = !isThread
+// The progress file (processes only): the id of the last task started here.
+const progressFd = !isThread && process.argv[3] !== undefined ? openSync(process.argv[3], "r+") : -1
+const progress = new Float64Array(1)
+const progressBytes = new Uint8Array(progress.buffer)
+const started = (id: number): void => {
+  if (progressFd < 0) return
+  progress[0] = id
+  writeSync(progressFd, progressBytes, 0, 8, 0)
+}
 
 const post: (message: Array<unknown>, transferList?: Array<any>) => void = isThread
   ? (message, transferList) => port.postMessage(message, transferList)
@@ -48,64 +62,53 @@ let head = 0
 let active = false
 let running: { id: number; controller: AbortController } | undefined
 
-// Results not yet sent, flat: id, status, value.
-let out: Array<unknown> = [P.RESULTS, 0]
+// Results not yet sent, flat: id, status, value, micros (the task's own run time).
+let out: Array<unknown> = [P.RESULTS]
 let outTransfer: Array<any> | undefined
 let firstOutAt = 0
-let busySince = -1
 
-const FLUSH_RESULTS = 16 * 3 + 2
+const FLUSH_RESULTS = 16 * 4 + 1
 const FLUSH_MILLIS = 1
 
 let effectModule: Promise<any> | undefined
 
-const push = (id: number, status: number, value: unknown): void => {
-  if (status === P.OK && value !== null && typeof value === "object") {
-    if (isTransfer(value)) {
-      if (isThread && value.transferList.length > 0) {
-        outTransfer ??= []
-        for (const t of value.transferList) outTransfer.push(t)
-      }
-      value = value.value
+const push = (id: number, status: number, value: unknown, startedAt: number): void => {
+  if (status === P.OK && value !== null && typeof value === "object" && isTransfer(value)) {
+    if (isThread && value.transferList.length > 0) {
+      outTransfer ??= []
+      for (const t of value.transferList) outTransfer.push(t)
     }
-    if (json) {
-      const problem = P.jsonProblem(value, "the result")
-      if (problem !== undefined) {
-        status = P.NOT_CLONEABLE
-        value = problem
-      }
-    }
-  } else if (json && status === P.OK) {
+    value = value.value
+  }
+  if (json && status === P.OK) {
     const problem = P.jsonProblem(value, "the result")
     if (problem !== undefined) {
       status = P.NOT_CLONEABLE
       value = problem
     }
   }
-  if (out.length === 2) firstOutAt = performance.now()
-  out.push(id, status, value)
+  const now = performance.now()
+  if (out.length === 1) firstOutAt = now
+  out.push(id, status, value, startedAt < 0 ? -1 : Math.round((now - startedAt) * 1000))
 }
 
 const flush = (): void => {
-  if (out.length === 2) return
-  const now = performance.now()
-  out[1] = busySince < 0 ? 0 : now - busySince
-  busySince = active ? now : -1
+  if (out.length === 1) return
   const message = out
   const transferList = outTransfer
-  out = [P.RESULTS, 0]
+  out = [P.RESULTS]
   outTransfer = undefined
   try {
     post(message, transferList)
   } catch {
     // Some result could not be cloned: send them one by one, and report the
     // ones that fail instead of losing them.
-    for (let i = 2; i < message.length; i += 3) {
-      const single = [P.RESULTS, i === 2 ? message[1] : 0, message[i], message[i + 1], message[i + 2]]
+    for (let i = 1; i < message.length; i += 4) {
+      const single = [P.RESULTS, message[i], message[i + 1], message[i + 2], message[i + 3]]
       try {
         post(single, transferList)
       } catch (error) {
-        post([P.RESULTS, 0, message[i], P.NOT_CLONEABLE, `the result could not be cloned: ${String((error as Error)?.message ?? error)}`])
+        post([P.RESULTS, message[i], P.NOT_CLONEABLE, `the result could not be cloned: ${String((error as Error)?.message ?? error)}`, message[i + 3]])
       }
     }
   }
@@ -117,7 +120,7 @@ const flush = (): void => {
 const maybeFlush = (): void => {
   if (
     out.length >= FLUSH_RESULTS ||
-    (pending.length - head) * 3 <= (out.length - 2) * 4 ||
+    (pending.length - head) <= (out.length - 1) ||
     performance.now() - firstOutAt >= FLUSH_MILLIS
   ) flush()
 }
@@ -128,9 +131,9 @@ const isThenable = (u: unknown): u is PromiseLike<unknown> =>
 const isEffect = (u: unknown): boolean =>
   u !== null && typeof u === "object" && "~effect/Effect" in (u as object)
 
-const finish = (id: number, status: number, value: unknown): void => {
+const finish = (id: number, status: number, value: unknown, startedAt: number): void => {
   running = undefined
-  push(id, status, value)
+  push(id, status, value, startedAt)
   pump()
 }
 
@@ -139,11 +142,12 @@ const call = (id: number, fn: TaskFunction, args: Array<unknown>, controller: Ab
   const context: TaskContext = { signal: controller.signal, taskId: id }
   let result: unknown
   global[CURRENT] = context
+  const startedAt = performance.now()
   try {
     result = fn.apply(context, args)
   } catch (error) {
     global[CURRENT] = undefined
-    push(id, P.FAILED, P.toRemoteError(error))
+    push(id, P.FAILED, P.toRemoteError(error), startedAt)
     maybeFlush()
     return false
   }
@@ -153,8 +157,8 @@ const call = (id: number, fn: TaskFunction, args: Array<unknown>, controller: Ab
     flush()
     effectModule ??= import("effect/Effect")
     effectModule.then((Effect) => Effect.runPromise(result, { signal: controller.signal })).then(
-      (value) => finish(id, P.OK, value),
-      (error) => finish(id, P.FAILED, P.toRemoteError(error))
+      (value) => finish(id, P.OK, value, startedAt),
+      (error) => finish(id, P.FAILED, P.toRemoteError(error), startedAt)
     )
     return true
   }
@@ -162,12 +166,12 @@ const call = (id: number, fn: TaskFunction, args: Array<unknown>, controller: Ab
     running = { id, controller }
     flush()
     result.then(
-      (value) => finish(id, P.OK, value),
-      (error) => finish(id, P.FAILED, P.toRemoteError(error))
+      (value) => finish(id, P.OK, value, startedAt),
+      (error) => finish(id, P.FAILED, P.toRemoteError(error), startedAt)
     )
     return true
   }
-  push(id, P.OK, result)
+  push(id, P.OK, result, startedAt)
   maybeFlush()
   return false
 }
@@ -188,7 +192,6 @@ const attachArgs = async (wrapped: { [P.ATTACH]: Array<number>; args: Array<any>
 
 const pump = (): void => {
   active = true
-  if (busySince < 0) busySince = performance.now()
   while (head < pending.length) {
     const id = pending[head] as number
     const claim = pending[head + 1] as number
@@ -201,9 +204,10 @@ const pump = (): void => {
     }
     const fn = tasks[name]
     if (fn === undefined) {
-      push(id, P.UNKNOWN_TASK, name)
+      push(id, P.UNKNOWN_TASK, name, -1)
       continue
     }
+    started(id)
     const controller = new AbortController()
     if (!Array.isArray(args)) {
       running = { id, controller }
@@ -213,7 +217,7 @@ const pump = (): void => {
           running = undefined
           if (!call(id, fn, attached, controller)) pump()
         },
-        (error) => finish(id, P.FAILED, P.toRemoteError(error))
+        (error) => finish(id, P.FAILED, P.toRemoteError(error), -1)
       )
       return
     }
@@ -233,19 +237,39 @@ const cancel = (id: number): void => {
   for (let i = head; i < pending.length; i += 4) {
     if (pending[i] === id && pending[i + 2] !== null) {
       pending[i + 2] = null
-      push(id, P.CANCELLED, undefined)
+      push(id, P.CANCELLED, undefined, -1)
       if (!active) flush()
       return
     }
   }
 }
 
+/**
+ * The pool asks for up to `count` tasks back (a worker ran dry elsewhere):
+ * hand back the latest ones not started, in order, and never run them. Results
+ * go first, so the pool knows which task is running here.
+ */
+const giveBack = (count: number): void => {
+  const ids: Array<number> = []
+  for (let i = pending.length - 4; i >= head && ids.length < count; i -= 4) {
+    if (pending[i + 2] === null) continue
+    pending[i + 2] = null
+    ids.push(pending[i] as number)
+  }
+  flush()
+  post([P.GIVEN_BACK, ...ids.reverse()])
+}
+
 const onMessage = (message: Array<any>): void => {
-  if (message[0] === P.RUN) {
-    for (let i = 1; i < message.length; i++) pending.push(message[i])
-    if (!active) pump()
-  } else if (message[0] === P.CANCEL) {
-    cancel(message[1] as number)
+  switch (message[0]) {
+    case P.RUN:
+      for (let i = 1; i < message.length; i++) pending.push(message[i])
+      if (!active) pump()
+      return
+    case P.CANCEL:
+      return cancel(message[1] as number)
+    case P.GIVE_BACK:
+      return giveBack(message[1] as number)
   }
 }
 

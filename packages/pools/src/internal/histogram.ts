@@ -4,19 +4,10 @@
  *
  * @internal
  */
+import type { LatencySummary } from "../Pool.ts"
+
 const PER_DOUBLING = 8
 const BUCKETS = PER_DOUBLING * 42
-
-export interface LatencySummary {
-  /** Tasks measured (from submit to result, in milliseconds). */
-  readonly count: number
-  readonly min: number
-  readonly mean: number
-  readonly p50: number
-  readonly p90: number
-  readonly p99: number
-  readonly max: number
-}
 
 export class Histogram {
   private readonly counts = new Float64Array(BUCKETS)

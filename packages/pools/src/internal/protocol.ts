@@ -6,16 +6,22 @@
  * main -> worker
  *   [RUN, id, claim, name, args, id, claim, name, args, ...]
  *   [CANCEL, id]
+ *   [GIVE_BACK, count]            (hand back up to `count` tasks not started)
  * worker -> main
  *   [READY, names]
  *   [INIT_FAILED, message]
- *   [RESULTS, busyMillis, id, status, value, id, status, value, ...]
+ *   [RESULTS, id, status, value, micros, id, status, value, micros, ...]
+ *   [GIVEN_BACK, id, id, ...]     (these will never run here)
+ *
+ * `micros` is the task's own run time in the worker (-1 when it did not run),
+ * from which the pool learns what each task name costs (`cost.ts`).
  *
  * @internal
  */
 
 export const RUN = 0
 export const CANCEL = 1
+export const GIVE_BACK = 2
 
 /**
  * Work stealing between worker threads. Each thread worker gets a small
@@ -33,6 +39,7 @@ export const claimWord = (id: number): number => (id % 0x7ffffffe) + 1
 export const READY = 0
 export const INIT_FAILED = 1
 export const RESULTS = 2
+export const GIVEN_BACK = 3
 
 export const OK = 0
 export const FAILED = 1
@@ -72,11 +79,12 @@ export const toRemoteError = (error: unknown): RemoteError => {
 const objectProto = Object.prototype
 
 /**
- * Why `value` cannot cross a JSON channel unchanged, or `undefined` when it
- * can. Refuses what JSON would drop or change silently: functions, symbols,
- * bigints, NaN and infinities, cycles and non-plain objects (Map, Set, Date,
- * class instances, typed arrays). `undefined` is allowed (JSON drops it from
- * objects and turns it into `null` in arrays).
+ * Why a process worker's result cannot cross back over JSON unchanged, or
+ * `undefined` when it can: the rule of `@weft/primitives/json`'s `problem`,
+ * which the pool side uses for arguments. The worker keeps this copy because
+ * that module imports `effect` (through its errors), which would add about
+ * 200 ms to every worker's start; it is checked against the shared one in
+ * `test/internal/protocol.test.ts`.
  */
 export const jsonProblem = (value: unknown, path: string, seen?: Set<object>): string | undefined => {
   switch (typeof value) {

@@ -6,15 +6,23 @@
  * @internal
  */
 import { fork } from "node:child_process"
+import { randomUUID } from "node:crypto"
+import { readFileSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { Worker } from "node:worker_threads"
-import { jsonProblem } from "./protocol.ts"
+import { problem as jsonProblem } from "@weft/primitives/json"
+import type { Options as ProcessOptions } from "../ProcessPool.ts"
+import type { Options as ThreadOptions } from "../ThreadPool.ts"
 
 export interface ExitInfo {
   readonly code: number | null
   readonly signal: string | null
   /** An uncaught error reported by the runtime, when there was one. */
   readonly error: string | undefined
+  /** A process worker: the id of the last task it started (0: none), from its progress file. */
+  readonly lastStarted?: number | undefined
 }
 
 export interface TransportHandlers {
@@ -39,17 +47,6 @@ export interface TransportKind {
 }
 
 const entryUrl = new URL(`./entry${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`, import.meta.url)
-
-export interface ThreadOptions {
-  readonly resourceLimits?: {
-    readonly maxOldGenerationSizeMb?: number
-    readonly maxYoungGenerationSizeMb?: number
-    readonly codeRangeSizeMb?: number
-    readonly stackSizeMb?: number
-  } | undefined
-  readonly env?: Record<string, string | undefined> | undefined
-  readonly execArgv?: ReadonlyArray<string> | undefined
-}
 
 export const threads = (options: ThreadOptions): TransportKind => ({
   pool: "ThreadPool",
@@ -82,17 +79,16 @@ export const threads = (options: ThreadOptions): TransportKind => ({
   }
 })
 
-export interface ProcessOptions {
-  readonly env?: Record<string, string | undefined> | undefined
-  readonly execArgv?: ReadonlyArray<string> | undefined
-}
-
 export const processes = (options: ProcessOptions): TransportKind => ({
   pool: "ProcessPool",
   claims: false,
   problem: jsonProblem,
   spawn(moduleUrl, handlers) {
-    const child = fork(fileURLToPath(entryUrl), [moduleUrl], {
+    // The child writes the id of each task it starts here, so after a crash the
+    // pool knows which tasks ran even if their results had not been sent yet.
+    const progressFile = join(tmpdir(), `weft-pool-${process.pid}-${randomUUID()}`)
+    writeFileSync(progressFile, new Uint8Array(8))
+    const child = fork(fileURLToPath(entryUrl), [moduleUrl, progressFile], {
       env: options.env !== undefined ? { ...options.env } : process.env,
       execArgv: options.execArgv !== undefined ? [...options.execArgv] : [],
       serialization: "json",
@@ -107,7 +103,14 @@ export const processes = (options: ProcessOptions): TransportKind => ({
     child.on("exit", (code, signal) => {
       if (exited) return
       exited = true
-      handlers.exit({ code, signal, error })
+      let lastStarted: number | undefined
+      try {
+        lastStarted = new Float64Array(new Uint8Array(readFileSync(progressFile)).buffer)[0]
+      } catch {
+        lastStarted = undefined
+      }
+      rmSync(progressFile, { force: true })
+      handlers.exit({ code, signal, error, lastStarted })
     })
     return {
       send: (message) => {

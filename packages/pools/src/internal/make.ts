@@ -1,0 +1,119 @@
+/**
+ * The constructor both kinds of pool share (`ThreadPool.make` and
+ * `ProcessPool.make` call it with their transport): checks the options,
+ * starts the workers in the caller's `Scope`, waits for the first (or every)
+ * one to be ready, and returns the Effect API over the core.
+ *
+ * @internal
+ */
+import { Duration, Effect, type Scope } from "effect"
+import { existsSync } from "node:fs"
+import { availableParallelism } from "node:os"
+import { isAbsolute } from "node:path"
+import { fileURLToPath, pathToFileURL } from "node:url"
+import { count, duration } from "@weft/primitives/validate"
+import { InvalidArgumentError, type PoolKind, WorkerCrashedError } from "../errors.ts"
+import type { Options, Pool } from "../Pool.ts"
+import { type Config, Core, type Timers } from "./core.ts"
+import { makePool, terminateAndWait } from "./instance.ts"
+import type { TransportKind } from "./transport.ts"
+
+export const make = (
+  pool: PoolKind,
+  options: Options,
+  kind: (options: any) => TransportKind
+): Effect.Effect<Pool<any>, InvalidArgumentError | WorkerCrashedError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const operation = `${pool}.make`
+    const config = yield* validate(operation, options)
+    const context = yield* Effect.context<never>()
+    const runCallback = Effect.runCallbackWith(context)
+    const timers: Timers = {
+      set: (millis, f) => {
+        const interrupt = runCallback(Effect.sleep(millis), {
+          onExit: (exit) => {
+            if (exit._tag === "Success") f()
+          }
+        })
+        return () => interrupt()
+      }
+    }
+    const core = new Core({ kind: kind(options), ...config, timers })
+    yield* Effect.addFinalizer(() => terminateAndWait(core))
+    const all = config.ready === "all"
+    core.spawn(all ? config.size : config.minSize)
+    const startError = yield* Effect.callback<string | undefined>((resume) => {
+      core.whenReady(all, (error) => resume(Effect.succeed(error)))
+    })
+    if (startError !== undefined) {
+      const init = core.initError
+      if (init !== undefined) {
+        return yield* new InvalidArgumentError({
+          operation,
+          argument: "module",
+          value: config.moduleUrl,
+          expected: `a module whose default export is defineWorker({ ... }) (${init})`
+        })
+      }
+      return yield* new WorkerCrashedError({ pool, task: "(start-up)", workerId: 0, exitCode: null, signal: null, reason: startError })
+    }
+    return makePool(core, config)
+  })
+
+const validate = (operation: string, options: Options): Effect.Effect<Config, InvalidArgumentError> =>
+  Effect.suspend(() => {
+    const bad = (argument: string, value: unknown, expected: string) =>
+      Effect.fail(new InvalidArgumentError({ operation, argument, value, expected }))
+    if (options === null || typeof options !== "object") return bad("options", options, "an object with at least a module")
+    const moduleUrl = toModuleUrl(options.module)
+    if (moduleUrl === undefined) return bad("module", String(options.module), "a file URL or an absolute path")
+    if (!/\.(m?js|c?js|m?ts)$/.test(moduleUrl)) return bad("module", moduleUrl, "a .js, .mjs or .ts file")
+    if (!existsSync(fileURLToPath(moduleUrl))) return bad("module", moduleUrl, "an existing file")
+    const size = options.size ?? Math.max(1, availableParallelism())
+    const minSize = options.minSize ?? size
+    const maxQueued = options.maxQueued ?? Number.POSITIVE_INFINITY
+    const maxTasksPerWorker = options.maxTasksPerWorker ?? Number.POSITIVE_INFINITY
+    const countError = count(operation, "size", size, 1) ??
+      count(operation, "minSize", minSize, 0) ??
+      (options.maxQueued === undefined ? undefined : count(operation, "maxQueued", maxQueued, 1)) ??
+      (options.maxTasksPerWorker === undefined ? undefined : count(operation, "maxTasksPerWorker", maxTasksPerWorker, 1))
+    if (countError !== undefined) return Effect.fail(countError)
+    if (minSize > size) return bad("minSize", minSize, `at most size (${size})`)
+    const millis = (name: string, value: unknown, min: "zero" | "positive") => {
+      if (value === undefined) return undefined
+      const checked = duration(operation, name, value, { min })
+      return checked instanceof InvalidArgumentError ? checked : Duration.toMillis(checked)
+    }
+    const idle = millis("idleTimeout", options.idleTimeout, "zero")
+    if (idle instanceof InvalidArgumentError) return Effect.fail(idle)
+    const taskTimeout = millis("taskTimeout", options.taskTimeout, "positive")
+    if (taskTimeout instanceof InvalidArgumentError) return Effect.fail(taskTimeout)
+    const abort = millis("abortTimeout", options.abortTimeout, "zero")
+    if (abort instanceof InvalidArgumentError) return Effect.fail(abort)
+    const ready = options.ready ?? "first"
+    if (ready !== "first" && ready !== "all") return bad("ready", ready, "\"first\" or \"all\"")
+    return Effect.succeed({
+      moduleUrl,
+      size,
+      minSize,
+      idleTimeoutMillis: idle ?? 10_000,
+      maxQueued,
+      maxTasksPerWorker,
+      taskTimeoutMillis: taskTimeout === Number.POSITIVE_INFINITY ? undefined : taskTimeout,
+      abortTimeoutMillis: abort ?? 1_000,
+      ready
+    })
+  })
+
+const toModuleUrl = (module: unknown): string | undefined => {
+  if (module instanceof URL) return module.protocol === "file:" ? module.href : undefined
+  if (typeof module !== "string") return undefined
+  if (module.startsWith("file:")) {
+    try {
+      return new URL(module).href
+    } catch {
+      return undefined
+    }
+  }
+  return isAbsolute(module) ? pathToFileURL(module).href : undefined
+}
