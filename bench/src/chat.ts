@@ -39,7 +39,7 @@ const repo = path.resolve(here, "../..")
 
 const usage = `usage: node bench/src/chat.ts [--quick] [--scenario s1,s2,idle] [--server net,cluster,weft]
   [--client-procs N] [--weft-dir DIR] [--weft-runtime node|bun|deno] [--duration SECONDS] [--connections N]
-  [--rounds N]`
+  [--rounds N] [--base-dir DIR (with --server ...,base: a second copy of the server, e.g. an older commit)]`
 
 const { values: flags } = (() => {
   try {
@@ -50,6 +50,7 @@ const { values: flags } = (() => {
         server: { type: "string", default: "net,cluster,weft" },
         "client-procs": { type: "string", default: "2" },
         "weft-dir": { type: "string", default: path.join(repo, "apps/chat-server") },
+        "base-dir": { type: "string" },
         "weft-runtime": { type: "string", default: "node" },
         duration: { type: "string" },
         connections: { type: "string" },
@@ -80,9 +81,15 @@ const list = (raw: string, allowed: ReadonlyArray<string>, what: string): Array<
 }
 const quick = flags.quick
 const scenarios = list(flags.scenario, ["s1", "s2", "idle"], "scenario")
-const servers = list(flags.server, ["net", "cluster", "weft"], "server")
+const servers = list(flags.server, ["net", "cluster", "weft", "base"], "server")
 const clientProcs = Math.max(1, Number(flags["client-procs"]))
 const weftDir = path.resolve(flags["weft-dir"])
+/** `--server ...,base`: another copy of the server (e.g. an older commit) measured in the same run. */
+const baseDir = flags["base-dir"] === undefined ? undefined : path.resolve(flags["base-dir"])
+if (servers.includes("base") !== (baseDir !== undefined)) {
+  console.error(`--server base and --base-dir DIR go together\n${usage}`)
+  process.exit(2)
+}
 const weftRuntime = list(flags["weft-runtime"], ["node", "bun", "deno"], "weft-runtime")[0]!
 const durationOverride = flags.duration === undefined ? undefined : Number(flags.duration)
 const connectionsOverride = flags.connections === undefined ? undefined : Number(flags.connections)
@@ -143,17 +150,18 @@ const fileLimits = (): { soft: number; hard: number } => {
 
 const loadAverage = (): string => fs.readFileSync("/proc/loadavg", "utf8").split(" ")[0]!
 
-const ircFlag = (() => {
-  if (!servers.includes("weft")) return false
-  const main = path.join(weftDir, "src/main.ts")
-  const help = spawnSync(runtimeCommand()[0]!, [...runtimeCommand().slice(1), main, "--help"], {
-    cwd: weftDir,
+/** Whether this copy of the server has an IRC listener (`--irc-port`, then given 0: a free port). */
+const hasIrcFlag = (dir: string): boolean => {
+  const help = spawnSync(runtimeCommand()[0]!, [...runtimeCommand().slice(1), path.join(dir, "src/main.ts"), "--help"], {
+    cwd: dir,
     encoding: "utf8",
     timeout: 10_000,
     killSignal: "SIGKILL"
   })
   return `${help.stdout}${help.stderr}`.includes("--irc-port")
-})()
+}
+const ircFlag = servers.includes("weft") && hasIrcFlag(weftDir)
+const baseIrcFlag = baseDir !== undefined && hasIrcFlag(baseDir)
 
 function runtimeCommand(): Array<string> {
   const bin = path.join(repo, "node_modules/.bin", weftRuntime)
@@ -167,17 +175,19 @@ const serverCommand = (name: string): { label: string; argv: Array<string>; cwd:
       return { label: "anchor: node:net, 1 process", argv: [process.execPath, path.join(here, "chat/anchor-net.mjs")], cwd: repo }
     case "cluster":
       return { label: "anchor: node:cluster, 2 workers, IPC relay", argv: [process.execPath, path.join(here, "chat/anchor-cluster.mjs"), "2"], cwd: repo }
-    default:
+    default: {
+      const dir = name === "base" ? baseDir! : weftDir
       return {
-        label: `weft chat-server, 2 workers${weftRuntime === "node" ? "" : ` (${weftRuntime})`}`,
+        label: `${name === "base" ? "base: " : ""}weft chat-server, 2 workers${weftRuntime === "node" ? "" : ` (${weftRuntime})`}`,
         argv: [
           ...runtimeCommand(),
-          path.join(weftDir, "src/main.ts"),
+          path.join(dir, "src/main.ts"),
           "--port", "0", "--http-port", "0", "--workers", "2",
-          ...(ircFlag ? ["--irc-port", "0"] : [])
+          ...((name === "base" ? baseIrcFlag : ircFlag) ? ["--irc-port", "0"] : [])
         ],
-        cwd: weftDir
+        cwd: dir
       }
+    }
   }
 }
 
@@ -460,8 +470,18 @@ const verdict = (ok: boolean) => (ok ? "met" : "**not met**")
 const targets = (s: Scenario, results: ReadonlyArray<Result>): Array<string> => {
   const weft = results.find((r) => r.server === "weft")
   const cluster = results.find((r) => r.server === "cluster")
-  const anchors = results.filter((r) => r.server !== "weft")
+  const anchors = results.filter((r) => r.server === "net" || r.server === "cluster")
   if (weft === undefined) return []
+  const base = results.find((r) => r.server === "base")
+  const against = base === undefined ? [] : [
+    s.name === "idle"
+      ? `- weft against base: reached ${weft.received} vs ${base.received}, p99 ${ms(weft.p99)} vs ${ms(base.p99)} ms, RSS at rest ${ratio(weft.restRss, base.restRss)}`
+      : `- weft against base: delivered in window ${ratio(rate(weft, s), rate(base, s))}, lost ${count(lost(weft))} vs ${count(lost(base))}, p99 ${ms(weft.p99)} vs ${ms(base.p99)} ms, RSS at rest ${ratio(weft.restRss, base.restRss)}`
+  ]
+  return [...targetsOf(s, weft, cluster, anchors), ...against]
+}
+
+const targetsOf = (s: Scenario, weft: Result, cluster: Result | undefined, anchors: ReadonlyArray<Result>): Array<string> => {
   switch (s.name) {
     case "s1": {
       const best = Math.min(...anchors.map((a) => a.p99))
@@ -524,7 +544,7 @@ const main = async () => {
   const limits = fileLimits()
   const most = Math.max(...scenarios.map((n) => scenarioOf(n).clients))
   const perProc = Math.ceil(most / clientProcs) + 64
-  console.log(`Runtime: node ${process.version} (generator, anchors); weft chat-server (${path.relative(repo, weftDir) || "."}) on ${weftRuntime}; ${clientProcs} client processes; open files: soft ${limits.soft}, hard ${limits.hard}${ircFlag ? "; weft started with --irc-port 0" : ""}${quick ? "; --quick" : ""}`)
+  console.log(`Runtime: node ${process.version} (generator, anchors); weft chat-server (${path.relative(repo, weftDir) || "."}${baseDir === undefined ? "" : `; base: ${baseDir}`}) on ${weftRuntime}; ${clientProcs} client processes; open files: soft ${limits.soft}, hard ${limits.hard}${ircFlag ? "; weft started with --irc-port 0" : ""}${quick ? "; --quick" : ""}`)
   if (limits.soft < perProc || limits.hard < most + 64) {
     console.log(`\n> **open-file limit too low**: ${most} connections need ${perProc} per client process and ${most + 64} in a single-process server (soft ${limits.soft}, hard ${limits.hard}); raise it with \`ulimit -n ${most * 2 + 1000}\` first.`)
   }
