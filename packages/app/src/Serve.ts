@@ -156,7 +156,8 @@ const serveNode = async (app: Fetchable, hostname: string, port: number): Promis
 /** Bun: `Bun.serve`, with `hono/bun`'s `websocket` handlers. */
 const serveBun = async (app: Fetchable, hostname: string, port: number): Promise<Started> => {
   const { websocket } = await import("hono/bun")
-  const server = Bun.serve({ hostname, port, fetch: app.fetch, websocket })
+  // idleTimeout 0: no timeout, as on Node and Deno; Bun's default (10 s) cuts a quiet SSE stream.
+  const server = Bun.serve({ hostname, port, fetch: app.fetch, websocket, idleTimeout: 0 })
   return { port: server.port!, close: () => server.stop(true) }
 }
 
