@@ -192,7 +192,8 @@ describe("serve processes", () => {
       const file = path.join(dir, "tickets.json")
       const first = yield* serve(file, ["--tickets", "10"])
       const bought = yield* buy(first.url, { buyer: "ada" }, "restart-key")
-      first.server.proc.kill("SIGTERM")
+      // process.kill, not proc.kill: Deno's ChildProcess reports the signal it sent, not the exit code.
+      process.kill(first.server.proc.pid!, "SIGTERM")
       assert.strictEqual(yield* first.server.exited, 0)
       const second = yield* serve(file)
       const again = yield* buy(second.url, { buyer: "ada" }, "restart-key")
@@ -232,7 +233,7 @@ describe("serve processes", () => {
       const pids = new Set<number>()
       for (let i = 0; i < 60 && pids.size < 3; i++) pids.add((yield* call(`${url}/health`, { headers: { connection: "close" } })).body.pid)
       assert.strictEqual(pids.size, 3, "three workers answer on one port")
-      server.proc.kill("SIGTERM")
+      process.kill(server.proc.pid!, "SIGTERM")
       assert.strictEqual(yield* server.exited, 0)
       for (const pid of pids) assert.isFalse(alive(pid), `worker ${pid} is gone`)
     })), 60_000)

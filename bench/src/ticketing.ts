@@ -1,0 +1,173 @@
+/**
+ * The ticket office, durable: purchases/s through the HTTP API against the
+ * fsync bound of the same disk, in one run.
+ *
+ * - **fsync bound**: a bare loop of the sequence one durable writer needs
+ *   when it rewrites a file — write a temporary file, fsync it, rename it
+ *   over the target, fsync the directory — in the directory the store lives
+ *   in. One writer at a time tops out at 1 / (that sequence's time).
+ * - **durable purchases/s**: `serve --workers 2` (two server processes, one
+ *   store) loaded over loopback by autocannon: `POST /buy` with a buyer
+ *   name, each answered only after its order is fsynced (group commit: the
+ *   purchases that queue while one batch is written go in the next, with one
+ *   write and one fsync). p50 / p99 from autocannon.
+ *
+ * The two are interleaved round by round; the figure is the median round,
+ * and the target is purchases/s >= 1.0x the bound. After the rounds, the
+ * store is reopened and must hold exactly the purchases that were answered
+ * 200, with no seat twice.
+ *
+ * Then the rush (`apps/ticketing rush`) once with each lock kind: buyers are
+ * ProcessPool tasks started by a Manager barrier.
+ *
+ *   node_modules/.bin/node bench/src/ticketing.ts
+ *   (ROUNDS=3 SECONDS=4 CONNECTIONS=64 TMP=/path/on/the/disk)
+ */
+import { spawn } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import autocannon from "autocannon"
+import { Effect } from "effect"
+import { rush } from "../../apps/ticketing/src/rush.ts"
+import * as Store from "../../apps/ticketing/src/store.ts"
+import { median, runtime } from "./harness.ts"
+
+const ROUNDS = Number(process.env.ROUNDS ?? 3)
+const SECONDS = Number(process.env.SECONDS ?? 4)
+const CONNECTIONS = Number(process.env.CONNECTIONS ?? 64)
+const BOUND_OPS = Number(process.env.BOUND_OPS ?? 1000)
+const main = fileURLToPath(new URL("../../apps/ticketing/src/main.ts", import.meta.url))
+const isDeno = typeof (globalThis as { Deno?: unknown }).Deno !== "undefined"
+
+const dir = fs.mkdtempSync(path.join(process.env.TMP ?? os.tmpdir(), "weft-bench-tickets-"))
+
+const percentile = (sorted: ReadonlyArray<number>, p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!
+
+/** The bare durable-rewrite loop: ops/s and per-op p50 / p99 in ms. */
+const fsyncBound = (ops: number) => {
+  const target = path.join(dir, "bound.json")
+  const tmp = path.join(dir, ".bound.json.tmp")
+  const payload = Buffer.from(JSON.stringify({ count: 1000, pad: "x".repeat(64) }) + "\n")
+  const times: Array<number> = []
+  const started = performance.now()
+  for (let i = 0; i < ops; i++) {
+    const t0 = performance.now()
+    const fd = fs.openSync(tmp, "w")
+    fs.writeSync(fd, payload)
+    fs.fsyncSync(fd)
+    fs.closeSync(fd)
+    fs.renameSync(tmp, target)
+    const dfd = fs.openSync(dir, "r")
+    fs.fsyncSync(dfd)
+    fs.closeSync(dfd)
+    times.push(performance.now() - t0)
+  }
+  const seconds = (performance.now() - started) / 1000
+  times.sort((a, b) => a - b)
+  return { opsPerSecond: ops / seconds, p50: percentile(times, 0.5), p99: percentile(times, 0.99) }
+}
+
+/** `serve --workers 2` on a fresh store; resolves with its URL once it serves. */
+const startServer = (file: string) =>
+  new Promise<{ url: string; stop: () => Promise<void> }>((resolve, reject) => {
+    const args = [...(isDeno ? ["run", "-A"] : []), main, "serve", "--file", file, "--tickets", "100000000", "--workers", "2"]
+    const proc = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] })
+    let out = ""
+    proc.stdout!.setEncoding("utf8")
+    proc.stdout!.on("data", (chunk: string) => {
+      out += chunk
+      const match = /serving (http:\/\/127\.0\.0\.1:\d+)/.exec(out)
+      if (match) {
+        resolve({
+          url: match[1]!,
+          stop: () =>
+            new Promise<void>((done) => {
+              proc.once("exit", () => done())
+              process.kill(proc.pid!, "SIGTERM")
+            })
+        })
+      }
+    })
+    proc.once("exit", (code) => reject(new Error(`serve exited with ${code}: ${out}`)))
+  })
+
+const load = (url: string) =>
+  new Promise<autocannon.Result>((resolve, reject) => {
+    autocannon({
+      url: `${url}/buy`,
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ buyer: "bench" }),
+      connections: CONNECTIONS,
+      duration: SECONDS
+    }, (error, result) => error ? reject(error) : resolve(result))
+  })
+
+const format = (n: number) => n >= 1e3 ? `${(n / 1e3).toFixed(1)}k` : n.toFixed(0)
+
+const program = async () => {
+  const file = path.join(dir, "tickets.json")
+  const server = await startServer(file)
+  const bounds: Array<ReturnType<typeof fsyncBound>> = []
+  const rounds: Array<{ perSecond: number; p50: number; p99: number; ok: number; other: number }> = []
+  let confirmed = 0
+  try {
+    fsyncBound(Math.floor(BOUND_OPS / 10)) // warm-up
+    await load(server.url) // warm-up
+    const warm = (await Effect.runPromise(Effect.flatMap(Store.make(file, { lock: "none" }), (s) => s.tickets))).sold
+    confirmed = warm
+    for (let round = 0; round < ROUNDS; round++) {
+      bounds.push(fsyncBound(BOUND_OPS))
+      const result = await load(server.url)
+      const ok = result["2xx"]
+      confirmed += ok
+      rounds.push({ perSecond: ok / result.duration, p50: result.latency.p50, p99: result.latency.p99, ok, other: result.non2xx + result.errors })
+    }
+  } finally {
+    await server.stop()
+  }
+  const seen = await Effect.runPromise(Effect.flatMap(Store.make(file, { lock: "none" }), (s) => Effect.all([s.tickets, s.orders])))
+  const seats = new Set(seen[1].map((o) => o.seat))
+  // Every purchase answered 200 is on disk. Beyond them, at most the requests in flight when autocannon
+  // stopped (one per connection per run) may have been committed without their answer being counted.
+  const slack = CONNECTIONS * (ROUNDS + 1)
+  const exact = seen[0].sold >= confirmed && seen[0].sold <= confirmed + slack && seats.size === seen[1].length
+
+  const bound = median(bounds.map((b) => b.opsPerSecond))
+  const purchases = median(rounds.map((r) => r.perSecond))
+  const mid = rounds.find((r) => r.perSecond === purchases) ?? rounds[0]!
+  console.log(`${runtime()}, ${os.cpus().length} CPUs, ${ROUNDS} interleaved rounds (median), store in ${path.dirname(dir)}`)
+  console.log("")
+  console.log("| case | per second | p50 | p99 | vs fsync bound |")
+  console.log("| --- | --- | --- | --- | --- |")
+  console.log(`| fsync bound: write tmp + fsync + rename + fsync dir, one writer | ${format(bound)} | ${median(bounds.map((b) => b.p50)).toFixed(2)} ms | ${median(bounds.map((b) => b.p99)).toFixed(2)} ms | 1.00x |`)
+  console.log(`| durable purchases, HTTP POST /buy, 2 server processes, ${CONNECTIONS} connections | ${format(purchases)} | ${mid.p50} ms | ${mid.p99} ms | ${(purchases / bound).toFixed(2)}x |`)
+  console.log("")
+  console.log(`rounds (purchases/s): ${rounds.map((r) => format(r.perSecond)).join(", ")}; non-2xx or errors: ${rounds.reduce((n, r) => n + r.other, 0)}`)
+  console.log(
+    `store check: ${seen[0].sold} orders on disk, ${confirmed} answered 200 (the rest were in flight when the load stopped; at most ${slack}), ` +
+      `${seats.size} distinct seats: ${exact ? "ok" : "MISMATCH"}`
+  )
+  console.log(`target: durable purchases/s >= 1.0x the fsync bound: ${purchases >= bound ? "met" : "NOT met"} (${(purchases / bound).toFixed(2)}x)`)
+
+  console.log("")
+  console.log("| rush: 16 buyer processes, 5 tickets, --think 0 --hold 5 | sold | seats | oversold | wall time |")
+  console.log("| --- | --- | --- | --- | --- |")
+  for (const lock of ["file", "manager", "none"] as const) {
+    const started = performance.now()
+    const report = await Effect.runPromise(rush({ file: path.join(dir, `rush-${lock}.json`), tickets: 5, buyers: 16, lock, think: 0, hold: 5 }))
+    const ms = performance.now() - started
+    const seatList = report.seats.map((s) => s.seat).join(" ")
+    console.log(`| --lock ${lock} | ${report.sold} of ${report.tickets} | ${seatList} | ${report.oversold ? `yes, by ${report.sold - report.tickets}` : "no"} | ${(ms / 1000).toFixed(1)} s |`)
+  }
+  fs.rmSync(dir, { recursive: true, force: true })
+  return exact && purchases >= bound ? 0 : 1
+}
+
+program().then((code) => process.exit(code), (error) => {
+  console.error(error)
+  fs.rmSync(dir, { recursive: true, force: true })
+  process.exit(1)
+})
