@@ -15,6 +15,7 @@ import * as net from "node:net"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as Http from "./http.ts"
+import { leanWorkers } from "./lean.ts"
 import { type Counters, type FromHub, makeOutbox, readJsonLines, type ToHub } from "./messages.ts"
 import { Registry } from "./registry.ts"
 import * as Serve from "./serve.ts"
@@ -152,6 +153,12 @@ export const runPrimary = (options: PrimaryOptions): Effect.Effect<Running, Erro
       (server) => Effect.sync(() => server.close())
     )
     const relayPort = (relayServer.address() as net.AddressInfo).port
+
+    const lean = yield* Effect.acquireRelease(Effect.sync(leanWorkers), (lean) => Effect.sync(() => lean?.remove()))
+    if (lean !== undefined) {
+      // A worker's garbage is short-lived (lines, JSON): a small young generation keeps its RSS small.
+      cluster.setupPrimary({ exec: lean.entry, execArgv: [...process.execArgv, "--max-semi-space-size=1"] })
+    }
 
     const fork = () => {
       const worker = cluster.fork({
