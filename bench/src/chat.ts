@@ -274,9 +274,30 @@ interface Result {
   readonly otherLines: Record<string, number>
   readonly maxSendQueue: number
   readonly lateSendMs: number
+  /** The server's own counters after the drain (GET /metrics), when it has them. */
+  readonly metrics: Record<string, number> | undefined
 }
 
 let runCounter = 0
+
+/** Counters worth a note, summed over the server's workers, from its Prometheus `/metrics` (if it serves one). */
+const scraped = ["chat_flood_delayed_lines_total", "chat_flood_disconnects_total", "chat_dropped_slow_consumers_total"]
+const scrape = async (server: Server): Promise<Record<string, number> | undefined> => {
+  const http = server.output.map((line) => /http: http:\/\/127\.0\.0\.1:(\d+)/.exec(line)).find((m) => m !== null)
+  if (http == null) return undefined
+  try {
+    const response = await fetch(`http://127.0.0.1:${http[1]}/metrics`, { signal: AbortSignal.timeout(3_000) })
+    if (!response.ok) return undefined
+    const out: Record<string, number> = {}
+    for (const line of (await response.text()).split("\n")) {
+      const name = scraped.find((n) => line.startsWith(n))
+      if (name !== undefined) out[name] = (out[name] ?? 0) + Number(line.slice(line.lastIndexOf(" ") + 1))
+    }
+    return Object.keys(out).length > 0 ? out : undefined
+  } catch {
+    return undefined
+  }
+}
 
 const measure = async (scenario: Scenario, name: string): Promise<Result> => {
   const server = await launch(name)
@@ -353,6 +374,7 @@ const measure = async (scenario: Scenario, name: string): Promise<Result> => {
     peakRss = Math.max(peakRss, treeRss(server.pid).bytes)
 
     const reports = await Promise.all(procs.map((p) => p.ask<Report>({ t: "report" }, "report")))
+    const metrics = await scrape(server)
     const histogram = Histogram.make()
     const otherLines: Record<string, number> = {}
     for (const r of reports) {
@@ -388,7 +410,8 @@ const measure = async (scenario: Scenario, name: string): Promise<Result> => {
       closedTails: reports.flatMap((r) => r.closedTails).slice(0, 3),
       otherLines,
       maxSendQueue: Math.max(...reports.map((r) => r.maxSendQueue)),
-      lateSendMs: Math.max(...reports.map((r) => r.lateSendMs))
+      lateSendMs: Math.max(...reports.map((r) => r.lateSendMs)),
+      metrics
     }
   } finally {
     await closeClients(procs)
@@ -525,6 +548,9 @@ const notes = (s: Scenario, results: ReadonlyArray<Result>): Array<string> => {
     if (r.clientCpu >= 85) out.push(`- ${r.label}: a generator process was at ${pct(r.clientCpu)} of a core in the window: it may be the bottleneck`)
     if (r.maxSendQueue > 64 * 1024) {
       out.push(`- ${r.label}: up to ${kib(r.maxSendQueue)} waited in a sender's socket: the server read its senders slower than they sent (flood control or overload); send times are stamped when the line is written, so this wait is in the latency`)
+    }
+    if (r.metrics !== undefined) {
+      out.push(`- ${r.label}, its /metrics after the drain: ${Object.entries(r.metrics).map(([k, v]) => `${k.replace(/^chat_|_total$/g, "")} ${v}`).join(", ")}`)
     }
     if (r.lateSendMs > 100) out.push(`- ${r.label}: a sender's timer ran up to ${ms(r.lateSendMs)} ms late (generator busy)`)
     const other = Object.entries(r.otherLines).sort((a, b) => b[1] - a[1]).slice(0, 6)
