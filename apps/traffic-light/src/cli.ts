@@ -1,7 +1,7 @@
 /**
  * The command line: `--scope fiber|thread|process --cars 5 --green 2s --red 3s
- * --duration 10s` (every flag optional). A bad flag is a `UsageError` that
- * names the flag and what was wrong.
+ * --duration 10s` (every flag optional), or `serve --port 0`. A bad flag is a
+ * `UsageError` that names the flag and what was wrong.
  */
 import { parseArgs } from "node:util"
 import { Data } from "effect"
@@ -12,6 +12,7 @@ export class UsageError extends Data.TaggedError("UsageError")<{ readonly messag
 export const maxCars = 50
 
 export const usage = `usage: traffic-light [--scope fiber|thread|process] [--cars N] [--green D] [--red D] [--duration D]
+       traffic-light serve [--port P]
 
   --scope     where the cars run: fibers (Event), worker threads (SharedEvent)
               or child processes (a Manager's event)            default: fiber
@@ -20,7 +21,11 @@ export const usage = `usage: traffic-light [--scope fiber|thread|process] [--car
   --red       how long the light stays red (it starts red)       default: 3s
   --duration  how long the light runs                            default: 10s
 
-  D is a duration: 500ms, 2s, 1.5s or 1m.`
+  D is a duration: 500ms, 2s, 1.5s or 1m.
+
+  serve       the live page on http://127.0.0.1:P (--port 0, the default: a free
+              one): start runs at any scope from a form, watch the light and the
+              cars over Server-Sent Events`
 
 const defaults = { scope: "fiber", cars: "5", green: "2s", red: "3s", duration: "10s" } as const
 
@@ -72,4 +77,24 @@ export const parse = (argv: ReadonlyArray<string>): Config | UsageError | "help"
   const duration = parseDuration("duration", values.duration ?? defaults.duration)
   if (duration instanceof UsageError) return duration
   return { scope: scope as ScopeName, cars, green, red, duration }
+}
+
+/** `serve`'s flags (`argv` after `serve`): the port, 0 (a free one) unless told. */
+export const parseServe = (argv: ReadonlyArray<string>): { readonly port: number } | UsageError | "help" => {
+  let values: { port?: string | undefined; help?: boolean | undefined }
+  try {
+    values = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: false,
+      options: { port: { type: "string" }, help: { type: "boolean", short: "h" } }
+    }).values
+  } catch (error) {
+    return new UsageError({ message: error instanceof Error ? error.message : String(error) })
+  }
+  if (values.help) return "help"
+  const text = values.port ?? "0"
+  const port = /^\d+$/.test(text) ? Number(text) : Number.NaN
+  if (!(port >= 0 && port <= 65535)) return new UsageError({ message: `--port: "${text}" is not a port (0 to 65535)` })
+  return { port }
 }

@@ -1,40 +1,57 @@
 /**
  * The traffic light CLI. Run: `npm start -w @weft/traffic-light -- --scope thread`
  * (or `node src/main.ts`, `bun src/main.ts`, `deno run -A src/main.ts`).
- * Exit codes: 0 done, 1 the simulation failed, 2 bad flags.
+ *
+ *   traffic-light [--scope ...] [--cars N] [--green D] [--red D] [--duration D]   one run, printed
+ *   traffic-light serve [--port 0]                                                 the live page
+ *
+ * Exit codes: 0 done (or stopped with Ctrl-C / SIGTERM), 1 the simulation or
+ * the server failed, 2 bad flags.
  */
-import { Cause, Effect, Exit, Fiber } from "effect"
-import { parse, UsageError, usage } from "./cli.ts"
+import { Effect } from "effect"
+import { Main, Serve } from "@weft/app"
+import { parse, parseServe, UsageError, usage } from "./cli.ts"
+import * as Runs from "./runs.ts"
 import { primitive, run } from "./scopes.ts"
+import { makeApp } from "./server.ts"
 import { line, summary } from "./simulation.ts"
 
-const config = parse(process.argv.slice(2))
-if (config === "help") {
-  console.log(usage)
-} else if (config instanceof UsageError) {
-  console.error(`traffic-light: ${config.message}\n(--help shows every flag)`)
+const argv = process.argv.slice(2)
+
+const fail = (error: UsageError) => {
+  console.error(`traffic-light: ${error.message}\n(--help shows every flag)`)
   process.exitCode = 2
+}
+
+if (argv[0] === "serve") {
+  const options = parseServe(argv.slice(1))
+  if (options === "help") console.log(usage)
+  else if (options instanceof UsageError) fail(options)
+  else {
+    Main.runMain(
+      Effect.scoped(Effect.gen(function*() {
+        const runs = yield* Runs.make
+        const server = yield* Serve.serve(makeApp(runs), { port: options.port })
+        console.log(`traffic light: serving ${server.url} (GET / for the live page, GET /health)`)
+        return yield* Effect.never
+      })),
+      { name: "traffic-light" }
+    )
+  }
 } else {
-  const s = (ms: number) => `${ms / 1000}s`
-  console.log(
-    `traffic light at ${config.scope} scope (${primitive[config.scope]}): ${config.cars} cars, ` +
-      `green ${s(config.green)}, red ${s(config.red)}, for ${s(config.duration)}`
-  )
-  const fiber = Effect.runFork(
-    Effect.map(run(config, (entry) => console.log(line(entry))), (entries) => console.log(summary(entries, config)))
-  )
-  // Ctrl-C: interrupt, so workers and child processes are stopped and the manager's socket removed.
-  const onSignal = () => void Effect.runFork(Fiber.interrupt(fiber))
-  process.once("SIGINT", onSignal)
-  process.once("SIGTERM", onSignal)
-  const exit = await Effect.runPromise(Fiber.await(fiber))
-  process.off("SIGINT", onSignal)
-  process.off("SIGTERM", onSignal)
-  if (Exit.isFailure(exit)) {
-    const error = Exit.findErrorOption(exit)
-    if (error._tag === "Some") console.error(`traffic-light: ${error.value.message}`)
-    else if (Exit.hasInterrupts(exit)) console.error("traffic-light: interrupted")
-    else console.error(`traffic-light: ${Cause.pretty(exit.cause)}`)
-    process.exitCode = error._tag === "None" && Exit.hasInterrupts(exit) ? 130 : 1
+  const config = parse(argv)
+  if (config === "help") console.log(usage)
+  else if (config instanceof UsageError) fail(config)
+  else {
+    const s = (ms: number) => `${ms / 1000}s`
+    console.log(
+      `traffic light at ${config.scope} scope (${primitive[config.scope]}): ${config.cars} cars, ` +
+        `green ${s(config.green)}, red ${s(config.red)}, for ${s(config.duration)}`
+    )
+    // Ctrl-C interrupts the run: the pool's workers or processes stop, the manager's socket is removed.
+    Main.runMain(
+      Effect.map(run(config, (entry) => console.log(line(entry))), (entries) => console.log(summary(entries, config))),
+      { name: "traffic-light" }
+    )
   }
 }

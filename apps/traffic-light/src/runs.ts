@@ -1,0 +1,118 @@
+/**
+ * The runs of the `serve` mode: at most one at a time, started from the page.
+ * Everything a run records is kept (the server's event log) and pushed to
+ * every subscriber (the page's SSE streams) in the same order: first `run`,
+ * then each `entry` as it is recorded, then `end`.
+ */
+import { Data, Effect, FiberHandle, type Scope } from "effect"
+import * as Invariant from "./invariant.ts"
+import { type Config, run } from "./scopes.ts"
+import { type Entry, line, summary } from "./simulation.ts"
+
+/** What the server has recorded for one run. */
+export interface Run {
+  readonly id: number
+  readonly config: Config
+  readonly entries: ReadonlyArray<Entry>
+  readonly status: "running" | "done" | "failed"
+  readonly summary?: string | undefined
+  readonly error?: string | undefined
+  readonly verdict: Invariant.Verdict
+}
+
+/** One message of the event log, as the SSE stream sends it. */
+export type Update =
+  | { readonly type: "run"; readonly id: number; readonly config: Config }
+  | { readonly type: "entry"; readonly id: number; readonly entry: Entry; readonly text: string; readonly verdict: Invariant.Verdict }
+  | {
+    readonly type: "end"
+    readonly id: number
+    readonly status: "done" | "failed"
+    readonly summary?: string | undefined
+    readonly error?: string | undefined
+    readonly verdict: Invariant.Verdict
+  }
+
+/** A run was asked for while one is still going. */
+export class RunInProgressError extends Data.TaggedError("RunInProgressError")<{ readonly id: number }> {
+  override get message(): string {
+    return `run ${this.id} is still going; wait for it to end`
+  }
+}
+
+export interface Runs {
+  /** The latest run, if any. */
+  readonly current: () => Run | undefined
+  /** The log of the latest run so far, and every later update, from now on. Call the result to stop. */
+  readonly subscribe: (listener: (update: Update) => void) => { readonly log: ReadonlyArray<Update>; readonly unsubscribe: () => void }
+  /** Starts a run; it goes on in the background (until it ends or the server's scope closes). */
+  readonly start: (config: Config) => Effect.Effect<Run, RunInProgressError>
+}
+
+export const make: Effect.Effect<Runs, never, Scope.Scope> = Effect.gen(function*() {
+  const handle = yield* FiberHandle.make<void, never>()
+  const listeners = new Set<(update: Update) => void>()
+  let latest: Run | undefined
+  let log: Array<Update> = []
+  let nextId = 1
+
+  const publish = (update: Update, next: Run) => {
+    latest = next
+    log.push(update)
+    for (const listener of listeners) listener(update)
+  }
+
+  const start = (config: Config): Effect.Effect<Run, RunInProgressError> =>
+    Effect.suspend(() => {
+      if (latest?.status === "running") return Effect.fail(new RunInProgressError({ id: latest.id }))
+      const id = nextId++
+      const first: Run = { id, config, entries: [], status: "running", verdict: { ok: true, violations: [] } }
+      log = []
+      publish({ type: "run", id, config }, first)
+      const entries: Array<Entry> = []
+      const onEntry = (entry: Entry) => {
+        entries.push(entry)
+        const verdict = Invariant.check(entries)
+        publish({ type: "entry", id, entry, text: line(entry), verdict }, { ...latest!, entries: [...entries], verdict })
+      }
+      const program = run(config, onEntry).pipe(
+        Effect.matchEffect({
+          onSuccess: (all) =>
+            Effect.sync(() => {
+              const verdict = Invariant.check(entries)
+              const text = summary(all, config)
+              publish({ type: "end", id, status: "done", summary: text, verdict }, { ...latest!, status: "done", summary: text, verdict })
+            }),
+          onFailure: (error) =>
+            Effect.sync(() => {
+              const verdict = Invariant.check(entries)
+              publish({ type: "end", id, status: "failed", error: error.message, verdict }, { ...latest!, status: "failed", error: error.message, verdict })
+            })
+        })
+      )
+      return Effect.as(FiberHandle.run(handle, program), latest!)
+    })
+
+  return {
+    current: () => latest,
+    subscribe: (listener) => {
+      listeners.add(listener)
+      return { log: [...log], unsubscribe: () => void listeners.delete(listener) }
+    },
+    start
+  } satisfies Runs
+})
+
+/** Waits until the latest run has ended (for tests). */
+export const ended = (runs: Runs): Effect.Effect<Run> =>
+  Effect.callback<Run>((resume) => {
+    const now = runs.current()
+    if (now && now.status !== "running") return resume(Effect.succeed(now))
+    const { unsubscribe } = runs.subscribe((update) => {
+      if (update.type === "end") {
+        unsubscribe()
+        resume(Effect.succeed(runs.current()!))
+      }
+    })
+    return Effect.sync(unsubscribe)
+  })
