@@ -96,6 +96,7 @@ button:disabled{background:#999}
 ul{list-style:none;padding:0;margin:0}
 li{display:flex;justify-content:space-between;padding:.45rem 0;border-bottom:1px solid #eee}
 .seat{font-weight:700}
+.live{color:#999}.live.on{color:#1e7b34}
 `
 
 /** The page's script: SSE for the count, the buy form, "My orders" kept in localStorage. */
@@ -124,7 +125,8 @@ const counts = (c) => {
 }
 const events = new EventSource("events")
 events.addEventListener("tickets", (e) => counts(JSON.parse(e.data)))
-events.onopen = () => { document.body.dataset.live = "yes" }
+events.onopen = () => { document.body.dataset.live = "yes"; $("live").textContent = "● live"; $("live").className = "live on" }
+events.onerror = () => { document.body.dataset.live = "no"; $("live").textContent = "reconnecting…"; $("live").className = "live" }
 $("form").addEventListener("submit", async (e) => {
   e.preventDefault()
   // One key per purchase: every click until an answer comes sends the same key, so a double click buys once.
@@ -171,7 +173,7 @@ const page = (counts: Store.Counts) =>
     ]),
     h("body", { "data-count": String(counts.count) }, [
       h("main", {}, [
-        h("h1", {}, "🎫 Weft ticket office"),
+        h("h1", {}, "Weft ticket office"),
         h("section", { class: "card", "aria-live": "polite" }, [
           h("div", { class: "count", id: "count" }, String(counts.count)),
           h("div", { class: "muted" }, [
@@ -179,7 +181,8 @@ const page = (counts: Store.Counts) =>
             h("span", { id: "total" }, String(counts.total)),
             " · ",
             h("span", { id: "sold" }, String(counts.sold)),
-            " sold · live"
+            " sold · ",
+            h("span", { id: "live", class: "live" }, "connecting…")
           ]),
           h("div", { class: "soldout", id: "soldout", hidden: counts.count > 0 }, "Sold out — every ticket is gone.")
         ]),
