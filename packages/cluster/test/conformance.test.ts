@@ -1,0 +1,24 @@
+// The shared conformance suites of @weft/primitives (one interface, the same
+// behaviours at every scope) against the cluster scope: each primitive under
+// a fresh name, on one connection per test. Cluster-specific behaviour
+// (several processes, SIGKILL, the server going away) is in the other files.
+import { describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { eventConformance } from "../../primitives/test/conformance/Event.ts"
+import { lockConformance } from "../../primitives/test/conformance/Lock.ts"
+import { queueConformance } from "../../primitives/test/conformance/Queue.ts"
+import { semaphoreConformance } from "../../primitives/test/conformance/Semaphore.ts"
+import { connect, skip, title, unique } from "./helpers.ts"
+
+if (skip) {
+  describe.skip(title("cluster conformance"), () => {
+    it("lock, semaphore, event and queue conformance", () => {})
+  })
+} else {
+  lockConformance("cluster.lock(name)", () => Effect.flatMap(connect(), (c) => c.lock(unique("conformance-lock"))))
+  semaphoreConformance("cluster.semaphore(name, n)", (permits) =>
+    Effect.flatMap(connect(), (c) => c.semaphore(unique("conformance-sem"), permits)))
+  eventConformance("cluster.event(name)", () => Effect.flatMap(connect(), (c) => c.event(unique("conformance-event"))))
+  queueConformance("cluster.queue(name, maxsize)", (maxsize) =>
+    Effect.flatMap(connect(), (c) => c.queue(unique("conformance-queue"), maxsize)))
+}
