@@ -209,6 +209,7 @@ const spawnClients = (n: number): Array<ClientProc> =>
   Array.from({ length: n }, () => {
     const child = fork(path.join(here, "chat/clients.ts"), [], { stdio: ["ignore", "inherit", "inherit", "ipc"] })
     const waiting = new Map<string, Array<(message: any) => void>>()
+    child.on("error", () => {}) // a send on a closed channel: 'exit' says the rest
     child.on("message", (message: { t: string }) => {
       const queue = waiting.get(message.t)
       queue?.shift()?.(message)
@@ -225,8 +226,13 @@ const spawnClients = (n: number): Array<ClientProc> =>
           queue.push(resolve)
           waiting.set(answer, queue)
         })
-        child.send(command)
-        return Promise.race([reply, exited])
+        if (child.connected) child.send(command)
+        // Every phase is bounded inside the client process (connect: 60 s, send: the window); this is the backstop.
+        let timer: ReturnType<typeof setTimeout> | undefined
+        const late = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`client process: no "${answer}" within 90 s`)), 90_000)
+        })
+        return Promise.race([reply, exited, late]).finally(() => clearTimeout(timer))
       }
     }
   })
@@ -299,9 +305,27 @@ const scrape = async (server: Server): Promise<Record<string, number> | undefine
   }
 }
 
+/** What to stop if the bench itself is interrupted (SIGINT/SIGTERM) mid-scenario. */
+const running = new Set<() => Promise<void>>()
+let stopping = false
+const interrupted = async () => {
+  stopping = true
+  await Promise.all([...running].map((stop) => stop().catch(() => {})))
+  process.exit(130)
+}
+process.on("SIGINT", interrupted)
+process.on("SIGTERM", interrupted)
+
 const measure = async (scenario: Scenario, name: string): Promise<Result> => {
   const server = await launch(name)
   const procs: Array<ClientProc> = []
+  let stopped: Promise<void> | undefined
+  const cleanup = () =>
+    (stopped ??= (async () => {
+      await closeClients(procs)
+      await server.stop()
+    })())
+  running.add(cleanup)
   try {
     await sleep(1_500) // start-up done, JIT and GC settled a little
     const rest = [treeRss(server.pid), (await sleep(250), treeRss(server.pid)), (await sleep(250), treeRss(server.pid))]
@@ -414,8 +438,8 @@ const measure = async (scenario: Scenario, name: string): Promise<Result> => {
       metrics
     }
   } finally {
-    await closeClients(procs)
-    await server.stop()
+    running.delete(cleanup)
+    await cleanup()
   }
 }
 
@@ -588,6 +612,7 @@ const main = async () => {
         try {
           rounds.get(server)!.push(await measure(s, server))
         } catch (error) {
+          if (stopping) return await new Promise<never>(() => {}) // interrupted: the handler exits
           failed = true
           console.log(`- ${server}, round ${round + 1}: failed: ${error instanceof Error ? error.message : String(error)}`)
         }

@@ -213,9 +213,15 @@ const connect = async (command: Extract<Command, { t: "connect" }>) => {
   let next = 0
   let failed = 0
   const errors: Array<string> = []
+  // A bound on the whole phase: a server that stops accepting must not hold the bench for 20 s a connection.
+  const deadline = performance.now() + 60_000
   const lane = async () => {
     while (next < clients.length) {
       const client = clients[next++]!
+      if (performance.now() > deadline) {
+        failed++
+        continue
+      }
       // One retry: a full accept backlog drops a SYN now and then.
       if (!(await connectOne(client, command.port)) && !(await connectOne(client, command.port))) {
         failed++
