@@ -255,6 +255,8 @@ interface Result {
   readonly label: string
   readonly processes: number
   readonly restRss: number
+  /** Each process's share of restRss (the root first: the primary of a cluster). */
+  readonly restRssEach: Array<number>
   readonly connectedRss: number
   readonly peakRss: number
   readonly connected: number
@@ -329,7 +331,8 @@ const measure = async (scenario: Scenario, name: string): Promise<Result> => {
   try {
     await sleep(1_500) // start-up done, JIT and GC settled a little
     const rest = [treeRss(server.pid), (await sleep(250), treeRss(server.pid)), (await sleep(250), treeRss(server.pid))]
-    const restRss = rest.map((r) => r.bytes).sort((a, b) => a - b)[1]!
+    const restSample = [...rest].sort((a, b) => a.bytes - b.bytes)[1]!
+    const restRss = restSample.bytes
     const processes = rest[2]!.processes
 
     // Connect: client i goes to process i % procs; senders are spread evenly over the clients.
@@ -411,6 +414,7 @@ const measure = async (scenario: Scenario, name: string): Promise<Result> => {
       label: server.name,
       processes,
       restRss,
+      restRssEach: restSample.each,
       connectedRss,
       peakRss,
       connected: ok,
@@ -583,6 +587,7 @@ const notes = (s: Scenario, results: ReadonlyArray<Result>): Array<string> => {
     }
   }
   if (s.name === "idle") {
+    out.push(`- RSS at rest by process (the first is the primary): ${results.map((r) => `${r.label} ${r.restRssEach.map((b) => (b / 2 ** 20).toFixed(1)).join(" + ")} MB`).join("; ")}`)
     out.push("- per connection = (RSS with every connection open and the server quiet - RSS at rest) / connections")
   }
   return out

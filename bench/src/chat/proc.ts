@@ -55,10 +55,10 @@ const cpuOf = (pid: number): number => {
   }
 }
 
-/** The sum of VmRSS over the process tree, in bytes, and how many processes that is. */
-export const treeRss = (root: number): { readonly bytes: number; readonly processes: number } => {
-  const pids = processTree(root)
-  return { bytes: pids.reduce((sum, pid) => sum + rssOf(pid), 0), processes: pids.length }
+/** The sum of VmRSS over the process tree in bytes, how many processes that is, and each one's (root first). */
+export const treeRss = (root: number): { readonly bytes: number; readonly processes: number; readonly each: Array<number> } => {
+  const each = processTree(root).map(rssOf)
+  return { bytes: each.reduce((sum, rss) => sum + rss, 0), processes: each.length, each }
 }
 
 /** CPU seconds used so far by the process tree (processes that already exited are not counted). */
