@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Option } from "effect"
+import { Effect, Fiber, Option } from "effect"
 import { connect, defectTag, eventually, skip, title, unique } from "./helpers.ts"
 
 describe(title("Cluster: one process, two handles"), () => {
@@ -114,7 +114,7 @@ describe(title("Cluster primitives"), () => {
       const waiting = yield* Effect.forkChild(Effect.flip(bb.wait), { startImmediately: true })
       yield* eventually(Effect.map(ba.waiting, (n) => n === 1))
       const timedOut = yield* Effect.flip(ba.waitFor("100 millis"))
-      assert.strictEqual(timedOut.reason, "timeout")
+      assert.strictEqual(timedOut._tag === "BrokenBarrierError" && timedOut.reason, "timeout")
       assert.strictEqual((yield* Fiber.join(waiting)).reason, "timeout")
       assert.isTrue(yield* bb.broken)
       assert.strictEqual((yield* Effect.flip(bb.wait))._tag, "BrokenBarrierError")
@@ -201,6 +201,7 @@ describe(title("Cluster primitives"), () => {
       const name = unique("pubsub")
       const pa = yield* a.pubsub<{ n: number }>(name)
       const pb = yield* b.pubsub<{ n: number }>(name)
+      const raw = yield* a.pubsub<string>(name)
       yield* pa.publish({ n: -1 })
       const s1 = yield* pb.subscribe
       const s2 = yield* pa.subscribe
@@ -216,7 +217,7 @@ describe(title("Cluster primitives"), () => {
       assert.deepStrictEqual(yield* s1.takeAll, [])
       assert.isTrue(Option.isNone(yield* s1.takeFor("50 millis")))
       const big = "x".repeat(9000)
-      assert.strictEqual(defectTag(yield* Effect.exit(pa.publish(big))), "InvalidArgumentError")
+      assert.strictEqual(defectTag(yield* Effect.exit(raw.publish(big))), "InvalidArgumentError")
     })))
 
   it.live.skipIf(skip)("names: a name is one kind with one setting; a clash is a tagged error; bad arguments are named", () =>
