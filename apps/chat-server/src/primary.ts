@@ -12,13 +12,13 @@
 import cluster, { type Worker } from "node:cluster"
 import { randomBytes } from "node:crypto"
 import * as net from "node:net"
+import * as Serve from "@weft/app/Serve"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as Http from "./http.ts"
 import { leanWorkers } from "./lean.ts"
 import { type Counters, type FromHub, makeOutbox, readJsonLines, type ToHub } from "./messages.ts"
 import { Registry } from "./registry.ts"
-import * as Serve from "./serve.ts"
 
 export interface PrimaryOptions {
   /** TCP port for the plain chat; 0 picks a free one. */
@@ -65,6 +65,27 @@ const freePort = Effect.callback<number, Error>((resume) => {
     probe.close(() => resume(Effect.succeed(port)))
   })
 })
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** Resolves once none of `pids` is alive (polled: a process's death has no portable event). */
+const waitGone = (pids: ReadonlyArray<number>) =>
+  Effect.callback<void>((resume) => {
+    const timer = setInterval(() => {
+      if (!pids.some(alive)) {
+        clearInterval(timer)
+        resume(Effect.void)
+      }
+    }, 20)
+    return Effect.sync(() => clearInterval(timer))
+  })
 
 export const runPrimary = (options: PrimaryOptions): Effect.Effect<Running, Error, Scope.Scope> =>
   Effect.gen(function*() {
@@ -204,11 +225,16 @@ export const runPrimary = (options: PrimaryOptions): Effect.Effect<Running, Erro
       () =>
         Effect.gen(function*() {
           stopping = true
+          const pids = [...entries.values()].flatMap((e) => e.pid === undefined ? [] : [e.pid])
           for (const entry of entries.values()) entry.worker.process.kill("SIGTERM")
           yield* Effect.timeoutOption(until(() => entries.size === 0), "4 seconds")
           for (const entry of entries.values()) entry.worker.process.kill("SIGKILL")
           yield* Effect.timeoutOption(until(() => entries.size === 0), "2 seconds")
           cluster.off("exit", onExit)
+          // Deno reports a worker's exit when its channel closes: wait for the process itself, so
+          // that it finishes its goodbyes (and is not cut short when this process exits).
+          yield* Effect.timeoutOption(waitGone(pids), "3 seconds")
+          for (const pid of pids.filter(alive)) process.kill(pid, "SIGKILL")
         })
     )
 
@@ -229,13 +255,8 @@ export const runPrimary = (options: PrimaryOptions): Effect.Effect<Running, Erro
       messages: registry.messages,
       restarts
     })
-    const runtime = yield* Effect.promise(() => Serve.runtime())
-    const served = yield* Effect.acquireRelease(
-      Effect.tryPromise({
-        try: () => runtime.serve(Http.makeApp(stats), options.httpPort),
-        catch: (error) => new Error(`cannot serve HTTP on 127.0.0.1:${options.httpPort}: ${error instanceof Error ? error.message : String(error)}`)
-      }),
-      (served) => Effect.promise(() => served.close())
+    const served = yield* Serve.serve(Http.makeApp(stats), { port: options.httpPort }).pipe(
+      Effect.mapError((error) => new Error(error.message))
     )
     return { port, ircPort, httpPort: served.port }
   })

@@ -46,9 +46,9 @@ export const runWorker = (options: WorkerOptions): void => {
   const relay = net.connect(options.relayPort, "127.0.0.1")
   relay.setNoDelay(true)
   relay.on("error", () => {}) // 'close' follows
-  // Without its primary a worker is an orphan: leave.
-  relay.on("close", () => process.exit(stopping ? 0 : 1))
-  process.on("disconnect", () => process.exit(0))
+  // Without its primary a worker is an orphan: tell its clients, and leave.
+  relay.on("close", () => stop("the relay to the primary closed"))
+  process.on("disconnect", () => stop("the primary disconnected"))
   const outbox = makeOutbox((data) => {
     if (!relay.destroyed) relay.write(data)
   })
@@ -99,20 +99,28 @@ export const runWorker = (options: WorkerOptions): void => {
     })
   })
 
-  const stop = () => {
+  function stop(why: string) {
+    if (process.env.WEFT_CHAT_DEBUG) console.error(`worker ${id} stop: ${why}`)
     if (stopping) return
     stopping = true
-    for (const server of servers) server.close()
+    // Clients first: closing a server talks to the primary, which may be gone already.
     hub.shutdown("server shutting down")
+    for (const server of servers) {
+      try {
+        server.close()
+      } catch {
+        // Deno: the IPC channel to a departed primary is a broken pipe; the port closes with us.
+      }
+    }
     // Give the goodbyes a moment to flush, then go.
     const exit = () => process.exit(0)
     const poll = setInterval(() => {
-      if (hub.size === 0) exit()
+      if (hub.size === 0) setTimeout(exit, 20)
     }, 20)
     poll.unref()
     setTimeout(exit, 1_500)
   }
-  process.on("SIGTERM", stop)
+  process.on("SIGTERM", () => stop("SIGTERM"))
   // Ctrl-C reaches the whole process group; the primary decides, and sends SIGTERM.
   process.on("SIGINT", () => {})
 }
