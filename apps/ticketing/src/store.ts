@@ -26,7 +26,7 @@
  *   whole batch, each buyer answered only after that `fsync`.
  * - **A new generation** (`reset`, the first purchase on a seed
  *   `{"count": N}` file, and compaction once the journal holds
- *   `compactAfter` orders): the new journal is created and `fsync`ed, the
+ *   `compactAfter` orders and as many as the snapshot): the new journal is created and `fsync`ed, the
  *   snapshot is written to a temporary file, `fsync`ed, renamed over
  *   `<file>`, and the directory is `fsync`ed. The old journal is removed
  *   after. A crash at any step leaves either the old pair or the new one.
@@ -236,7 +236,10 @@ export interface Options {
   readonly stale?: FileLock.Options["stale"]
   /** Most purchases written in one group commit. Default 512. */
   readonly maxBatch?: number
-  /** Fold the journal into a new snapshot once it holds this many orders. Default 20,000. */
+  /**
+   * Fold the journal into a new snapshot once it holds this many orders, and
+   * at least as many as the snapshot. Default 20,000.
+   */
   readonly compactAfter?: number
 }
 
@@ -544,7 +547,25 @@ const appendDurably = (journal: string, bytes: Uint8Array, position: number, app
         if (!append) {
           // Cut off a torn tail left by a writer that crashed.
           const size = (yield* io<fs.Stats>((done) => fs.fstat(fd, done))).size
-          if (size !== position) yield* io<void>((done) => fs.ftruncate(fd, position, (e) => done(e, undefined)))
+          if (size > position) {
+            // What lies past our read is a torn tail only if it holds no whole frame: whole frames there
+            // would mean another writer appended while we held the lock (it was taken over from us).
+            const extra = Buffer.alloc(size - position)
+            yield* io<number>((done) => fs.read(fd, extra, 0, extra.length, position, done))
+            const whole = (() => {
+              try {
+                return Journal.decode(extra, position).records.length
+              } catch {
+                return 1
+              }
+            })()
+            if (whole > 0) {
+              return yield* Effect.fail(
+                Object.assign(new Error(`the journal grew under our lock (it was taken over); nothing written`), { code: "ELOCKLOST" })
+              )
+            }
+            yield* io<void>((done) => fs.ftruncate(fd, position, (e) => done(e, undefined)))
+          }
         }
         let written = 0
         while (written < bytes.length) {
@@ -554,9 +575,11 @@ const appendDurably = (journal: string, bytes: Uint8Array, position: number, app
         }
         yield* io<void>((done) => fs.fsync(fd, (e) => done(e, undefined)))
       }).pipe(
-        Effect.tapError(() =>
-          // A half-written batch was never confirmed: take it back (best effort).
-          append ? Effect.void : io<void>((done) => fs.ftruncate(fd, position, (e) => done(e, undefined))).pipe(Effect.ignore)
+        Effect.tapError((error) =>
+          // A half-written batch was never confirmed: take it back (best effort). Never another writer's frames.
+          append || error.code === "ELOCKLOST"
+            ? Effect.void
+            : io<void>((done) => fs.ftruncate(fd, position, (e) => done(e, undefined))).pipe(Effect.ignore)
         )
       ),
     (fd) => io<void>((done) => fs.close(fd, (e) => done(e, undefined))).pipe(Effect.ignore)
@@ -691,8 +714,10 @@ export const make = (file: string, options: Options = {}): Effect.Effect<TicketS
             state.journaled += fresh.length
           }
         }
-        if (lock !== undefined && state.journaled >= compactAfter) {
-          // Fold the journal into a new snapshot (amortised O(1) per order). A failure here loses nothing.
+        if (lock !== undefined && state.journaled >= Math.max(compactAfter, state.orders.length - state.journaled)) {
+          // Fold the journal into a new snapshot once it holds as many orders as the snapshot (and at
+          // least compactAfter): each order is rewritten a bounded number of times, amortised O(1).
+          // A failure here loses nothing.
           yield* attempt(() => writeGeneration(absolute, state.total, state.orders, state.journal)).pipe(Effect.ignore)
         }
         const soldNow = state.orders.length

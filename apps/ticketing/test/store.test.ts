@@ -2,7 +2,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Lock } from "@weft/primitives"
-import { Effect } from "effect"
+import { Deferred, Effect, Fiber } from "effect"
 import * as fc from "fast-check"
 import * as Store from "../src/store.ts"
 import { assertConfirmedPresent, memoryDir, reopen, tempDir } from "./helpers.ts"
@@ -160,6 +160,28 @@ describe("TicketStore", () => {
       assert.strictEqual(fs.readdirSync(dir).filter((f) => f.endsWith(".journal")).length, 1)
       const again = yield* (yield* Store.make(file)).buy({ buyer: "b0", key: "k0" })
       assert.isTrue(again.ok && again.replayed && again.order.id === confirmed[0]!.id, "keys survive compaction")
+    })))
+
+  it.live("a holder whose lock was taken over (a stall past the stale window) writes nothing over the new holder's orders", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const dir = yield* tempDir
+      const file = path.join(dir, "tickets.json")
+      yield* (yield* Store.make(file)).reset(5)
+      // Two stores under two different locks: both "hold" at once, as after a takeover.
+      const resume = yield* Deferred.make<void>()
+      const held = yield* Deferred.make<void>()
+      const stalled = yield* Store.make(file, { lock: yield* Lock.make, onHold: () => Deferred.succeed(held, undefined), hold: Deferred.await(resume) })
+      const usurper = yield* Store.make(file, { lock: yield* Lock.make })
+      const late = yield* Effect.forkChild(Effect.flip(stalled.buy({ buyer: "stalled" })))
+      yield* Deferred.await(held)
+      const taken = yield* usurper.buy({ buyer: "usurper" })
+      yield* Deferred.succeed(resume, undefined)
+      const error = yield* Fiber.join(late)
+      assert.strictEqual(error._tag, "StoreIOError")
+      assert.include(error.message, "taken over")
+      const seen = yield* reopen(file)
+      assert.deepStrictEqual(seen.orders.map((o) => o.buyer), ["usurper"])
+      assertConfirmedPresent(seen.byId, taken.ok ? [taken.order] : [])
     })))
 
   it.live("reset: a non-negative integer, else InvalidCountError", () =>
