@@ -13,16 +13,20 @@
 /** How a connection speaks: plain lines (nc), IRC, or the web page (plain lines over a WebSocket). */
 export type Proto = "plain" | "irc" | "web"
 
-/** A user's request, already parsed and checked for form by its hub. Rooms are names without `#`. */
+/**
+ * A user's request, already parsed and checked for form by its hub. Rooms are
+ * names without `#`; an undefined room is the user's current room, which the
+ * registry keeps, so a `/join` and the lines typed right after it agree.
+ */
 export type Command =
-  | { readonly c: "say"; readonly room: string; readonly text: string; readonly kind: "say" | "me" | "notice" }
+  | { readonly c: "say"; readonly room: string | undefined; readonly text: string; readonly kind: "say" | "me" | "notice" }
   | { readonly c: "msg"; readonly to: string; readonly text: string; readonly notice: boolean }
   | { readonly c: "nick"; readonly nick: string }
   | { readonly c: "join"; readonly room: string }
-  | { readonly c: "part"; readonly room: string; readonly reason: string | undefined }
-  | { readonly c: "who"; readonly room: string; readonly kind: "who" | "names" }
+  | { readonly c: "part"; readonly room: string | undefined; readonly reason: string | undefined }
+  | { readonly c: "who"; readonly room: string | undefined; readonly kind: "who" | "names" }
   | { readonly c: "rooms" }
-  | { readonly c: "topic"; readonly room: string; readonly text: string | undefined }
+  | { readonly c: "topic"; readonly room: string | undefined; readonly text: string | undefined }
   | { readonly c: "quit"; readonly reason: string | undefined }
 
 /** What went wrong, so each protocol can say it its way (IRC: the numeric beside each). */
@@ -47,7 +51,8 @@ export type Reply =
   | { readonly r: "refused"; readonly code: ErrorCode; readonly nick: string; readonly text: string }
   | { readonly r: "error"; readonly code: ErrorCode; readonly arg: string; readonly text: string; readonly quiet: boolean }
   | Joined
-  | { readonly r: "parted"; readonly room: string; readonly reason: string | undefined }
+  /** `current`: the user's current room now. */
+  | { readonly r: "parted"; readonly room: string; readonly reason: string | undefined; readonly current: string | undefined }
   | { readonly r: "renamed"; readonly old: string; readonly nick: string }
   | { readonly r: "who"; readonly room: string; readonly exists: boolean; readonly nicks: ReadonlyArray<string>; readonly kind: "who" | "names" }
   | { readonly r: "rooms"; readonly rooms: ReadonlyArray<RoomInfo> }

@@ -45,13 +45,6 @@ export const renderEvent = (e: Event): string => {
   }
 }
 
-/** The current room's name, or an error line sent and undefined. */
-const currentRoom = (session: Session): string | undefined => {
-  const room = session.current === undefined ? undefined : session.rooms.get(session.current)
-  if (room === undefined) session.say("! error: you are in no room: /join ROOM first")
-  return room
-}
-
 const joinedLines = (session: Session, room: string, members: number, topic: string) => {
   session.say(`* you are in ${room} (${members} here)`)
   if (topic !== "") session.say(`* topic of ${room}: ${topic}`)
@@ -76,34 +69,22 @@ export const make = (maxLine: number): Handler => ({
       case "Invalid":
         return session.say(`! error: ${cmd.reason}`)
       case "Say":
-      case "Me": {
-        const room = currentRoom(session)
-        if (room !== undefined) session.send({ t: "cmd", c, cmd: { c: "say", room, text: cmd.text, kind: cmd._tag === "Me" ? "me" : "say" } })
-        return
-      }
+      case "Me":
+        return session.send({ t: "cmd", c, cmd: { c: "say", room: undefined, text: cmd.text, kind: cmd._tag === "Me" ? "me" : "say" } })
       case "Msg":
         return session.send({ t: "cmd", c, cmd: { c: "msg", to: cmd.to, text: cmd.text, notice: false } })
       case "Nick":
         return session.send({ t: "cmd", c, cmd: { c: "nick", nick: cmd.name } })
       case "Join":
         return session.send({ t: "cmd", c, cmd: { c: "join", room: cmd.room } })
-      case "Part": {
-        const room = cmd.room ?? currentRoom(session)
-        if (room !== undefined) session.send({ t: "cmd", c, cmd: { c: "part", room, reason: undefined } })
-        return
-      }
-      case "Who": {
-        const room = cmd.room ?? currentRoom(session)
-        if (room !== undefined) session.send({ t: "cmd", c, cmd: { c: "who", room, kind: "who" } })
-        return
-      }
+      case "Part":
+        return session.send({ t: "cmd", c, cmd: { c: "part", room: cmd.room, reason: undefined } })
+      case "Who":
+        return session.send({ t: "cmd", c, cmd: { c: "who", room: cmd.room, kind: "who" } })
       case "Rooms":
         return session.send({ t: "cmd", c, cmd: { c: "rooms" } })
-      case "Topic": {
-        const room = currentRoom(session)
-        if (room !== undefined) session.send({ t: "cmd", c, cmd: { c: "topic", room, text: cmd.text } })
-        return
-      }
+      case "Topic":
+        return session.send({ t: "cmd", c, cmd: { c: "topic", room: undefined, text: cmd.text } })
       case "Help":
         for (const line of HELP) session.say(line)
         return
@@ -141,9 +122,8 @@ export const make = (maxLine: number): Handler => ({
       case "parted": {
         const key = r.room.toLowerCase()
         hub.parted(session, key)
-        if (session.current === key) session.current = [...session.rooms.keys()].at(-1)
-        const now = session.current === undefined ? "you are in no room now" : `your current room is ${session.rooms.get(session.current)}`
-        return session.say(`* you left ${r.room}; ${now}`)
+        session.current = r.current?.toLowerCase()
+        return session.say(`* you left ${r.room}; ${r.current === undefined ? "you are in no room now" : `your current room is ${r.current}`}`)
       }
       case "renamed":
         session.nick = r.nick

@@ -29,6 +29,8 @@ interface User {
   readonly conn: number
   readonly proto: Proto
   readonly rooms: Set<Room>
+  /** Where plain lines go: the room joined last (or the one before, after a part). */
+  current: Room | undefined
 }
 
 interface Room {
@@ -87,7 +89,7 @@ export class Registry {
     }
     let name = nick
     while (name === undefined || this.users.has(name.toLowerCase())) name = `guest${++this.nextGuest}`
-    const user: User = { uid: ++this.nextUid, nick: name, endpoint, conn, proto, rooms: new Set() }
+    const user: User = { uid: ++this.nextUid, nick: name, endpoint, conn, proto, rooms: new Set(), current: undefined }
     this.users.set(name.toLowerCase(), user)
     let byConn = this.conns.get(endpoint)
     if (byConn === undefined) this.conns.set(endpoint, byConn = new Map())
@@ -103,9 +105,10 @@ export class Registry {
     if (user === undefined) return
     switch (cmd.c) {
       case "say": {
-        const room = this.rooms.get(cmd.room.toLowerCase())
+        if (cmd.room === undefined && user.current === undefined) return this.noRoom(user)
+        const room = cmd.room === undefined ? user.current! : this.rooms.get(cmd.room.toLowerCase())
         if (room === undefined || !room.members.has(user)) {
-          return this.error(user, "not-in-room", cmd.room, `you are not in ${cmd.room}: /join ${cmd.room} first`, cmd.kind === "notice")
+          return this.error(user, "not-in-room", cmd.room!, `you are not in ${cmd.room}: /join ${cmd.room} first`, cmd.kind === "notice")
         }
         this.messages++
         return this.toRoom(room, { e: "msg", room: room.name, nick: user.nick, uid: user.uid, text: cmd.text, kind: cmd.kind })
@@ -131,20 +134,22 @@ export class Registry {
       case "join":
         return this.join(user, cmd.room)
       case "part": {
-        const room = this.rooms.get(cmd.room.toLowerCase())
-        if (room === undefined || !room.members.has(user)) return this.error(user, "not-in-room", cmd.room, `you are not in ${cmd.room}`)
+        if (cmd.room === undefined && user.current === undefined) return this.noRoom(user)
+        const room = cmd.room === undefined ? user.current! : this.rooms.get(cmd.room.toLowerCase())
+        if (room === undefined || !room.members.has(user)) return this.error(user, "not-in-room", cmd.room!, `you are not in ${cmd.room}`)
         this.leave(user, room)
-        this.reply(user, { r: "parted", room: room.name, reason: cmd.reason })
+        this.reply(user, { r: "parted", room: room.name, reason: cmd.reason, current: user.current?.name })
         if (room.members.size > 0 && room.members.size <= this.options.quietAbove) {
           this.toRoom(room, { e: "part", room: room.name, nick: user.nick, reason: cmd.reason })
         }
         return
       }
       case "who": {
-        const room = this.rooms.get(cmd.room.toLowerCase())
+        if (cmd.room === undefined && user.current === undefined) return this.noRoom(user)
+        const room = cmd.room === undefined ? user.current : this.rooms.get(cmd.room.toLowerCase())
         return this.reply(user, {
           r: "who",
-          room: room?.name ?? cmd.room,
+          room: room?.name ?? cmd.room!,
           exists: room !== undefined,
           nicks: room === undefined ? [] : [...room.members].map((m) => m.nick),
           kind: cmd.kind
@@ -153,12 +158,13 @@ export class Registry {
       case "rooms":
         return this.reply(user, { r: "rooms", rooms: this.roomList() })
       case "topic": {
-        const room = this.rooms.get(cmd.room.toLowerCase())
+        if (cmd.room === undefined && user.current === undefined) return this.noRoom(user)
+        const room = cmd.room === undefined ? user.current : this.rooms.get(cmd.room.toLowerCase())
         if (cmd.text === undefined) {
-          if (room === undefined) return this.error(user, "no-such-room", cmd.room, `there is no room ${cmd.room}`)
+          if (room === undefined) return this.error(user, "no-such-room", cmd.room!, `there is no room ${cmd.room}`)
           return this.reply(user, { r: "topic", room: room.name, topic: room.topic })
         }
-        if (room === undefined || !room.members.has(user)) return this.error(user, "not-in-room", cmd.room, `you are not in ${cmd.room}`)
+        if (room === undefined || !room.members.has(user)) return this.error(user, "not-in-room", cmd.room!, `you are not in ${cmd.room}`)
         room.topic = cmd.text
         return this.toRoom(room, { e: "topic", room: room.name, nick: user.nick, topic: cmd.text })
       }
@@ -184,6 +190,10 @@ export class Registry {
 
   private reply(user: User, r: Reply): void {
     this.options.deliver([user.endpoint], { t: "r", c: user.conn, r })
+  }
+
+  private noRoom(user: User): void {
+    this.error(user, "not-in-room", "", "you are in no room: /join ROOM first")
   }
 
   private error(user: User, code: ErrorCode, arg: string, text: string, quiet = false): void {
@@ -231,6 +241,7 @@ export class Registry {
       room.endpoints.set(user.endpoint, (room.endpoints.get(user.endpoint) ?? 0) + 1)
       user.rooms.add(room)
     }
+    user.current = room
     return {
       r: "joined",
       room: room.name,
@@ -244,6 +255,7 @@ export class Registry {
   private leave(user: User, room: Room): void {
     room.members.delete(user)
     user.rooms.delete(room)
+    if (user.current === room) user.current = [...user.rooms].at(-1)
     const left = (room.endpoints.get(user.endpoint) ?? 1) - 1
     if (left === 0) room.endpoints.delete(user.endpoint)
     else room.endpoints.set(user.endpoint, left)

@@ -155,6 +155,19 @@ describe("chat server (node:cluster, 2 workers)", () => {
       assert.strictEqual(a!.lines().filter((l) => l === "* ben quit").length, 1, "one notice, though they shared two rooms")
     })))
 
+  it.live("typed ahead: a line right after /join goes to the new room, with no wait for the reply", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const server = yield* startServer()
+      const [a, b] = yield* connectSpread(server.port, 2, 1)
+      yield* b!.write("/join den\n")
+      yield* b!.waitFor((l) => l.startsWith("* you are in den"))
+      yield* a!.write("/nick ann\n/join den\n/topic typed ahead\nfirst in den\n/part\nback in lobby\n")
+      yield* b!.waitFor((l) => l === "* ann set the topic of den: typed ahead")
+      yield* b!.waitFor((l) => l === "[den] ann: first in den")
+      yield* b!.waitFor((l) => l === "[lobby] ann: back in lobby")
+      assert.deepStrictEqual(a!.lines().filter((l) => l.startsWith("!")), [])
+    })))
+
   it.live("nicks are unique across workers, case-insensitively: of two clients racing for a nick, exactly one wins", () =>
     Effect.scoped(Effect.gen(function*() {
       const server = yield* startServer()

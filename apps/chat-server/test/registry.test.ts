@@ -88,6 +88,25 @@ describe("Registry", () => {
     assert.deepStrictEqual(replies(1, 1).map((r) => r.r === "error" && r.code), ["not-in-room", "not-in-room"])
   })
 
+  it("the current room is the registry's: a line right after /join goes to the new room, /part falls back", () => {
+    const { registry, sent, replies, take } = make()
+    registry.open(1, 1, "plain", undefined)
+    registry.command(1, 1, { c: "join", room: "den" })
+    take()
+    registry.command(1, 1, { c: "say", room: undefined, text: "here", kind: "say" })
+    registry.command(1, 1, { c: "topic", room: undefined, text: "dens" })
+    assert.deepStrictEqual(sent.map((s) => s.message.t === "room" && s.message.k), ["den", "den"])
+    take()
+    registry.command(1, 1, { c: "part", room: undefined, reason: undefined })
+    registry.command(1, 1, { c: "part", room: undefined, reason: undefined })
+    registry.command(1, 1, { c: "say", room: undefined, text: "anyone?", kind: "say" })
+    assert.deepStrictEqual(replies(1, 1), [
+      { r: "parted", room: "den", reason: undefined, current: "lobby" },
+      { r: "parted", room: "lobby", reason: undefined, current: undefined },
+      { r: "error", code: "not-in-room", arg: "", text: "you are in no room: /join ROOM first", quiet: false }
+    ])
+  })
+
   it("/msg goes to one user on its hub, the sender gets the echo; nobody by that name is an error", () => {
     const { registry, sent, replies, take } = make()
     registry.open(1, 1, "plain", undefined)
