@@ -1,0 +1,121 @@
+/**
+ * `npm start`'s flags: the ports (each with a fixed default), the workers of
+ * the chat and the ticket office, where the ticket store lives, and whether
+ * to build the packages first. A bad flag is a `UsageError` naming it.
+ */
+import * as path from "node:path"
+import { parseArgs } from "node:util"
+import { Data, Runtime } from "effect"
+
+/** A bad flag; exits 2. */
+export class UsageError extends Data.TaggedError("UsageError")<{ readonly message: string }> {
+  override readonly [Runtime.errorExitCode] = 2
+}
+
+export interface Options {
+  /** The landing page. */
+  readonly port: number
+  readonly chatPort: number
+  readonly ircPort: number
+  readonly chatHttpPort: number
+  readonly ticketsPort: number
+  readonly trafficPort: number
+  /** Worker processes of the chat and of the ticket office. */
+  readonly workers: number
+  /** The directory of the ticket store (created if missing). */
+  readonly data: string
+  /** Build the packages the apps import when their `dist/` is missing or older than their sources. */
+  readonly build: boolean
+}
+
+/** The fixed defaults. */
+export const defaults = {
+  port: 8080,
+  chatPort: 7000,
+  ircPort: 6667,
+  chatHttpPort: 8081,
+  ticketsPort: 8082,
+  trafficPort: 8083,
+  workers: 2
+} as const
+
+export const usage = `usage: npm start -- [options]
+
+Starts the chat (nc, IRC and the web), the ticket office and the traffic light's
+live page, and a landing page that links them and shows which are up. Ctrl-C
+stops everything.
+
+  --port N             the landing page                          default ${defaults.port}
+  --chat-port N        the chat for nc (plain TCP lines)          default ${defaults.chatPort}
+  --irc-port N         the chat for IRC clients                   default ${defaults.ircPort}
+  --chat-http-port N   the chat's web page                        default ${defaults.chatHttpPort}
+  --tickets-port N     the ticket office                          default ${defaults.ticketsPort}
+  --traffic-port N     the traffic light                          default ${defaults.trafficPort}
+  --workers N          processes of the chat and of the ticket office (1 to 16)  default ${defaults.workers}
+  --data DIR           where the ticket store lives               default ./data
+  --no-build           do not build the packages first (they are built when their
+                       dist/ is missing or older than their sources)
+  --help               this text
+
+Every server listens on 127.0.0.1 only. Port 0 picks a free one.`
+
+const portFlags = {
+  port: "port",
+  chatPort: "chat-port",
+  ircPort: "irc-port",
+  chatHttpPort: "chat-http-port",
+  ticketsPort: "tickets-port",
+  trafficPort: "traffic-port"
+} as const
+
+const int = (flag: string, text: string, min: number, max: number): number | UsageError => {
+  const value = /^\d+$/.test(text) ? Number(text) : Number.NaN
+  return value >= min && value <= max ? value : new UsageError({ message: `--${flag}: "${text}" is not a whole number from ${min} to ${max}` })
+}
+
+/** Reads the flags (without the runtime and script) against `root`, the repository. */
+export const parse = (argv: ReadonlyArray<string>, root: string): Options | UsageError | "help" => {
+  let values: Record<string, string | boolean | undefined>
+  try {
+    values = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        ...Object.fromEntries(Object.values(portFlags).map((flag) => [flag, { type: "string" as const }])),
+        workers: { type: "string" },
+        data: { type: "string" },
+        build: { type: "boolean" },
+        "no-build": { type: "boolean" },
+        help: { type: "boolean", short: "h" }
+      }
+    }).values
+  } catch (error) {
+    return new UsageError({ message: error instanceof Error ? error.message : String(error) })
+  }
+  if (values.help === true) return "help"
+  const ports: Record<string, number> = {}
+  for (const [key, flag] of Object.entries(portFlags)) {
+    const text = values[flag]
+    if (text === undefined) {
+      ports[key] = defaults[key as keyof typeof portFlags]
+      continue
+    }
+    const port = int(flag, String(text), 0, 65535)
+    if (port instanceof UsageError) return port
+    ports[key] = port
+  }
+  const fixed = Object.entries(ports).filter(([, port]) => port !== 0)
+  for (const [i, [key, port]] of fixed.entries()) {
+    const other = fixed.slice(0, i).find(([, p]) => p === port)
+    if (other) return new UsageError({ message: `--${portFlags[key as keyof typeof portFlags]} and --${portFlags[other[0] as keyof typeof portFlags]} are both ${port}` })
+  }
+  const workers = values.workers === undefined ? defaults.workers : int("workers", String(values.workers), 1, 16)
+  if (workers instanceof UsageError) return workers
+  return {
+    ...(ports as { [K in keyof typeof portFlags]: number }),
+    workers,
+    data: path.resolve(root, typeof values.data === "string" ? values.data : "data"),
+    build: values["no-build"] !== true
+  }
+}

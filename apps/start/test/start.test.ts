@@ -1,0 +1,128 @@
+/// <reference lib="dom" />
+// npm start for real: the launcher from the repository root, on free ports (0),
+// with a fresh data directory. Every address it prints must answer, and SIGTERM
+// must leave no process of its tree behind.
+import * as fs from "node:fs"
+import * as net from "node:net"
+import * as os from "node:os"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import * as Chromium from "@weft/app/Chromium"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { alive, descendants, launch, procAvailable, type Running } from "./processes.ts"
+
+const root = fileURLToPath(new URL("../../..", import.meta.url))
+const script = path.join(root, "apps/start/src/main.ts")
+const free = ["--port", "0", "--chat-port", "0", "--irc-port", "0", "--chat-http-port", "0", "--tickets-port", "0", "--traffic-port", "0"]
+
+const connects = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const socket = net.connect({ port, host: "127.0.0.1" })
+    socket.once("connect", () => {
+      socket.destroy()
+      resolve(true)
+    })
+    socket.once("error", () => resolve(false))
+  })
+
+const waitUntil = async (what: string, check: () => boolean | Promise<boolean>, ms: number) => {
+  const deadline = Date.now() + ms
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+}
+
+describe("npm start, from the repository root", () => {
+  let data: string
+  let running: Running
+  let banner: string
+
+  beforeAll(async () => {
+    data = fs.mkdtempSync(path.join(os.tmpdir(), "weft-start-"))
+    running = launch(script, [...free, "--workers", "1", "--no-build", "--data", data], root)
+    await running.waitFor(/^Ctrl-C stops everything\.$/, 100_000)
+    banner = running.stdout().slice(running.stdout().indexOf("Weft is running:"))
+  }, 110_000)
+
+  afterAll(async () => {
+    if (running && running.child.exitCode === null && running.child.signalCode === null) {
+      const tree = descendants(running.child.pid!)
+      running.child.kill("SIGKILL")
+      for (const pid of tree) {
+        try {
+          process.kill(pid, "SIGKILL")
+        } catch {}
+      }
+    }
+    if (data) fs.rmSync(data, { recursive: true, force: true })
+  })
+
+  it("prints every address, with an nc line and an IRC line for the chat, and each answers", async () => {
+    const urls = [...banner.matchAll(/http:\/\/127\.0\.0\.1:\d+/g)].map((m) => m[0])
+    expect(urls).toHaveLength(4) // the landing page, the chat's web page, the tickets, the traffic light
+    for (const label of ["landing page", "chat (web)", "tickets", "traffic light"]) expect(banner).toMatch(new RegExp(`^  ${label.replace(/[()]/g, "\\$&")} +http://`, "m"))
+    for (const url of urls) {
+      // Each answers its page (a chat without its web page yet answers 404 there) and its health route with 200.
+      const page = await fetch(`${url}/`)
+      await page.body?.cancel()
+      expect(page.status, `${url}/`).toBeLessThan(500)
+      const health = await fetch(`${url}/health`)
+      await health.body?.cancel()
+      expect(health.status, `${url}/health`).toBe(200)
+    }
+    const nc = /^ {2}chat \(nc\) +nc 127\.0\.0\.1 (\d+)$/m.exec(banner)
+    const irc = /^ {2}chat \(IRC\) +irssi -c 127\.0\.0\.1 -p (\d+)/m.exec(banner)
+    expect(nc, banner).not.toBeNull()
+    expect(irc, banner).not.toBeNull()
+    expect(await connects(Number(nc![1]))).toBe(true)
+    expect(await connects(Number(irc![1]))).toBe(true)
+    // The ticket store is under --data.
+    expect(fs.readdirSync(data).length).toBeGreaterThan(0)
+  })
+
+  it("the landing page's status says every app is up", async () => {
+    const landing = /^ {2}landing page +(http:\/\/\S+)$/m.exec(banner)![1]!
+    await waitUntil("every app up", async () => {
+      const { apps } = await (await fetch(`${landing}/status`)).json() as { apps: Array<{ name: string; up: boolean }> }
+      return apps.length === 3 && apps.every((a) => a.up)
+    }, 30_000)
+  })
+
+  it("a second npm start says which port is taken, and exits 1 without starting anything", async () => {
+    const landingPort = /^ {2}landing page +http:\/\/127\.0\.0\.1:(\d+)$/m.exec(banner)![1]!
+    const second = launch(script, [...free.slice(2), "--port", landingPort, "--no-build", "--data", data], root)
+    expect(await second.exited).toBe(1)
+    expect(second.stderr()).toContain(`port ${landingPort} (the landing page, --port) is taken`)
+    expect(second.stderr()).toContain("is another npm start running?")
+    expect(second.stdout()).not.toContain("Weft is running")
+  }, 60_000)
+
+  it.skipIf(!Chromium.available)(Chromium.skipTitle("the landing page in Chromium: a card per app, each up, with its links"), async () => {
+    const landing = /^ {2}landing page +(http:\/\/\S+)$/m.exec(banner)![1]!
+    const browser = await Chromium.open()
+    try {
+      const page = await browser.newPage({ viewport: { width: 1000, height: 640 } })
+      await page.goto(`${landing}/`)
+      await page.waitForFunction(() => document.querySelectorAll('.app[data-up="true"]').length === 3, undefined, { timeout: 30_000 })
+      const links = await page.$$eval(".app a", (as) => as.map((a) => (a as HTMLAnchorElement).href))
+      expect(links).toHaveLength(3)
+      expect(await page.textContent('.app[data-name="chat"]')).toMatch(/nc 127\.0\.0\.1 \d+/)
+      await page.screenshot({ path: path.join(root, "apps/start/.results/landing.png"), fullPage: true })
+      await page.setViewportSize({ width: 390, height: 844 })
+      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390)
+    } finally {
+      await browser.close()
+    }
+  }, 90_000)
+
+  it.skipIf(!procAvailable)(`SIGTERM stops everything and leaves no process behind${procAvailable ? "" : " (skipped: no /proc to read the process tree)"}`, async () => {
+    const tree = descendants(running.child.pid!)
+    // The chat (with its worker), the ticket office, the traffic light, at least.
+    expect(tree.length).toBeGreaterThanOrEqual(4)
+    // process.kill, not child.kill: Deno's ChildProcess reports the signal it sent as the cause of exit.
+    process.kill(running.child.pid!, "SIGTERM")
+    expect(await running.exited).toBe(0)
+    await waitUntil(`every process of the tree (${tree.join(", ")}) gone`, () => tree.every((pid) => !alive(pid)), 15_000)
+  }, 30_000)
+})
