@@ -13,7 +13,8 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { parseArgs } from "node:util"
-import { Cause, Effect, Fiber } from "effect"
+import { Main } from "@weft/app"
+import { Effect, Runtime } from "effect"
 import * as Http from "./http.ts"
 import * as Page from "./page.ts"
 import { type LockKind, rush } from "./rush.ts"
@@ -29,7 +30,18 @@ const usage = `usage:
   rush  [--tickets 3] [--buyers 10] [--lock file|manager|none] [--no-lock] [--think MS] [--hold MS] [--file PATH]
         one process per buyer (a ProcessPool); all start at one barrier, look, then buy`
 
-class UsageError extends Error {}
+/** A bad command line: the message and the usage, exit code 2. */
+class UsageError extends Error {
+  override readonly [Runtime.errorExitCode] = 2
+  constructor(problem: string) {
+    super(`${problem}\n${usage}`)
+  }
+}
+
+/** A rush under a lock that oversold: a bug, exit code 1. */
+class OversoldError extends Error {
+  override readonly [Runtime.errorExitCode] = 1
+}
 
 interface ServeSettings {
   readonly file: string
@@ -49,43 +61,19 @@ const serveHere = (settings: ServeSettings) =>
     return yield* Server.listen(app, { port: settings.port })
   })
 
-const runMain = (program: Effect.Effect<number, unknown>, log: boolean) => {
-  const fiber = Effect.runFork(program)
-  let stopping = false
-  const stop = () => {
-    if (stopping) return
-    stopping = true
-    Effect.runFork(Fiber.interrupt(fiber))
-  }
-  // `on`, not `once`: on Deno, removing the last listener restores the default action mid-shutdown.
-  process.on("SIGINT", stop)
-  process.on("SIGTERM", stop)
-  Effect.runPromise(Fiber.await(fiber)).then((exit) => {
-    if (exit._tag === "Success") process.exit(exit.value)
-    if (exit.cause.reasons.every((r) => r._tag === "Interrupt")) {
-      if (!stopping) console.error(`interrupted: ${Cause.pretty(exit.cause)}`)
-      process.exit(stopping ? 0 : 1)
-    }
-    const error = Cause.squash(exit.cause)
-    if (error instanceof UsageError) console.error(`${error.message}\n${usage}`)
-    else if (log) console.error(error instanceof Error ? error.message : String(error))
-    process.exit(error instanceof UsageError ? 2 : 1)
-  })
-}
-
 if (cluster.isWorker) {
   // A worker of `serve --workers N`: settings from the primary.
   const env = process.env
   // The primary is gone (even SIGKILLed): so is this worker.
   process.on("disconnect", () => process.exit(0))
-  runMain(
+  Main.runMain(
     serveHere({
       file: env.WEFT_TICKETS_FILE!,
       port: Number(env.WEFT_TICKETS_PORT),
       adminToken: env.TICKETING_ADMIN_TOKEN || undefined,
       hold: Number(env.WEFT_TICKETS_HOLD ?? 0)
     }).pipe(Effect.andThen(Effect.never), Effect.scoped),
-    true
+    { name: `ticketing worker ${process.pid}` }
   )
 } else {
   const argv = process.argv.slice(2)
@@ -149,7 +137,7 @@ if (cluster.isWorker) {
       onEvent: (line) => console.log(line)
     }).pipe(Effect.ensuring(Effect.sync(() => dir !== undefined && fs.rmSync(dir, { recursive: true, force: true }))))
     // Overselling is the point of --no-lock; with a lock it would be a bug.
-    return report.lock !== "none" && report.oversold ? 1 : 0
+    if (report.lock !== "none" && report.oversold) return yield* Effect.die(new OversoldError(`oversold under --lock ${report.lock}`))
   })
 
   const serveMode = Effect.gen(function*() {
@@ -183,7 +171,7 @@ if (cluster.isWorker) {
     return yield* Effect.never
   }).pipe(Effect.scoped)
 
-  const program: Effect.Effect<number, unknown> = Effect.suspend(() => {
+  const program: Effect.Effect<void, unknown> = Effect.suspend(() => {
     switch (command) {
       case "rush":
         return rushMode
@@ -193,5 +181,5 @@ if (cluster.isWorker) {
         return Effect.fail(new UsageError(command === undefined ? "no mode given" : `unknown mode ${JSON.stringify(command)}`))
     }
   })
-  runMain(program, true)
+  Main.runMain(program, { name: "ticketing" })
 }

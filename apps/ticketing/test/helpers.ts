@@ -9,18 +9,17 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { Effect, type Scope } from "effect"
+import { Child } from "@weft/app"
 import * as Store from "../src/store.ts"
 
 export const mainScript = fileURLToPath(new URL("../src/main.ts", import.meta.url))
 export const fixtureScript = fileURLToPath(new URL("./fixtures/buyer.ts", import.meta.url))
 
-const isDeno = typeof (globalThis as { Deno?: unknown }).Deno !== "undefined"
-
 /** How to run a `.ts` file with the runtime running this one (Deno needs `run -A`). */
-export const runTs = (file: string, args: ReadonlyArray<string>): [string, Array<string>] => [
-  process.execPath,
-  isDeno ? ["run", "-A", file, ...args] : [file, ...args]
-]
+export const runTs = (file: string, args: ReadonlyArray<string>): [string, Array<string>] => {
+  const [exe, ...rest] = Child.argv(file, args)
+  return [exe, rest]
+}
 
 const makeTempDir = (base: string) =>
   Effect.acquireRelease(
