@@ -4,16 +4,17 @@
  *
  * - fiber: `Event.make`; every car is a fiber of this thread.
  * - thread: `SharedEvent.make`; every car is a task of a `ThreadPool` (one
- *   worker per car), which attaches the event's `handle`.
+ *   worker per car, all ready before the light starts: `ready: "all"`), which
+ *   attaches the event's `handle`.
  * - process: `Manager.serve()` hosts `manager.event()`; every car is a task of
- *   a `ProcessPool` (one child process per car), which attaches its handle
+ *   a `ProcessPool` (one child process per car, all ready), which attaches its handle
  *   through `Manager.attach`.
  *
  * The light always runs here, and the timeline is kept here: remote cars put
  * their entries (timed by their own clock, against the shared start) on a
  * queue of the same scope (`SharedQueue`, `manager.queue()`) as they happen.
  */
-import { Clock, Data, Effect, Fiber, Schedule } from "effect"
+import { Clock, Data, Effect, Fiber } from "effect"
 import { type Pool, ProcessPool, ThreadPool } from "@weft/pools"
 import { Event, Manager, type Queue, SharedEvent, SharedQueue } from "@weft/primitives"
 import { arrivals, car, type Entry, light, type Timing } from "./simulation.ts"
@@ -29,8 +30,6 @@ export interface Config extends Timing {
 /** The cars' pool (its workers or processes) failed to start. */
 export class CarError extends Data.TaggedError("CarError")<{ readonly message: string }> {}
 
-/** How long the pool's workers may take to start (load Effect, the module). */
-const startupTimeout = 20_000
 /** After the light stops, how long cars still on their way get to pass. */
 const grace = 250
 
@@ -57,21 +56,6 @@ export const runFiber = (config: Config, onEntry: (entry: Entry) => void = () =>
 
 /** The pool a thread or process run's cars are tasks of. */
 type CarPool = Pool.Pool<typeof import("./cars.ts").default>
-
-/**
- * Waits until all `size` workers of the pool are up, so that no car's start
- * is held up by a worker still loading.
- */
-const allWorkersReady = (pool: CarPool, size: number): Effect.Effect<void, CarError> =>
-  pool.stats.pipe(
-    Effect.repeat({ until: (stats) => stats.idle + stats.busy >= size, schedule: Schedule.spaced("10 millis") }),
-    Effect.timeoutOption(startupTimeout),
-    Effect.flatMap((ready) =>
-      ready._tag === "Some"
-        ? Effect.void
-        : Effect.fail(new CarError({ message: `the cars' workers did not start within ${startupTimeout / 1000}s` }))
-    )
-  )
 
 /**
  * The light runs here; each car is a `drive` task of `pool`. Cars put their
@@ -122,10 +106,9 @@ export const runThread = (config: Config, onEntry: (entry: Entry) => void = () =
     const event = yield* SharedEvent.make
     const timeline = yield* Effect.orDie(SharedQueue.make<Entry | null>(0, { bytes: 1 << 20 }))
     const pool: CarPool = yield* Effect.mapError(
-      ThreadPool.make<typeof import("./cars.ts").default>({ module: carsModule, size: config.cars }),
+      ThreadPool.make<typeof import("./cars.ts").default>({ module: carsModule, size: config.cars, ready: "all" }),
       poolError("thread pool")
     )
-    yield* allWorkersReady(pool, config.cars)
     return yield* simulatePool(config, event, timeline, (car, arriveAt, start) =>
       pool.submit("drive", { scope: "thread", light: event.handle, timeline: timeline.handle, car, arriveAt, start }), onEntry)
   }))
@@ -140,10 +123,9 @@ export const runProcess = (config: Config, onEntry: (entry: Entry) => void = () 
     const event = yield* manager.event()
     const timeline = yield* Effect.orDie(manager.queue<Entry | null>())
     const pool: CarPool = yield* Effect.mapError(
-      ProcessPool.make<typeof import("./cars.ts").default>({ module: carsModule, size: config.cars }),
+      ProcessPool.make<typeof import("./cars.ts").default>({ module: carsModule, size: config.cars, ready: "all" }),
       poolError("process pool")
     )
-    yield* allWorkersReady(pool, config.cars)
     return yield* simulatePool(config, event, timeline, (car, arriveAt, start) =>
       pool.submit("drive", { scope: "process", light: event.handle, timeline: timeline.handle, car, arriveAt, start }), onEntry)
   }))
