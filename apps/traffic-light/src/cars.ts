@@ -4,7 +4,7 @@
  * a `SharedQueue`) or a `ProcessPool` (both hosted by the parent's `Manager`).
  * The task attaches both by their handles, runs the same `car` as the fiber
  * scope, puts each entry on the timeline as it happens (so the parent shows
- * it live), and returns the car's entries.
+ * it live), and returns the car's entries once they are all on it.
  *
  * A car still waiting when the light stops is cancelled by the parent: its
  * task's Effect is interrupted, which ends its wait on the light.
@@ -46,10 +46,17 @@ export default defineWorker({
     Effect.gen(function*() {
       const { light, timeline } = yield* attach(job)
       const entries: Array<Entry> = []
-      yield* car(light, job.car, job.arriveAt, job.start, (entry) => {
-        entries.push(entry)
-        return Effect.orDie(timeline.put(entry)) // shut down only once the run is over
-      })
+      // Entries go out in order behind the car, not in its way: at process scope a
+      // put is a round trip to the manager, and the car must not read its clock
+      // for the pass only once its arrival has been delivered.
+      let sent: Promise<void> = Promise.resolve()
+      yield* car(light, job.car, job.arriveAt, job.start, (entry) =>
+        Effect.sync(() => {
+          entries.push(entry)
+          // The queue is shut down once the run is over: a late car's put then fails, and is dropped.
+          sent = sent.then(() => Effect.runPromise(Effect.ignore(timeline.put(entry))))
+        }))
+      yield* Effect.promise(() => sent)
       return entries
     })
 })
