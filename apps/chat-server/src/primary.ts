@@ -19,6 +19,8 @@ import * as Http from "./http.ts"
 import { leanWorkers } from "./lean.ts"
 import { type Counters, type FromHub, makeOutbox, readJsonLines, type ToHub } from "./messages.ts"
 import { Registry } from "./registry.ts"
+import * as Web from "./web.ts"
+import { MAX_BACKLOG } from "./worker.ts"
 
 export interface PrimaryOptions {
   /** TCP port for the plain chat; 0 picks a free one. */
@@ -113,12 +115,24 @@ export const runPrimary = (options: PrimaryOptions): Effect.Effect<Running, Erro
         return Effect.sync(() => listeners.delete(check))
       })
 
+    const web = Web.make({
+      maxLine: options.maxLine,
+      floodBurst: options.floodBurst,
+      floodRate: options.floodRate,
+      idleMs: options.idleMs,
+      maxBacklog: MAX_BACKLOG,
+      toRegistry: (message) => fromHub(Web.ENDPOINT, message)
+    })
     const registry = new Registry({
       quietAbove: options.quietAbove,
       deliver: (endpoints: ReadonlyArray<number>, message: ToHub) => {
         // Serialized once, however many workers it goes to.
         let line: string | undefined
         for (const endpoint of endpoints) {
+          if (endpoint === Web.ENDPOINT) {
+            web.receive(message)
+            continue
+          }
           const entry = entries.get(endpoint)
           if (entry?.outbox === undefined) continue
           line ??= JSON.stringify(message) + "\n"
@@ -128,15 +142,24 @@ export const runPrimary = (options: PrimaryOptions): Effect.Effect<Running, Erro
     })
 
     const token = randomBytes(16).toString("hex")
+    /** A hub's message for the registry: from a worker's relay, or from the web hub. */
+    function fromHub(endpoint: number, message: FromHub) {
+      switch (message.t) {
+        case "open":
+          return registry.open(endpoint, message.c, message.proto, message.nick)
+        case "cmd":
+          return registry.command(endpoint, message.c, message.cmd)
+        case "close":
+          return registry.close(endpoint, message.c, message.reason)
+      }
+    }
     const onMessage = (entry: Entry, message: FromHub) => {
       const id = entry.worker.id
       switch (message.t) {
         case "open":
-          return registry.open(id, message.c, message.proto, message.nick)
         case "cmd":
-          return registry.command(id, message.c, message.cmd)
         case "close":
-          return registry.close(id, message.c, message.reason)
+          return fromHub(id, message)
         case "stats":
           entry.counters = message.s
           return
@@ -249,14 +272,26 @@ export const runPrimary = (options: PrimaryOptions): Effect.Effect<Running, Erro
       port,
       ircPort,
       wanted: options.workers,
-      workers: [...entries.values()].map((e) => ({ id: String(e.worker.id), pid: e.pid, listening: e.listening, ...e.counters })),
+      workers: [
+        ...[...entries.values()].map((e) => ({ id: String(e.worker.id), pid: e.pid, listening: e.listening, ...e.counters })),
+        { id: "web", pid: process.pid, listening: false, ...web.counters() }
+      ],
       users: registry.userCount,
       rooms: registry.roomList(),
       messages: registry.messages,
       restarts
     })
-    const served = yield* Serve.serve(Http.makeApp(stats), { port: options.httpPort }).pipe(
+    const app = Http.makeApp(stats, (app) => Web.routes(app, web, Serve.upgradeWebSocket))
+    const served = yield* Serve.serve(app, { port: options.httpPort }).pipe(
       Effect.mapError((error) => new Error(error.message))
+    )
+    // Released before the server: web users are told, and their goodbyes sent, before it closes.
+    yield* Effect.addFinalizer(() =>
+      Effect.suspend(() => {
+        if (web.size === 0) return Effect.void
+        web.shutdown("server shutting down")
+        return Effect.sleep("100 millis")
+      })
     )
     return { port, ircPort, httpPort: served.port }
   })

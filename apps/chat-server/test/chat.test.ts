@@ -219,8 +219,10 @@ describe("chat server (node:cluster, 2 workers)", () => {
       yield* clients[3]!.write("three\n")
       yield* Effect.forEach(clients, (c) => c.waitFor(isMessage, 3))
       const perWorker = (r: { body: Record<string, unknown> }) => (r.body.workers as Array<{ connections: number }>).map((w) => w.connections)
-      const stats = yield* poll(getJson(`${server.http}/stats`), (r) => perWorker(r).join() === "2,2")
-      const workers = stats.body.workers as Array<{ id: number; pid: number; connections: number }>
+      const stats = yield* poll(getJson(`${server.http}/stats`), (r) => perWorker(r).join() === "2,2,0")
+      const all = stats.body.workers as Array<{ id: string; pid: number; connections: number }>
+      assert.deepStrictEqual(all.at(-1), { id: "web", pid: server.proc.pid!, connections: 0, messagesIn: 0, messagesOut: 0, droppedSlow: 0, floodDelayed: 0, floodKicked: 0 } as never)
+      const workers = all.slice(0, -1)
       assert.strictEqual(workers.length, 2)
       assert.strictEqual(stats.body.connections, 4)
       assert.deepStrictEqual(workers.map((w) => w.pid).sort(), [...server.workerPids()].sort())
@@ -257,9 +259,9 @@ describe("chat server (node:cluster, 2 workers)", () => {
       yield* server.line(`pid ${a!.pid} exited (SIGKILL); starting a replacement`)
       const stats = yield* poll(
         getJson(`${server.http}/stats`),
-        (r) => (r.body.workers as Array<unknown>).length === 2 && r.status === 200 && r.body.restarts === 1
+        (r) => (r.body.workers as Array<unknown>).length === 3 && r.status === 200 && r.body.restarts === 1
       )
-      const pids = (stats.body.workers as Array<{ pid: number }>).map((w) => w.pid)
+      const pids = (stats.body.workers as Array<{ id: string; pid: number }>).filter((w) => w.id !== "web").map((w) => w.pid)
       assert.notInclude(pids, a!.pid)
       yield* poll(getJson(`${server.http}/health`), (r) => r.status === 200)
       // New clients: reach both the survivor and the replacement.
