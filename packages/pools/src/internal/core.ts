@@ -31,13 +31,15 @@ import {
 } from "../errors.ts"
 import type { Stats } from "../Pool.ts"
 import { notCloneable, prepare } from "./args.ts"
-import { Costs, fits, load, record, unload } from "./cost.ts"
+import { Costs, fits, load, MAX_DEPTH, record, unload } from "./cost.ts"
 import { Histogram } from "./histogram.ts"
 import * as P from "./protocol.ts"
 import { cancelIdleTimer, DEAD, READY, RETIRING, type Slot, STARTING, STOPPING, trySend, Workers } from "./slot.ts"
 import { askGiveBack, claimFor, givenBack, steal, takeClaim } from "./steal.ts"
 import { QUEUED, RUNNING, SENT, SETTLED, type Settle, Task } from "./task.ts"
 import type { ExitInfo, TransportKind } from "./transport.ts"
+
+const REFILL_AT = MAX_DEPTH / 2
 
 export interface Timers {
   /** Runs `f` after `millis`; returns a function that cancels it. */
@@ -167,7 +169,8 @@ export class Core {
       }
       for (const slot of this.workers.slots) {
         if (this.qhead >= this.queue.length) break
-        if (slot.state === READY) this.fill(slot, now, false)
+        // Refill a worker once half its window is free, so tasks travel many to a message.
+        if (slot.state === READY && slot.inflight.length <= REFILL_AT) this.fill(slot, now, false)
       }
     }
     if (this.qhead === this.queue.length && this.qhead > 0) {

@@ -226,7 +226,20 @@ const pump = (): void => {
   pending = []
   head = 0
   active = false
-  flush()
+  flushSoon()
+}
+
+// Ran dry: send the results once the messages already waiting here have been
+// read (they may hold more tasks), so a steady stream of tasks does not turn
+// into one message per task each way.
+let flushScheduled = false
+const flushSoon = (): void => {
+  if (flushScheduled || out.length === 1) return
+  flushScheduled = true
+  setImmediate(() => {
+    flushScheduled = false
+    if (!active) flush()
+  })
 }
 
 const cancel = (id: number): void => {
