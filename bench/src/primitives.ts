@@ -1,72 +1,155 @@
 /**
- * Fiber-scope primitives against their anchors, in one process:
- * - `Lock.withLock` vs Effect's `Semaphore(1).withPermits(1)` vs async-mutex
- *   `runExclusive`, uncontended (one fiber, empty critical section) and with
- *   100 contending fibers. To contend, the critical section must suspend, so it
- *   is one microtask hop in all three (`await Promise.resolve()` for
- *   async-mutex, the same hop as an Effect for the fibers).
- * - `Queue.fifo` vs Effect's `Queue.bounded`: put then get, 1M times, through a
- *   queue of capacity 1024 (producer and consumer fibers running concurrently).
+ * Fiber-scope primitives against their anchors, in one process, the way users
+ * call them. Every Effect case is one `Effect.runPromise` around a generator
+ * loop that runs one prebuilt effect over and over:
  *
- * Run: `npm run bench -w bench` (all groups) or `node bench/src/primitives.ts`.
+ *     const crit = lock.withLock(Effect.sync(bump))
+ *     for (let i = 0; i < n; i++) yield* crit
+ *
+ * Cases (medians of 9 interleaved rounds after a warm-up):
+ * - uncontended: Weft `Lock.withLock` vs Effect `Semaphore(1).withPermits(1)`
+ *   vs async-mutex `runExclusive`, and the same through Weft's Promise face
+ *   (`Promised.lock().runExclusive`);
+ * - 100 contending fibers (or async functions), each critical section
+ *   `await null` (so that the others really queue): Weft `Lock`, Effect
+ *   `Semaphore(1)`, async-mutex, Weft's Promise face; and a semaphore of 4
+ *   (Weft `Semaphore`, Effect `Semaphore`, async-mutex `Semaphore`, Weft's
+ *   Promise face);
+ * - `Queue.fifo(1024)` vs Effect `Queue.bounded(1024)`: a producer and a
+ *   consumer fiber, put/get 1M items.
+ *
+ * Run: `node bench/src/primitives.ts` (or `bun`, `deno run -A`), after
+ * `npm run build -w @weft/primitives`. `ROUNDS`, `OPS` override the defaults.
  */
-import { Mutex } from "async-mutex"
+import { Mutex, Semaphore as AsyncSemaphore } from "async-mutex"
 import { Effect } from "effect"
 import * as EffectQueue from "effect/Queue"
 import * as EffectSemaphore from "effect/Semaphore"
-import { Lock, Queue } from "@weft/primitives"
+import { Lock, Promised, Queue, Semaphore } from "@weft/primitives"
 import { type Case, measure, runtime, table } from "./harness.ts"
 
-const run = (effect: Effect.Effect<void>): Promise<void> => Effect.runPromise(effect)
+const ROUNDS = Number(process.env.ROUNDS ?? 9)
+const OPS = Number(process.env.OPS ?? 1_000_000)
+const FIBERS = 100
 
-const loop = (n: number, body: Effect.Effect<void>): Effect.Effect<void> =>
+let counter = 0
+const bump = (): void => {
+  counter++
+}
+
+/** One runPromise around a generator loop running `crit` `n` times. */
+const loop = (n: number, crit: Effect.Effect<unknown>): Effect.Effect<void> =>
   Effect.gen(function*() {
-    for (let i = 0; i < n; i++) yield* body
+    for (let i = 0; i < n; i++) yield* crit
   })
 
-const hop: Effect.Effect<void> = Effect.callback<void>((resume) => {
-  queueMicrotask(() => resume(Effect.void))
-})
-
-const fibers = 100
-const contended = (n: number, guarded: Effect.Effect<void>): Effect.Effect<void> =>
-  Effect.all(Array.from({ length: fibers }, () => loop(Math.ceil(n / fibers), guarded)), {
+/** `FIBERS` fibers, each running `crit` its share of `n` times. */
+const contended = (n: number, crit: Effect.Effect<unknown>): Effect.Effect<void> =>
+  Effect.all(Array.from({ length: FIBERS }, () => loop(Math.ceil(n / FIBERS), crit)), {
     concurrency: "unbounded",
     discard: true
   })
 
-const lockCases = (contend: boolean): Array<Case> => {
-  const body = contend ? hop : Effect.void
-  const wrap = contend ? contended : loop
-  return [
-    {
-      name: "Weft Lock.withLock",
-      run: (n) => Effect.runPromise(Effect.flatMap(Lock.make, (lock) => wrap(n, lock.withLock(body))))
-    },
-    {
-      name: "Effect Semaphore(1).withPermits(1)",
-      run: (n) => Effect.runPromise(Effect.flatMap(EffectSemaphore.make(1), (sem) => wrap(n, sem.withPermits(1)(body))))
-    },
-    {
-      name: "async-mutex runExclusive",
-      run: async (n) => {
-        const mutex = new Mutex()
-        const critical = contend ? async () => { await Promise.resolve() } : () => {}
-        const worker = async (count: number) => {
-          for (let i = 0; i < count; i++) await mutex.runExclusive(critical)
-        }
-        if (!contend) return worker(n)
-        await Promise.all(Array.from({ length: fibers }, () => worker(Math.ceil(n / fibers))))
-      }
-    }
-  ]
+/** `FIBERS` async functions, each awaiting `crit()` its share of `n` times. */
+const contendedAsync = async (n: number, crit: () => Promise<unknown>): Promise<void> => {
+  const worker = async (count: number) => {
+    for (let i = 0; i < count; i++) await crit()
+  }
+  await Promise.all(Array.from({ length: FIBERS }, () => worker(Math.ceil(n / FIBERS))))
 }
 
-const queueCases = (): Array<Case> => [
+// The critical section of the contended cases: one `await null`.
+const awaitNull = async (): Promise<void> => {
+  await null
+}
+const awaitNullEffect: Effect.Effect<void> = Effect.promise(awaitNull)
+
+const uncontendedCases: Array<Case> = [
   {
-    name: "Weft Queue.fifo",
+    name: "Weft Lock.withLock",
+    run: (n) => Effect.runPromise(Effect.gen(function*() {
+      const lock = yield* Lock.make
+      yield* loop(n, lock.withLock(Effect.sync(bump)))
+    }))
+  },
+  {
+    name: "Effect Semaphore(1).withPermits(1)",
+    run: (n) => Effect.runPromise(Effect.gen(function*() {
+      const sem = yield* EffectSemaphore.make(1)
+      yield* loop(n, sem.withPermits(1)(Effect.sync(bump)))
+    }))
+  },
+  {
+    name: "Weft Promised.lock().runExclusive",
+    run: async (n) => {
+      const mutex = Promised.lock()
+      for (let i = 0; i < n; i++) await mutex.runExclusive(bump)
+    }
+  },
+  {
+    name: "async-mutex runExclusive",
+    run: async (n) => {
+      const mutex = new Mutex()
+      for (let i = 0; i < n; i++) await mutex.runExclusive(bump)
+    }
+  }
+]
+
+const contendedLockCases: Array<Case> = [
+  {
+    name: "Weft Lock.withLock",
+    run: (n) => Effect.runPromise(Effect.flatMap(Lock.make, (lock) => contended(n, lock.withLock(awaitNullEffect))))
+  },
+  {
+    name: "Effect Semaphore(1).withPermits(1)",
+    run: (n) => Effect.runPromise(Effect.flatMap(EffectSemaphore.make(1), (sem) => contended(n, sem.withPermits(1)(awaitNullEffect))))
+  },
+  {
+    name: "Weft Promised.lock().runExclusive",
+    run: (n) => {
+      const mutex = Promised.lock()
+      return contendedAsync(n, () => mutex.runExclusive(awaitNull))
+    }
+  },
+  {
+    name: "async-mutex runExclusive",
+    run: (n) => {
+      const mutex = new Mutex()
+      return contendedAsync(n, () => mutex.runExclusive(awaitNull))
+    }
+  }
+]
+
+const contendedSemaphoreCases: Array<Case> = [
+  {
+    name: "Weft Semaphore(4).withPermits(1)",
+    run: (n) => Effect.runPromise(Effect.flatMap(Effect.orDie(Semaphore.make(4)), (sem) => contended(n, Effect.orDie(sem.withPermits(1)(awaitNullEffect)))))
+  },
+  {
+    name: "Effect Semaphore(4).withPermits(1)",
+    run: (n) => Effect.runPromise(Effect.flatMap(EffectSemaphore.make(4), (sem) => contended(n, sem.withPermits(1)(awaitNullEffect))))
+  },
+  {
+    name: "Weft Promised.semaphore(4).runExclusive",
+    run: (n) => {
+      const sem = Promised.semaphore(4)
+      return contendedAsync(n, () => sem.runExclusive(awaitNull))
+    }
+  },
+  {
+    name: "async-mutex Semaphore(4).runExclusive",
+    run: (n) => {
+      const sem = new AsyncSemaphore(4)
+      return contendedAsync(n, () => sem.runExclusive(awaitNull))
+    }
+  }
+]
+
+const queueCases: Array<Case> = [
+  {
+    name: "Weft Queue.fifo(1024)",
     run: (n) =>
-      run(Effect.gen(function*() {
+      Effect.runPromise(Effect.gen(function*() {
         const queue = yield* Queue.fifo<number>(1024)
         yield* Effect.all([
           Effect.gen(function*() { for (let i = 0; i < n; i++) yield* queue.put(i) }),
@@ -75,9 +158,9 @@ const queueCases = (): Array<Case> => [
       }).pipe(Effect.orDie))
   },
   {
-    name: "Effect Queue.bounded",
+    name: "Effect Queue.bounded(1024)",
     run: (n) =>
-      run(Effect.gen(function*() {
+      Effect.runPromise(Effect.gen(function*() {
         const queue = yield* EffectQueue.bounded<number>(1024)
         yield* Effect.all([
           Effect.gen(function*() { for (let i = 0; i < n; i++) yield* EffectQueue.offer(queue, i) }),
@@ -87,9 +170,15 @@ const queueCases = (): Array<Case> => [
   }
 ]
 
-const anchors = ["Effect Semaphore(1).withPermits(1)", "async-mutex runExclusive"]
-const sections: Array<string> = [`Runtime: ${runtime()}`]
-sections.push(table("Lock, uncontended (1M ops)", await measure(lockCases(false), 1_000_000), anchors))
-sections.push(table(`Lock, ${fibers} contending fibers (200k ops)`, await measure(lockCases(true), 200_000), anchors))
-sections.push(table("Queue put+get (1M items)", await measure(queueCases(), 1_000_000), ["Effect Queue.bounded"]))
+const lockAnchors = ["Effect Semaphore(1).withPermits(1)", "async-mutex runExclusive"]
+const sections: Array<string> = [`Runtime: ${runtime()}, ${ROUNDS} rounds`]
+sections.push(table(`Lock, uncontended (${OPS / 1e6}M ops)`, await measure(uncontendedCases, OPS, ROUNDS), lockAnchors))
+sections.push(table(`Lock, ${FIBERS} contending, \`await null\` inside (${OPS / 5e3}k ops)`, await measure(contendedLockCases, OPS / 5, ROUNDS), lockAnchors))
+sections.push(table(
+  `Semaphore(4), ${FIBERS} contending, \`await null\` inside (${OPS / 5e3}k ops)`,
+  await measure(contendedSemaphoreCases, OPS / 5, ROUNDS),
+  ["Effect Semaphore(4).withPermits(1)", "async-mutex Semaphore(4).runExclusive"]
+))
+sections.push(table(`Queue put+get (${OPS / 1e6}M items)`, await measure(queueCases, OPS, ROUNDS), ["Effect Queue.bounded(1024)"]))
 console.log(sections.join("\n\n"))
+if (counter === 0) throw new Error("nothing ran")
