@@ -22,7 +22,14 @@ import { Data, Deferred, Effect, Fiber, Option, type Scope, Stream } from "effec
 import { ChildProcessSpawner } from "effect/process"
 import type { Options } from "./cli.ts"
 
-/** Where one app answers, as it printed it. */
+/**
+ * Where one app answers, as it printed it.
+ *
+ * @example
+ * ```ts
+ * const nc: Address = { label: "chat (nc)", url: "tcp://127.0.0.1:7000", hint: "nc 127.0.0.1 7000" }
+ * ```
+ */
 export interface Address {
   /** What it is, e.g. "chat (nc)". */
   readonly label: string
@@ -36,7 +43,15 @@ export interface Address {
   readonly health?: ReadonlyArray<string> | undefined
 }
 
-/** One started app. */
+/**
+ * One started app.
+ *
+ * @example
+ * ```ts
+ * const chat: Started = yield* start(root, chatSpec(options, true), console.log)
+ * chat.addresses // web, nc, IRC
+ * ```
+ */
 export interface Started {
   readonly name: string
   readonly title: string
@@ -46,7 +61,14 @@ export interface Started {
   readonly exited: Effect.Effect<number>
 }
 
-/** An app did not come up; the message says which and shows what it printed. */
+/**
+ * An app did not come up; the message says which and shows what it printed.
+ *
+ * @example
+ * ```ts
+ * new AppStartError({ app: "Chat", reason: "it exited with code 1", output: "..." }).message
+ * ```
+ */
 export class AppStartError extends Data.TaggedError("AppStartError")<{ readonly app: string; readonly reason: string; readonly output: string }> {
   override get message(): string {
     const tail = this.output.trim().split("\n").slice(-12).map((line) => `  | ${line}`).join("\n")
@@ -69,7 +91,14 @@ const port = (output: string, pattern: RegExp): number | undefined => {
   return match ? Number(match[1]) : undefined
 }
 
-/** The chat's command line; `--irc-port` only if its usage text knows it (older chats did not). */
+/**
+ * The chat's command line; `--irc-port` only if its usage text knows it (older chats did not).
+ *
+ * @example
+ * ```ts
+ * chatSpec(options, true).args // ["--port", "7000", "--irc-port", "6667", "--http-port", "8081", "--workers", "2"]
+ * ```
+ */
 export const chatSpec = (options: Options, withIrc: boolean): Spec => ({
   name: "chat",
   title: "Chat",
@@ -99,7 +128,14 @@ export const chatSpec = (options: Options, withIrc: boolean): Spec => ({
   }
 })
 
-/** The ticket office on `data/tickets.json`; a new store starts with 100 tickets, an old one keeps its sales. */
+/**
+ * The ticket office on `data/tickets.json`; a new store starts with 100 tickets, an old one keeps its sales.
+ *
+ * @example
+ * ```ts
+ * ticketsSpec(root, options).args // ["serve", "--port", "8082", "--file", "/repo/data/tickets.json", "--workers", "2", ...]
+ * ```
+ */
 export const ticketsSpec = (root: string, options: Options): Spec => {
   const file = path.join(options.data, "tickets.json")
   const shown = file.startsWith(root + path.sep) ? path.relative(root, file) : file
@@ -123,6 +159,14 @@ export const ticketsSpec = (root: string, options: Options): Spec => {
   }
 }
 
+/**
+ * The traffic light's live page.
+ *
+ * @example
+ * ```ts
+ * trafficSpec(options).args // ["serve", "--port", "8083"]
+ * ```
+ */
 export const trafficSpec = (options: Options): Spec => ({
   name: "traffic",
   title: "Traffic light",
@@ -135,7 +179,14 @@ export const trafficSpec = (options: Options): Spec => ({
   }
 })
 
-/** Whether the chat's usage text mentions `--irc-port` (it prints usage on an unknown flag). */
+/**
+ * Whether the chat's usage text mentions `--irc-port` (it prints usage on an unknown flag).
+ *
+ * @example
+ * ```ts
+ * const withIrc = yield* chatKnowsIrc(root)
+ * ```
+ */
 export const chatKnowsIrc = (root: string): Effect.Effect<boolean, never, ChildProcessSpawner.ChildProcessSpawner> =>
   Effect.gen(function*() {
     const spawner = yield* ChildProcessSpawner.ChildProcessSpawner
@@ -151,6 +202,12 @@ const startupTimeout = 60_000
 
 /**
  * Starts one app in the scope and waits until it printed its addresses.
+ *
+ * @example
+ * ```ts
+ * const traffic = yield* start(root, trafficSpec(options), (line) => console.log(`[traffic] ${line}`))
+ * ```
+ *
  * `print` gets every line it prints, as it prints it.
  */
 export const start = (

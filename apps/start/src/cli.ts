@@ -7,11 +7,26 @@ import * as path from "node:path"
 import { parseArgs } from "node:util"
 import { Data, Runtime } from "effect"
 
-/** A bad flag; exits 2. */
+/**
+ * A bad flag; exits 2.
+ *
+ * @example
+ * ```ts
+ * new UsageError({ message: "--port: \"x\" is not a whole number from 0 to 65535" })
+ * ```
+ */
 export class UsageError extends Data.TaggedError("UsageError")<{ readonly message: string }> {
   override readonly [Runtime.errorExitCode] = 2
 }
 
+/**
+ * What the flags say.
+ *
+ * @example
+ * ```ts
+ * const options = parse(["--port", "9000"], root) as Options // options.port === 9000
+ * ```
+ */
 export interface Options {
   /** The landing page. */
   readonly port: number
@@ -28,7 +43,14 @@ export interface Options {
   readonly build: boolean
 }
 
-/** The fixed defaults. */
+/**
+ * The fixed defaults.
+ *
+ * @example
+ * ```ts
+ * defaults.port // 8080
+ * ```
+ */
 export const defaults = {
   port: 8080,
   chatPort: 7000,
@@ -39,6 +61,14 @@ export const defaults = {
   workers: 2
 } as const
 
+/**
+ * `--help`'s text.
+ *
+ * @example
+ * ```ts
+ * console.log(usage)
+ * ```
+ */
 export const usage = `usage: npm start -- [options]
 
 Starts the chat (nc, IRC and the web), the ticket office and the traffic light's
@@ -73,7 +103,15 @@ const int = (flag: string, text: string, min: number, max: number): number | Usa
   return value >= min && value <= max ? value : new UsageError({ message: `--${flag}: "${text}" is not a whole number from ${min} to ${max}` })
 }
 
-/** Reads the flags (without the runtime and script) against `root`, the repository. */
+/**
+ * Reads the flags (without the runtime and script) against `root`, the repository.
+ *
+ * @example
+ * ```ts
+ * parse(["--chat-port", "0", "--no-build"], "/repo") // { ..., chatPort: 0, build: false, data: "/repo/data" }
+ * parse(["--port", "8081"], "/repo") // UsageError: --chat-http-port and --port are both 8081
+ * ```
+ */
 export const parse = (argv: ReadonlyArray<string>, root: string): Options | UsageError | "help" => {
   let values: Record<string, string | boolean | undefined>
   try {

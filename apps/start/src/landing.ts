@@ -13,6 +13,14 @@ import { Hono } from "hono"
 import { html, raw } from "hono/html"
 import type { Address, Started } from "./apps.ts"
 
+/**
+ * One app's card.
+ *
+ * @example
+ * ```ts
+ * const card: Status = { name: "traffic", title: "Traffic light", description: "...", up: true, detail: "GET /health: 200", addresses }
+ * ```
+ */
 export interface Status {
   readonly name: string
   readonly title: string
@@ -38,7 +46,14 @@ const probe = async (address: Address): Promise<{ up: boolean; detail: string }>
   return { up: false, detail: "no health route answered" }
 }
 
-/** The status of every app right now. */
+/**
+ * The status of every app right now.
+ *
+ * @example
+ * ```ts
+ * const cards = await status(apps) // [{ name: "chat", up: true, detail: "GET /health: 200", ... }, ...]
+ * ```
+ */
 export const status = (apps: ReadonlyArray<Started>): Promise<Array<Status>> =>
   Promise.all(apps.map(async (app) => {
     const http = app.addresses.find((a) => a.health !== undefined)
@@ -138,6 +153,14 @@ const page = () => html`<!doctype html>
 </body>
 </html>`
 
+/**
+ * The landing page's Hono app.
+ *
+ * @example
+ * ```ts
+ * const landing = yield* Serve.serve(makeApp(apps), { port: 8080 })
+ * ```
+ */
 export const makeApp = (apps: ReadonlyArray<Started>): Hono => {
   const app = new Hono()
   app.get("/", (c) => c.html(page()))

@@ -6,7 +6,15 @@
 import * as net from "node:net"
 import { Data, Effect } from "effect"
 
-/** Ports that something else already listens on. */
+/**
+ * Ports that something else already listens on.
+ *
+ * @example
+ * ```ts
+ * new PortsTakenError({ taken: [{ port: 8080, purpose: "the landing page", flag: "port" }] }).message
+ * // "cannot start: ... port 8080 (the landing page, --port) is taken ..."
+ * ```
+ */
 export class PortsTakenError extends Data.TaggedError("PortsTakenError")<{
   readonly taken: ReadonlyArray<{ readonly port: number; readonly purpose: string; readonly flag: string }>
 }> {
@@ -17,7 +25,14 @@ export class PortsTakenError extends Data.TaggedError("PortsTakenError")<{
   }
 }
 
-/** Whether 127.0.0.1:port can be bound right now (port 0 always can). */
+/**
+ * Whether 127.0.0.1:port can be bound right now (port 0 always can).
+ *
+ * @example
+ * ```ts
+ * const free = yield* isFree(8080)
+ * ```
+ */
 export const isFree = (port: number): Effect.Effect<boolean> =>
   port === 0 ? Effect.succeed(true) : Effect.callback<boolean>((resume) => {
     const server = net.createServer()
@@ -25,7 +40,14 @@ export const isFree = (port: number): Effect.Effect<boolean> =>
     server.listen({ port, host: "127.0.0.1", exclusive: true }, () => server.close(() => resume(Effect.succeed(true))))
   })
 
-/** Fails with every taken port at once. */
+/**
+ * Fails with every taken port at once.
+ *
+ * @example
+ * ```ts
+ * yield* checkFree([{ port: 8080, purpose: "the landing page", flag: "port" }])
+ * ```
+ */
 export const checkFree = (
   wanted: ReadonlyArray<{ readonly port: number; readonly purpose: string; readonly flag: string }>
 ): Effect.Effect<void, PortsTakenError> =>

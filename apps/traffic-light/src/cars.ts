@@ -14,7 +14,14 @@ import { Effect } from "effect"
 import { type Event, Manager, type Queue, SharedEvent, SharedQueue } from "@weft/primitives"
 import { car, type Entry } from "./simulation.ts"
 
-/** One car's task: where the light and the timeline are, which car, when it arrives. */
+/**
+ * One car's task: where the light and the timeline are, which car, when it arrives.
+ *
+ * @example
+ * ```ts
+ * pool.submit("drive", { scope: "thread", light: event.handle, timeline: queue.handle, car: 1, arriveAt: 0, start })
+ * ```
+ */
 export type Job =
   | {
     readonly scope: "thread"
@@ -41,6 +48,14 @@ const attach = (job: Job): Effect.Effect<{ light: Event.Event; timeline: Queue.Q
       timeline: Effect.map(Manager.attach(job.timeline), (queue) => queue as Queue.Queue<Entry | null>)
     })
 
+/**
+ * The worker module's tasks: `drive(job)` runs one car and returns its entries.
+ *
+ * @example
+ * ```ts
+ * const pool = yield* ThreadPool.make<typeof import("./cars.ts").default>({ module: new URL("./cars.ts", import.meta.url), size: 3, ready: "all" })
+ * ```
+ */
 export default defineWorker({
   drive: (job: Job) =>
     Effect.gen(function*() {

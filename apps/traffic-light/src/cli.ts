@@ -79,7 +79,14 @@ export const parse = (argv: ReadonlyArray<string>): Config | UsageError | "help"
   return { scope: scope as ScopeName, cars, green, red, duration }
 }
 
-/** `serve`'s flags (`argv` after `serve`): the port, 0 (a free one) unless told. */
+/**
+ * `serve`'s flags (`argv` after `serve`): the port, 0 (a free one) unless told.
+ *
+ * @example
+ * ```ts
+ * parseServe(["--port", "8083"]) // { port: 8083 }
+ * ```
+ */
 export const parseServe = (argv: ReadonlyArray<string>): { readonly port: number } | UsageError | "help" => {
   let values: { port?: string | undefined; help?: boolean | undefined }
   try {

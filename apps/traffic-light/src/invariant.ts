@@ -9,16 +9,37 @@
  */
 import type { Entry } from "./simulation.ts"
 
-/** How late a car woken by a green may read its clock after the red (scheduling delay on a busy machine). */
+/**
+ * How late a car woken by a green may read its clock after the red (scheduling delay on a busy machine).
+ *
+ * @example
+ * ```ts
+ * tolerance // 50 (ms)
+ * ```
+ */
 export const tolerance = 50
 
-/** A green phase: from its green entry to the next red entry (`Infinity` if the run ended on green). */
+/**
+ * A green phase: from its green entry to the next red entry (`Infinity` if the run ended on green).
+ *
+ * @example
+ * ```ts
+ * const phase: Phase = { from: 300, to: 600 }
+ * ```
+ */
 export interface Phase {
   readonly from: number
   readonly to: number
 }
 
-/** The run's green phases, in order. */
+/**
+ * The run's green phases, in order.
+ *
+ * @example
+ * ```ts
+ * greens([{ t: 0, kind: "red" }, { t: 300, kind: "green" }, { t: 600, kind: "red" }]) // [{ from: 300, to: 600 }]
+ * ```
+ */
 export const greens = (entries: ReadonlyArray<Entry>): Array<Phase> => {
   const lights = entries.filter((e) => e.kind === "green" || e.kind === "red").sort((a, b) => a.t - b.t)
   return lights.flatMap((e, i) =>
@@ -26,13 +47,28 @@ export const greens = (entries: ReadonlyArray<Entry>): Array<Phase> => {
   )
 }
 
-/** The verdict: `ok`, or the cars that broke the rule, each in a sentence. */
+/**
+ * The verdict: `ok`, or the cars that broke the rule, each in a sentence.
+ *
+ * @example
+ * ```ts
+ * const verdict: Verdict = { ok: false, violations: ["car 2 passed at 120 ms, while the light was red"] }
+ * ```
+ */
 export interface Verdict {
   readonly ok: boolean
   readonly violations: ReadonlyArray<string>
 }
 
-/** Checks every pass on the timeline so far. */
+/**
+ * Checks every pass on the timeline so far.
+ *
+ * @example
+ * ```ts
+ * check([{ t: 0, kind: "red" }, { t: 10, kind: "arrive", car: 1, waits: true }, { t: 20, kind: "pass", car: 1, waited: 10 }])
+ * // { ok: false, violations: ["car 1 passed at 20 ms, while the light was red"] }
+ * ```
+ */
 export const check = (entries: ReadonlyArray<Entry>): Verdict => {
   const phases = greens(entries)
   const violations: Array<string> = []

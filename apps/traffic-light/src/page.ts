@@ -120,7 +120,14 @@ $("start").addEventListener("submit", async (event) => {
 })
 `
 
-/** The whole page. */
+/**
+ * The whole page.
+ *
+ * @example
+ * ```ts
+ * app.get("/", (c) => c.html(page()))
+ * ```
+ */
 export const page = (): ReturnType<typeof html> => html`<!doctype html>
 <html lang="en">
 <head>

@@ -9,7 +9,14 @@ import * as Invariant from "./invariant.ts"
 import { type Config, run } from "./scopes.ts"
 import { type Entry, line, summary } from "./simulation.ts"
 
-/** What the server has recorded for one run. */
+/**
+ * What the server has recorded for one run.
+ *
+ * @example
+ * ```ts
+ * const run: Run = runs.current()! // { id: 1, config, entries: [...], status: "done", summary, verdict }
+ * ```
+ */
 export interface Run {
   readonly id: number
   readonly config: Config
@@ -20,7 +27,14 @@ export interface Run {
   readonly verdict: Invariant.Verdict
 }
 
-/** One message of the event log, as the SSE stream sends it. */
+/**
+ * One message of the event log, as the SSE stream sends it.
+ *
+ * @example
+ * ```ts
+ * const update: Update = { type: "run", id: 1, config: { scope: "fiber", cars: 3, green: 300, red: 300, duration: 1600 } }
+ * ```
+ */
 export type Update =
   | { readonly type: "run"; readonly id: number; readonly config: Config }
   | { readonly type: "entry"; readonly id: number; readonly entry: Entry; readonly text: string; readonly verdict: Invariant.Verdict }
@@ -33,13 +47,29 @@ export type Update =
     readonly verdict: Invariant.Verdict
   }
 
-/** A run was asked for while one is still going. */
+/**
+ * A run was asked for while one is still going.
+ *
+ * @example
+ * ```ts
+ * new RunInProgressError({ id: 1 }).message // "run 1 is still going; wait for it to end"
+ * ```
+ */
 export class RunInProgressError extends Data.TaggedError("RunInProgressError")<{ readonly id: number }> {
   override get message(): string {
     return `run ${this.id} is still going; wait for it to end`
   }
 }
 
+/**
+ * The runs of one server.
+ *
+ * @example
+ * ```ts
+ * const { log, unsubscribe } = runs.subscribe((update) => console.log(update.type))
+ * yield* runs.start({ scope: "thread", cars: 3, green: 300, red: 300, duration: 1600 })
+ * ```
+ */
 export interface Runs {
   /** The latest run, if any. */
   readonly current: () => Run | undefined
@@ -49,6 +79,16 @@ export interface Runs {
   readonly start: (config: Config) => Effect.Effect<Run, RunInProgressError>
 }
 
+/**
+ * The runs, in the scope: closing it interrupts a run that still goes (its
+ * pool's workers or processes stop).
+ *
+ * @example
+ * ```ts
+ * const runs = yield* Runs.make
+ * yield* Serve.serve(makeApp(runs))
+ * ```
+ */
 export const make: Effect.Effect<Runs, never, Scope.Scope> = Effect.gen(function*() {
   const handle = yield* FiberHandle.make<void, never>()
   const listeners = new Set<(update: Update) => void>()
@@ -103,7 +143,14 @@ export const make: Effect.Effect<Runs, never, Scope.Scope> = Effect.gen(function
   } satisfies Runs
 })
 
-/** Waits until the latest run has ended (for tests). */
+/**
+ * Waits until the latest run has ended (for tests).
+ *
+ * @example
+ * ```ts
+ * const run = yield* Runs.ended(runs) // run.status: "done" | "failed"
+ * ```
+ */
 export const ended = (runs: Runs): Effect.Effect<Run> =>
   Effect.callback<Run>((resume) => {
     const now = runs.current()

@@ -41,6 +41,14 @@ const readBody = async (request: Request): Promise<unknown> => {
   return Object.fromEntries(await request.formData())
 }
 
+/**
+ * The Hono app of `serve` mode (the routes above).
+ *
+ * @example
+ * ```ts
+ * const server = yield* Serve.serve(makeApp(yield* Runs.make), { port: 8083 })
+ * ```
+ */
 export const makeApp = (runs: Runs): Hono => {
   const app = new Hono()
 
