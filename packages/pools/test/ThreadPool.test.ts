@@ -46,6 +46,9 @@ describe("ThreadPool", () => {
       const pool = yield* ThreadPool.make({ module: workerModule, size: 2 })
       const n = 600
       const counter = new Int32Array(new SharedArrayBuffer(4 * n))
+      // tally known as tiny first, so many tally tasks travel to a worker at once
+      const scratch = new Int32Array(new SharedArrayBuffer(4))
+      yield* Effect.forEach(Array.from({ length: 300 }), () => pool.submit("tally", scratch, 0, 0), { concurrency: "unbounded" })
       // Mostly instant tasks with a slow one every 50: the workers run dry at
       // different times, again and again, and steal from each other.
       const durations = Array.from({ length: n }, (_, i) => (i % 50 === 7 ? 20 : 0))
