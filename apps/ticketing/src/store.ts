@@ -387,7 +387,9 @@ const catchUp = (file: string, state: State): number => {
   const fd = fs.openSync(state.journal, "r")
   try {
     const size = fs.fstatSync(fd).size
-    if (size <= state.offset) return 0
+    // Shorter than what we read: a batch that failed its fsync was taken back. Read it all again.
+    if (size < state.offset) throw new JournalShrank()
+    if (size === state.offset) return 0
     const bytes = Buffer.allocUnsafe(size - state.offset)
     let read = 0
     while (read < bytes.length) {
@@ -408,11 +410,12 @@ const catchUp = (file: string, state: State): number => {
       // The header is fsynced before the snapshot names the journal: it is never legitimately torn.
       throw new StoreCorruptError({ file, problem: `journal ${path.basename(state.journal)} does not start with its header record` })
     }
+    // Check every record first, then apply them: a corrupt journal leaves the state as it was.
+    const orders: Array<Stored> = []
     for (const record of decoded.records) {
       if (isStored(record)) {
         const { t: _, ...order } = record as Stored & { t: string }
-        addOrder(state, order)
-        state.journaled++
+        orders.push(order)
       } else if ((record as { t?: unknown }).t === "journal") {
         if ((record as { generation?: unknown }).generation !== state.generation) {
           throw new StoreCorruptError({
@@ -424,12 +427,17 @@ const catchUp = (file: string, state: State): number => {
         throw new StoreCorruptError({ file, problem: `journal ${path.basename(state.journal)}: an unknown record ${show(record)}` })
       }
     }
+    for (const order of orders) addOrder(state, order)
+    state.journaled += orders.length
     state.offset = decoded.end
     return decoded.torn
   } finally {
     fs.closeSync(fd)
   }
 }
+
+/** The journal is shorter than what this process read (see `catchUp`). */
+class JournalShrank extends Error {}
 
 /**
  * Brings `cached` up to date with the files (or loads them afresh): reads
@@ -459,8 +467,8 @@ const refresh = (file: string, cached: State | undefined): { state: State; torn:
       }
       return { state, torn: catchUp(file, state) }
     } catch (error) {
-      // A new generation replaced the files between our reads: read again.
-      if (codeOf(error) === "ENOENT" && attempt < 5) {
+      // A new generation replaced the files between our reads, or a failed batch was taken back: read again.
+      if ((codeOf(error) === "ENOENT" || error instanceof JournalShrank) && attempt < 5) {
         cached = undefined
         continue
       }
@@ -631,7 +639,11 @@ export const make = (file: string, options: Options = {}): Effect.Effect<TicketS
             : new StoreIOError({ file: absolute, code: codeOf(error), problem: `cannot be read: ${describe(error)}` })
       })
 
+    /** A batch of ours is being written: until its fsync is done, our frames are not read back as orders. */
+    let writing = false
+
     const load = attempt(() => {
+      if (writing && cached !== undefined) return { state: cached, torn: 0 }
       const { state, torn } = refresh(absolute, cached)
       cached = state
       return { state, torn }
@@ -698,21 +710,29 @@ export const make = (file: string, options: Options = {}): Effect.Effect<TicketS
         }
         if (fresh.length > 0) {
           const bytes = Journal.encode(fresh.map((o) => ({ t: "order", ...o })))
-          yield* appendDurably(state.journal, bytes, state.offset, lock === undefined).pipe(
-            Effect.mapError((error) =>
-              new StoreIOError({
-                file: absolute,
-                code: codeOf(error),
-                problem: `cannot write the journal: ${describe(error)}`
-              })
+          writing = true
+          yield* Effect.uninterruptible(
+            appendDurably(state.journal, bytes, state.offset, lock === undefined).pipe(
+              Effect.mapError((error) =>
+                new StoreIOError({
+                  file: absolute,
+                  code: codeOf(error),
+                  problem: `cannot write the journal: ${describe(error)}`
+                })
+              ),
+              Effect.onError(() => Effect.sync(() => void (writing = false))),
+              // Durable: now it is ours, in the same step that lets readers back in. (Unlocked, the next
+              // read picks it up with everyone else's.)
+              Effect.andThen(Effect.sync(() => {
+                if (lock !== undefined) {
+                  for (const order of fresh) addOrder(state, order)
+                  state.offset += bytes.length
+                  state.journaled += fresh.length
+                }
+                writing = false
+              }))
             )
           )
-          if (lock !== undefined) {
-            // Durable: now it is ours. (Unlocked, the next read picks it up with everyone else's.)
-            for (const order of fresh) addOrder(state, order)
-            state.offset += bytes.length
-            state.journaled += fresh.length
-          }
         }
         if (lock !== undefined && state.journaled >= Math.max(compactAfter, state.orders.length - state.journaled)) {
           // Fold the journal into a new snapshot once it holds as many orders as the snapshot (and at

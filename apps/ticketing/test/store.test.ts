@@ -4,6 +4,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Lock } from "@weft/primitives"
 import { Deferred, Effect, Fiber } from "effect"
 import * as fc from "fast-check"
+import * as Journal from "../src/journal.ts"
 import * as Store from "../src/store.ts"
 import { assertConfirmedPresent, memoryDir, reopen, tempDir } from "./helpers.ts"
 
@@ -182,6 +183,58 @@ describe("TicketStore", () => {
       const seen = yield* reopen(file)
       assert.deepStrictEqual(seen.orders.map((o) => o.buyer), ["usurper"])
       assertConfirmedPresent(seen.byId, taken.ok ? [taken.order] : [])
+    })))
+
+  it.live("reads while purchases are being written (the page's polling) never count an order twice or early", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const dir = yield* tempDir
+      const file = path.join(dir, "tickets.json")
+      const store = yield* Store.make(file)
+      const reader = yield* Store.make(file) // another process's view
+      yield* store.reset(150)
+      let done = false
+      const reads = Effect.gen(function*() {
+        let polls = 0
+        while (!done) {
+          for (const s of [store, reader]) {
+            const counts = yield* s.tickets
+            const orders = yield* s.orders
+            assert.strictEqual(counts.sold + counts.count, counts.total)
+            assert.strictEqual(new Set(orders.map((o) => o.seat)).size, orders.length)
+          }
+          polls++
+          yield* Effect.yieldNow
+        }
+        return polls
+      })
+      const polling = yield* Effect.forkChild(reads)
+      const purchases = yield* Effect.forEach(Array.from({ length: 200 }), (_, i) => store.buy({ buyer: `b${i}` }), { concurrency: 40 })
+      done = true
+      assert.isAbove(yield* Fiber.join(polling), 10)
+      assert.strictEqual(purchases.filter((p) => p.ok).length, 150)
+      for (const s of [store, reader]) assert.deepStrictEqual(yield* s.tickets, { count: 0, sold: 150, total: 150 })
+      assert.strictEqual((yield* store.orders).length, 150)
+      assert.deepStrictEqual((yield* reopen(file)).counts, { count: 0, sold: 150, total: 150 })
+    })))
+
+  it.live("a batch taken back after another process read it (its fsync failed): that process reads again, leaves no hole", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const dir = yield* tempDir
+      const file = path.join(dir, "tickets.json")
+      const writer = yield* Store.make(file)
+      yield* writer.reset(5)
+      yield* writer.buy({ buyer: "ada" })
+      const journal = journalOf(file)
+      const good = fs.statSync(journal).size
+      // A batch written, read by another process, then cut off again: it was never confirmed.
+      fs.appendFileSync(journal, Journal.encode([{ t: "order", id: "phantom", seat: 2, buyer: "phantom", at: new Date().toISOString() }]))
+      const other = yield* Store.make(file)
+      assert.deepStrictEqual(yield* other.tickets, { count: 3, sold: 2, total: 5 })
+      fs.truncateSync(journal, good)
+      assert.deepStrictEqual(yield* other.tickets, { count: 4, sold: 1, total: 5 })
+      const next = yield* other.buy({ buyer: "bob" })
+      assert.isTrue(next.ok && next.order.seat === 2)
+      assert.deepStrictEqual((yield* reopen(file)).orders.map((o) => o.buyer), ["ada", "bob"])
     })))
 
   it.live("reset: a non-negative integer, else InvalidCountError", () =>
