@@ -3,6 +3,7 @@ import { Effect, Fiber } from "effect"
 import postgres from "postgres"
 import { Cluster } from "../src/index.ts"
 import { parseUrl } from "../src/internal/pg.ts"
+import { key, KeyKind } from "../src/internal/schema.ts"
 import { startServer } from "./fixtures/postgres.ts"
 import { connect, defectTag, pg, skip, title, unique } from "./helpers.ts"
 
@@ -22,16 +23,18 @@ describe(title("Cluster faults"), () => {
         Effect.sync(() => postgres({ ...parseUrl(pg.url!).options, max: 1, onnotice: () => {} })),
         (sql) => Effect.promise(() => sql.end())
       )
-      // The holder's backend: the one holding the advisory lock that the
-      // waiter's backend waits for. Terminating it is a lost connection.
-      yield* Effect.promise(() =>
+      // The holder's backend: the one holding this lock's advisory key.
+      // Terminating it is a lost connection.
+      const rows = yield* Effect.promise(() => admin.unsafe("SELECT id FROM weft.names WHERE name = $1", [name]))
+      const id = rows[0]!.id as number
+      const terminated = yield* Effect.promise(() =>
         admin.unsafe(
-          `SELECT pg_terminate_backend(h.pid) FROM pg_locks h JOIN pg_locks w
-             ON w.locktype = 'advisory' AND NOT w.granted AND h.locktype = 'advisory' AND h.granted
-            AND h.classid = w.classid AND h.objid = w.objid AND h.objsubid = w.objsubid AND h.database = w.database
-           WHERE w.pid IN (SELECT pid FROM pg_stat_activity WHERE application_name = 'weft-cluster')`
+          `SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted
+             AND mode = 'ExclusiveLock' AND objsubid = 1 AND ((classid::int8 << 32) | objid::int8) = $1::int8`,
+          [key(KeyKind.lock, id)]
         )
       )
+      assert.strictEqual(terminated.length, 1)
       yield* Fiber.join(waiter).pipe(Effect.timeout("5 seconds"))
       assert.strictEqual(defectTag(yield* Effect.exit(a.release)), "ClusterUnavailableError")
       yield* b.release

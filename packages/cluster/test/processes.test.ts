@@ -6,7 +6,7 @@ import { Effect, Fiber } from "effect"
 import postgres from "postgres"
 import { parseUrl } from "../src/internal/pg.ts"
 import { child } from "./fixtures/children.ts"
-import { connect, pg, skip, title, unique } from "./helpers.ts"
+import { connect, eventually, pg, skip, title, unique } from "./helpers.ts"
 
 const spawnChild = (job: Record<string, unknown>) => child([JSON.stringify({ url: pg.url, ...job })])
 
@@ -91,6 +91,9 @@ describe(title("Cluster across processes"), () => {
       assert.strictEqual(yield* consumer.line("got"), `got "a"`)
       consumer.proc.kill("SIGKILL")
       yield* consumer.exited
+      // Once the server has seen the consumer's connection end, its item is
+      // back, in front of the later one.
+      yield* eventually(Effect.map(q.size, (n) => n === 2))
       assert.deepStrictEqual([yield* q.getFor("5 seconds"), yield* q.getFor("5 seconds")], ["a", "b"])
       yield* q.taskDone
       yield* q.taskDone

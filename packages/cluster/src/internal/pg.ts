@@ -150,11 +150,39 @@ export class Db {
         (rows) => resume(Effect.succeed(rows as unknown as ReadonlyArray<A>)),
         (error: PgFailure) => resume(Effect.fail(error))
       )
-      return Effect.callback<void>((done) => {
-        query.cancel()
-        query.then(() => done(Effect.void), () => done(Effect.void))
-      })
+      return Effect.callback<void>((done) => this.cancel(sql, query, () => done(Effect.void)))
     })
+  }
+
+  /**
+   * Cancels a running statement and calls `settled` once it has ended. A
+   * cancel that reaches the server before the backend has read the statement
+   * is ignored there, so it is sent again (`pg_cancel_backend`) every 100 ms
+   * until the statement ends; after 3 seconds the connection is closed.
+   * Callers close a cancelled statement's connection in any case, so a late
+   * cancel never hits a later statement.
+   */
+  private cancel(sql: Sql, query: postgres.PendingQuery<any>, settled: () => void): void {
+    let done = false
+    let tries = 0
+    const finish = () => {
+      if (done) return
+      done = true
+      clearInterval(timer)
+      settled()
+    }
+    query.then(finish, finish)
+    void Promise.resolve(query.cancel()).catch(() => {})
+    const timer = setInterval(() => {
+      tries++
+      const pid = (query as unknown as { state?: { pid?: number } }).state?.pid
+      if (tries >= 30) {
+        clearInterval(timer)
+        this.discard(sql) // ends the statement: `finish` runs on its rejection
+        return
+      }
+      if (pid !== undefined && pid !== 0) this.quick.unsafe("SELECT pg_cancel_backend($1)", [pid]).catch(() => {})
+    }, 100)
   }
 
   /** `exec` whose failures are defects: `ClusterUnavailableError` when the server is gone. */
@@ -164,7 +192,9 @@ export class Db {
 
   /** A statement that never waits, on the shared pool. */
   q<A = any>(text: string, params: ReadonlyArray<unknown> = []): Effect.Effect<ReadonlyArray<A>> {
-    return this.run<A>(this.quick, text, params)
+    // Never cancelled: it does not wait, and a cancel on the shared pool
+    // could hit another statement.
+    return Effect.uninterruptible(this.run<A>(this.quick, text, params))
   }
 
   failure(e: unknown): unknown {

@@ -182,12 +182,18 @@ export const makeQueue = (db: Db, listener: Listener, entry: Entry, maxsize: num
     Effect.flatMap(parseTimeout(`ClusterQueue.${operation}`, timeout), (d) =>
       f(Duration.isFinite(d) ? (Duration.toMillis(d) === 0 ? "now" : d) : undefined))
 
-  const size = bounded
-    ? Effect.map(db.q<{ n: number }>(`SELECT size AS n FROM ${s}.names WHERE id = $1`, [id]), (r) => r[0]!.n)
-    : Effect.map(
-      db.q<{ n: number }>(`SELECT count(*)::int AS n FROM ${s}.items WHERE queue_id = $1 AND taker IS NULL`, [id]),
-      (r) => r[0]!.n
-    )
+  /** Items of sessions that are gone: free again, though not yet taken back by a get. */
+  const orphans = `(SELECT count(*)::int FROM ${s}.items i WHERE i.queue_id = $1 AND i.taker IS NOT NULL
+      AND ${sessionKeySql("i.taker")} NOT IN (SELECT k FROM (${heldKeysSql}) live))`
+  const size = Effect.map(
+    db.q<{ n: number }>(
+      bounded
+        ? `SELECT size + ${orphans} AS n FROM ${s}.names WHERE id = $1`
+        : `SELECT (SELECT count(*)::int FROM ${s}.items WHERE queue_id = $1 AND taker IS NULL) + ${orphans} AS n`,
+      [id]
+    ),
+    (r) => r[0]!.n
+  )
 
   return {
     maxsize,
