@@ -24,7 +24,7 @@ import { checkFree } from "./ports.ts"
 const root = path.resolve(fileURLToPath(new URL("../../..", import.meta.url)))
 
 /** The packages the apps import, built by `npm run build` (turbo) into `dist/`. */
-const packages = ["packages/primitives", "packages/pools", "packages/app", "packages/cluster"]
+const packages = ["packages/primitives", "packages/pools", "packages/app"]
 
 const newest = (dir: string): number =>
   fs.readdirSync(dir, { withFileTypes: true }).reduce((latest, entry) => {
