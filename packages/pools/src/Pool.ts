@@ -14,7 +14,8 @@
  * import { Effect } from "effect"
  * import { ThreadPool, type Pool } from "@weft/pools"
  *
- * const sum = (pool: Pool.Pool) => Effect.map(pool.map("inc", [1, 2, 3]), (xs) => xs.reduce((a, b) => a + b, 0))
+ * const sum = (pool: Pool.Pool<typeof import("./worker.ts").default>) =>
+ *   Effect.map(pool.map("inc", [1, 2, 3]), (xs) => xs.reduce((a, b) => a + b, 0))
  * ```
  *
  * @module
@@ -179,8 +180,8 @@ type Unwrap<R> = R extends Effect.Effect<infer A, any, any> ? A : R extends Tran
  * ```ts
  * const result = yield* pool.applyAsync("inc", [1])
  * yield* result.wait
- * (yield* result.ready) // true
- * (yield* result.get) // 2
+ * const done = yield* result.ready // true
+ * const value = yield* result.get // 2
  * ```
  */
 export interface AsyncResult<A> {

@@ -23,6 +23,10 @@ describe("README examples", () => {
     expect(lines.slice(3)).toEqual(["square(12) = 144", "the 60 s task: cancelled", "completed 8, cancelled 1"])
   })
 
+  it("the Promise face: pool.run with await, a rejection, then the scope closes", () => {
+    expect(run("promise")).toEqual(["inc(1) = 2", "fib: 6765, 75025, 832040", "rejected: InvalidArgumentError"])
+  })
+
   it("process pool: apply_async with callbacks, close, join, then refused", () => {
     expect(run("process-pool")).toEqual([
       "results: 6765, 6765, 10946, 10946, 17711, 17711",
