@@ -94,8 +94,7 @@ const weftRuntime = list(flags["weft-runtime"], ["node", "bun", "deno"], "weft-r
 const durationOverride = flags.duration === undefined ? undefined : Number(flags.duration)
 const connectionsOverride = flags.connections === undefined ? undefined : Number(flags.connections)
 /** Rounds per scenario (servers interleaved within each round); the table shows the median of each figure. */
-const roundsOf = (scenario: string): number =>
-  flags.rounds !== undefined ? Math.max(1, Number(flags.rounds)) : quick || scenario === "idle" ? 1 : 3
+const rounds = flags.rounds !== undefined ? Math.max(1, Number(flags.rounds)) : quick ? 1 : 3
 
 interface Scenario {
   readonly name: string
@@ -451,22 +450,22 @@ const measure = async (scenario: Scenario, name: string): Promise<Result> => {
  * Several rounds of one server: the median of every figure, except lost and out-of-order deliveries
  * (the worst round: one loss is a loss); the notes are those of the round with the most closes.
  */
-const combine = (rounds: ReadonlyArray<Result>): Result => {
-  if (rounds.length === 1) return rounds[0]!
+const combine = (runs: ReadonlyArray<Result>): Result => {
+  if (runs.length === 1) return runs[0]!
   const median = (values: Array<number>) => {
     const sorted = values.filter((v) => !Number.isNaN(v)).sort((a, b) => a - b)
     if (sorted.length === 0) return Number.NaN
     const mid = sorted.length >> 1
     return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
   }
-  const worst = [...rounds].sort((a, b) => b.closed - a.closed)[0]!
+  const worst = [...runs].sort((a, b) => b.closed - a.closed)[0]!
   const out: Record<string, unknown> = { ...worst }
   for (const [key, value] of Object.entries(worst)) {
-    if (typeof value === "number") out[key] = median(rounds.map((r) => (r as unknown as Record<string, number>)[key]!))
+    if (typeof value === "number") out[key] = median(runs.map((r) => (r as unknown as Record<string, number>)[key]!))
   }
-  out.quiet = rounds.every((r) => r.quiet)
-  out.lost = Math.max(...rounds.map((r) => r.lost))
-  out.outOfOrder = Math.max(...rounds.map((r) => r.outOfOrder))
+  out.quiet = runs.every((r) => r.quiet)
+  out.lost = Math.max(...runs.map((r) => r.lost))
+  out.outOfOrder = Math.max(...runs.map((r) => r.outOfOrder))
   return out as unknown as Result
 }
 
@@ -609,13 +608,14 @@ const main = async () => {
     const load = s.name === "idle"
       ? `${s.clients} connections, then one broadcast from one of them; drain up to ${s.drainMs / 1000} s`
       : `${s.clients} clients, ${s.senders} senders x ${s.rate} msg/s, ${s.windowMs / 1000} s window, drain up to ${s.drainMs / 1000} s`
-    console.log(`\n### ${s.name}: ${load}; ${roundsOf(name)} round${roundsOf(name) > 1 ? "s (medians)" : ""}\n`)
+    console.log(`\n### ${s.name}: ${load}; ${rounds} round${rounds > 1 ? "s (medians)" : ""}\n`)
     const loadStart = loadAverage()
-    const rounds = new Map<string, Array<Result>>(servers.map((server) => [server, []]))
-    for (let round = 0; round < roundsOf(name); round++) {
-      for (const server of servers) {
+    const byServer = new Map<string, Array<Result>>(servers.map((server) => [server, []]))
+    for (let round = 0; round < rounds; round++) {
+      // Each round starts with the next server, so no server always runs first (or last) in a round.
+      for (const server of [...servers.slice(round % servers.length), ...servers.slice(0, round % servers.length)]) {
         try {
-          rounds.get(server)!.push(await measure(s, server))
+          byServer.get(server)!.push(await measure(s, server))
         } catch (error) {
           if (stopping) return await new Promise<never>(() => {}) // interrupted: the handler exits
           failed = true
@@ -623,7 +623,7 @@ const main = async () => {
         }
       }
     }
-    const results = [...rounds.values()].filter((rs) => rs.length > 0).map(combine)
+    const results = [...byServer.values()].filter((rs) => rs.length > 0).map(combine)
     if (results.length === 0) continue
     console.log(s.name === "idle" ? idleTable(s, results) : loadTable(s, results))
     console.log(`\nLoad average (1 min) at the start and end of this scenario: ${loadStart} and ${loadAverage()} (2 cores: above 2, other work on the machine is taking CPU from the servers and the generator).`)
