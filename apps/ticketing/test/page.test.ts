@@ -76,14 +76,26 @@ describe("the Tickets page", () => {
     60_000
   )
 
-  it.skipIf(!Chromium.available)(Chromium.skipTitle("a double click buys one ticket"), async () => {
+  it.skipIf(!Chromium.available)(Chromium.skipTitle("a double click buys one ticket: both clicks send the same Idempotency-Key"), async () => {
     const file = path.join(dir, "double.json")
-    const url = await serve(file, ["--tickets", "5", "--hold", "150"]) // a slow store: the second click lands mid-purchase
+    const url = await serve(file, ["--tickets", "5"])
     const page = await open(url)
+    // Hold each purchase on its way for 300 ms, so the second click surely lands before the first answer.
+    const keys: Array<string | undefined> = []
+    await page.route("**/buy", async (route) => {
+      keys.push(route.request().headers()["idempotency-key"])
+      await new Promise((resolve) => setTimeout(resolve, 300))
+      await route.continue()
+    })
+    let answered = 0
+    page.on("response", (response) => void (response.url().endsWith("/buy") && answered++))
     await page.fill("#buyer", "Cy")
     await page.dblclick("#buy")
     await expect.poll(() => page.textContent("#message"), { timeout: 10_000 }).toContain("You got seat 1")
-    await page.waitForTimeout(500) // any second purchase would have landed by now
+    await expect.poll(() => keys.length, { timeout: 10_000 }).toBe(2)
+    expect(keys[0]).toMatch(/^[0-9a-f-]{36}$/)
+    expect(keys[1]).toBe(keys[0])
+    await expect.poll(() => answered, { timeout: 10_000 }).toBe(2) // both answers are in
     expect(await tickets(url)).toEqual({ count: 4, sold: 1, total: 5 })
     expect(await page.locator("#orders li").count()).toBe(1)
     await page.close()
