@@ -56,12 +56,13 @@
  *
  * @module
  */
-import { Clock, Duration, Effect, Exit } from "effect"
+import { Duration, Effect, Exit } from "effect"
 import { dual } from "effect/Function"
 import { InvalidArgumentError, NotHeldError, type NotOwnerError } from "./errors.ts"
 import { bindMethods } from "./internal/bind.ts"
 import { wake } from "./internal/handoff.ts"
 import { type ConditionLock, conditionLock } from "./internal/ownership.ts"
+import { waitUntil as waitUntilLoop } from "./internal/waitUntil.ts"
 import { type Link, WaitList } from "./internal/WaitList.ts"
 import { count, timeout as parseTimeout } from "./validate.ts"
 import type * as Lock from "./Lock.ts"
@@ -262,30 +263,7 @@ class ConditionImpl implements Condition {
     predicate: (() => boolean) | Effect.Effect<boolean, E, R>,
     timeout?: Duration.Input
   ): Effect.Effect<boolean, E | NotHeldError | InvalidArgumentError, R> {
-    const check: Effect.Effect<boolean, E, R> = Effect.isEffect(predicate)
-      ? predicate
-      : Effect.sync(predicate as () => boolean)
-    const self = this
-    return Effect.gen(function*() {
-      const duration = timeout === undefined ? undefined : yield* self.duration("Condition.waitUntil", timeout)
-      if (!(yield* self.hooks.owned)) return yield* Effect.fail(self.notHeld("waitUntil"))
-      let result = yield* check
-      if (duration === undefined) {
-        while (!result) {
-          yield* self.suspend("waitUntil", undefined)
-          result = yield* check
-        }
-        return result
-      }
-      const end = (yield* Clock.currentTimeMillis) + Duration.toMillis(duration)
-      while (!result) {
-        const left = end - (yield* Clock.currentTimeMillis)
-        if (left <= 0) break
-        yield* self.suspend("waitUntil", Duration.millis(left))
-        result = yield* check
-      }
-      return result
-    })
+    return waitUntilLoop(predicate, timeout, this.hooks.owned, (left) => this.suspend("waitUntil", left))
   }
 
   notify(n: number = 1): Effect.Effect<void, NotHeldError | InvalidArgumentError> {

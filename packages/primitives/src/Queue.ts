@@ -244,11 +244,20 @@ class QueueImpl<A> implements Queue<A> {
 
   /** Queues a putter; `E` is the error a timed wait's `expire` may resume it with. */
   private waitPut<E = never>(waiter: Waiter<A>): Effect.Effect<void, QueueShutDownError | E> {
-    return Effect.callback<void, QueueShutDownError | E>((resume) => {
+    return this.enqueue<void, E>(this.putters, waiter, () => this.abandonPut(waiter))
+  }
+
+  /**
+   * Parks `waiter` in `list` until it is served (or fails with the error a
+   * timer left on it before it registered); `abandon` runs if it is
+   * interrupted.
+   */
+  private enqueue<X, E>(list: WaitList<Waiter<A>>, waiter: Waiter<A>, abandon: () => void): Effect.Effect<X, QueueShutDownError | E> {
+    return Effect.callback<X, QueueShutDownError | E>((resume) => {
       if (waiter.state === DONE) return resume(Effect.fail(waiter.failure as E))
       waiter.resume = resume
-      this.putters.push(waiter)
-      return Effect.sync(() => this.abandonPut(waiter))
+      list.push(waiter)
+      return Effect.sync(abandon)
     })
   }
 
@@ -324,12 +333,7 @@ class QueueImpl<A> implements Queue<A> {
 
   /** Queues a getter; `E` is the error a timed wait's `expire` may resume it with. */
   private waitGet<E = never>(waiter: Waiter<A>): Effect.Effect<A, QueueShutDownError | E> {
-    return Effect.callback<A, QueueShutDownError | E>((resume) => {
-      if (waiter.state === DONE) return resume(Effect.fail(waiter.failure as E))
-      waiter.resume = resume
-      this.getters.push(waiter)
-      return Effect.sync(() => this.abandonGet(waiter))
-    })
+    return this.enqueue<A, E>(this.getters, waiter, () => this.abandonGet(waiter))
   }
 
   private handToGetter(getter: Waiter<A>, item: A, seq: number): void {

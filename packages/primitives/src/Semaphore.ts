@@ -34,10 +34,8 @@
 import { type Duration, Effect } from "effect"
 import { dual } from "effect/Function"
 import { InvalidArgumentError, SemaphoreOverflowError } from "./errors.ts"
-import { bindMethods } from "./internal/bind.ts"
-import { guarded } from "./internal/guard.ts"
+import { PermitSemaphore } from "./internal/PermitSemaphore.ts"
 import { Permits, PermitsId, type PermitsHook } from "./internal/Permits.ts"
-import { permitRequest, within } from "./internal/validate.ts"
 import { count } from "./validate.ts"
 
 /**
@@ -68,63 +66,14 @@ export interface Semaphore {
   readonly available: Effect.Effect<number>
 }
 
-class SemaphoreImpl implements Semaphore {
-  readonly permits: Permits
-  readonly name: string
-  readonly initial: number
-  readonly bounded: boolean
+class SemaphoreImpl extends PermitSemaphore {
   readonly [PermitsId]: PermitsHook
 
   constructor(initial: number, bounded: boolean) {
-    this.initial = initial
-    this.bounded = bounded
-    this.permits = new Permits(initial)
-    this[PermitsId] = { permits: this.permits, valid: (k) => this.check("withPermits", k) === undefined }
-    this.name = bounded ? "BoundedSemaphore" : "Semaphore"
-    bindMethods(this, "acquire", "tryAcquire", "acquireFor", "release", "withPermits")
+    const permits = new Permits(initial)
+    super(bounded ? "BoundedSemaphore" : "Semaphore", permits, initial, bounded)
+    this[PermitsId] = { permits, valid: (k) => this.check("withPermits", k) === undefined }
   }
-
-  private check(operation: string, k: number): InvalidArgumentError | undefined {
-    return permitRequest(this.name, operation, k, this.bounded ? this.initial : undefined)
-  }
-
-
-  acquire(k = 1): Effect.Effect<void, InvalidArgumentError> {
-    const error = this.check("acquire", k)
-    return error ? Effect.fail(error) : this.permits.take(k)
-  }
-
-  tryAcquire(k = 1): Effect.Effect<boolean, InvalidArgumentError> {
-    const error = this.check("tryAcquire", k)
-    return error ? Effect.fail(error) : Effect.sync(() => this.permits.tryTake(k))
-  }
-
-  acquireFor(timeout: Duration.Input, k = 1): Effect.Effect<boolean, InvalidArgumentError> {
-    const error = this.check("acquireFor", k)
-    if (error) return Effect.fail(error)
-    return within(`${this.name}.acquireFor`, timeout, this.permits.wait(k), () => this.permits.tryTake(k))
-  }
-
-  release(k = 1): Effect.Effect<void, InvalidArgumentError | SemaphoreOverflowError> {
-    const error = count(`${this.name}.release`, "k", k, 1)
-    if (error) return Effect.fail(error)
-    return Effect.suspend(() => {
-      if (this.bounded && this.permits.free + k > this.initial) {
-        return Effect.fail(
-          new SemaphoreOverflowError({ permits: this.initial, available: this.permits.free, released: k })
-        )
-      }
-      this.permits.release(k)
-      return Effect.void
-    })
-  }
-
-  withPermits(k: number): <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E | InvalidArgumentError, R> {
-    const error = this.check("withPermits", k)
-    return error ? () => Effect.fail(error) : guarded(this.permits, k)
-  }
-
-  readonly available: Effect.Effect<number> = Effect.sync(() => this.permits.free)
 }
 
 const makeWith = (operation: string, permits: number, bounded: boolean) =>

@@ -60,25 +60,6 @@ describe("Semaphore", () => {
       assert.strictEqual(yield* sem.available, 1)
     }))
 
-  it.effect("strict FIFO: a later small request does not overtake an earlier large one", () =>
-    Effect.gen(function*() {
-      const sem = yield* Semaphore.make(2)
-      yield* sem.acquire(2)
-      const order: Array<string> = []
-      const big = yield* Effect.forkChild(Effect.andThen(sem.acquire(2), Effect.sync(() => order.push("big"))))
-      yield* Effect.yieldNow
-      const small = yield* Effect.forkChild(Effect.andThen(sem.acquire(1), Effect.sync(() => order.push("small"))))
-      yield* Effect.yieldNow
-      yield* sem.release(1)
-      yield* Effect.yieldNow
-      assert.deepStrictEqual(order, [])
-      yield* sem.release(1)
-      yield* Fiber.join(big)
-      yield* sem.release(2)
-      yield* Fiber.join(small)
-      assert.deepStrictEqual(order, ["big", "small"])
-    }))
-
   it.effect("acquireFor: false after the timeout with nothing taken; true when released in time", () =>
     Effect.gen(function*() {
       const sem = yield* Semaphore.make(1)

@@ -15,8 +15,10 @@
  *
  * @internal
  */
-import { Effect } from "effect"
+import { type Duration, Effect } from "effect"
+import type { InvalidArgumentError } from "../errors.ts"
 import { wake } from "./handoff.ts"
+import { within } from "./validate.ts"
 import { type Link, WaitList } from "./WaitList.ts"
 
 interface Waiter extends Link<Waiter> {
@@ -71,6 +73,24 @@ export class Permits {
     return new Promise((resolve) => {
       this.enqueue(n, resolve)
     })
+  }
+
+  /**
+   * Waits at most `timeout` for `n` permits; `true` if they were taken. A bad
+   * timeout fails even when the permits are free.
+   */
+  takeWithin(operation: string, n: number, timeout: Duration.Input): Effect.Effect<boolean, InvalidArgumentError> {
+    return within(operation, timeout, this.wait(n), () => this.tryTake(n))
+  }
+
+  /**
+   * Returns `n` permits unless that would make more than `limit` free; then
+   * changes nothing and returns how many are free.
+   */
+  releaseUpTo(n: number, limit: number): number | undefined {
+    if (this.free + n > limit) return this.free
+    this.release(n)
+    return undefined
   }
 
   /** Returns `n` permits and hands them on to the queue. */

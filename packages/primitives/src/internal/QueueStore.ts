@@ -93,14 +93,31 @@ export class FifoStore<A> implements Store<A> {
   }
 }
 
-/** @internal A stack; the sequence numbers ascend from bottom to top. */
-export class LifoStore<A> implements Store<A> {
+/** Items beside their sequence numbers, in two parallel arrays. */
+abstract class ArrayStore<A> implements Store<A> {
   size = 0
   lastSeq = 0
-  private items: Array<A> = []
-  private seqs: Array<number> = []
-  private seq = 0
+  protected items: Array<A> = []
+  protected seqs: Array<number> = []
+  protected seq = 0
 
+  abstract push(item: A): void
+  abstract take(): A
+  abstract restore(item: A, seq: number): void
+
+  nextSeq(): number {
+    return this.seq++
+  }
+
+  clear(): void {
+    this.items.length = 0
+    this.seqs.length = 0
+    this.size = 0
+  }
+}
+
+/** @internal A stack; the sequence numbers ascend from bottom to top. */
+export class LifoStore<A> extends ArrayStore<A> {
   push(item: A): void {
     this.items.push(item)
     this.seqs.push(this.seq++)
@@ -113,10 +130,6 @@ export class LifoStore<A> implements Store<A> {
     return this.items.pop()!
   }
 
-  nextSeq(): number {
-    return this.seq++
-  }
-
   restore(item: A, seq: number): void {
     let i = this.seqs.length
     while (i > 0 && this.seqs[i - 1]! > seq) i--
@@ -124,25 +137,14 @@ export class LifoStore<A> implements Store<A> {
     this.seqs.splice(i, 0, seq)
     this.size++
   }
-
-  clear(): void {
-    this.items.length = 0
-    this.seqs.length = 0
-    this.size = 0
-  }
 }
 
 /** @internal A binary min-heap on (order, sequence number): equal items keep insertion order. */
-export class PriorityStore<A> implements Store<A> {
-  size = 0
-  lastSeq = 0
-  private items: Array<A> = []
-  private seqs: Array<number> = []
-  private seq = 0
-
+export class PriorityStore<A> extends ArrayStore<A> {
   private readonly order: Order.Order<A>
 
   constructor(order: Order.Order<A>) {
+    super()
     this.order = order
   }
 
@@ -178,19 +180,10 @@ export class PriorityStore<A> implements Store<A> {
     return top
   }
 
-  nextSeq(): number {
-    return this.seq++
-  }
-
   restore(item: A, seq: number): void {
     this.insert(item, seq)
   }
 
-  clear(): void {
-    this.items.length = 0
-    this.seqs.length = 0
-    this.size = 0
-  }
 
   private less(a: A, aSeq: number, b: A, bSeq: number): boolean {
     const c = this.order(a, b)

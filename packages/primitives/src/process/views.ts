@@ -9,12 +9,11 @@
  *
  * @internal
  */
-import { Clock, Duration, Effect, type Scope } from "effect"
+import { Duration, Effect, type Scope } from "effect"
 import {
   type BrokenBarrierError,
   InvalidArgumentError,
   NotHeldError,
-  type NotOwnerError,
   type QueueEmptyError,
   type QueueFullError,
   type QueueShutDownError,
@@ -24,8 +23,8 @@ import {
 import type * as Barrier from "../Barrier.ts"
 import type * as Condition from "../Condition.ts"
 import type * as Event from "../Event.ts"
+import { waitUntil } from "../internal/waitUntil.ts"
 import { stringify } from "../json.ts"
-import { timeout as parseTimeout } from "../validate.ts"
 import type * as Lock from "../Lock.ts"
 import type * as PubSub from "../PubSub.ts"
 import type * as RLock from "../RLock.ts"
@@ -67,21 +66,12 @@ export const lockView = (invoke: Invoke, cast: Cast = ignoring(invoke)): Lock.Lo
 }
 
 /** @internal */
-export const rlockView = (invoke: Invoke, cast: Cast = ignoring(invoke)): RLock.RLock => {
-  const acquire: Effect.Effect<void> = invoke("acquire", [])
-  const release: Effect.Effect<void, NotHeldError | NotOwnerError> = invoke("release", [])
-  const releaseAfter = cast("release", [])
-  return {
-    acquire,
-    tryAcquire: invoke("tryAcquire", []),
-    acquireFor: (timeout: Duration.Input): Effect.Effect<boolean, InvalidArgumentError> =>
-      invoke("acquireFor", [encodeTimeout(timeout)]),
-    release,
-    withLock: (effect) => guarded(acquire, releaseAfter, effect),
-    locked: invoke("locked", []),
-    isOwned: invoke("isOwned", [])
-  }
-}
+export const rlockView = (invoke: Invoke, cast: Cast = ignoring(invoke)): RLock.RLock => ({
+  // An RLock's release may also fail NotOwnerError: the manager reports it.
+  ...(lockView(invoke, cast) as Omit<Lock.Lock, "release">),
+  release: invoke("release", []),
+  isOwned: invoke("isOwned", [])
+})
 
 /** @internal */
 export const semaphoreView = (invoke: Invoke, cast: Cast = ignoring(invoke)): Semaphore.Semaphore => ({
@@ -136,35 +126,8 @@ export const conditionView = (invoke: Invoke, cast: Cast = ignoring(invoke)): Co
     waitUntil: <E = never, R = never>(
       predicate: (() => boolean) | Effect.Effect<boolean, E, R>,
       timeout?: Duration.Input
-    ): Effect.Effect<boolean, E | NotHeldError | InvalidArgumentError, R> => {
-      const check: Effect.Effect<boolean, E, R> = Effect.isEffect(predicate)
-        ? predicate
-        : Effect.sync(predicate as () => boolean)
-      return Effect.gen(function*() {
-        const duration = timeout === undefined
-          ? undefined
-          : yield* Effect.map(parseTimeout("Condition.waitUntil", timeout), (d) => Duration.isFinite(d) ? d : undefined)
-        if (!(yield* isOwned)) {
-          return yield* Effect.fail(new NotHeldError({ primitive: "Condition", operation: "waitUntil" }))
-        }
-        let result = yield* check
-        if (duration === undefined) {
-          while (!result) {
-            yield* wait
-            result = yield* check
-          }
-          return result
-        }
-        const end = (yield* Clock.currentTimeMillis) + Duration.toMillis(duration)
-        while (!result) {
-          const left = end - (yield* Clock.currentTimeMillis)
-          if (left <= 0) break
-          yield* waitFor(left)
-          result = yield* check
-        }
-        return result
-      })
-    },
+    ): Effect.Effect<boolean, E | NotHeldError | InvalidArgumentError, R> =>
+      waitUntil(predicate, timeout, isOwned, (left) => left === undefined ? wait : waitFor(left)),
     notify: (n = 1): Effect.Effect<void, NotHeldError | InvalidArgumentError> => invoke("notify", [n]),
     notifyAll: invoke("notifyAll", [])
   }

@@ -44,11 +44,9 @@
  *
  * @module
  */
-import { type Duration, Effect } from "effect"
-import { InvalidArgumentError, SemaphoreOverflowError } from "../errors.ts"
-import { bindMethods } from "../internal/bind.ts"
-import { guarded } from "../internal/guard.ts"
-import { permitRequest } from "../internal/validate.ts"
+import { Effect } from "effect"
+import { InvalidArgumentError } from "../errors.ts"
+import { PermitSemaphore } from "../internal/PermitSemaphore.ts"
 import { count } from "../validate.ts"
 import type * as Semaphore from "../Semaphore.ts"
 import { checkHandle, type Handle as AnyHandle, Kind } from "./internal/futex.ts"
@@ -80,65 +78,15 @@ export interface SharedSemaphore extends Semaphore.Semaphore {
   readonly handle: Handle
 }
 
-class SharedSemaphoreImpl implements SharedSemaphore {
+class SharedSemaphoreImpl extends PermitSemaphore implements SharedSemaphore {
   readonly handle: Handle
-  readonly core: SharedPermits
-  readonly name: string
-  readonly initial: number
-  readonly bounded: boolean
 
   constructor(array: Int32Array) {
-    this.core = new SharedPermits(array)
+    const core = new SharedPermits(array)
+    const bounded = core.bound >= 0
+    super(bounded ? "SharedSemaphore.bounded" : "SharedSemaphore", core, core.bound, bounded)
     this.handle = { _tag: "SharedSemaphore", buffer: array.buffer as SharedArrayBuffer }
-    const bound = this.core.bound
-    this.bounded = bound >= 0
-    this.initial = bound
-    this.name = this.bounded ? "SharedSemaphore.bounded" : "SharedSemaphore"
-    bindMethods(this, "acquire", "tryAcquire", "acquireFor", "release", "withPermits")
   }
-
-  private check(operation: string, k: number): InvalidArgumentError | undefined {
-    return permitRequest(this.name, operation, k, this.bounded ? this.initial : undefined)
-  }
-
-
-  acquire(k = 1): Effect.Effect<void, InvalidArgumentError> {
-    const error = this.check("acquire", k)
-    return error ? Effect.fail(error) : this.core.take(k)
-  }
-
-  tryAcquire(k = 1): Effect.Effect<boolean, InvalidArgumentError> {
-    const error = this.check("tryAcquire", k)
-    return error ? Effect.fail(error) : Effect.sync(() => this.core.tryTake(k))
-  }
-
-  acquireFor(timeout: Duration.Input, k = 1): Effect.Effect<boolean, InvalidArgumentError> {
-    const error = this.check("acquireFor", k)
-    if (error) return Effect.fail(error)
-    return this.core.takeWithin(`${this.name}.acquireFor`, k, timeout)
-  }
-
-  release(k = 1): Effect.Effect<void, InvalidArgumentError | SemaphoreOverflowError> {
-    const error = count(`${this.name}.release`, "k", k, 1)
-    if (error) return Effect.fail(error)
-    return Effect.suspend(() => {
-      if (!this.bounded) {
-        this.core.release(k)
-        return Effect.void
-      }
-      const available = this.core.releaseUpTo(k, this.initial)
-      return available === undefined
-        ? Effect.void
-        : Effect.fail(new SemaphoreOverflowError({ permits: this.initial, available, released: k }))
-    })
-  }
-
-  withPermits(k: number): <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E | InvalidArgumentError, R> {
-    const error = this.check("withPermits", k)
-    return error ? () => Effect.fail(error) : guarded(this.core, k)
-  }
-
-  readonly available: Effect.Effect<number> = Effect.sync(() => this.core.free)
 }
 
 // Permits live in an Int32 word.

@@ -7,18 +7,17 @@
  * eventConformance("SharedEvent", () => SharedEvent.make)
  * ```
  */
-import { assert, describe, it } from "@effect/vitest"
+import { assert, describe } from "@effect/vitest"
 import { Effect, Fiber } from "effect"
 import { pipe } from "effect/Function"
 import { Event, Promised } from "../../src/index.ts"
-import { type Factory, type Options, runOn, settle } from "./helpers.ts"
+import { type Factory, type Options, settle, tester } from "./helpers.ts"
 
 export const eventConformance = (name: string, make: Factory<Event.Event>, options?: Options): void => {
-  const test = (title: string, body: (event: Event.Event) => Effect.Effect<void, unknown>) =>
-    it.live(`${name} (event conformance): ${title}`, () => runOn(make(), body, options))
+  const test = tester(`${name} (event conformance)`, make, options)
 
   describe(`${name}: the Event interface`, () => {
-    test("set, isSet, clear; wait returns at once while set", (event) =>
+    test("set, isSet, clear; wait returns at once while set", [], (event) =>
       Effect.gen(function*() {
         assert.isFalse(yield* event.isSet)
         yield* event.set
@@ -29,7 +28,7 @@ export const eventConformance = (name: string, make: Factory<Event.Event>, optio
         assert.isFalse(yield* event.isSet)
       }))
 
-    test("set wakes every waiter", (event) =>
+    test("set wakes every waiter", [], (event) =>
       Effect.gen(function*() {
         const waiters = yield* Effect.forEach([1, 2, 3], (i) => Effect.forkChild(Effect.as(event.wait, i)))
         const timed = yield* Effect.forkChild(event.waitFor("10 seconds"))
@@ -39,7 +38,7 @@ export const eventConformance = (name: string, make: Factory<Event.Event>, optio
         assert.isTrue(yield* Fiber.join(timed))
       }))
 
-    test("waitFor: false when the time runs out; a bad timeout fails", (event) =>
+    test("waitFor: false when the time runs out; a bad timeout fails", [], (event) =>
       Effect.gen(function*() {
         const started = Date.now()
         assert.isFalse(yield* event.waitFor("40 millis"))
@@ -47,7 +46,7 @@ export const eventConformance = (name: string, make: Factory<Event.Event>, optio
         assert.strictEqual((yield* Effect.flip(event.waitFor(-1)))._tag, "InvalidArgumentError")
       }))
 
-    test("an interrupted waiter does not disturb the others", (event) =>
+    test("an interrupted waiter does not disturb the others", [], (event) =>
       Effect.gen(function*() {
         const quitter = yield* Effect.forkChild(event.wait)
         const stayer = yield* Effect.forkChild(event.wait)
@@ -57,7 +56,7 @@ export const eventConformance = (name: string, make: Factory<Event.Event>, optio
         yield* Fiber.join(stayer)
       }))
 
-    test("members work passed as values or destructured; module functions data-first and data-last", (event) =>
+    test("members work passed as values or destructured; module functions data-first and data-last", [], (event) =>
       Effect.gen(function*() {
         const { clear, isSet, set, wait, waitFor } = event
         yield* set
@@ -74,7 +73,7 @@ export const eventConformance = (name: string, make: Factory<Event.Event>, optio
         assert.deepStrictEqual(yield* Effect.all([event].map(Event.isSet)), [false])
       }))
 
-    test("the Promise face: wait resolves once set", (event) =>
+    test("the Promise face: wait resolves once set", [], (event) =>
       Effect.promise(async () => {
         const ready = Promised.event(event)
         assert.isFalse(await ready.waitFor(5))

@@ -9,18 +9,17 @@
  *
  * The factory runs once per test, in that test's scope.
  */
-import { assert, describe, it } from "@effect/vitest"
+import { assert, describe } from "@effect/vitest"
 import { Effect, Exit, Fiber } from "effect"
 import { pipe } from "effect/Function"
 import { Lock, Promised } from "../../src/index.ts"
-import { eventually, type Factory, type Options, runOn, settle } from "./helpers.ts"
+import { eventually, type Factory, type Options, mostInside, settle, tester } from "./helpers.ts"
 
 export const lockConformance = (name: string, make: Factory<Lock.Lock>, options?: Options): void => {
-  const test = (title: string, body: (lock: Lock.Lock) => Effect.Effect<void, unknown>) =>
-    it.live(`${name} (lock conformance): ${title}`, () => runOn(make(), body, options))
+  const test = tester(`${name} (lock conformance)`, make, options)
 
   describe(`${name}: the Lock interface`, () => {
-    test("acquire, tryAcquire, locked, release; releasing a free lock fails NotHeldError", (lock) =>
+    test("acquire, tryAcquire, locked, release; releasing a free lock fails NotHeldError", [], (lock) =>
       Effect.gen(function*() {
         assert.isFalse(yield* lock.locked)
         yield* lock.acquire
@@ -34,7 +33,7 @@ export const lockConformance = (name: string, make: Factory<Lock.Lock>, options?
         assert.strictEqual(error._tag, "NotHeldError")
       }))
 
-    test("acquireFor: false when the time runs out (nothing taken), true when free; a bad timeout fails", (lock) =>
+    test("acquireFor: false when the time runs out (nothing taken), true when free; a bad timeout fails", [], (lock) =>
       Effect.gen(function*() {
         yield* lock.acquire
         const started = Date.now()
@@ -48,7 +47,7 @@ export const lockConformance = (name: string, make: Factory<Lock.Lock>, options?
         assert.strictEqual(bad._tag, "InvalidArgumentError")
       }))
 
-    test("waiters are served in the order they came", (lock) =>
+    test("waiters are served in the order they came", [], (lock) =>
       Effect.gen(function*() {
         const order: Array<number> = []
         yield* lock.acquire
@@ -63,7 +62,7 @@ export const lockConformance = (name: string, make: Factory<Lock.Lock>, options?
         assert.isFalse(yield* lock.locked)
       }))
 
-    test("withLock excludes: concurrent read-modify-writes lose no update", (lock) =>
+    test("withLock excludes: concurrent read-modify-writes lose no update", [], (lock) =>
       Effect.gen(function*() {
         let balance = 0
         const add = lock.withLock(Effect.gen(function*() {
@@ -75,7 +74,7 @@ export const lockConformance = (name: string, make: Factory<Lock.Lock>, options?
         assert.strictEqual(balance, 8)
       }))
 
-    test("withLock releases however the effect ends: success, failure, defect, interruption", (lock) =>
+    test("withLock releases however the effect ends: success, failure, defect, interruption", [], (lock) =>
       Effect.gen(function*() {
         assert.strictEqual(yield* lock.withLock(Effect.succeed(7)), 7)
         assert.isTrue(Exit.isFailure(yield* Effect.exit(lock.withLock(Effect.fail("boom")))))
@@ -88,7 +87,7 @@ export const lockConformance = (name: string, make: Factory<Lock.Lock>, options?
         yield* lock.release
       }))
 
-    test("an interrupted waiter leaves nothing held, and the next waiter still gets the lock", (lock) =>
+    test("an interrupted waiter leaves nothing held, and the next waiter still gets the lock", [], (lock) =>
       Effect.gen(function*() {
         yield* lock.acquire
         const quitter = yield* Effect.forkChild(lock.acquire)
@@ -101,7 +100,7 @@ export const lockConformance = (name: string, make: Factory<Lock.Lock>, options?
         yield* eventually(Effect.map(lock.locked, (held) => !held))
       }))
 
-    test("members work passed as values or destructured; module functions data-first and data-last", (lock) =>
+    test("members work passed as values or destructured; module functions data-first and data-last", [], (lock) =>
       Effect.gen(function*() {
         const { acquire, acquireFor, locked, release, tryAcquire, withLock } = lock
         assert.strictEqual(yield* Effect.succeed(1).pipe(lock.withLock), 1)
@@ -124,18 +123,10 @@ export const lockConformance = (name: string, make: Factory<Lock.Lock>, options?
         yield* Lock.release(lock)
       }))
 
-    test("the Promise face: runExclusive excludes and releases however fn ends", (lock) =>
+    test("the Promise face: runExclusive excludes and releases however fn ends", [], (lock) =>
       Effect.promise(async () => {
         const mutex = Promised.lock(lock)
-        let inside = 0
-        let most = 0
-        await Promise.all(Array.from({ length: 4 }, () =>
-          mutex.runExclusive(async () => {
-            most = Math.max(most, ++inside)
-            await new Promise((resolve) => setTimeout(resolve, 2))
-            inside--
-          })))
-        assert.strictEqual(most, 1)
+        assert.strictEqual(await mostInside(4, mutex.runExclusive), 1)
         const boom = new Error("boom")
         const rejected = await mutex.runExclusive(() => Promise.reject(boom)).catch((error: unknown) => error)
         assert.strictEqual(rejected, boom)

@@ -8,18 +8,17 @@
  * queueConformance("SharedQueue", (maxsize) => SharedQueue.make(maxsize))
  * ```
  */
-import { assert, describe, it } from "@effect/vitest"
+import { assert, describe } from "@effect/vitest"
 import { Effect, Exit, Fiber } from "effect"
 import { pipe } from "effect/Function"
 import { Promised, Queue } from "../../src/index.ts"
-import { type Factory, type Options, runOn, settle } from "./helpers.ts"
+import { type Factory, type Options, settle, tester } from "./helpers.ts"
 
 export const queueConformance = (name: string, make: Factory<Queue.Queue<any>, [maxsize: number]>, options?: Options): void => {
-  const test = (title: string, maxsize: number, body: (queue: Queue.Queue<any>) => Effect.Effect<void, unknown>) =>
-    it.live(`${name} (queue conformance): ${title}`, () => runOn(make(maxsize), body, options))
+  const test = tester(`${name} (queue conformance)`, make, options)
 
   describe(`${name}: the Queue interface`, () => {
-    test("put and get in FIFO order; size, isEmpty, isFull, maxsize", 3, (queue) =>
+    test("put and get in FIFO order; size, isEmpty, isFull, maxsize", [3], (queue) =>
       Effect.gen(function*() {
         assert.strictEqual(queue.maxsize, 3)
         assert.isTrue(yield* queue.isEmpty)
@@ -35,7 +34,7 @@ export const queueConformance = (name: string, make: Factory<Queue.Queue<any>, [
         assert.isFalse(yield* queue.isFull)
       }))
 
-    test("the Nowait and timed forms fail with QueueFullError / QueueEmptyError, putting or taking nothing", 1, (queue) =>
+    test("the Nowait and timed forms fail with QueueFullError / QueueEmptyError, putting or taking nothing", [1], (queue) =>
       Effect.gen(function*() {
         assert.strictEqual((yield* Effect.flip(queue.getNowait))._tag, "QueueEmptyError")
         const started = Date.now()
@@ -50,7 +49,7 @@ export const queueConformance = (name: string, make: Factory<Queue.Queue<any>, [
         assert.strictEqual(yield* queue.get, 1)
       }))
 
-    test("a waiting getter gets a later put; a waiting putter goes in when a get makes room", 1, (queue) =>
+    test("a waiting getter gets a later put; a waiting putter goes in when a get makes room", [1], (queue) =>
       Effect.gen(function*() {
         const getter = yield* Effect.forkChild(queue.get)
         yield* settle
@@ -64,7 +63,7 @@ export const queueConformance = (name: string, make: Factory<Queue.Queue<any>, [
         assert.strictEqual(yield* queue.get, "y")
       }))
 
-    test("getters are served in the order they came; an interrupted getter loses no item", 0, (queue) =>
+    test("getters are served in the order they came; an interrupted getter loses no item", [0], (queue) =>
       Effect.gen(function*() {
         const first = yield* Effect.forkChild(queue.get)
         yield* settle
@@ -81,7 +80,7 @@ export const queueConformance = (name: string, make: Factory<Queue.Queue<any>, [
         assert.strictEqual(yield* queue.get, 3)
       }))
 
-    test("taskDone and join: join waits for every item put; one taskDone too many fails TaskDoneError", 0, (queue) =>
+    test("taskDone and join: join waits for every item put; one taskDone too many fails TaskDoneError", [0], (queue) =>
       Effect.gen(function*() {
         yield* queue.join
         yield* queue.put(1)
@@ -98,7 +97,7 @@ export const queueConformance = (name: string, make: Factory<Queue.Queue<any>, [
         assert.strictEqual((yield* Effect.flip(queue.taskDone))._tag, "TaskDoneError")
       }))
 
-    test("shutdown: puts fail, gets drain what is left then fail, waiting getters fail", 0, (queue) =>
+    test("shutdown: puts fail, gets drain what is left then fail, waiting getters fail", [0], (queue) =>
       Effect.gen(function*() {
         yield* queue.put(1)
         yield* queue.shutdown()
@@ -107,7 +106,7 @@ export const queueConformance = (name: string, make: Factory<Queue.Queue<any>, [
         assert.strictEqual((yield* Effect.flip(queue.get))._tag, "QueueShutDownError")
       }))
 
-    test("shutdown({ immediate: true }) drops the items and fails waiting getters at once", 0, (queue) =>
+    test("shutdown({ immediate: true }) drops the items and fails waiting getters at once", [0], (queue) =>
       Effect.gen(function*() {
         const getter = yield* Effect.forkChild(queue.get)
         yield* settle
@@ -118,7 +117,7 @@ export const queueConformance = (name: string, make: Factory<Queue.Queue<any>, [
         assert.strictEqual((yield* Effect.flip(queue.put(1)))._tag, "QueueShutDownError")
       }))
 
-    test("members work passed as values or destructured; module functions data-first and data-last", 4, (queue) =>
+    test("members work passed as values or destructured; module functions data-first and data-last", [4], (queue) =>
       Effect.gen(function*() {
         const { get, getFor, getNowait, isEmpty, isFull, join, put, putFor, putNowait, size, taskDone } = queue
         yield* Effect.forEach([1, 2], put)
@@ -147,7 +146,7 @@ export const queueConformance = (name: string, make: Factory<Queue.Queue<any>, [
         assert.isFalse(yield* Queue.isFull(queue))
       }))
 
-    test("the Promise face: put and get through Promises", 2, (queue) =>
+    test("the Promise face: put and get through Promises", [2], (queue) =>
       Effect.promise(async () => {
         const jobs = Promised.queue(queue)
         const getting = jobs.get()

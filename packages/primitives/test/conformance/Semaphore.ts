@@ -8,18 +8,17 @@
  * semaphoreConformance("SharedSemaphore", (permits) => SharedSemaphore.make(permits))
  * ```
  */
-import { assert, describe, it } from "@effect/vitest"
+import { assert, describe } from "@effect/vitest"
 import { Effect, Exit, Fiber } from "effect"
 import { pipe } from "effect/Function"
 import { Promised, Semaphore } from "../../src/index.ts"
-import { eventually, type Factory, type Options, runOn, settle } from "./helpers.ts"
+import { eventually, type Factory, type Options, mostInside, settle, tester } from "./helpers.ts"
 
 export const semaphoreConformance = (name: string, make: Factory<Semaphore.Semaphore, [permits: number]>, options?: Options): void => {
-  const test = (title: string, permits: number, body: (sem: Semaphore.Semaphore) => Effect.Effect<void, unknown>) =>
-    it.live(`${name} (semaphore conformance): ${title}`, () => runOn(make(permits), body, options))
+  const test = tester(`${name} (semaphore conformance)`, make, options)
 
   describe(`${name}: the Semaphore interface`, () => {
-    test("acquire(k), tryAcquire(k), release(k) and available count permits", 3, (sem) =>
+    test("acquire(k), tryAcquire(k), release(k) and available count permits", [3], (sem) =>
       Effect.gen(function*() {
         assert.strictEqual(yield* sem.available, 3)
         yield* sem.acquire()
@@ -33,7 +32,7 @@ export const semaphoreConformance = (name: string, make: Factory<Semaphore.Semap
         assert.strictEqual(yield* sem.available, 3)
       }))
 
-    test("a bad k or timeout fails with InvalidArgumentError and changes nothing", 2, (sem) =>
+    test("a bad k or timeout fails with InvalidArgumentError and changes nothing", [2], (sem) =>
       Effect.gen(function*() {
         for (const k of [0, -1, 1.5]) {
           assert.strictEqual((yield* Effect.flip(sem.acquire(k)))._tag, "InvalidArgumentError")
@@ -45,7 +44,7 @@ export const semaphoreConformance = (name: string, make: Factory<Semaphore.Semap
         assert.strictEqual(yield* sem.available, 2)
       }))
 
-    test("acquireFor: false when the time runs out (nothing taken), true when the permits come", 1, (sem) =>
+    test("acquireFor: false when the time runs out (nothing taken), true when the permits come", [1], (sem) =>
       Effect.gen(function*() {
         yield* sem.acquire()
         const started = Date.now()
@@ -59,7 +58,7 @@ export const semaphoreConformance = (name: string, make: Factory<Semaphore.Semap
         assert.strictEqual(yield* sem.available, 1)
       }))
 
-    test("withPermits never lets more than n in, and returns the permits however the effect ends", 2, (sem) =>
+    test("withPermits never lets more than n in, and returns the permits however the effect ends", [2], (sem) =>
       Effect.gen(function*() {
         let inside = 0
         let most = 0
@@ -77,7 +76,7 @@ export const semaphoreConformance = (name: string, make: Factory<Semaphore.Semap
         yield* eventually(Effect.map(sem.available, (n) => n === 2))
       }))
 
-    test("waiters are served in the order they came; an interrupted one takes nothing", 1, (sem) =>
+    test("waiters are served in the order they came; an interrupted one takes nothing", [1], (sem) =>
       Effect.gen(function*() {
         const order: Array<number> = []
         yield* sem.acquire()
@@ -95,7 +94,26 @@ export const semaphoreConformance = (name: string, make: Factory<Semaphore.Semap
         yield* eventually(Effect.map(sem.available, (n) => n === 1))
       }))
 
-    test("members work passed as values or destructured; module functions data-first and data-last", 2, (sem) =>
+    test("strict FIFO: a later small request does not overtake an earlier large one", [2], (sem) =>
+      Effect.gen(function*() {
+        yield* sem.acquire(2)
+        const order: Array<string> = []
+        const big = yield* Effect.forkChild(Effect.andThen(sem.acquire(2), Effect.sync(() => order.push("big"))))
+        yield* settle
+        const small = yield* Effect.forkChild(Effect.andThen(sem.acquire(1), Effect.sync(() => order.push("small"))))
+        yield* settle
+        yield* sem.release(1)
+        yield* settle
+        assert.deepStrictEqual(order, [])
+        yield* sem.release(1)
+        yield* Fiber.join(big)
+        yield* sem.release(2)
+        yield* Fiber.join(small)
+        assert.deepStrictEqual(order, ["big", "small"])
+        yield* sem.release(1)
+      }))
+
+    test("members work passed as values or destructured; module functions data-first and data-last", [2], (sem) =>
       Effect.gen(function*() {
         const { acquire, acquireFor, available, release, tryAcquire, withPermits } = sem
         assert.strictEqual(yield* Effect.succeed(1).pipe(sem.withPermits(1)), 1)
@@ -116,18 +134,10 @@ export const semaphoreConformance = (name: string, make: Factory<Semaphore.Semap
         assert.strictEqual(yield* Semaphore.available(sem), 2)
       }))
 
-    test("the Promise face: runExclusive holds k permits around fn", 2, (sem) =>
+    test("the Promise face: runExclusive holds k permits around fn", [2], (sem) =>
       Effect.promise(async () => {
         const slots = Promised.semaphore(sem)
-        let inside = 0
-        let most = 0
-        await Promise.all(Array.from({ length: 6 }, () =>
-          slots.runExclusive(async () => {
-            most = Math.max(most, ++inside)
-            await new Promise((resolve) => setTimeout(resolve, 2))
-            inside--
-          })))
-        assert.strictEqual(most, 2)
+        assert.strictEqual(await mostInside(6, (body) => slots.runExclusive(body)), 2)
         assert.strictEqual(await slots.runExclusive(() => slots.available(), 2), 0)
         assert.strictEqual(await slots.available(), 2)
       }))

@@ -5,6 +5,7 @@
  * conditions instead of sleeping a fixed time where they can, and give time
  * bounds room for a loaded machine.
  */
+import { it } from "@effect/vitest"
 import { Effect, type Scope } from "effect"
 
 /** Makes a fresh primitive for one test; its scope closes when the test ends. */
@@ -45,3 +46,32 @@ export const runOn = <P>(
 ): Effect.Effect<void, unknown> =>
   Effect.scoped(Effect.flatMap(made, (primitive) =>
     Effect.andThen(body(primitive), options?.settled === undefined ? Effect.void : eventually(options.settled))))
+
+/**
+ * The `test` of one suite: each test runs its body on a fresh primitive made
+ * with `args` (`make(...args)`), live, and then checks `options.settled`.
+ */
+export const tester = <P, Args extends ReadonlyArray<unknown>>(
+  label: string,
+  make: Factory<P, Args>,
+  options: Options | undefined
+) =>
+(title: string, args: Args, body: (primitive: P) => Effect.Effect<void, unknown>): void => {
+  it.live(`${label}: ${title}`, () => runOn(make(...args), body, options))
+}
+
+/**
+ * Runs `count` callers of `exclusive` at once, each holding its turn over a
+ * 2 ms sleep; resolves with the most that were inside together.
+ */
+export const mostInside = async (count: number, exclusive: (body: () => Promise<void>) => Promise<unknown>): Promise<number> => {
+  let inside = 0
+  let most = 0
+  await Promise.all(Array.from({ length: count }, () =>
+    exclusive(async () => {
+      most = Math.max(most, ++inside)
+      await new Promise((resolve) => setTimeout(resolve, 2))
+      inside--
+    })))
+  return most
+}

@@ -1,0 +1,81 @@
+/**
+ * The one `Semaphore` implementation over a permit counter: the fiber
+ * `Semaphore` runs it on `Permits`, `SharedSemaphore` on `SharedPermits`.
+ * Each checks its arguments the same way, and a bounded one refuses a
+ * release above its initial count.
+ *
+ * @internal
+ */
+import { type Duration, Effect } from "effect"
+import { type InvalidArgumentError, SemaphoreOverflowError } from "../errors.ts"
+import type * as Semaphore from "../Semaphore.ts"
+import { count } from "../validate.ts"
+import { bindMethods } from "./bind.ts"
+import { guarded, type PermitSource } from "./guard.ts"
+import { permitRequest } from "./validate.ts"
+
+/** What a semaphore needs from its counter. @internal */
+export interface SemaphoreCore extends PermitSource {
+  readonly free: number
+  take(n: number): Effect.Effect<void>
+  takeWithin(operation: string, n: number, timeout: Duration.Input): Effect.Effect<boolean, InvalidArgumentError>
+  releaseUpTo(n: number, limit: number): number | undefined
+}
+
+/** @internal */
+export class PermitSemaphore implements Semaphore.Semaphore {
+  readonly name: string
+  readonly core: SemaphoreCore
+  /** The initial count; a bounded semaphore never has more free. */
+  readonly initial: number
+  readonly bounded: boolean
+
+  constructor(name: string, core: SemaphoreCore, initial: number, bounded: boolean) {
+    this.name = name
+    this.core = core
+    this.initial = initial
+    this.bounded = bounded
+    bindMethods(this, "acquire", "tryAcquire", "acquireFor", "release", "withPermits")
+  }
+
+  check(operation: string, k: number): InvalidArgumentError | undefined {
+    return permitRequest(this.name, operation, k, this.bounded ? this.initial : undefined)
+  }
+
+  acquire(k = 1): Effect.Effect<void, InvalidArgumentError> {
+    const error = this.check("acquire", k)
+    return error ? Effect.fail(error) : this.core.take(k)
+  }
+
+  tryAcquire(k = 1): Effect.Effect<boolean, InvalidArgumentError> {
+    const error = this.check("tryAcquire", k)
+    return error ? Effect.fail(error) : Effect.sync(() => this.core.tryTake(k))
+  }
+
+  acquireFor(timeout: Duration.Input, k = 1): Effect.Effect<boolean, InvalidArgumentError> {
+    const error = this.check("acquireFor", k)
+    return error ? Effect.fail(error) : this.core.takeWithin(`${this.name}.acquireFor`, k, timeout)
+  }
+
+  release(k = 1): Effect.Effect<void, InvalidArgumentError | SemaphoreOverflowError> {
+    const error = count(`${this.name}.release`, "k", k, 1)
+    if (error) return Effect.fail(error)
+    return Effect.suspend(() => {
+      if (!this.bounded) {
+        this.core.release(k)
+        return Effect.void
+      }
+      const available = this.core.releaseUpTo(k, this.initial)
+      return available === undefined
+        ? Effect.void
+        : Effect.fail(new SemaphoreOverflowError({ permits: this.initial, available, released: k }))
+    })
+  }
+
+  withPermits(k: number): <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E | InvalidArgumentError, R> {
+    const error = this.check("withPermits", k)
+    return error ? () => Effect.fail(error) : guarded(this.core, k)
+  }
+
+  readonly available: Effect.Effect<number> = Effect.sync(() => this.core.free)
+}
