@@ -30,8 +30,12 @@ export interface Config extends Timing {
 /** The cars' pool (its workers or processes) failed to start. */
 export class CarError extends Data.TaggedError("CarError")<{ readonly message: string }> {}
 
-/** After the light stops, how long cars still on their way get to pass. */
-const grace = 250
+/**
+ * After the light stops, how long cars still on their way get to pass (a car
+ * held up by a busy machine may arrive after a light that stopped on green).
+ * A run whose cars have all passed does not wait for it.
+ */
+const grace = 1_000
 
 /** Fibers: `Event.make`; cars are fibers. Runs under `TestClock` too. */
 export const runFiber = (config: Config, onEntry: (entry: Entry) => void = () => {}): Effect.Effect<Array<Entry>> =>
