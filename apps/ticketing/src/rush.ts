@@ -110,7 +110,7 @@ const lockName = (lock: LockKind) =>
 const describe = (answer: Answer): string => {
   switch (answer.outcome) {
     case "ticket":
-      return `buyer ${answer.buyer}: saw ${answer.seen} left, got seat ${answer.seat} (${answer.left} left)`
+      return `buyer ${answer.buyer}: saw ${answer.seen} left, got a ticket, seat ${answer.seat} (${answer.left} left)`
     case "sold out":
       return answer.seen === 0
         ? `buyer ${answer.buyer}: saw 0 left, sold out`
@@ -198,7 +198,7 @@ export const rush = (options: RushOptions): Effect.Effect<RushReport, Store.Stor
     const failed = answers.length - sold - refused
     say(
       `sold ${sold} of ${tickets} tickets to ${options.buyers} buyers; ${refused} told sold out` +
-        (failed > 0 ? `, ${failed} failed` : "") + `; the store says ${left} left`
+        (failed > 0 ? `, ${failed} failed` : "") + `; the file says ${left} left`
     )
     say(`seats: ${seats.length === 0 ? "none" : seats.map((s) => `${s.seat} → buyer ${s.buyer}`).join(", ")}`)
     if (oversold) {
