@@ -93,6 +93,21 @@ export interface Options {
 }
 
 /**
+ * Options for how each worker is started, common to both kinds.
+ *
+ * @example
+ * ```ts
+ * const spawn: Pool.SpawnOptions = { env: { ...process.env, MODE: "batch" }, execArgv: ["--max-old-space-size=256"] }
+ * ```
+ */
+export interface SpawnOptions {
+  /** The workers' `process.env` (default: the pool's `process.env`, copied when each worker starts). */
+  readonly env?: Record<string, string | undefined> | undefined
+  /** Runtime options for the workers (default: a worker thread inherits the pool's; a child process gets none). */
+  readonly execArgv?: ReadonlyArray<string> | undefined
+}
+
+/**
  * What `stats` returns.
  *
  * @example

@@ -30,8 +30,8 @@ import type * as Pool from "./Pool.ts"
 import type { WorkerDefinition } from "./worker.ts"
 
 /**
- * `ProcessPool.make` options: the common pool options plus what a child
- * process takes.
+ * `ProcessPool.make` options: the common pool options and how each child
+ * process starts.
  *
  * @example
  * ```ts
@@ -42,17 +42,13 @@ import type { WorkerDefinition } from "./worker.ts"
  * }
  * ```
  */
-export interface Options extends Pool.Options {
-  /** The children's environment (default: the pool process's `process.env`). */
-  readonly env?: Record<string, string | undefined> | undefined
-  /** Runtime options for the children (default: none, not the parent's). */
-  readonly execArgv?: ReadonlyArray<string> | undefined
-}
+export interface Options extends Pool.Options, Pool.SpawnOptions {}
 
 /**
  * Starts a process pool in the current `Scope`: starts `minSize` children at
  * once and returns as soon as one of them is ready (the others take tasks as
- * they come up); leaving the scope kills every child and reaps
+ * they come up), or once all `size` are with `ready: "all"`; leaving the
+ * scope kills every child and reaps
  * it (no zombies). A child also exits by itself if the pool's process dies.
  *
  * @example

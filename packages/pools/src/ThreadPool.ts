@@ -39,7 +39,7 @@ import type { WorkerDefinition } from "./worker.ts"
  * }
  * ```
  */
-export interface Options extends Pool.Options {
+export interface Options extends Pool.Options, Pool.SpawnOptions {
   /** Heap and stack limits for each worker thread (Node; ignored where the runtime does not support them). */
   readonly resourceLimits?: {
     readonly maxOldGenerationSizeMb?: number
@@ -47,16 +47,13 @@ export interface Options extends Pool.Options {
     readonly codeRangeSizeMb?: number
     readonly stackSizeMb?: number
   } | undefined
-  /** The workers' `process.env` (default: a copy of the pool thread's `process.env` when each worker starts). */
-  readonly env?: Record<string, string | undefined> | undefined
-  /** Node options for the worker threads. */
-  readonly execArgv?: ReadonlyArray<string> | undefined
 }
 
 /**
  * Starts a thread pool in the current `Scope`: starts `minSize` workers at
  * once and returns as soon as one of them is ready (the module loaded; the
- * others take tasks as they come up); leaving the scope terminates every worker.
+ * others take tasks as they come up), or once all `size` are with
+ * `ready: "all"`; leaving the scope terminates every worker.
  * Fails with `InvalidArgumentError` for a bad option or a module without a
  * `defineWorker` default export.
  *
