@@ -1,4 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
+import { problem } from "@weft/primitives/json"
 import { attachableHandle, jsonProblem, toRemoteError } from "../../src/internal/protocol.ts"
 
 describe("protocol", () => {
@@ -19,7 +20,11 @@ describe("protocol", () => {
       [new Set(), "argument 0 is a Set"],
       [cyclic, "argument 0[0] is part of a cycle"]
     ]
-    for (const [value, message] of cases) assert.include(jsonProblem(value, "argument 0"), message)
+    for (const [value, message] of cases) {
+      assert.include(jsonProblem(value, "argument 0"), message)
+      // the worker's copy says what the shared check (used for arguments) says
+      assert.strictEqual(jsonProblem(value, "argument 0"), problem(value, "argument 0"))
+    }
     // the same object twice (not a cycle) is fine
     const shared = { x: 1 }
     assert.isUndefined(jsonProblem([shared, shared], "argument 0"))
