@@ -1,0 +1,156 @@
+/**
+ * Cluster scope (`@weft/cluster`, on PostgreSQL), one run, cases interleaved
+ * round by round, medians of the rounds:
+ *
+ * 1. 4 processes x 500 read-modify-writes of one JSON file under a lock:
+ *    the cluster lock beside the `Manager` lock and `FileLock`, and the limit
+ *    row: a raw `pg_advisory_lock` / `pg_advisory_unlock` loop on one
+ *    connection per process (target: cluster lock >= 0.8x of it). Each row
+ *    also gives the longest single wait for the lock. Every round checks the
+ *    final count (2,000).
+ * 2. Queue throughput: 2 producer and 2 consumer processes moving 2 x 1,000
+ *    items through `cluster.queue` (`put`; `get` + `taskDone`, durable until
+ *    done) beside the raw `SKIP LOCKED` loop (`INSERT`; `DELETE ... SKIP
+ *    LOCKED` retried at once when empty).
+ *
+ * The server is a throwaway one (initdb in a temp dir, Unix socket only,
+ * fsync off), or `WEFT_PG_URL`. Process start-up is not measured: the clock
+ * runs from "go" (all processes ready) to the last "done".
+ *
+ *   node_modules/.bin/node bench/src/cluster.ts
+ */
+import { spawn } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import { Effect, Exit, Scope } from "effect"
+import { Manager } from "@weft/primitives"
+import { startServer } from "../../packages/cluster/test/fixtures/postgres.ts"
+import { median, runtime, table, type Row } from "./harness.ts"
+
+const PROCESSES = Number(process.env.PROCESSES ?? 4)
+const OPS = Number(process.env.OPS ?? 500)
+const ITEMS = Number(process.env.ITEMS ?? 1000)
+const ROUNDS = Number(process.env.ROUNDS ?? 3)
+const rmwWorker = fileURLToPath(new URL("./cluster-workers/rmw.ts", import.meta.url))
+const queueWorker = fileURLToPath(new URL("./cluster-workers/queue.ts", import.meta.url))
+const isDeno = typeof (globalThis as { Deno?: unknown }).Deno !== "undefined"
+
+interface Proc {
+  readonly ready: Promise<void>
+  readonly done: Promise<number>
+  go(): void
+}
+
+const start = (file: string, args: ReadonlyArray<string>): Proc => {
+  const proc = spawn(process.execPath, [...(isDeno ? ["run", "-A"] : []), file, ...args], { stdio: ["pipe", "pipe", "inherit"] })
+  let buffer = ""
+  let onReady!: () => void
+  let onDone!: (ms: number) => void
+  let onFail!: (error: Error) => void
+  const ready = new Promise<void>((resolve, reject) => {
+    onReady = resolve
+    proc.on("exit", (code) => code !== 0 && reject(new Error(`${args[0]} exited with ${code}`)))
+  })
+  const done = new Promise<number>((resolve, reject) => {
+    onDone = resolve
+    onFail = reject
+  })
+  proc.stdout!.setEncoding("utf8")
+  proc.stdout!.on("data", (chunk: string) => {
+    buffer += chunk
+    for (const line of buffer.split("\n").slice(0, -1)) {
+      if (line === "ready") onReady()
+      if (line.startsWith("done")) onDone(Number(line.slice(5)) || 0)
+    }
+    buffer = buffer.slice(buffer.lastIndexOf("\n") + 1)
+  })
+  proc.on("exit", (code) => code !== 0 && onFail(new Error(`${args[0]} exited with ${code}`)))
+  return { ready, done, go: () => proc.stdin!.write("go\n") }
+}
+
+/** Runs processes from "go" to the last "done": seconds, and what each reported. */
+const race = async (procs: ReadonlyArray<Proc>): Promise<{ seconds: number; reports: Array<number> }> => {
+  await Promise.all(procs.map((p) => p.ready))
+  const t0 = performance.now()
+  for (const p of procs) p.go()
+  const reports = await Promise.all(procs.map((p) => p.done))
+  return { seconds: (performance.now() - t0) / 1000, reports }
+}
+
+const rmwRound = async (kind: string, target: (dir: string) => string) => {
+  const dir = fs.mkdtempSync(path.join(process.env.BENCH_DIR ?? os.tmpdir(), "weft-bench-cluster-"))
+  try {
+    const file = path.join(dir, "counter.json")
+    fs.writeFileSync(file, JSON.stringify({ count: 0 }))
+    const { reports, seconds } = await race(
+      Array.from({ length: PROCESSES }, () => start(rmwWorker, [kind, target(dir), file, String(OPS)]))
+    )
+    const count = (JSON.parse(fs.readFileSync(file, "utf8")) as { count: number }).count
+    if (count !== PROCESSES * OPS) throw new Error(`${kind}: count ${count}, expected ${PROCESSES * OPS}`)
+    return { opsPerSecond: (PROCESSES * OPS) / seconds, longest: Math.max(...reports) }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+let queueRun = 0
+const queueRound = async (kind: string, url: string) => {
+  const name = `bench-q-${process.pid}-${queueRun++}`
+  const procs = [
+    ...[1, 2].map(() => start(queueWorker, [kind, "produce", url, name, String(ITEMS)])),
+    ...[1, 2].map(() => start(queueWorker, [kind, "consume", url, name, String(ITEMS)]))
+  ]
+  const { seconds } = await race(procs)
+  return (2 * ITEMS) / seconds
+}
+
+const main = async () => {
+  const server = process.env.WEFT_PG_URL
+    ? { url: process.env.WEFT_PG_URL, stop: () => {} }
+    : startServer()
+  if (server.url === undefined) throw new Error(server.reason)
+  const url = server.url
+  const scope = Effect.runSync(Scope.make())
+  try {
+    const manager = await Effect.runPromise(Scope.provide(Manager.serve(), scope))
+    const handle = JSON.stringify((await Effect.runPromise(manager.lock())).handle)
+    const cases: ReadonlyArray<readonly [name: string, kind: string, target: (dir: string) => string]> = [
+      ["raw pg_advisory_lock loop (limit)", "raw-advisory", () => url],
+      ["Weft cluster lock", "cluster", () => url],
+      ["Weft Manager lock", "manager", () => handle],
+      ["Weft FileLock", "filelock", (dir) => path.join(dir, "counter.json.lock")]
+    ]
+    const lockSamples = cases.map(() => ({ ops: [] as Array<number>, longest: [] as Array<number> }))
+    const queueCases = [["raw SKIP LOCKED loop", "raw"], ["Weft cluster queue (put; get + taskDone)", "cluster"]] as const
+    const queueSamples = queueCases.map(() => [] as Array<number>)
+    await rmwRound("cluster", () => url) // warm-up: creates the schema, warms the server
+    for (let r = 0; r < ROUNDS; r++) {
+      for (let i = 0; i < cases.length; i++) {
+        const result = await rmwRound(cases[i]![1], cases[i]![2])
+        lockSamples[i]!.ops.push(result.opsPerSecond)
+        lockSamples[i]!.longest.push(result.longest)
+      }
+      for (let i = 0; i < queueCases.length; i++) queueSamples[i]!.push(await queueRound(queueCases[i]![1], url))
+    }
+    const lockRows: Array<Row> = cases.map(([name], i) => ({
+      name,
+      opsPerSecond: median(lockSamples[i]!.ops),
+      extra: `longest wait ${Math.max(...lockSamples[i]!.longest).toFixed(1)} ms`
+    }))
+    const queueRows: Array<Row> = queueCases.map(([name], i) => ({ name, opsPerSecond: median(queueSamples[i]!) }))
+    console.log(`${PROCESSES} processes x ${OPS} JSON read-modify-writes, ${runtime()}, ${os.cpus().length} cores, median of ${ROUNDS} rounds\n`)
+    console.log(table("lock", lockRows, ["raw pg_advisory_lock loop (limit)", "Weft FileLock"]))
+    console.log(`\nqueue: 2 producers x ${ITEMS} puts, 2 consumers x ${ITEMS} gets, items/s, median of ${ROUNDS} rounds\n`)
+    console.log(table("queue", queueRows, ["raw SKIP LOCKED loop"]))
+  } finally {
+    await Effect.runPromise(Scope.close(scope, Exit.void))
+    server.stop?.()
+  }
+}
+
+main().catch((error) => {
+  console.error(error)
+  process.exit(1)
+})
