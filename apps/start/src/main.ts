@@ -7,8 +7,8 @@
  *
  *   node apps/start/src/main.ts [--port 8080] [--chat-port 7000] ... (--help)
  *
- * Exit codes: 0 stopped by Ctrl-C / SIGTERM, 1 something did not start (a
- * port taken, an app failed), 2 bad flags.
+ * Exit codes: 0 stopped by Ctrl-C / SIGTERM (or its parent, npm, died), 1
+ * something did not start (a port taken, an app failed), 2 bad flags.
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -62,6 +62,19 @@ const build = (dirs: ReadonlyArray<string>): Effect.Effect<void, BuildError, Chi
     if (code !== 0) return yield* new BuildError({ output })
   })
 
+/**
+ * Ends when this process's parent is gone. `npm start` runs this under npm,
+ * which dies on SIGTERM without passing it on: the launcher, reparented, then
+ * stops everything itself instead of leaving the apps running.
+ */
+const orphaned: Effect.Effect<void> = Effect.suspend(() => {
+  const parent = process.ppid
+  return Effect.sleep("500 millis").pipe(
+    Effect.repeat({ until: () => process.ppid !== parent }),
+    Effect.andThen(Effect.sync(() => console.error("npm start: the parent process is gone (npm was stopped); stopping everything")))
+  )
+})
+
 const program = (options: Options) =>
   Effect.gen(function*() {
     yield* checkFree([
@@ -105,7 +118,7 @@ const program = (options: Options) =>
       Effect.forkScoped(Effect.flatMap(app.exited, (code) =>
         Effect.sync(() => console.error(`[${app.name}] exited with code ${code}; the others keep running (the landing page shows it down)`))
       )), { discard: true })
-    return yield* Effect.never
+    return yield* orphaned
   }).pipe(Effect.scoped, Effect.provide(Child.layer))
 
 const options = parse(process.argv.slice(2), root)

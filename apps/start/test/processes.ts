@@ -12,8 +12,9 @@ export interface Running {
   readonly exited: Promise<number | null>
 }
 
-export const launch = (script: string, args: ReadonlyArray<string>, cwd: string): Running => {
-  const [command, ...rest] = Child.argv(script, args)
+/** Runs `script` on this runtime (`Child.argv`), or, given `npm`, `npm start -- args` (Node only). */
+export const launch = (script: string, args: ReadonlyArray<string>, cwd: string, via: "runtime" | "npm" = "runtime"): Running => {
+  const [command, ...rest] = via === "npm" ? ["npm", "start", "--", ...args] : Child.argv(script, args)
   const child = spawn(command, rest, { cwd, stdio: ["ignore", "pipe", "pipe"] })
   let out = ""
   let err = ""
