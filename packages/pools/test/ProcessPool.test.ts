@@ -1,6 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber } from "effect"
 import { Manager, SharedLock } from "@weft/primitives"
+import { readdirSync } from "node:fs"
+import { tmpdir } from "node:os"
 import { ProcessPool } from "../src/index.ts"
 import { fixture, poolSuite, runtime, waitUntil, workerModule } from "./fixtures/suite.ts"
 
@@ -29,6 +31,19 @@ describe("ProcessPool", () => {
       const next = (yield* pool.submit("whoami")) as { pid: number }
       assert.notStrictEqual(next.pid, pid)
     })))
+
+  it.effect("each child's progress file is removed when it exits, crashed or stopped", () =>
+    Effect.gen(function*() {
+      const ours = () => readdirSync(tmpdir()).filter((name) => name.startsWith(`weft-pool-${process.pid}-`))
+      const before = ours().length
+      yield* Effect.scoped(Effect.gen(function*() {
+        const pool = yield* ProcessPool.make({ module: workerModule, size: 2, ready: "all" })
+        assert.strictEqual(ours().length, before + 2)
+        yield* Effect.flip(pool.submit("exit", 1))
+        yield* waitUntil(Effect.map(pool.stats, (s) => s.idle === 2), "the replacement")
+      }))
+      assert.strictEqual(ours().length, before)
+    }))
 
   it.effect("arguments cross as JSON: what JSON would drop or change is refused, naming where", () =>
     Effect.scoped(Effect.gen(function*() {

@@ -29,7 +29,7 @@ import {
   TaskTimeoutError,
   WorkerCrashedError
 } from "../errors.ts"
-import type { Stats } from "../Pool.ts"
+import type { Stats, SubmitError } from "../Pool.ts"
 import { notCloneable, prepare } from "./args.ts"
 import { Costs, fits, load, MAX_DEPTH, record, unload } from "./cost.ts"
 import { Histogram } from "./histogram.ts"
@@ -551,7 +551,7 @@ export class Core {
     settle?.(true, value)
   }
 
-  private fail(task: Task, error: InvalidArgumentError | PoolClosedError | TaskError | TaskTimeoutError | WorkerCrashedError): void {
+  private fail(task: Task, error: SubmitError): void {
     this.failed++
     this.histogram.record(performance.now() - task.submittedAt)
     task.state = SETTLED

@@ -17,7 +17,7 @@
  *
  * @internal
  */
-import { openSync, writeSync } from "node:fs"
+import { openSync, rmSync, writeSync } from "node:fs"
 import { parentPort, workerData } from "node:worker_threads"
 import { isTransfer, isWorkerDefinition, type TaskContext, type TaskFunction } from "../worker.ts"
 import * as P from "./protocol.ts"
@@ -47,8 +47,12 @@ const post: (message: Array<unknown>, transferList?: Array<any>) => void = isThr
   }
 
 if (!isThread) {
-  // The parent went away (exited or closed the channel): no orphans.
-  process.on("disconnect", () => process.exit(0))
+  // The parent went away (exited or closed the channel): no orphans, and no
+  // progress file left behind (the parent removes it when it sees the exit).
+  process.on("disconnect", () => {
+    if (process.argv[3] !== undefined) rmSync(process.argv[3], { force: true })
+    process.exit(0)
+  })
 }
 
 const CURRENT = Symbol.for("@weft/pools/currentTask")

@@ -13,6 +13,7 @@ import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { Worker } from "node:worker_threads"
 import { problem as jsonProblem } from "@weft/primitives/json"
+import type { PoolKind } from "../errors.ts"
 import type { Options as ProcessOptions } from "../ProcessPool.ts"
 import type { Options as ThreadOptions } from "../ThreadPool.ts"
 
@@ -38,7 +39,7 @@ export interface Transport {
 }
 
 export interface TransportKind {
-  readonly pool: "ThreadPool" | "ProcessPool"
+  readonly pool: PoolKind
   /** Whether workers share claim words with the pool (see `protocol.ts`), so tasks can be stolen. */
   readonly claims: boolean
   /** Why a task argument cannot cross, or `undefined` (checked before sending). */
