@@ -216,6 +216,8 @@ export class Hub {
         this.fanOut(targets, message.e)
         return
       }
+      case "stop":
+        return
     }
   }
 

@@ -110,6 +110,8 @@ export type ToHub =
   | { readonly t: "room"; readonly k: string; readonly e: Event }
   /** To these connections. */
   | { readonly t: "to"; readonly cs: ReadonlyArray<number>; readonly e: Event }
+  /** Tell every client, close, exit (what SIGTERM does; a signal is not always delivered to a handler on Deno). */
+  | { readonly t: "stop" }
 
 /** Calls `onMessage` with each JSON line read from `socket`; a bad line ends the connection. */
 export const readJsonLines = <A>(socket: import("node:net").Socket, onMessage: (message: A) => void): void => {

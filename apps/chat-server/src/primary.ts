@@ -249,8 +249,11 @@ export const runPrimary = (options: PrimaryOptions): Effect.Effect<Running, Erro
         Effect.gen(function*() {
           stopping = true
           const pids = [...entries.values()].flatMap((e) => e.pid === undefined ? [] : [e.pid])
+          // Asked over the relay first: on Deno a worker's SIGTERM handler does not always run.
+          for (const entry of entries.values()) entry.outbox?.push(JSON.stringify({ t: "stop" } satisfies ToHub) + "\n")
+          yield* Effect.timeoutOption(until(() => entries.size === 0), "3 seconds")
           for (const entry of entries.values()) entry.worker.process.kill("SIGTERM")
-          yield* Effect.timeoutOption(until(() => entries.size === 0), "4 seconds")
+          yield* Effect.timeoutOption(until(() => entries.size === 0), "2 seconds")
           for (const entry of entries.values()) entry.worker.process.kill("SIGKILL")
           yield* Effect.timeoutOption(until(() => entries.size === 0), "2 seconds")
           cluster.off("exit", onExit)

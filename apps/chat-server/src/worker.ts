@@ -63,7 +63,7 @@ export const runWorker = (options: WorkerOptions): void => {
     send,
     where: `worker ${id} (pid ${process.pid})`
   })
-  readJsonLines<ToHub>(relay, (message) => hub.receive(message))
+  readJsonLines<ToHub>(relay, (message) => message.t === "stop" ? stop("the primary is stopping") : hub.receive(message))
 
   // Counters for /stats and /metrics, sent when they change, at most 10 times a second.
   let reported = ""

@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 /**
  * The web chat in real Chromium (Debian's /usr/bin/chromium through
  * playwright-core, via @weft/app/Chromium): a browser user and an nc user in
@@ -127,7 +128,7 @@ describe("web chat (WebSocket, Hono page)", () => {
         yield* Effect.promise(() => other.waitForFunction(() => /^guest\d+$/.test(document.getElementById("me")?.textContent ?? ""), undefined, { timeout: 10_000 }))
         yield* setNick(other, "WEBBY")
         yield* logged(other, "! error: nick WEBBY is taken")
-        assert.match(yield* Effect.promise(() => other.textContent("#me")) ?? "", /^guest\d+$/)
+        assert.match((yield* Effect.promise(() => other.textContent("#me"))) ?? "", /^guest\d+$/)
         assert.isFalse((yield* Effect.promise(() => logLines(page))).some((l) => l.includes("WEBBY")))
 
         fs.mkdirSync(shots, { recursive: true })
