@@ -6,7 +6,8 @@
  *   GET  /events       Server-Sent Events: the latest run's log so far, then every update
  *                      (`run`, `entry`, `end`; each `data` is JSON)
  *   POST /runs         start a run: JSON or form `{ scope, cars, green, red, duration }`
- *                      (the CLI's flags and limits) -> 202 the run | 400 { error } | 409 { error }
+ *                      (the CLI's flags and limits, and at most 2 minutes)
+ *                      -> 202 the run | 400 { error } | 409 { error }
  *   GET  /runs/current the server's event log of the latest run | 404
  *   GET  /health       { ok: true, running }
  */
@@ -18,6 +19,9 @@ import { page } from "./page.ts"
 import type { Runs, Update } from "./runs.ts"
 
 const fields = ["scope", "cars", "green", "red", "duration"] as const
+
+/** The longest run the page starts (the CLI has no limit). */
+const maxDuration = 120_000
 
 /** The form's fields as the CLI's flags, so the page gets the same checks and messages. */
 const configOf = (body: unknown) => {
@@ -32,7 +36,12 @@ const configOf = (body: unknown) => {
     argv.push(`--${field}`, String(value))
   }
   const config = parse(argv)
-  return config === "help" ? new UsageError({ message: "no help here" }) : config
+  if (config === "help") return new UsageError({ message: "no help here" })
+  // One run at a time for everyone who opens the page: keep each one short.
+  if (!(config instanceof UsageError) && config.duration > maxDuration) {
+    return new UsageError({ message: `--duration: at most ${maxDuration / 60_000}m on the page` })
+  }
+  return config
 }
 
 const readBody = async (request: Request): Promise<unknown> => {
