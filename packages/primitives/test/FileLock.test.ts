@@ -6,7 +6,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Fiber, Option } from "effect"
 import { expect, it as vitestIt } from "vitest"
 import { FileLock } from "../src/index.ts"
-import { child } from "./fixtures/children.ts"
+import { child, rmwRace } from "./fixtures/children.ts"
 
 const tempDir = Effect.acquireRelease(
   Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "weft-filelock-test-"))),
@@ -53,18 +53,11 @@ describe("FileLock", () => {
       const control = path.join(dir, "control.json")
       fs.writeFileSync(guarded, JSON.stringify({ count: 0 }))
       fs.writeFileSync(control, JSON.stringify({ count: 0 }))
-      const run = (kind: string, file: string) =>
-        Effect.gen(function*() {
-          const children = yield* Effect.forEach([1, 2, 3, 4], () => child(["rmw", kind, lockFile, file, "50", "1"]))
-          yield* Effect.forEach(children, (c) => c.line("ready"))
-          yield* Effect.forEach(children, (c) => c.send("go"))
-          yield* Effect.forEach(children, (c) => c.line("done", 40_000))
-        })
-      yield* Effect.all([run("filelock", guarded), run("none", control)], { concurrency: 2 })
+      yield* Effect.all([rmwRace("filelock", lockFile, guarded, 40_000), rmwRace("none", lockFile, control, 40_000)], { concurrency: 2 })
       assert.strictEqual(count(guarded), 200)
       assert.isBelow(count(control), 200, "the lock-free control should lose updates")
       assert.isFalse(fs.existsSync(lockFile))
-    })), 60_000)
+    })), 90_000)
 
   it.live("a holder SIGKILLed while holding: its lock is taken over at once (same host, pid gone)", () =>
     Effect.scoped(Effect.gen(function*() {

@@ -4,7 +4,7 @@ import * as path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Fiber, Option, Scope } from "effect"
 import { Manager, type Queue } from "../src/index.ts"
-import { child } from "./fixtures/children.ts"
+import { child, rmwRace } from "./fixtures/children.ts"
 
 const tempFile = (name: string, content: string) =>
   Effect.acquireRelease(
@@ -123,18 +123,11 @@ describe("Manager", () => {
       const lock = yield* manager.lock()
       const guarded = yield* tempFile("guarded.json", JSON.stringify({ count: 0 }))
       const control = yield* tempFile("control.json", JSON.stringify({ count: 0 }))
-      const run = (kind: string, file: string) =>
-        Effect.gen(function*() {
-          const children = yield* Effect.forEach([1, 2, 3, 4], () =>
-            child(["rmw", kind, JSON.stringify(lock.handle), file, "50", "1"]))
-          yield* Effect.forEach(children, (c) => c.line("ready"))
-          yield* Effect.forEach(children, (c) => c.send("go"))
-          yield* Effect.forEach(children, (c) => c.line("done", 30_000))
-        })
-      yield* Effect.all([run("manager", guarded), run("none", control)], { concurrency: 2 })
+      const handle = JSON.stringify(lock.handle)
+      yield* Effect.all([rmwRace("manager", handle, guarded, 30_000), rmwRace("none", handle, control, 30_000)], { concurrency: 2 })
       assert.strictEqual(count(guarded), 200)
       assert.isBelow(count(control), 200, "the lock-free control should lose updates")
-    })), 60_000)
+    })), 90_000)
 
   it.live("a holder SIGKILLed while holding: the lock and its permits are released, waiters proceed", () =>
     Effect.scoped(Effect.gen(function*() {
