@@ -198,7 +198,7 @@ export const runPrimary = (options: PrimaryOptions): Effect.Effect<Running, Erro
     )
     const relayPort = (relayServer.address() as net.AddressInfo).port
 
-    const lean = yield* Effect.acquireRelease(Effect.sync(leanWorkers), (lean) => Effect.sync(() => lean?.remove()))
+    const lean = leanWorkers()
     if (lean !== undefined) {
       // A worker's garbage is short-lived (lines, JSON): a small young generation keeps its RSS small.
       cluster.setupPrimary({ exec: lean.entry, execArgv: [...process.execArgv, "--max-semi-space-size=1"] })
