@@ -12,6 +12,7 @@ import * as Fiber from "effect/Fiber"
 import { runPrimary } from "./primary.ts"
 import { DEFAULT_MAX_LINE } from "./protocol.ts"
 
+/** The usage text printed with a bad option. @example console.error(usage) */
 export const usage = `usage: [--host 127.0.0.1] [--port 0] [--irc-port 6667] [--http-port 0] [--workers N] [--max-line BYTES]
   --host         the address to listen on: 127.0.0.1 only (loopback)
   --port         the plain chat's TCP port (default 0: a free one, printed)
@@ -26,6 +27,13 @@ export const usage = `usage: [--host 127.0.0.1] [--port 0] [--irc-port 6667] [--
 
 class UsageError extends Error {}
 
+/**
+ * Runs the primary: parses `argv`, starts everything, prints the addresses, and
+ * stops cleanly on SIGINT/SIGTERM (exit 0); a bad option exits 2, a start-up failure 1.
+ *
+ * @example
+ * main(["--port", "0", "--irc-port", "0", "--workers", "2"])
+ */
 export const main = (argv: ReadonlyArray<string>): void => {
   const options = (() => {
     try {

@@ -13,6 +13,7 @@
 import { Hono } from "hono"
 import type { Counters, RoomInfo } from "./messages.ts"
 
+/** One hub's figures as /stats and /metrics show them. */
 export interface WorkerStats extends Counters {
   /** "1", "2", ... for workers; "web" for the primary's WebSocket clients. */
   readonly id: string
@@ -20,6 +21,7 @@ export interface WorkerStats extends Counters {
   readonly listening: boolean
 }
 
+/** What the HTTP side reports, read fresh on every request. */
 export interface Stats {
   readonly port: number
   readonly ircPort: number

@@ -56,6 +56,7 @@ export interface Handler {
   ping?(session: Session): string
 }
 
+/** Flood control: a burst, then a rate; a hard bound on waiting input. */
 export interface FloodOptions {
   /** Lines processed at once before pacing starts. */
   readonly burst: number
@@ -65,6 +66,7 @@ export interface FloodOptions {
   readonly maxQueued: number
 }
 
+/** A hub's protocols, limits, and its way to the registry. */
 export interface HubOptions {
   readonly handlers: Readonly<Record<Proto, Handler>>
   readonly flood: FloodOptions
@@ -78,6 +80,7 @@ export interface HubOptions {
   readonly where: string
 }
 
+/** One connection's state: its user, rooms, output, flood bucket and registration. */
 export class Session {
   readonly id: number
   readonly proto: Proto
@@ -134,6 +137,7 @@ export class Session {
 
 const encoder = new TextEncoder()
 
+/** What the transport's owner feeds: bytes in, and the close. */
 export interface Connection {
   /** Bytes from the client. */
   push(chunk: Uint8Array): void
@@ -142,6 +146,13 @@ export interface Connection {
   readonly session: Session
 }
 
+/**
+ * The connections of one process. See the module comment.
+ *
+ * @example
+ * const conn = hub.open("irc", transport)
+ * conn.push(bytes("NICK ann\r\nUSER ann 0 * :Ann\r\n"))
+ */
 export class Hub {
   readonly options: HubOptions
   private readonly sessions = new Map<number, Session>()

@@ -12,10 +12,12 @@ import type { Handler, Session } from "./hub.ts"
 import type { ErrorCode, Event, Reply } from "./messages.ts"
 import { isNick, isRoom } from "./protocol.ts"
 
+/** The name in every server line's prefix. @example `:${SERVER} 001 ann :Welcome` */
 export const SERVER = "weft.chat"
 /** 512 with CR LF. */
 export const MAX_LINE = 510
 
+/** A parsed IRC line: the command in upper case and its parameters (the trailing one last). */
 export interface Message {
   readonly command: string
   readonly params: ReadonlyArray<string>
@@ -141,6 +143,12 @@ const cleanText = (text: string): { kind: "say" | "me"; text: string } | { error
   return { kind, text }
 }
 
+/**
+ * The IRC protocol handler for a `Hub`.
+ *
+ * @example
+ * new Hub({ handlers: { plain: Plain.make(4096), web: Plain.make(4096), irc: Irc.make() }, ... })
+ */
 export const make = (): Handler => ({
   allowControls: true,
   maxLine: MAX_LINE,
@@ -212,7 +220,8 @@ export const make = (): Handler => ({
       case "PRIVMSG":
       case "NOTICE": {
         const notice = command === "NOTICE"
-        if (params.length < 2) return notice ? undefined : need(2) && undefined
+        // NOTICE never gets an automatic reply (RFC 2812), errors included.
+        if (params.length < 2) return notice ? undefined : void need(2)
         const cleaned = cleanText(params[1]!)
         if (cleaned === undefined) return
         if ("error" in cleaned) return notice ? undefined : numeric(session, "412", `:${cleaned.error}`)

@@ -50,6 +50,12 @@ const joinedLines = (session: Session, room: string, members: number, topic: str
   if (topic !== "") session.say(`* topic of ${room}: ${topic}`)
 }
 
+/**
+ * The plain-line protocol handler (nc and the web page) for a `Hub`, with lines up to `maxLine` bytes.
+ *
+ * @example
+ * new Hub({ handlers: { plain: Plain.make(4096), web: Plain.make(4096), irc: Irc.make() }, ... })
+ */
 export const make = (maxLine: number): Handler => ({
   allowControls: false,
   maxLine,

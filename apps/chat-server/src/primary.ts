@@ -22,6 +22,7 @@ import { Registry } from "./registry.ts"
 import * as Web from "./web.ts"
 import { MAX_BACKLOG } from "./worker.ts"
 
+/** The primary's settings, from the command line. */
 export interface PrimaryOptions {
   /** TCP port for the plain chat; 0 picks a free one. */
   readonly port: number
@@ -37,6 +38,7 @@ export interface PrimaryOptions {
   readonly log: (line: string) => void
 }
 
+/** The bound ports. */
 export interface Running {
   readonly port: number
   readonly ircPort: number
@@ -89,6 +91,13 @@ const waitGone = (pids: ReadonlyArray<number>) =>
     return Effect.sync(() => clearInterval(timer))
   })
 
+/**
+ * Starts the workers, the registry and the HTTP side; everything stops (clients told, workers
+ * gone) when the scope closes.
+ *
+ * @example
+ * const { port, ircPort, httpPort } = yield* runPrimary({ port: 0, ircPort: 0, httpPort: 0, workers: 2, ... })
+ */
 export const runPrimary = (options: PrimaryOptions): Effect.Effect<Running, Error, Scope.Scope> =>
   Effect.gen(function*() {
     const port = options.port === 0 ? yield* freePort : options.port

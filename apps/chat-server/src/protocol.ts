@@ -21,6 +21,7 @@
 
 export const DEFAULT_MAX_LINE = 4096
 
+/** One line off the wire: its text, or why it was refused. */
 export type Frame =
   | { readonly _tag: "Line"; readonly text: string }
   | { readonly _tag: "Malformed"; readonly reason: string }
@@ -42,6 +43,14 @@ const decode = (bytes: Uint8Array, allowControls: boolean): Frame => {
   return { _tag: "Line", text }
 }
 
+/**
+ * Reassembles a byte stream into lines, at most `maxBytes` each.
+ *
+ * @example
+ * const reader = new LineReader(4096)
+ * reader.push(bytes("hel")) // []
+ * reader.push(bytes("lo\nbye\n")) // [{ _tag: "Line", text: "hello" }, { _tag: "Line", text: "bye" }]
+ */
 export class LineReader {
   private parts: Array<Uint8Array> = []
   private size = 0
@@ -99,6 +108,7 @@ const concat = (parts: ReadonlyArray<Uint8Array>, size: number): Uint8Array => {
   return out
 }
 
+/** A plain line, parsed. */
 export type Command =
   | { readonly _tag: "Say"; readonly text: string }
   | { readonly _tag: "Me"; readonly text: string }
@@ -118,12 +128,17 @@ export type Command =
 export const NICK = /^[A-Za-z_][A-Za-z0-9_-]{0,23}$/
 /** A room: 1-24 letters, digits, `_` or `-`; IRC clients see it as `#room`. */
 export const ROOM = /^[A-Za-z0-9_-]{1,24}$/
+/** The nick rule in words, for error messages. */
 export const NICK_RULE = "a letter or _, then up to 23 letters, digits, _ or -"
+/** The room rule in words, for error messages. */
 export const ROOM_RULE = "1-24 letters, digits, _ or -"
 
+/** @example isNick("9lives") // false */
 export const isNick = (name: string): boolean => NICK.test(name)
+/** @example isRoom("den") // true */
 export const isRoom = (name: string): boolean => ROOM.test(name)
 
+/** The `/help` answer, one line each. @example for (const line of HELP) session.say(line) */
 export const HELP: ReadonlyArray<string> = [
   "* commands:",
   "*   /join ROOM        join ROOM and make it your current room",

@@ -42,6 +42,7 @@ interface Room {
   readonly endpoints: Map<number, number>
 }
 
+/** How the registry is tuned, and how it reaches the hubs. */
 export interface RegistryOptions {
   /** Rooms with more members than this get no join/part/quit/rename notices. */
   readonly quietAbove: number
@@ -49,8 +50,16 @@ export interface RegistryOptions {
   readonly deliver: (endpoints: ReadonlyArray<number>, message: ToHub) => void
 }
 
+/** Where plain and web users start. */
 export const LOBBY = "lobby"
 
+/**
+ * The registry. See the module comment.
+ *
+ * @example
+ * const registry = new Registry({ quietAbove: 50, deliver })
+ * registry.open(1, 7, "irc", "ann") // welcome, then the JOIN of lobby
+ */
 export class Registry {
   private readonly users = new Map<string, User>()
   private readonly conns = new Map<number, Map<number, User>>()

@@ -20,6 +20,7 @@ import * as Plain from "./plain.ts"
 /** The registry's name for the primary's own hub. */
 export const ENDPOINT = 0
 
+/** The web hub's settings. */
 export interface WebOptions {
   readonly maxLine: number
   readonly floodBurst: number
@@ -30,6 +31,12 @@ export interface WebOptions {
   readonly toRegistry: (message: FromHub) => void
 }
 
+/**
+ * The web hub: WebSocket clients of the primary, talking to the registry by function calls.
+ *
+ * @example
+ * const web = Web.make({ maxLine: 4096, floodBurst: 200, floodRate: 200, idleMs: 120_000, maxBacklog: 1 << 20, toRegistry })
+ */
 export const make = (options: WebOptions): Hub =>
   new Hub({
     handlers: { plain: Plain.make(options.maxLine), web: Plain.make(options.maxLine), irc: Irc.make() },

@@ -14,6 +14,7 @@ import * as Irc from "./irc.ts"
 import { type FromHub, makeOutbox, readJsonLines, type ToHub } from "./messages.ts"
 import * as Plain from "./plain.ts"
 
+/** A worker's settings, passed by the primary in the `WEFT_CHAT` environment variable. */
 export interface WorkerOptions {
   readonly port: number
   readonly ircPort: number
@@ -40,6 +41,12 @@ const socketTransport = (socket: net.Socket): Transport => ({
   destroy: () => socket.destroy()
 })
 
+/**
+ * Runs one worker: the plain and IRC listeners, the hub, the relay to the primary.
+ *
+ * @example
+ * runWorker(JSON.parse(process.env.WEFT_CHAT ?? "{}"))
+ */
 export const runWorker = (options: WorkerOptions): void => {
   const id = cluster.worker?.id ?? 0
   let stopping = false
@@ -84,7 +91,7 @@ export const runWorker = (options: WorkerOptions): void => {
     const conn = hub.open(proto, socketTransport(socket))
     socket.on("data", (chunk: Buffer) => conn.push(chunk))
     socket.on("error", () => {}) // ECONNRESET and friends: 'close' follows
-    socket.on("close", () => conn.closed(conn.session.registered ? "left" : "left"))
+    socket.on("close", () => conn.closed("left"))
   }
   const servers = [net.createServer(accept("plain")), net.createServer(accept("irc"))]
   const ports = [options.port, options.ircPort]
