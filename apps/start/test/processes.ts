@@ -13,9 +13,15 @@ export interface Running {
 }
 
 /** Runs `script` on this runtime (`Child.argv`), or, given `npm`, `npm start -- args` (Node only). */
-export const launch = (script: string, args: ReadonlyArray<string>, cwd: string, via: "runtime" | "npm" = "runtime"): Running => {
+export const launch = (
+  script: string,
+  args: ReadonlyArray<string>,
+  cwd: string,
+  via: "runtime" | "npm" = "runtime",
+  env: Record<string, string> = {}
+): Running => {
   const [command, ...rest] = via === "npm" ? ["npm", "start", "--", ...args] : Child.argv(script, args)
-  const child = spawn(command, rest, { cwd, stdio: ["ignore", "pipe", "pipe"] })
+  const child = spawn(command, rest, { cwd, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } })
   let out = ""
   let err = ""
   const wake = new Set<() => void>()
@@ -103,3 +109,27 @@ export const alive = (pid: number): boolean => {
 }
 
 export const procAvailable = fs.existsSync("/proc/self/stat")
+
+/** The processes whose environment holds `name=value` (children inherit it): what a launcher left running. */
+export const marked = (name: string, value: string): Array<number> => {
+  const needle = `${name}=${value}`
+  const found: Array<number> = []
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue
+    try {
+      if (fs.readFileSync(`/proc/${entry}/environ`, "latin1").split("\0").includes(needle) && alive(Number(entry))) found.push(Number(entry))
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return found
+}
+
+/** The command line of a process (its arguments joined by spaces), or "" if it is gone. */
+export const commandLine = (pid: number): string => {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ")
+  } catch {
+    return ""
+  }
+}

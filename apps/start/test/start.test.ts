@@ -12,11 +12,13 @@ import { fileURLToPath } from "node:url"
 import * as Chromium from "@weft/app/Chromium"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Runtime } from "@weft/app"
-import { alive, descendants, launch, procAvailable, type Running } from "./processes.ts"
+import { alive, commandLine, descendants, launch, marked, procAvailable, type Running } from "./processes.ts"
 
 const root = fileURLToPath(new URL("../../..", import.meta.url))
 const script = path.join(root, "apps/start/src/main.ts")
 const via = Runtime.current === "node" ? "npm" : "runtime"
+/** Every process a launcher starts inherits this variable: a scan of /proc finds any left behind. */
+const mark = "WEFT_START_TEST"
 const free = ["--port", "0", "--chat-port", "0", "--irc-port", "0", "--chat-http-port", "0", "--tickets-port", "0", "--traffic-port", "0"]
 
 const connects = (port: number) =>
@@ -44,7 +46,7 @@ describe(`npm start, from the repository root (${via === "npm" ? "npm start" : `
 
   beforeAll(async () => {
     data = fs.mkdtempSync(path.join(os.tmpdir(), "weft-start-"))
-    running = launch(script, [...free, "--workers", "1", "--no-build", "--data", data], root, via)
+    running = launch(script, [...free, "--workers", "1", "--no-build", "--data", data], root, via, { [mark]: data })
     await running.waitFor(/^Ctrl-C stops everything\.$/, 100_000)
     banner = running.stdout().slice(running.stdout().indexOf("Weft is running:"))
   }, 110_000)
@@ -120,15 +122,48 @@ describe(`npm start, from the repository root (${via === "npm" ? "npm start" : `
     }
   }, 90_000)
 
+  it.skipIf(!procAvailable)(`an app that dies shows down on the landing page; the launcher says so and keeps the others${procAvailable ? "" : " (skipped: no /proc)"}`, async () => {
+    const landing = /^ {2}landing page +(http:\/\/\S+)$/m.exec(banner)![1]!
+    const traffic = descendants(running.child.pid!).find((pid) => commandLine(pid).includes("apps/traffic-light/src/main.ts"))
+    expect(traffic).toBeDefined()
+    process.kill(traffic!, "SIGKILL")
+    await waitUntil("the launcher reports the traffic light's exit", () => /\[traffic\] exited with code/.test(running.stderr()), 15_000)
+    await waitUntil("the landing page shows it down, the others up", async () => {
+      const { apps } = await (await fetch(`${landing}/status`)).json() as { apps: Array<{ name: string; up: boolean }> }
+      return apps.every((a) => a.up === (a.name !== "traffic"))
+    }, 15_000)
+    expect(running.child.exitCode).toBeNull()
+  }, 40_000)
+
   it.skipIf(!procAvailable)(`SIGTERM stops everything and leaves no process behind${procAvailable ? "" : " (skipped: no /proc to read the process tree)"}`, async () => {
     const tree = descendants(running.child.pid!)
-    // The chat (with its worker), the ticket office, the traffic light, at least.
-    expect(tree.length).toBeGreaterThanOrEqual(4)
+    // The chat (with its worker), the ticket office, at least (the traffic light was killed above).
+    expect(tree.length).toBeGreaterThanOrEqual(3)
+    expect(marked(mark, data).length).toBeGreaterThanOrEqual(3) // the scan below finds what is there
     // process.kill, not child.kill: Deno's ChildProcess reports the signal it sent as the cause of exit.
     process.kill(running.child.pid!, "SIGTERM")
     // npm dies of the SIGTERM (it does not pass it on); the launcher sees its parent gone and stops everything.
     const code = await running.exited
     if (via === "runtime") expect(code).toBe(0)
     await waitUntil(`every process of the tree (${tree.join(", ")}) gone`, () => tree.every((pid) => !alive(pid)), 20_000)
+    expect(marked(mark, data)).toEqual([])
   }, 40_000)
+})
+
+describe.skipIf(!procAvailable)(`npm start when an app cannot start${procAvailable ? "" : " (skipped: no /proc)"}`, () => {
+  it("a corrupt ticket store: exit 1 naming the app and what it printed, the others stopped, nothing left running", async () => {
+    const data = fs.mkdtempSync(path.join(os.tmpdir(), "weft-start-bad-"))
+    try {
+      fs.writeFileSync(path.join(data, "tickets.json"), "not a ticket store\n")
+      const run = launch(script, [...free, "--workers", "1", "--no-build", "--data", data], root, "runtime", { [mark]: data })
+      expect(await run.exited).toBe(1)
+      expect(run.stderr()).toMatch(/^npm start: Ticket office did not start: it exited with code 1$/m)
+      expect(run.stderr()).toContain("tickets.json")
+      expect(run.stdout()).not.toContain("Weft is running")
+      await waitUntil("no process of that launcher left", () => marked(mark, data).length === 0, 15_000)
+      expect(fs.readFileSync(path.join(data, "tickets.json"), "utf8")).toBe("not a ticket store\n") // left as it was
+    } finally {
+      fs.rmSync(data, { recursive: true, force: true })
+    }
+  }, 120_000)
 })
