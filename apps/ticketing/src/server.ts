@@ -128,7 +128,10 @@ export const forkWorkers = (
     }
     const onListening = (worker: Worker) => {
       const entry = live.get(worker.id)
-      if (entry !== undefined) entry.listening = true
+      if (entry !== undefined && !entry.listening) {
+        entry.listening = true
+        log(`worker pid ${worker.process.pid} listening`)
+      }
       notify()
     }
     const onExit = (worker: Worker, code: number | null, signal: string | null) => {

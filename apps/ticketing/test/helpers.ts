@@ -9,7 +9,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { Effect, type Scope } from "effect"
-import { Child } from "@weft/app"
+import * as AppChild from "@weft/app/Child"
 import * as Store from "../src/store.ts"
 
 export const mainScript = fileURLToPath(new URL("../src/main.ts", import.meta.url))
@@ -17,7 +17,7 @@ export const fixtureScript = fileURLToPath(new URL("./fixtures/buyer.ts", import
 
 /** How to run a `.ts` file with the runtime running this one (Deno needs `run -A`). */
 export const runTs = (file: string, args: ReadonlyArray<string>): [string, Array<string>] => {
-  const [exe, ...rest] = Child.argv(file, args)
+  const [exe, ...rest] = AppChild.argv(file, args)
   return [exe, rest]
 }
 

@@ -230,11 +230,15 @@ describe("serve processes", () => {
       const file = path.join(dir, "tickets.json")
       const { server, url } = yield* serve(file, ["--tickets", "5", "--workers", "3"])
       const pids = new Set<number>()
-      for (let i = 0; i < 60 && pids.size < 3; i++) pids.add((yield* call(`${url}/health`, { headers: { connection: "close" } })).body.pid)
+      for (let i = 0; i < 200 && pids.size < 3; i++) pids.add((yield* call(`${url}/health`, { headers: { connection: "close" } })).body.pid)
       assert.strictEqual(pids.size, 3, "three workers answer on one port")
+      assert.sameMembers([...pids], [...server.output().matchAll(/worker pid (\d+) listening/g)].map((m) => Number(m[1])))
       process.kill(server.proc.pid!, "SIGTERM")
       assert.strictEqual(yield* server.exited, 0)
-      for (const pid of pids) assert.isFalse(alive(pid), `worker ${pid} is gone`)
+      for (const pid of pids) {
+        for (let i = 0; i < 100 && alive(pid); i++) yield* Effect.sleep("50 millis")
+        assert.isFalse(alive(pid), `worker ${pid} is gone`)
+      }
     })), 60_000)
 })
 
