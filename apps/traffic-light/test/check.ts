@@ -4,20 +4,10 @@
 // woken just before the red); a car that arrived on red passes no earlier
 // than the next green.
 import { expect } from "vitest"
+import { greens } from "../src/invariant.ts"
 import type { Entry } from "../src/simulation.ts"
 
-export interface Phase {
-  readonly from: number
-  readonly to: number
-}
-
-/** The green phases; a light that stops on green stays green (the event stays set). */
-export const greens = (entries: ReadonlyArray<Entry>): Array<Phase> => {
-  const lights = entries.filter((e) => e.kind === "green" || e.kind === "red")
-  return lights.flatMap((e, i) =>
-    e.kind === "green" ? [{ from: e.t, to: lights.slice(i + 1).find((n) => n.kind === "red")?.t ?? Infinity }] : []
-  )
-}
+export { greens }
 
 export const checkInvariant = (entries: ReadonlyArray<Entry>, cars: number, tolerance: number) => {
   const phases = greens(entries)
