@@ -447,8 +447,9 @@ const measure = async (scenario: Scenario, name: string): Promise<Result> => {
 }
 
 /**
- * Several rounds of one server: the median of every figure, except lost and out-of-order deliveries
- * (the worst round: one loss is a loss); the notes are those of the round with the most closes.
+ * Several rounds of one server: the median of every figure, except deliveries after the drain (lost,
+ * delivered) and out-of-order ones, which are the worst round's (one loss is a loss); the notes are
+ * those of the round with the most closes.
  */
 const combine = (runs: ReadonlyArray<Result>): Result => {
   if (runs.length === 1) return runs[0]!
@@ -464,7 +465,10 @@ const combine = (runs: ReadonlyArray<Result>): Result => {
     if (typeof value === "number") out[key] = median(runs.map((r) => (r as unknown as Record<string, number>)[key]!))
   }
   out.quiet = runs.every((r) => r.quiet)
-  out.lost = Math.max(...runs.map((r) => r.lost))
+  const worstDelivery = [...runs].sort((a, b) => b.lost - a.lost)[0]!
+  out.lost = worstDelivery.lost
+  out.received = worstDelivery.received
+  out.expected = worstDelivery.expected
   out.outOfOrder = Math.max(...runs.map((r) => r.outOfOrder))
   return out as unknown as Result
 }
@@ -485,13 +489,14 @@ const loadTable = (s: Scenario, results: ReadonlyArray<Result>): string => {
   const cluster = results.find((r) => r.server === "cluster")
   const head = [
     "server", "procs", "sent", "offered deliveries/s", "delivered in window/s", "vs cluster anchor",
-    "queued at window end", "lost after drain", "drain s", "p50 ms", "p99 ms", "out of order",
+    "queued at window end", "delivered after drain", "lost after drain", "drain s", "p50 ms", "p99 ms", "out of order",
     "server CPU", "generator CPU (busiest proc)", "RSS rest", "RSS peak"
   ]
   const rows = results.map((r) => [
     r.label, r.processes, count(r.sent), count(r.expected / (s.windowMs / 1000)), count(rate(r, s)),
     cluster ? ratio(rate(r, s), rate(cluster, s)) : "-",
     pct(r.expected > 0 ? (1 - r.inWindow / r.expected) * 100 : 0),
+    `${count(r.received)} of ${count(r.expected)}`,
     `${count(lost(r))}${r.expected > 0 ? ` (${pct((lost(r) / r.expected) * 100)})` : ""}`,
     (r.drainMs / 1000).toFixed(1), ms(r.p50), ms(r.p99), r.outOfOrder, pct(r.serverCpu), pct(r.clientCpu),
     mb(r.restRss), mb(r.peakRss)
