@@ -47,11 +47,33 @@ export interface AppOptions {
   readonly extend?: ((app: Hono) => void) | undefined
 }
 
-/** Longest accepted `/buy` or `/reset` body, in bytes. */
+/**
+ * Longest accepted `/buy` or `/reset` body, in bytes.
+ *
+ * @example
+ * ```ts
+ * Http.parseBuy("x".repeat(Http.MAX_BODY + 1), undefined).ok // false
+ * ```
+ */
 export const MAX_BODY = 4096
-/** Longest buyer name, in characters. */
+/**
+ * Longest buyer name, in characters.
+ *
+ * @example
+ * ```ts
+ * Http.parseBuy(JSON.stringify({ buyer: "a".repeat(Http.MAX_BUYER) }), undefined).ok // true
+ * ```
+ */
 export const MAX_BUYER = 100
-/** Idempotency keys: 1 to 200 visible ASCII characters. */
+/**
+ * Idempotency keys: 1 to 200 visible ASCII characters.
+ *
+ * @example
+ * ```ts
+ * Http.KEY_PATTERN.test(crypto.randomUUID()) // true
+ * Http.KEY_PATTERN.test("has space") // false
+ * ```
+ */
 export const KEY_PATTERN = /^[\x21-\x7e]{1,200}$/
 
 /**

@@ -26,11 +26,32 @@
  * @module
  */
 
-/** "WTJ1" read as a little-endian u32. */
+/**
+ * "WTJ1" read as a little-endian u32: the first four bytes of every frame.
+ *
+ * @example
+ * ```ts
+ * new DataView(Journal.encode([{}]).buffer).getUint32(0, true) === Journal.MAGIC // true
+ * ```
+ */
 export const MAGIC = 0x314a5457
-/** Header bytes before each payload. */
+/**
+ * Header bytes before each payload (magic, length, CRC-32).
+ *
+ * @example
+ * ```ts
+ * Journal.encode([{}]).length // Journal.HEADER + 2
+ * ```
+ */
 export const HEADER = 12
-/** The longest payload a frame may carry. */
+/**
+ * The longest payload a frame may carry (1 MiB).
+ *
+ * @example
+ * ```ts
+ * Journal.encode([{ pad: "x".repeat(Journal.MAX_PAYLOAD) }]) // throws RangeError
+ * ```
+ */
 export const MAX_PAYLOAD = 1 << 20
 
 const TABLE = (() => {
