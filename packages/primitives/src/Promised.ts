@@ -136,7 +136,7 @@ export interface PromiseQueue<A> {
   isFull(): Promise<boolean>
   taskDone(): Promise<void>
   join(): Promise<void>
-  shutdown(options?: { readonly immediate?: boolean | undefined }): Promise<void>
+  shutdown(options?: Queue.ShutdownOptions): Promise<void>
 }
 
 const run = Effect.runPromise

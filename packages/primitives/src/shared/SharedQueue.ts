@@ -395,7 +395,7 @@ class SharedQueueImpl<A> implements SharedQueue<A> {
     return Effect.sync(finish)
   })
 
-  shutdown(options?: { readonly immediate?: boolean | undefined }): Effect.Effect<void> {
+  shutdown(options?: Queue.ShutdownOptions): Effect.Effect<void> {
     return Effect.sync(() => {
       const h = this.header
       if (Atomics.compareExchange(h, SHUTDOWN, 0, 1) !== 0 && options?.immediate !== true) return
