@@ -164,3 +164,27 @@ describe("Barrier", () => {
       assert.isFalse(yield* barrier.broken)
     }))
 })
+
+describe("Barrier as values", () => {
+  it.effect("members work passed as values or destructured; module functions data-first and data-last", () =>
+    Effect.gen(function*() {
+      const barrier = yield* Barrier.make(2)
+      const { abort, broken, reset, wait, waitFor, waiting } = barrier
+      const [a, b] = yield* Effect.all([wait, Barrier.wait(barrier)], { concurrency: "unbounded" })
+      assert.sameMembers([a!, b!], [0, 1])
+      const first = yield* Effect.forkChild(waitFor("1 second"))
+      yield* Effect.yieldNow
+      assert.strictEqual(yield* waiting, 1)
+      assert.strictEqual(yield* Barrier.waiting(barrier), 1)
+      yield* TestClock.adjust("1 second")
+      assert.strictEqual((yield* Effect.flip(Fiber.join(first)))._tag, "BrokenBarrierError")
+      assert.isTrue(yield* broken)
+      yield* reset
+      assert.isFalse(yield* Barrier.broken(barrier))
+      yield* abort
+      assert.isTrue(yield* Barrier.broken(barrier))
+      yield* Barrier.reset(barrier)
+      yield* Barrier.abort(barrier)
+      assert.strictEqual((yield* Effect.flip(Barrier.waitFor(barrier, 0)))._tag, "BrokenBarrierError")
+    }))
+})

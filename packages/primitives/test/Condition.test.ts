@@ -288,3 +288,27 @@ describe("Condition", () => {
       assert.include(notALock.message, "Condition.make")
     }))
 })
+
+describe("Condition as values", () => {
+  it.effect("members work passed as values or destructured; module functions data-first and data-last", () =>
+    Effect.gen(function*() {
+      const cond = yield* Condition.make()
+      const { notify, notifyAll, wait, waitFor, waitUntil, withLock } = cond
+      const items: Array<number> = []
+      const consumer = yield* Effect.forkChild(withLock(Effect.andThen(wait, Effect.sync(() => items.shift()))))
+      yield* Effect.yieldNow
+      yield* withLock(Effect.andThen(Effect.sync(() => items.push(7)), notify()))
+      assert.strictEqual(yield* Fiber.join(consumer), 7)
+      const timed = yield* Effect.forkChild(Condition.withLock(cond, Condition.waitFor(cond, "1 second")))
+      yield* TestClock.adjust("1 second")
+      assert.isFalse(yield* Fiber.join(timed))
+      assert.isTrue(yield* Effect.succeed(true).pipe(Condition.withLock(cond)))
+      assert.isTrue(yield* withLock(waitUntil(() => true)))
+      assert.isTrue(yield* withLock(Condition.waitUntil(cond, () => true)))
+      assert.isFalse(yield* cond.withLock(waitFor(0)))
+      yield* withLock(notifyAll)
+      yield* withLock(Condition.notify(cond, 2))
+      yield* withLock(Condition.notifyAll(cond))
+      assert.strictEqual((yield* Effect.flip(Condition.wait(cond)))._tag, "NotHeldError")
+    }))
+})

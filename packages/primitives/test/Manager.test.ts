@@ -491,6 +491,26 @@ describe("Manager", () => {
       assert.strictEqual(again._tag, "ManagerUnavailableError")
     })))
 
+  it.live("rlock, condition and barrier views work passed as values or destructured (the others: test/conformance)", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const manager = yield* Manager.serve()
+      const rlock = yield* Manager.attach((yield* manager.rlock()).handle)
+      const { acquire, isOwned, release, withLock } = rlock
+      yield* acquire
+      assert.isTrue(yield* isOwned)
+      assert.strictEqual(yield* Effect.succeed(1).pipe(withLock), 1)
+      yield* release
+      assert.isFalse(yield* rlock.locked)
+      const cond = yield* Manager.attach((yield* manager.condition()).handle)
+      const { notifyAll, waitFor, waitUntil } = cond
+      assert.isFalse(yield* cond.withLock(waitFor(5)))
+      assert.isTrue(yield* cond.withLock(waitUntil(() => true)))
+      yield* cond.withLock(notifyAll)
+      const barrier = yield* Manager.attach((yield* manager.barrier(2)).handle)
+      const { wait } = barrier
+      assert.sameMembers(yield* Effect.all([wait, barrier.wait], { concurrency: "unbounded" }), [0, 1])
+    })))
+
   it.live("loopback TCP transport", () =>
     Effect.scoped(Effect.gen(function*() {
       const manager = yield* Manager.serve({ transport: "tcp" })

@@ -107,3 +107,23 @@ describe("RLock", () => {
       assert.isFalse(yield* r.locked)
     }))
 })
+
+describe("RLock as values", () => {
+  it.effect("members work passed as values or destructured; the module functions take an RLock", () =>
+    Effect.gen(function*() {
+      const lock = yield* RLock.make
+      const { acquire, acquireFor, isOwned, locked, release, tryAcquire, withLock } = lock
+      assert.strictEqual(yield* Effect.succeed(1).pipe(lock.withLock, withLock), 1) // nests
+      yield* acquire
+      assert.isTrue(yield* tryAcquire)
+      assert.isTrue(yield* acquireFor(0))
+      assert.isTrue(yield* isOwned)
+      yield* release
+      yield* release
+      yield* release
+      assert.isFalse(yield* locked)
+      assert.strictEqual(yield* RLock.withLock(lock, RLock.isOwned(lock)), true)
+      assert.strictEqual(yield* Effect.succeed(2).pipe(RLock.withLock(lock)), 2)
+      assert.isFalse(yield* RLock.locked(lock))
+    }))
+})

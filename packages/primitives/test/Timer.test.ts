@@ -59,3 +59,14 @@ describe("Timer", () => {
       }
     }))
 })
+
+describe("Timer as values", () => {
+  it.effect("members work destructured", () =>
+    Effect.gen(function*() {
+      const { await: result, cancel, done } = yield* Timer.start(10, Effect.succeed(5))
+      yield* TestClock.adjust(10)
+      assert.deepStrictEqual(yield* result, Option.some(5))
+      assert.isTrue(yield* done)
+      assert.isFalse(yield* cancel)
+    }))
+})
