@@ -2,7 +2,7 @@
 // piscina, tinypool, Effect's RPC worker pool and hand-written raw
 // worker_threads / fork pools (the physical-limit rows). Prints markdown.
 //
-//   npm run build -w @weft/pools && node bench/src/pools.ts [--quick] [--only=tiny|cpu|proc|start]
+//   npm run build -w @weft/pools && node bench/src/pools.ts [--quick] [--only=promise|tiny|cpu|proc|start]
 //
 // Standalone on purpose (the bench harness lives in run.ts).
 import { Effect, Layer } from "effect"
@@ -16,6 +16,7 @@ import { availableParallelism } from "node:os"
 import { fileURLToPath } from "node:url"
 import { Worker } from "node:worker_threads"
 import { IncRpcs } from "./pools-workers/effect-rpc.mjs"
+import { measure, table } from "./harness.ts"
 
 const runtimeName = "Bun" in globalThis
   ? `bun ${(globalThis as any).Bun.version}`
@@ -25,7 +26,7 @@ const runtimeName = "Bun" in globalThis
 // tinypool never answers its first task under Deno 2.9 (the --quick tiny section did not finish in 200 s), so it is left out there.
 const skipTinypool = "Deno" in globalThis
 const quick = process.argv.includes("--quick")
-const only = process.argv.find((a) => a.startsWith("--only="))?.slice(7) // tiny | cpu | proc | start
+const only = process.argv.find((a) => a.startsWith("--only="))?.slice(7) // promise | tiny | cpu | proc | start
 const section = (name: string) => only === undefined || only === name
 const here = (path: string) => new URL(`./pools-workers/${path}`, import.meta.url)
 const weftModule = here("weft-worker.mjs")
@@ -239,10 +240,50 @@ const fmt = (x: number) => x.toLocaleString("en-US")
 const main = async () => {
   console.log(`## Pools — ${runtimeName}, ${availableParallelism()} cores, ${WORKERS} workers${quick ? " (quick)" : ""}\n`)
 
+  if (section("promise")) await promiseSection()
   if (section("tiny")) await tinySection()
   if (section("cpu")) await cpuSection()
   if (section("proc")) await procSection()
   if (section("start")) await startSection()
+}
+
+/**
+ * Issue 7's harness shape: each task its own `Effect.runPromise(pool.submit(...))`
+ * (and its own `pool.run(...)`, the Promise face), against piscina's own
+ * `run`, all 100k submitted at once. One pool of each, interleaved rounds, median of 9.
+ */
+const promiseSection = async () => {
+  const n = TINY
+  const rounds = quick ? 3 : 9
+  const pool = new Piscina({ filename: piscinaFile, minThreads: WORKERS, maxThreads: WORKERS })
+  await Effect.runPromise(
+    Effect.scoped(
+      Effect.gen(function*() {
+        const weftPool = yield* ThreadPool.make<typeof import("./pools-workers/weft-worker.mjs").default>({
+          module: weftModule,
+          size: WORKERS,
+          ready: "all"
+        })
+        yield* Effect.promise(async () => {
+          const rows = await measure([
+            { name: "piscina run", run: async (ops) => void (await Promise.all(range(ops).map((i) => pool.run(i)))) },
+            {
+              name: "Weft ThreadPool, Effect.runPromise(pool.submit) each",
+              run: async (ops) => void (await Promise.all(range(ops).map((i) => Effect.runPromise(weftPool.submit("inc", i)))))
+            },
+            {
+              name: "Weft ThreadPool, pool.run each (Promise face)",
+              run: async (ops) => void (await Promise.all(range(ops).map((i) => weftPool.run("inc", i))))
+            }
+          ], n, rounds)
+          console.log(`### ${fmt(n)} tiny tasks, one Promise each, thread pools (median of ${rounds} interleaved rounds)\n`)
+          console.log(table("case", rows, ["piscina run"]))
+          console.log("")
+        })
+      })
+    )
+  )
+  await pool.destroy()
 }
 
 const tinySection = async () => {
