@@ -4,7 +4,8 @@
 //
 //   npm run build -w @weft/pools && node bench/src/pools.ts [--quick] [--only=promise|tiny|cpu|proc|start]
 //
-// Standalone on purpose (the bench harness lives in run.ts).
+// Standalone on purpose; the promise section uses harness.ts's interleaved
+// rounds and median, the harness shape.
 import { Effect, Layer } from "effect"
 import { RpcClient } from "effect/rpc"
 import { NodeWorker } from "@effect/platform-node"
