@@ -161,6 +161,14 @@ $("form").addEventListener("submit", async (e) => {
 })
 $("buyer").value = localStorage.getItem("weft-buyer") || ""
 render()
+// Orders of an earlier sale (before a reset) are gone from the store: drop them from the list.
+Promise.all(state.orders.map((o) => fetch("orders/" + encodeURIComponent(o.id)).then((r) => r.status === 404 ? o.id : null, () => null)))
+  .then((gone) => {
+    state.orders = state.orders.filter((o) => !gone.includes(o.id))
+    localStorage.setItem("weft-orders", JSON.stringify(state.orders))
+    render()
+    document.body.dataset.checked = "yes"
+  })
 `
 
 const page = (counts: Store.Counts) =>

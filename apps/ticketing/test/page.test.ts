@@ -37,8 +37,10 @@ describe("the Tickets page", () => {
     return /serving (http:\/\/127\.0\.0\.1:\d+)/.exec(line)![1]!
   }
 
-  const open = async (url: string): Promise<Page> => {
-    const page = await browser.newPage({ viewport: { width: 390, height: 844 } }) // a phone
+  const open = async (url: string, beside?: Page): Promise<Page> => {
+    const viewport = { width: 390, height: 844 } // a phone
+    // A fresh browser profile per page, unless it is to sit beside another (same localStorage).
+    const page = await (beside === undefined ? await browser.newContext({ viewport }) : beside.context()).newPage()
     await page.goto(`${url}/`)
     await expect.poll(() => page.getAttribute("body", "data-live"), { timeout: 10_000 }).toBe("yes")
     return page
@@ -106,11 +108,18 @@ describe("the Tickets page", () => {
     const url = await serve(file, ["--tickets", "1"])
     const page = await open(url)
     expect(await page.isVisible("#soldout")).toBe(false)
-    await fetch(`${url}/buy`, { method: "POST" })
+    const sold = await (await fetch(`${url}/buy`, { method: "POST", body: JSON.stringify({ buyer: "Dee" }) })).json() as { order: unknown }
     await expect.poll(() => page.isVisible("#soldout"), { timeout: 10_000 }).toBe(true)
     expect(await page.textContent("#soldout")).toContain("Sold out")
     expect(await page.isDisabled("#buy")).toBe(true)
-    const fresh = await open(url)
+    // "My orders" keeps the orders the store has, and drops those of an earlier sale (gone after a reset).
+    const stale = { id: "from-an-earlier-sale", seat: 9, buyer: "Old", at: new Date().toISOString() }
+    await page.evaluate((orders) => localStorage.setItem("weft-orders", JSON.stringify(orders)), [stale, sold.order])
+    const fresh = await open(url, page) // same browser profile: same localStorage
+    await expect.poll(() => fresh.getAttribute("body", "data-checked"), { timeout: 10_000 }).toBe("yes")
+    expect(await fresh.locator("#orders li").count()).toBe(1)
+    expect(await fresh.textContent("#orders")).toContain("Dee")
+    expect(await fresh.textContent("#orders")).not.toContain("Old")
     expect(await fresh.isVisible("#soldout")).toBe(true)
     expect(await fresh.textContent("#count")).toBe("0")
     await fresh.screenshot({ path: path.join(shots, "tickets-sold-out.png"), fullPage: true })
