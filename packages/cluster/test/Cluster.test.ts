@@ -1,5 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Option } from "effect"
+import type { Queue } from "@weft/primitives"
+import { Cluster } from "../src/index.ts"
 import { connect, defectTag, eventually, skip, title, unique } from "./helpers.ts"
 
 describe(title("Cluster: one process, two handles"), () => {
@@ -329,5 +331,30 @@ describe(title("Cluster primitives"), () => {
       yield* holder.release
       yield* Effect.forEach(fibers, Fiber.join)
       assert.deepStrictEqual(order, [0, 1, 2, 3])
+    })))
+})
+
+describe(title("Cluster handles"), () => {
+  it.live.skipIf(skip)("a handle travels as JSON and attaches to the same primitive (what a pool task receives)", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const cluster = yield* connect()
+      const lock = yield* cluster.lock(unique("lock"))
+      const queue = yield* cluster.queue<number>(unique("queue"), 5)
+      const wire = JSON.parse(JSON.stringify([lock.handle, queue.handle]))
+      assert.isTrue(Cluster.isHandle(wire[0]))
+      assert.isFalse(Cluster.isHandle({ _tag: "ManagerHandle" }))
+      const attachedLock = yield* Cluster.attach(wire[0] as Cluster.Handle<"lock">)
+      const attachedQueue = (yield* Cluster.attach(wire[1] as Cluster.Handle<"queue">)) as unknown as Queue.Queue<number>
+      yield* lock.acquire
+      assert.isFalse(yield* attachedLock.tryAcquire)
+      yield* lock.release
+      assert.isTrue(yield* attachedLock.tryAcquire)
+      yield* attachedLock.release
+      assert.strictEqual(attachedQueue.maxsize, 5)
+      yield* attachedQueue.put(7)
+      assert.strictEqual(yield* queue.get, 7)
+      yield* queue.taskDone
+      const bad = yield* Effect.flip(Cluster.attach({ _tag: "nope" } as never))
+      assert.strictEqual(bad._tag, "InvalidArgumentError")
     })))
 })

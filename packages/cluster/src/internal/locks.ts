@@ -128,9 +128,14 @@ class Grant {
     const held = this.held
     if (held === undefined) return Effect.fail(new NotHeldError({ primitive: this.primitive, operation: "release" }))
     this.held = undefined
-    return this.db.exec(held.sql, "SELECT pg_advisory_unlock($1::int8)", [this.key]).pipe(
+    return this.db.exec<{ ok: boolean }>(held.sql, "SELECT pg_advisory_unlock($1::int8) AS ok", [this.key]).pipe(
       Effect.matchEffect({
-        onSuccess: () => Effect.sync(() => this.db.give(held.sql)),
+        // `false`: the connection dropped while the lock was held (postgres.js
+        // reconnected for this statement): the lock was lost, say so.
+        onSuccess: (rows) =>
+          rows[0]?.ok === true
+            ? Effect.sync(() => this.db.give(held.sql))
+            : Effect.sync(() => this.db.discard(held.sql)).pipe(Effect.andThen(Effect.die(this.db.lost(this.primitive)))),
         onFailure: (e) => Effect.sync(() => this.db.discard(held.sql)).pipe(Effect.andThen(Effect.die(this.db.failure(e))))
       }),
       Effect.ensuring(Effect.ignore(this.local.release))
@@ -266,26 +271,41 @@ export const makeSemaphore = (db: Db, id: number, permits: number): Semaphore.Se
    * On `sql`: queue at the gate, then gather `k` slots. Returns the slots
    * taken (`k` of them), or fewer when `tryOnly` and they are not free now.
    */
+  /**
+   * One statement for the common case: queue at the gate (or, `tryOnly`,
+   * try it), take up to `k` free slots, and leave the gate when they are
+   * enough (or, `tryOnly`, give back a partial haul and leave anyway).
+   */
+  const enterSql = `WITH g AS MATERIALIZED (
+      SELECT CASE WHEN $5::bool THEN pg_try_advisory_lock($1::int8) ELSE pg_advisory_lock($1::int8) IS NOT NULL END AS ok),
+    t AS MATERIALIZED (
+      SELECT s FROM g, generate_series(0, $3::int - 1) s
+      WHERE CASE WHEN g.ok THEN pg_try_advisory_lock(($2::int8) + s) ELSE false END LIMIT $4::int),
+    n AS MATERIALIZED (SELECT count(*)::int AS c, coalesce(string_agg(s::text, ','), '') AS got FROM t)
+    SELECT g.ok AS entered, n.got,
+      CASE WHEN g.ok AND n.c < $4::int AND $5::bool THEN (SELECT count(pg_advisory_unlock(($2::int8) + s)) FROM t) END AS undone,
+      CASE WHEN g.ok AND (n.c = $4::int OR $5::bool) THEN pg_advisory_unlock($1::int8) END AS left_gate
+    FROM g, n`
+
+  /**
+   * On `sql`: queue at the gate, then gather `k` slots. Returns the slots
+   * taken (`k` of them), or none when `tryOnly` and they are not free now.
+   */
   const gather = (sql: Sql, k: number, tryOnly: boolean): Effect.Effect<ReadonlyArray<number>> =>
     Effect.gen(function*() {
-      const entered = yield* db.run<{ ok: boolean }>(
-        sql,
-        tryOnly ? "SELECT pg_try_advisory_lock($1::int8) AS ok" : "SELECT pg_advisory_lock($1::int8) IS NOT NULL AS ok",
-        [gate]
-      )
-      if (!entered[0]!.ok) return []
-      const mine: Array<number> = []
-      while (true) {
+      const first = (yield* db.run<{ entered: boolean; got: string }>(sql, enterSql, [gate, slotBase, permits, k, tryOnly]))[0]!
+      if (!first.entered) return []
+      const mine: Array<number> = first.got === "" ? [] : first.got.split(",").map(Number)
+      if (mine.length === k) return mine
+      if (tryOnly) return []
+      // Still at the head of the gate, holding what it got: wait for the rest.
+      while (mine.length < k) {
+        yield* anyFreed(slotKeys.map((_, s) => s).filter((s) => !mine.includes(s)))
         const rows = yield* db.run<{ got: string }>(sql, trySlots, [slotBase, permits, pgArray(mine), k - mine.length])
         if (rows[0]!.got !== "") mine.push(...rows[0]!.got.split(",").map(Number))
-        if (mine.length === k || tryOnly) break
-        yield* anyFreed(slotKeys.map((_, s) => s).filter((s) => !mine.includes(s)))
-      }
-      if (mine.length < k && mine.length > 0) {
-        yield* db.run(sql, `SELECT pg_advisory_unlock(($1::int8) + s) FROM unnest($2::int[]) s`, [slotBase, pgArray(mine)])
       }
       yield* db.run(sql, "SELECT pg_advisory_unlock($1::int8)", [gate])
-      return mine.length === k ? mine : []
+      return mine
     })
 
   const take = (k: number, millis: number | "try" | undefined): Effect.Effect<boolean> =>
@@ -326,9 +346,16 @@ export const makeSemaphore = (db: Db, id: number, permits: number): Semaphore.Se
       const bySql = new Map<Sql, Array<number>>()
       for (const { slot, sql } of giving) bySql.set(sql, [...(bySql.get(sql) ?? []), slot])
       return Effect.forEach([...bySql], ([sql, slots]) =>
-        db.exec(sql, `SELECT pg_advisory_unlock(($1::int8) + s) FROM unnest($2::int[]) s`, [slotBase, pgArray(slots)]).pipe(
+        db.exec<{ ok: boolean }>(
+          sql,
+          `SELECT bool_and(pg_advisory_unlock(($1::int8) + s)) AS ok FROM unnest($2::int[]) s`,
+          [slotBase, pgArray(slots)]
+        ).pipe(
           Effect.matchEffect({
-            onSuccess: () => Effect.sync(() => held.some((h) => h.sql === sql) || db.give(sql)),
+            onSuccess: (rows) =>
+              rows[0]?.ok === true
+                ? Effect.sync(() => held.some((h) => h.sql === sql) || db.give(sql))
+                : Effect.sync(() => db.discard(sql)).pipe(Effect.andThen(Effect.die(db.lost(name)))),
             onFailure: (e) => Effect.sync(() => db.discard(sql)).pipe(Effect.andThen(Effect.die(db.failure(e))))
           })
         ), { discard: true })

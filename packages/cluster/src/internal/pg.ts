@@ -86,6 +86,7 @@ export class Db {
   private readonly idle: Array<Sql> = []
   private readonly open = new Set<Sql>()
   private closed = false
+  private warming = false
 
   constructor(url: string, schema: string, connectTimeoutSeconds: number) {
     const { options, server } = parseUrl(url)
@@ -111,9 +112,29 @@ export class Db {
     return sql
   }
 
-  /** A dedicated connection for a wait or a holding. */
+  /**
+   * A dedicated connection for a wait or a holding. When it takes the last
+   * idle one, a spare starts connecting, so that the next wait or holding
+   * (often a moment later: the next fiber in line) need not.
+   */
   take(): Sql {
-    return this.idle.pop() ?? this.connection()
+    const sql = this.idle.pop()
+    if (this.idle.length === 0 && !this.closed && !this.warming) {
+      this.warming = true
+      const spare = this.connection()
+      this.queries++
+      spare.unsafe("SELECT 1").then(
+        () => {
+          this.warming = false
+          this.give(spare)
+        },
+        () => {
+          this.warming = false
+          this.discard(spare)
+        }
+      )
+    }
+    return sql ?? this.connection()
   }
 
   /** A dedicated connection that holds nothing and runs nothing. */
@@ -126,6 +147,14 @@ export class Db {
   discard(sql: Sql): void {
     this.open.delete(sql)
     void sql.end({ timeout: 0 }).catch(() => {})
+  }
+
+  /** A holding found gone: its connection dropped (and was reopened) while it was held. */
+  lost(primitive: string): ClusterUnavailableError {
+    return new ClusterUnavailableError({
+      server: this.server,
+      reason: `${primitive}: the connection that held it was lost, and with it what it held`
+    })
   }
 
   unavailable(reason: unknown): ClusterUnavailableError {

@@ -209,11 +209,16 @@ export const makeQueue = (db: Db, listener: Listener, entry: Entry, maxsize: num
     taskDone: Effect.uninterruptible(Effect.suspend(() => {
       const seq = taken.shift()
       if (seq === undefined) return Effect.fail(new TaskDoneError())
-      return Effect.asVoid(db.q(
-        `WITH d AS (DELETE FROM ${s}.items WHERE queue_id = $1 AND seq = $2::int8 AND taker = $3 RETURNING 1)
-         SELECT pg_notify($4, 'd') FROM d`,
-        [id, seq, session.id, entry.channel]
-      ))
+      // No row: this handle's session connection dropped, so the item went
+      // back to the queue (and maybe to another consumer): say so.
+      return Effect.flatMap(
+        db.q(
+          `WITH d AS (DELETE FROM ${s}.items WHERE queue_id = $1 AND seq = $2::int8 AND taker = $3 RETURNING 1)
+           SELECT pg_notify($4, 'd') FROM d`,
+          [id, seq, session.id, entry.channel]
+        ),
+        (rows) => (rows.length === 1 ? Effect.void : Effect.die(db.lost("ClusterQueue.taskDone")))
+      )
     })),
     join: Effect.scoped(Effect.gen(function*() {
       const inbox = yield* listener.inbox(entry.channel)
