@@ -65,9 +65,9 @@ export class Permits {
   }
 
   /**
-   * Queues for `n` permits outside of a fiber (the Promise face): `resume`
-   * runs once they are taken for the caller. The caller already failed
-   * `tryTake`, and must not abandon the wait.
+   * Queues for `n` permits outside of a fiber (the Promise face): resolves
+   * once they are taken for the caller, in the same FIFO queue as the fibers.
+   * The caller already failed `tryTake`; such a wait cannot be abandoned.
    */
   waitPromise(n: number): Promise<void> {
     return new Promise((resolve) => {
