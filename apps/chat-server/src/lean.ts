@@ -1,15 +1,26 @@
 /**
- * Lean workers on Node: Node runs `.ts` files by loading its TypeScript
+ * Lean processes on Node. Node runs `.ts` files by loading its TypeScript
  * stripper (a WebAssembly module), about 24 MB in every process that imports
- * one. The workers' modules are few and small, so the primary strips them once
- * into a directory under the system's temporary directory as plain `.mjs`
- * (reused while the sources stay the same) and points `node:cluster` at that
- * copy: each worker is then a bare runtime plus the chat's own code. Bun and
- * Deno run TypeScript natively, at no such cost, and fork `main.ts` as is.
+ * one; and V8's default young generation lets a busy process's short-lived
+ * garbage (lines, JSON, 10,000 connections' hand-offs) grow its RSS by tens of
+ * megabytes. So on Node the chat strips its own modules once into a directory
+ * under the system's temporary directory, as plain `.mjs` with package imports
+ * resolved to files, and runs from that copy with `--max-semi-space-size=1`:
+ * the primary re-executes itself into it (`process.execve`: same process, same
+ * pid, same output), and `node:cluster` forks the workers from it. Bun and
+ * Deno run TypeScript natively and keep running the sources.
+ *
+ * The copy is named by a hash of the sources and the Node version, made
+ * atomically (written aside, then renamed), reused by every later run, and
+ * shared by servers running at the same time; a crash leaves nothing that the
+ * next run would not reuse.
  *
  * @example
- * const lean = leanWorkers() // undefined where it does not apply
- * if (lean) cluster.setupPrimary({ exec: lean.entry })
+ * // main.ts, in the primary, before anything else:
+ * reexec() // returns only where it does not apply
+ * // primary.ts:
+ * const lean = leanWorkers()
+ * if (lean) cluster.setupPrimary({ exec: lean.entry, execArgv: lean.execArgv })
  */
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"
@@ -18,54 +29,89 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 
-/** The modules a worker loads (worker.ts and what it imports). */
-const WORKER_MODULES = ["worker", "hub", "irc", "plain", "messages", "protocol"]
+/** Running from the stripped copy (`.mjs`), not the sources. */
+export const isLean: boolean = import.meta.url.endsWith(".mjs")
 
-export interface LeanWorkers {
-  /** The worker's entry module, plain JavaScript. */
-  readonly entry: string
+/** V8 flags for the chat's processes on Node: a small young generation. */
+export const V8_FLAGS: ReadonlyArray<string> = ["--max-semi-space-size=1"]
+
+const here = path.dirname(fileURLToPath(import.meta.url))
+
+const strip = (module as { stripTypeScriptTypes?: (code: string) => string }).stripTypeScriptTypes
+
+const applies = (): boolean => {
+  const g = globalThis as { Bun?: unknown; Deno?: unknown }
+  return g.Bun === undefined && g.Deno === undefined && strip !== undefined
 }
 
-/**
- * The stripped copy for these sources: `<tmp>/weft-chat-worker-<hash of the sources>/entry.mjs`,
- * made once (atomically, by rename, so concurrent servers agree) and reused by every later run of
- * the same sources; a crash leaves nothing that the next run would not reuse.
- */
-export const leanWorkers = (): LeanWorkers | undefined => {
-  const g = globalThis as { Bun?: unknown; Deno?: unknown }
-  const strip = (module as { stripTypeScriptTypes?: (code: string) => string }).stripTypeScriptTypes
-  if (g.Bun !== undefined || g.Deno !== undefined || strip === undefined) return undefined
-  const src = path.dirname(fileURLToPath(import.meta.url))
-  const sources = WORKER_MODULES.map((name) => [name, fs.readFileSync(path.join(src, `${name}.ts`), "utf8")] as const)
-  const hash = createHash("sha256").update(process.version)
+/** `./x.ts` to `./x.mjs`; a package import to its file, resolved from the sources' directory. */
+const rewrite = (code: string): string =>
+  code.replace(/(from\s+|import\s*\(\s*)(["'])([^"']+)\2/g, (whole, head: string, quote: string, spec: string) => {
+    if (spec.startsWith("./") && spec.endsWith(".ts")) return `${head}${quote}${spec.slice(0, -3)}.mjs${quote}`
+    if (spec.startsWith(".") || spec.startsWith("node:") || spec.startsWith("file:")) return whole
+    try {
+      return `${head}${quote}${import.meta.resolve(spec)}${quote}`
+    } catch {
+      return whole // not an import after all (text in a comment or a string)
+    }
+  })
+
+/** The stripped copy's directory, made if needed; undefined where it does not apply. */
+export const leanCopy = (): string | undefined => {
+  if (isLean) return here
+  if (!applies()) return undefined
+  const names = fs.readdirSync(here).filter((f) => f.endsWith(".ts")).sort()
+  const sources = names.map((name) => [name.slice(0, -3), fs.readFileSync(path.join(here, name), "utf8")] as const)
+  const hash = createHash("sha256").update(process.version).update(here)
   for (const [name, code] of sources) hash.update(name).update("\0").update(code).update("\0")
-  const dir = path.join(os.tmpdir(), `weft-chat-worker-${hash.digest("hex").slice(0, 16)}`)
-  const entry = path.join(dir, "entry.mjs")
-  if (fs.existsSync(entry)) return { entry }
+  const dir = path.join(os.tmpdir(), `weft-chat-${hash.digest("hex").slice(0, 16)}`)
+  if (fs.existsSync(path.join(dir, "worker-entry.mjs"))) return dir
   const scratch = fs.mkdtempSync(`${dir}.tmp-`)
-  // The stripper announces itself as experimental on every call; it is only a build step here.
+  // The stripper announces itself as experimental on every call; here it is only a build step.
   const emitWarning = process.emitWarning
   process.emitWarning = ((warning: string | Error, ...rest: Array<unknown>) => {
     if (String(warning).includes("stripTypeScriptTypes")) return
     return (emitWarning as (...args: Array<unknown>) => void).call(process, warning, ...rest)
   }) as typeof process.emitWarning
   try {
-    for (const [name, code] of sources) {
-      const js = strip(code).replace(/(from\s+|import\s*\(\s*)(["'])\.\/([\w-]+)\.ts\2/g, "$1$2./$3.mjs$2")
-      fs.writeFileSync(path.join(scratch, `${name}.mjs`), js)
-    }
-    fs.writeFileSync(path.join(scratch, "entry.mjs"), `import { runWorker } from "./worker.mjs"\nrunWorker(JSON.parse(process.env.WEFT_CHAT ?? "{}"))\n`)
+    for (const [name, code] of sources) fs.writeFileSync(path.join(scratch, `${name}.mjs`), rewrite(strip!(code)))
+    fs.writeFileSync(
+      path.join(scratch, "worker-entry.mjs"),
+      `import { runWorker } from "./worker.mjs"\nrunWorker(JSON.parse(process.env.WEFT_CHAT ?? "{}"))\n`
+    )
     try {
       fs.renameSync(scratch, dir)
     } catch {
       // Another server made it first: the same files.
       fs.rmSync(scratch, { recursive: true, force: true })
     }
-    return { entry }
+    return dir
   } catch (error) {
     fs.rmSync(scratch, { recursive: true, force: true })
     throw error
   } finally {
     process.emitWarning = emitWarning
   }
+}
+
+/** Where `node:cluster` should fork workers from, and with which flags; undefined: fork `main.ts`. */
+export const leanWorkers = (): { readonly entry: string; readonly execArgv: ReadonlyArray<string> } | undefined => {
+  const dir = leanCopy()
+  if (dir === undefined) return undefined
+  const execArgv = process.execArgv.filter((flag) => !V8_FLAGS.includes(flag))
+  return { entry: path.join(dir, "worker-entry.mjs"), execArgv: [...V8_FLAGS, ...execArgv] }
+}
+
+/**
+ * On Node, replaces this process with `node --max-semi-space-size=1 <copy>/main.mjs <the same
+ * arguments>` (same pid, same standard streams) and does not return. Elsewhere, or when running
+ * from the copy already, or without `process.execve`, returns and the sources run as they are.
+ */
+export const reexec = (): void => {
+  const execve = (process as { execve?: (file: string, args: Array<string>, env: NodeJS.ProcessEnv) => never }).execve
+  if (isLean || execve === undefined || process.env.WEFT_CHAT_NO_REEXEC !== undefined) return
+  const dir = leanCopy()
+  if (dir === undefined) return
+  const execArgv = process.execArgv.filter((flag) => !V8_FLAGS.includes(flag))
+  execve(process.execPath, [process.execPath, ...V8_FLAGS, ...execArgv, path.join(dir, "main.mjs"), ...process.argv.slice(2)], process.env)
 }

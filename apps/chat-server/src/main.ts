@@ -13,6 +13,9 @@ if (cluster.isWorker) {
   const { runWorker } = await import("./worker.ts")
   runWorker(JSON.parse(process.env.WEFT_CHAT ?? "{}"))
 } else {
+  // On Node: continue as a lean copy of this program (see lean.ts); elsewhere this returns at once.
+  const { reexec } = await import("./lean.ts")
+  reexec()
   const { main } = await import("./cli.ts")
   main(process.argv.slice(2))
 }

@@ -207,11 +207,9 @@ export const runPrimary = (options: PrimaryOptions): Effect.Effect<Running, Erro
     )
     const relayPort = (relayServer.address() as net.AddressInfo).port
 
+    // On Node, workers run a stripped copy of their modules with a small young generation (lean.ts).
     const lean = leanWorkers()
-    if (lean !== undefined) {
-      // A worker's garbage is short-lived (lines, JSON): a small young generation keeps its RSS small.
-      cluster.setupPrimary({ exec: lean.entry, execArgv: [...process.execArgv, "--max-semi-space-size=1"] })
-    }
+    if (lean !== undefined) cluster.setupPrimary({ exec: lean.entry, execArgv: [...lean.execArgv] })
 
     const fork = () => {
       const worker = cluster.fork({
