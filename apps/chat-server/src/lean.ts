@@ -85,6 +85,7 @@ export const leanCopy = (): string | undefined => {
       // Another server made it first: the same files.
       fs.rmSync(scratch, { recursive: true, force: true })
     }
+    prune(dir)
     return dir
   } catch (error) {
     fs.rmSync(scratch, { recursive: true, force: true })
@@ -94,11 +95,37 @@ export const leanCopy = (): string | undefined => {
   }
 }
 
+/** Copies of other versions of the sources, untouched for a day, go (a running server keeps its own fresh). */
+const prune = (keep: string): void => {
+  const parent = path.dirname(keep)
+  const dayAgo = Date.now() - 24 * 3600 * 1000
+  for (const name of fs.readdirSync(parent)) {
+    const full = path.join(parent, name)
+    if (full === keep || !/^weft-chat-[0-9a-f]{16}$/.test(name)) continue
+    try {
+      if (fs.statSync(full).mtimeMs < dayAgo) fs.rmSync(full, { recursive: true, force: true })
+    } catch {
+      // gone already
+    }
+  }
+}
+
 /** Where `node:cluster` should fork workers from, and with which flags; undefined: fork `main.ts`. */
 export const leanWorkers = (): { readonly entry: string; readonly execArgv: ReadonlyArray<string> } | undefined => {
   const dir = leanCopy()
   if (dir === undefined) return undefined
   const execArgv = process.execArgv.filter((flag) => !V8_FLAGS.includes(flag))
+  // In use: keep it fresh, so that another version's start-up does not prune it from under us.
+  const touch = () => {
+    try {
+      const now = new Date()
+      fs.utimesSync(dir, now, now)
+    } catch {
+      // nothing to keep
+    }
+  }
+  touch()
+  setInterval(touch, 3600 * 1000).unref()
   return { entry: path.join(dir, "worker-entry.mjs"), execArgv: [...V8_FLAGS, ...execArgv] }
 }
 
