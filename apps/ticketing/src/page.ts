@@ -242,7 +242,7 @@ export const routes = (app: Hono, store: Store.TicketStore, watch: Live): void =
             await stream.writeSSE({ event: "tickets", data: JSON.stringify(queue.shift()) })
           }
           await new Promise<void>((resolve) => {
-            const beat = setTimeout(resolve, 15_000) // a keep-alive beat
+            const beat = setTimeout(resolve, 5_000) // a keep-alive beat (idle connections may be cut at 10 s)
             wake = () => {
               clearTimeout(beat)
               resolve()
