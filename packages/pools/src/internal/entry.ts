@@ -263,12 +263,14 @@ const cancel = (id: number): void => {
 
 /**
  * The pool asks for up to `count` tasks back (a worker ran dry elsewhere):
- * hand back the latest ones not started, in order, and never run them. Results
- * go first, so the pool knows which task is running here.
+ * hand back the latest ones not started, in order, and never run them. While
+ * an async task is running here, all of them wait behind it: hand them all
+ * back. Results go first, so the pool knows which task is running here.
  */
 const giveBack = (count: number): void => {
   const ids: Array<number> = []
-  for (let i = pending.length - 4; i >= head && ids.length < count; i -= 4) {
+  const limit = running !== undefined ? Number.POSITIVE_INFINITY : count
+  for (let i = pending.length - 4; i >= head && ids.length < limit; i -= 4) {
     if (pending[i + 2] === null) continue
     pending[i + 2] = null
     ids.push(pending[i] as number)

@@ -102,8 +102,9 @@ export const steal = (slots: Iterable<Slot>, thief: Slot): Array<Task> => {
 
 /**
  * Process workers: asks the worker holding the most not-yet-started tasks to
- * give the later half back. Returns whether it asked; the answer comes as a
- * `GIVEN_BACK` message (see `givenBack`).
+ * give the later half back (the worker gives all of them while it runs an
+ * async task, since they all wait behind it). Returns whether it asked; the
+ * answer comes as a `GIVEN_BACK` message (see `givenBack`).
  */
 export const askGiveBack = (slots: Iterable<Slot>, thief: Slot): boolean => {
   const victim = fullest(slots, thief, false)
