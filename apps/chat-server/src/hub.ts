@@ -20,6 +20,7 @@
  * socket.on("data", (chunk) => conn.push(chunk))
  * socket.on("close", () => conn.closed())
  */
+import { Buffer } from "node:buffer"
 import type { Counters, Event, FromHub, Proto, Reply, ToHub } from "./messages.ts"
 import { type Frame, LineReader } from "./protocol.ts"
 
@@ -126,7 +127,7 @@ export class Session {
 
   /** Writes one line (no line ending) to this connection. */
   say(line: string): void {
-    this.hub.write(this, encoder.encode(line + this.handler.eol))
+    this.hub.write(this, encode(line + this.handler.eol))
   }
 
   /** Sends a command for this connection to the registry. */
@@ -135,7 +136,8 @@ export class Session {
   }
 }
 
-const encoder = new TextEncoder()
+/** Node's own byte type: a socket writes a `Buffer` as is, where a plain `Uint8Array` is wrapped per write. */
+const encode = (text: string): Uint8Array => Buffer.from(text, "utf8")
 
 /** What the transport's owner feeds: bytes in, and the close. */
 export interface Connection {
@@ -329,12 +331,12 @@ export class Hub {
         if (bytes === undefined) {
           const text = handler.event(session, e)
           if (text === undefined) continue
-          cache.set(handler.format, bytes = encoder.encode(text + handler.eol))
+          cache.set(handler.format, bytes = encode(text + handler.eol))
         }
         this.write(session, bytes)
       } else {
         const text = handler.event(session, e)
-        if (text !== undefined) this.write(session, encoder.encode(text + handler.eol))
+        if (text !== undefined) this.write(session, encode(text + handler.eol))
       }
     }
   }
@@ -446,14 +448,4 @@ export class Hub {
   }
 }
 
-const concat = (parts: ReadonlyArray<Uint8Array>): Uint8Array => {
-  let size = 0
-  for (const p of parts) size += p.length
-  const out = new Uint8Array(size)
-  let offset = 0
-  for (const p of parts) {
-    out.set(p, offset)
-    offset += p.length
-  }
-  return out
-}
+const concat = (parts: ReadonlyArray<Uint8Array>): Uint8Array => Buffer.concat(parts as Array<Uint8Array>)
