@@ -95,6 +95,15 @@ export const leanCopy = (): string | undefined => {
   }
 }
 
+/** The copy, or undefined when it cannot be made (say, no writable temporary directory): then the sources run. */
+const tryCopy = (): string | undefined => {
+  try {
+    return leanCopy()
+  } catch {
+    return undefined
+  }
+}
+
 /** Copies of other versions of the sources, untouched for a day, go (a running server keeps its own fresh). */
 const prune = (keep: string): void => {
   const parent = path.dirname(keep)
@@ -112,7 +121,7 @@ const prune = (keep: string): void => {
 
 /** Where `node:cluster` should fork workers from, and with which flags; undefined: fork `main.ts`. */
 export const leanWorkers = (): { readonly entry: string; readonly execArgv: ReadonlyArray<string> } | undefined => {
-  const dir = leanCopy()
+  const dir = tryCopy()
   if (dir === undefined) return undefined
   const execArgv = process.execArgv.filter((flag) => !V8_FLAGS.includes(flag))
   // In use: keep it fresh, so that another version's start-up does not prune it from under us.
@@ -137,7 +146,7 @@ export const leanWorkers = (): { readonly entry: string; readonly execArgv: Read
 export const reexec = (): void => {
   const execve = (process as { execve?: (file: string, args: Array<string>, env: NodeJS.ProcessEnv) => never }).execve
   if (isLean || execve === undefined || process.env.WEFT_CHAT_NO_REEXEC !== undefined) return
-  const dir = leanCopy()
+  const dir = tryCopy()
   if (dir === undefined) return
   const execArgv = process.execArgv.filter((flag) => !V8_FLAGS.includes(flag))
   execve(process.execPath, [process.execPath, ...V8_FLAGS, ...execArgv, path.join(dir, "main.mjs"), ...process.argv.slice(2)], process.env)
