@@ -442,7 +442,7 @@ export class Hub {
         session.heard = now
         session.say(session.handler.ping!(session))
       } else if (session.pinged && now - session.heard > idle) {
-        this.kick(session, `ping timeout: no answer in ${Math.round(idle / 1000)} s`)
+        this.kick(session, `ping timeout: no answer in ${idle / 1000} s`)
       }
     }
   }

@@ -136,6 +136,29 @@ describe("IRC listener (--irc-port): the same users and rooms as nc", () => {
       const prefix = `:${nc.nick}!${nc.nick}@weft PRIVMSG #lobby :`
       assert.strictEqual(pieces.map((p) => p.slice(prefix.length)).join(""), long)
     })))
+
+  it.live("dead peers: a silent IRC client gets a PING, and is dropped with a reason when it does not answer; one that answers stays", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const server = yield* startServer(["--workers", "1", "--idle", "2"])
+      const nc = yield* connect(server.port)
+      const alive = yield* connectIrc(server.ircPort, "alive")
+      const silent = yield* connectIrc(server.ircPort, "silent")
+      const answered = new Set<number>()
+      const answer = () => {
+        const pings = alive.lines().filter((l) => l === "PING :weft.chat").length
+        if (pings > answered.size) {
+          answered.add(pings)
+          alive.socket.write("PONG :weft.chat\r\n")
+        }
+      }
+      alive.socket.on("data", answer)
+      yield* silent.waitFor((l) => l === "PING :weft.chat")
+      yield* silent.waitFor((l) => l === "ERROR :Closing Link: silent (ping timeout: no answer in 2 s)")
+      yield* silent.waitClosed()
+      yield* nc.waitFor((l) => l === "* silent left")
+      yield* alive.waitFor((l) => l === "PING :weft.chat", 2)
+      assert.isFalse(alive.closed(), "an answer counts as alive")
+    })))
 })
 
 export type { RawClient }

@@ -74,6 +74,13 @@ describe("web chat (WebSocket, Hono page)", () => {
       assert.isTrue(got.every((l) => !l.includes("\n")), "one line per message")
       const stats = yield* Effect.promise(() => fetch(`${server.http}/stats`).then((r) => r.json() as Promise<{ workers: Array<{ id: string; connections: number }> }>))
       assert.strictEqual(stats.workers.find((w) => w.id === "web")?.connections, 1)
+      // SIGTERM: web users are told too, before the server closes.
+      let closed = false
+      ws.addEventListener("close", () => (closed = true))
+      process.kill(server.proc.pid!, "SIGTERM")
+      yield* until(() => closed)
+      assert.include(got, "* server shutting down; disconnecting")
+      assert.strictEqual(yield* server.exited(), 0)
     })))
 
   it.live.skipIf(!Chromium.available)(
