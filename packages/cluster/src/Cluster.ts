@@ -251,6 +251,7 @@ export const connect = (options: Options): Effect.Effect<Cluster, ClusterUnavail
     yield* Effect.addFinalizer(() => db.close())
     yield* db.exec(db.quick, "SELECT 1").pipe(Effect.mapError((e) => db.unavailable(e)))
     yield* install(db)
+    yield* db.prewarm(2)
     // The session: held for the handle's life, so others can tell it is gone.
     const sessionSql = db.connection()
     const started = yield* db.exec<{ id: string }>(

@@ -2,7 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Option } from "effect"
 import type { Queue } from "@weft/primitives"
 import { Cluster } from "../src/index.ts"
-import { connect, defectTag, eventually, skip, title, unique } from "./helpers.ts"
+import { connect, defectTag, eventually, lockWaiters, skip, title, unique } from "./helpers.ts"
 
 describe(title("Cluster: one process, two handles"), () => {
   it.live.skipIf(skip)("lock: mutual exclusion between handles, tryAcquire, release errors, fencing tokens grow", () =>
@@ -307,7 +307,12 @@ describe(title("Cluster primitives"), () => {
         Effect.scoped(Effect.flatMap(Effect.flatMap(waiter.pubsub(names.pubsub), (p) => p.subscribe), (s) => s.take))
       ]
       const fibers = yield* Effect.forEach(waits, (w) => Effect.forkChild(w as Effect.Effect<unknown, unknown>, { startImmediately: true }))
-      yield* Effect.sleep("1 second") // every wait has reached its sleep
+      // Every wait has reached its sleep once the count stops moving.
+      let last = -1
+      while (last !== (yield* waiter.statements)) {
+        last = yield* waiter.statements
+        yield* Effect.sleep("500 millis")
+      }
       const before = yield* waiter.statements
       yield* Effect.sleep("3 seconds")
       const after = yield* waiter.statements
@@ -326,7 +331,7 @@ describe(title("Cluster primitives"), () => {
       for (let i = 0; i < 4; i++) {
         const l = yield* (yield* connect()).lock(name)
         fibers.push(yield* Effect.forkChild(l.withLock(Effect.sync(() => order.push(i))), { startImmediately: true }))
-        yield* Effect.sleep("100 millis") // queued in the server in this order
+        yield* eventually(Effect.map(lockWaiters(name), (n) => n === i + 1)) // queued in the server in this order
       }
       yield* holder.release
       yield* Effect.forEach(fibers, Fiber.join)

@@ -5,7 +5,10 @@
 import { randomBytes } from "node:crypto"
 import { Cause, Effect, Exit } from "effect"
 import { inject } from "vitest"
+import postgres from "postgres"
 import { Cluster } from "../src/index.ts"
+import { parseUrl } from "../src/internal/pg.ts"
+import { key, KeyKind } from "../src/internal/schema.ts"
 
 export const pg = inject("pg")
 
@@ -39,3 +42,19 @@ export const eventually = (check: Effect.Effect<boolean>, ms = 10_000) =>
       yield* Effect.sleep("20 millis")
     }
   })
+
+/** How many backends wait (not granted) on the advisory key of lock `name`: for tests that order waiters. */
+export const lockWaiters = (name: string): Effect.Effect<number> =>
+  Effect.acquireUseRelease(
+    Effect.sync(() => postgres({ ...parseUrl(pg.url!).options, max: 1, onnotice: () => {} })),
+    (sql) =>
+      Effect.promise(async () => {
+        const rows = await sql.unsafe(
+          `SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND objsubid = 1
+             AND ((classid::int8 << 32) | objid::int8) = (SELECT ${key(KeyKind.lock, 0)}::int8 | (id::int8 << 16) FROM weft.names WHERE name = $1)`,
+          [name]
+        )
+        return rows[0]!.n as number
+      }),
+    (sql) => Effect.promise(() => sql.end())
+  )

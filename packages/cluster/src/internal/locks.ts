@@ -96,10 +96,12 @@ class Grant {
             db.give(sql)
             return Effect.succeed(false)
           }
-          // Interrupted (the statement was cancelled) or failed: closing the
-          // connection releases the lock if the server granted it anyway.
-          db.discard(sql)
-          return failure !== undefined ? Effect.die(db.failure(failure.error)) : Effect.failCause(exit.cause as any)
+          // Interrupted (the statement was cancelled) or failed: let go of the
+          // lock in case the server granted it anyway, and close the connection.
+          return Effect.andThen(
+            db.letGo(sql),
+            failure !== undefined ? Effect.die(db.failure(failure.error)) : (Effect.failCause(exit.cause) as Effect.Effect<never>)
+          )
         }))
     })
   }
@@ -323,11 +325,14 @@ export const makeSemaphore = (db: Db, id: number, permits: number): Semaphore.Se
                 for (const slot of exit.value) held.push({ sql, slot })
                 return Effect.succeed(true)
               }
-              // Not taken: closing the connection lets go of the gate and of
-              // any slot it gathered, whatever stage the wait was in.
-              if (Exit.isSuccess(exit) && millis === "try") db.give(sql)
-              else db.discard(sql)
-              return Exit.isSuccess(exit) ? Effect.succeed(false) : Effect.failCause(exit.cause)
+              // Not taken. A try left nothing held; a wait that timed out or was
+              // interrupted lets go of the gate and of any slot it gathered,
+              // whatever stage it was in.
+              if (Exit.isSuccess(exit) && millis === "try") {
+                db.give(sql)
+                return Effect.succeed(false)
+              }
+              return Effect.andThen(db.letGo(sql), Exit.isSuccess(exit) ? Effect.succeed(false) : Effect.failCause(exit.cause))
             })
           ),
           Effect.ensuring(Effect.ignore(local.release))

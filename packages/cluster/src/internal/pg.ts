@@ -87,6 +87,8 @@ export class Db {
   private readonly open = new Set<Sql>()
   private closed = false
   private warming = false
+  /** The backend pid of each dedicated connection that has run a statement. */
+  private readonly pids = new WeakMap<Sql, number>()
 
   constructor(url: string, schema: string, connectTimeoutSeconds: number) {
     const { options, server } = parseUrl(url)
@@ -137,10 +139,39 @@ export class Db {
     return sql ?? this.connection()
   }
 
+  /** Opens `n` idle dedicated connections, so that the first waits and holdings need not connect. */
+  prewarm(n: number): Effect.Effect<void> {
+    return Effect.asVoid(Effect.forEach(
+      Array.from({ length: n }, () => this.connection()),
+      (sql) => Effect.match(this.exec(sql, "SELECT 1"), { onSuccess: () => this.give(sql), onFailure: () => this.discard(sql) }),
+      { concurrency: "unbounded" }
+    ))
+  }
+
   /** A dedicated connection that holds nothing and runs nothing. */
   give(sql: Sql): void {
     if (this.closed || this.idle.length >= 8) return this.discard(sql)
     this.idle.push(sql)
+  }
+
+  /**
+   * After a cancelled or timed-out wait on `sql`: closes it and, if it ever
+   * reached a backend, terminates that backend and waits for it to exit
+   * (`pg_terminate_backend(pid, timeout)`), so that whatever it held (the
+   * server may have granted a lock just as the wait ended) is released
+   * before this returns, not a moment later.
+   */
+  letGo(sql: Sql): Effect.Effect<void> {
+    return Effect.uninterruptible(Effect.suspend(() => {
+      const pid = this.pids.get(sql)
+      this.discard(sql)
+      if (pid === undefined) return Effect.void
+      return Effect.ignore(this.exec(
+        this.quick,
+        `SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE pid = $1 AND application_name = 'weft-cluster'`,
+        [pid]
+      ))
+    }))
   }
 
   /** Closes a dedicated connection: the server releases whatever it held. */
@@ -175,9 +206,19 @@ export class Db {
     return Effect.callback<ReadonlyArray<A>, PgFailure>((resume) => {
       this.queries++
       const query = sql.unsafe(text, params as Array<any>, { prepare: true })
+      const notePid = () => {
+        const pid = (query as unknown as { state?: { pid?: number } }).state?.pid
+        if (pid !== undefined && pid !== 0) this.pids.set(sql, pid)
+      }
       query.then(
-        (rows) => resume(Effect.succeed(rows as unknown as ReadonlyArray<A>)),
-        (error: PgFailure) => resume(Effect.fail(error))
+        (rows) => {
+          notePid()
+          resume(Effect.succeed(rows as unknown as ReadonlyArray<A>))
+        },
+        (error: PgFailure) => {
+          notePid()
+          resume(Effect.fail(error))
+        }
       )
       return Effect.callback<void>((done) => this.cancel(sql, query, () => done(Effect.void)))
     })
@@ -244,13 +285,28 @@ export class Db {
     })
   }
 
+  /**
+   * Closes every connection, and returns once the server has let go of what
+   * they held: it waits for their backends to exit, so a process that goes
+   * on after closing a handle (a test, a consumer handing over) finds its
+   * locks and queue items already released.
+   */
   close(): Effect.Effect<void> {
     return Effect.promise(async () => {
       this.closed = true
-      const all = [...this.open, this.quick]
+      const all = [...this.open]
+      const pids = all.map((sql) => this.pids.get(sql)).filter((pid): pid is number => pid !== undefined)
       this.open.clear()
       this.idle.length = 0
       await Promise.all(all.map((sql) => sql.end({ timeout: 0 }).catch(() => {})))
+      if (pids.length > 0) {
+        await this.quick.unsafe(
+          `SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity
+           WHERE pid = ANY($1::int[]) AND application_name = 'weft-cluster'`,
+          [`{${pids.join(",")}}`]
+        ).catch(() => {})
+      }
+      await this.quick.end({ timeout: 0 }).catch(() => {})
     })
   }
 }

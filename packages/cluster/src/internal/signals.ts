@@ -99,7 +99,8 @@ export const makeBarrier = (db: Db, listener: Listener, entry: Entry, parties: n
       // fiber scope, unless it completed meanwhile.
       const leave = (reason: Reason) =>
         Effect.flatMap(breakRound(round, reason), (r) =>
-          r[0]!.n > 0 ? Effect.fail(new BrokenBarrierError({ reason })) : Effect.orDie(Effect.scoped(Effect.succeed(index))))
+          // Broken by us, or the round completed just before: then we were released.
+          r[0]!.n > 0 ? Effect.fail(new BrokenBarrierError({ reason })) : Effect.succeed(index))
       const timed = limit === undefined ? Effect.map(released, Option.some) : Effect.timeoutOption(released, limit)
       const result = yield* Effect.onInterrupt(timed, () => Effect.ignore(breakRound(round, "interrupted")))
       if (Option.isSome(result)) return result.value
