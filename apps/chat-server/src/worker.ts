@@ -54,8 +54,13 @@ export const runWorker = (options: WorkerOptions): void => {
   relay.setNoDelay(true)
   relay.on("error", () => {}) // 'close' follows
   // Without its primary a worker is an orphan: tell its clients, and leave.
-  relay.on("close", () => stop("the relay to the primary closed"))
-  process.on("disconnect", () => stop("the primary disconnected"))
+  relay.on("close", () => stop(true))
+  // node:cluster makes a worker exit at once when its primary disconnects unexpectedly (its own
+  // listener calls process.exit): this one runs first and says goodbye, then exits by itself.
+  process.prependListener("disconnect", () => {
+    if (cluster.worker !== undefined) (cluster.worker as { exitedAfterDisconnect: boolean }).exitedAfterDisconnect = true
+    stop(true)
+  })
   const outbox = makeOutbox((data) => {
     if (!relay.destroyed) relay.write(data)
   })
@@ -70,7 +75,7 @@ export const runWorker = (options: WorkerOptions): void => {
     send,
     where: `worker ${id} (pid ${process.pid})`
   })
-  readJsonLines<ToHub>(relay, (message) => message.t === "stop" ? stop("the primary is stopping") : hub.receive(message))
+  readJsonLines<ToHub>(relay, (message) => message.t === "stop" ? stop() : hub.receive(message))
 
   // Counters for /stats and /metrics, sent when they change, at most 10 times a second.
   let reported = ""
@@ -106,13 +111,15 @@ export const runWorker = (options: WorkerOptions): void => {
     })
   })
 
-  function stop(why: string) {
-    if (process.env.WEFT_CHAT_DEBUG) console.error(`worker ${id} stop: ${why}`)
+  /** Tells every client, closes, exits; `orphan`: the primary is gone already. */
+  function stop(orphan = false) {
     if (stopping) return
     stopping = true
     // Clients first: closing a server talks to the primary, which may be gone already.
     hub.shutdown("server shutting down")
-    for (const server of servers) {
+    // An orphan's listening sockets close with it: closing them asks the primary, which is gone
+    // (on Deno that is an uncaught broken pipe, which would cut the goodbyes short).
+    if (!orphan) for (const server of servers) {
       try {
         server.close()
       } catch {
@@ -127,7 +134,14 @@ export const runWorker = (options: WorkerOptions): void => {
     poll.unref()
     setTimeout(exit, 1_500)
   }
-  process.on("SIGTERM", () => stop("SIGTERM"))
+  process.on("SIGTERM", () => stop())
+  // A write to the relay after the primary died must be an error to handle, not a signal that kills
+  // (Node ignores SIGPIPE; Deno does not).
+  try {
+    process.on("SIGPIPE", () => {})
+  } catch {
+    // a runtime that cannot listen for it
+  }
   // Ctrl-C reaches the whole process group; the primary decides, and sends SIGTERM.
   process.on("SIGINT", () => {})
 }

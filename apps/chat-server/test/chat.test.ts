@@ -292,6 +292,19 @@ describe("chat server (node:cluster, 2 workers)", () => {
       yield* poll(Effect.sync(() => pids.filter(isAlive)), (alive) => alive.length === 0, 5_000)
     })))
 
+  it.live("a SIGKILLed primary: its workers tell their clients and exit; no orphans", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const server = yield* startServer()
+      const pids = server.workerPids()
+      const clients = yield* connectSpread(server.port, 2, 1)
+      process.kill(server.proc.pid!, "SIGKILL")
+      for (const c of clients) {
+        yield* c.waitClosed(10_000)
+        assert.include(c.lines(), "* server shutting down; disconnecting")
+      }
+      yield* poll(Effect.sync(() => pids.filter(isAlive)), (alive) => alive.length === 0, 10_000)
+    })))
+
   it.live("flood control: a burst past the limit is paced, delayed and never dropped; a flood past the hard bound is cut with a notice", () =>
     Effect.scoped(Effect.gen(function*() {
       const server = yield* startServer(["--workers", "1", "--flood-burst", "5", "--flood-rate", "50"])
