@@ -253,13 +253,14 @@ export const connect = (options: Options): Effect.Effect<Cluster, ClusterUnavail
     yield* install(db)
     yield* db.prewarm(2)
     // The session: held for the handle's life, so others can tell it is gone.
-    const sessionSql = db.connection()
+    const session = { id: 0, lost: false }
+    const sessionSql = db.connection({ onclose: () => void (session.lost = true) } as object)
     const started = yield* db.exec<{ id: string }>(
       sessionSql,
       `WITH n AS MATERIALIZED (SELECT nextval('${schema}.sessions') AS id)
        SELECT id::text AS id, pg_advisory_lock(${sessionKeySql("n.id")}) FROM n`
     ).pipe(Effect.mapError((e) => db.unavailable(e)))
-    const session = { id: Number(started[0]!.id) }
+    session.id = Number(started[0]!.id)
     const listener = new Listener(db)
 
     const made = new Map<string, unknown>()

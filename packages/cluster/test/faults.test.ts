@@ -3,7 +3,7 @@ import { Effect, Fiber } from "effect"
 import postgres from "postgres"
 import { Cluster } from "../src/index.ts"
 import { parseUrl } from "../src/internal/pg.ts"
-import { key, KeyKind } from "../src/internal/schema.ts"
+import { key, KeyKind, sessionKeySql } from "../src/internal/schema.ts"
 import { startServer } from "./fixtures/postgres.ts"
 import { connect, defectTag, pg, skip, title, unique } from "./helpers.ts"
 
@@ -38,6 +38,35 @@ describe(title("Cluster faults"), () => {
       yield* Fiber.join(waiter).pipe(Effect.timeout("5 seconds"))
       assert.strictEqual(defectTag(yield* Effect.exit(a.release)), "ClusterUnavailableError")
       yield* b.release
+    })))
+
+  it.live.skipIf(skip)("a consumer whose session connection drops: its item goes back to another consumer, and its own later gets and taskDone die", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const name = unique("queue")
+      const a = yield* (yield* connect()).queue<string>(name)
+      const b = yield* (yield* connect()).queue<string>(name)
+      yield* a.put("x")
+      assert.strictEqual(yield* a.get, "x")
+      const admin = yield* Effect.acquireRelease(
+        Effect.sync(() => postgres({ ...parseUrl(pg.url!).options, max: 1, onnotice: () => {} })),
+        (sql) => Effect.promise(() => sql.end())
+      )
+      // a's session: the taker of its item; its backend holds the session's liveness lock.
+      const terminated = yield* Effect.promise(() =>
+        admin.unsafe(
+          `SELECT pg_terminate_backend(l.pid, 5000) FROM weft.items i, pg_locks l
+           WHERE i.queue_id = (SELECT id FROM weft.names WHERE name = $1) AND l.locktype = 'advisory' AND l.granted
+             AND l.objsubid = 1 AND ((l.classid::int8 << 32) | l.objid::int8) = ${sessionKeySql("i.taker")}`,
+          [name]
+        )
+      )
+      assert.strictEqual(terminated.length, 1)
+      assert.strictEqual(yield* b.getFor("5 seconds"), "x")
+      yield* b.taskDone
+      assert.strictEqual(defectTag(yield* Effect.exit(a.taskDone)), "ClusterUnavailableError")
+      yield* b.put("y")
+      assert.strictEqual(defectTag(yield* Effect.exit(a.getNowait)), "ClusterUnavailableError")
+      assert.strictEqual(yield* b.getNowait, "y")
     })))
 
   it.live.skipIf(skip)("the server goes away: waiters and new calls die with ClusterUnavailableError, nothing hangs; connect fails typed", () =>

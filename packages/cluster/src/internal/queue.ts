@@ -34,6 +34,8 @@ import { heldKeysSql, type Entry, sessionKey, sessionKeySql } from "./schema.ts"
 /** @internal */
 export interface Session {
   readonly id: number
+  /** Set when the session's connection dropped: its liveness lock is gone, so its items are up for grabs. */
+  lost: boolean
 }
 
 type Attempt<A> = { readonly _tag: "got"; readonly value: A } | { readonly _tag: "none"; readonly shut: boolean }
@@ -88,8 +90,10 @@ export const makeQueue = (db: Db, listener: Listener, entry: Entry, maxsize: num
     )
 
   /** One get, never waiting. Uninterruptible: an item it takes is booked before anything else runs. */
-  const tryGet: Effect.Effect<Attempt<unknown>> = Effect.uninterruptible(
-    Effect.map(
+  const tryGet: Effect.Effect<Attempt<unknown>> = Effect.uninterruptible(Effect.suspend(() =>
+    // Items taken under a session that others already see as gone would be
+    // handed out twice: refuse instead.
+    session.lost ? Effect.die(db.lost("ClusterQueue.get (the handle's session)")) : Effect.map(
       db.q<{ seq: string | null; item: string | null; shut: boolean }>(getSql, bounded ? [id, session.id, entry.channel] : [id, session.id]),
       (rows): Attempt<unknown> => {
         const row = rows[0]!
@@ -98,7 +102,7 @@ export const makeQueue = (db: Db, listener: Listener, entry: Entry, maxsize: num
         return { _tag: "got", value: JSON.parse(row.item!) }
       }
     )
-  )
+  ))
 
   /**
    * Sleeps until something may have changed for a getter: a notification on
