@@ -375,4 +375,3 @@ export const attach = <K extends Kind>(
     return (yield* (handle.size === undefined ? c[handle.kind](handle.name) : c[handle.kind](handle.name, handle.size))) as Attached<K>
   })
 
-export { ClusterNameClashError, ClusterUnavailableError } from "./errors.ts"
