@@ -56,6 +56,13 @@ describe("real IRC clients", () => {
       yield* poll(Effect.sync(() => read(path.join(lobby, "out"))), (out) => out.includes("<bob> hello ii"), 10_000)
       yield* Effect.promise(() => fs.promises.writeFile(path.join(lobby, "in"), "hello nc\n"))
       yield* nc.waitFor((l) => l === "[lobby] iiuser: hello nc")
+      // An explicit join, confirmed by the server.
+      yield* Effect.promise(() => fs.promises.writeFile(path.join(host, "in"), "/j #den\n"))
+      yield* poll(Effect.sync(() => read(path.join(host, "#den", "out"))), (out) => out.includes("iiuser(iiuser@weft) has joined #den"), 10_000)
+      yield* nc.write("/join den\nin the den\n")
+      yield* poll(Effect.sync(() => read(path.join(host, "#den", "out"))), (out) => out.includes("<bob> in the den"), 10_000)
+      yield* Effect.promise(() => fs.promises.writeFile(path.join(host, "#den", "in"), "me too\n"))
+      yield* nc.waitFor((l) => l === "[den] iiuser: me too")
       // A private message each way: ii opens a directory per nick.
       yield* nc.write("/msg iiuser just for you\n")
       yield* poll(Effect.sync(() => read(path.join(host, "bob", "out"))), (out) => out.includes("<bob> just for you"), 10_000)
@@ -104,13 +111,19 @@ describe("real IRC clients", () => {
         Effect.andThen(Effect.sync(() => void tmux("send-keys", "-t", "irc", "Enter")))
       )
       yield* nc.waitFor((l) => l === "* irssiuser joined lobby", 1, 15_000)
-      // Already in #lobby: /join only brings its window forward.
-      yield* type("/join #lobby")
-      yield* poll(screen(), (s) => s.includes("#lobby"), 10_000)
-      yield* nc.write("hello irssi\n")
+      // Everyone starts in #lobby; irssi joins #den itself, and its window comes forward.
+      yield* type("/join #den")
+      yield* poll(screen(), (s) => s.includes("#den"), 10_000)
+      // The server has it in den (asked again until it does: the window may come before the reply).
+      yield* poll(
+        nc.write("/who den\n").pipe(Effect.andThen(Effect.sleep("100 millis")), Effect.andThen(Effect.sync(() => nc.lines()))),
+        (lines) => lines.includes("* in den (1): irssiuser"),
+        10_000
+      )
+      yield* nc.write("/join den\nhello irssi\n")
       yield* poll(screen(), (s) => /bob.*hello irssi/.test(s), 10_000)
       yield* type("hello nc")
-      yield* nc.waitFor((l) => l === "[lobby] irssiuser: hello nc")
+      yield* nc.waitFor((l) => l === "[den] irssiuser: hello nc")
       yield* type("/msg bob a private word")
       yield* nc.waitFor((l) => l === "[pm] irssiuser: a private word")
       yield* type("/quit off I go")
