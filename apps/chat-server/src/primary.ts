@@ -13,6 +13,8 @@ import cluster, { type Worker } from "node:cluster"
 import { randomBytes } from "node:crypto"
 import * as net from "node:net"
 import * as Serve from "@weft/app/Serve"
+import { Condition } from "@weft/primitives"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as Http from "./http.ts"
@@ -106,23 +108,13 @@ export const runPrimary = (options: PrimaryOptions): Effect.Effect<Running, Erro
     let restarts = 0
     let stopping = false
     let failure: string | undefined
-    const listeners = new Set<() => void>()
-    const notify = () => {
-      for (const f of [...listeners]) f()
-    }
-    /** Resolves when `done()` holds; re-checked on every worker event. */
-    const until = (done: () => boolean) =>
-      Effect.callback<void>((resume) => {
-        const check = () => {
-          if (done()) {
-            listeners.delete(check)
-            resume(Effect.void)
-          }
-        }
-        listeners.add(check)
-        check()
-        return Effect.sync(() => listeners.delete(check))
-      })
+    // The workers' state (`entries`, `failure`) changes in cluster and relay callbacks; start-up and
+    // shutdown wait for a predicate over it. That is a condition variable: wait under its lock until
+    // the predicate holds, re-checked on every notification.
+    const changed = yield* Condition.make()
+    const notify = () => void Effect.runFork(changed.withLock(changed.notifyAll))
+    /** Waits until `done()` holds, at most `timeout`; whether it does. */
+    const until = (done: () => boolean, timeout: Duration.Input) => Effect.orDie(changed.withLock(changed.waitUntil(done, timeout)))
 
     const web = Web.make({
       maxLine: options.maxLine,
@@ -258,11 +250,11 @@ export const runPrimary = (options: PrimaryOptions): Effect.Effect<Running, Erro
           const pids = [...entries.values()].flatMap((e) => e.pid === undefined ? [] : [e.pid])
           // Asked over the relay first: on Deno a worker's SIGTERM handler does not always run.
           for (const entry of entries.values()) entry.outbox?.push(JSON.stringify({ t: "stop" } satisfies ToHub) + "\n")
-          yield* Effect.timeoutOption(until(() => entries.size === 0), "3 seconds")
+          yield* until(() => entries.size === 0, "3 seconds")
           for (const entry of entries.values()) entry.worker.process.kill("SIGTERM")
-          yield* Effect.timeoutOption(until(() => entries.size === 0), "2 seconds")
+          yield* until(() => entries.size === 0, "2 seconds")
           for (const entry of entries.values()) entry.worker.process.kill("SIGKILL")
-          yield* Effect.timeoutOption(until(() => entries.size === 0), "2 seconds")
+          yield* until(() => entries.size === 0, "2 seconds")
           cluster.off("exit", onExit)
           // Deno reports a worker's exit when its channel closes: wait for the process itself, so
           // that it finishes its goodbyes (and is not cut short when this process exits).
@@ -272,10 +264,9 @@ export const runPrimary = (options: PrimaryOptions): Effect.Effect<Running, Erro
     )
 
     const ready = () => failure !== undefined || [...entries.values()].filter((e) => e.listening).length >= options.workers
-    yield* until(ready).pipe(
-      Effect.timeout("20 seconds"),
-      Effect.mapError(() => new Error(`the workers did not all listen on 127.0.0.1:${port} and :${ircPort} within 20 s`))
-    )
+    if (!(yield* until(ready, "20 seconds"))) {
+      return yield* Effect.fail(new Error(`the workers did not all listen on 127.0.0.1:${port} and :${ircPort} within 20 s`))
+    }
     if (failure !== undefined) return yield* Effect.fail(new Error(failure))
 
     const stats = (): Http.Stats => ({
