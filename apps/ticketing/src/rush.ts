@@ -1,5 +1,5 @@
 /**
- * The 12306 ticket rush of the seed tutorial, with real processes: a store,
+ * The 12306 ticket rush of the classic Python `multiprocessing` lesson, with real processes: a store,
  * N buyers that are the tasks of a `ProcessPool` (one process each), started
  * together by a `Manager` barrier, each looking at the count and then
  * buying. Under a lock (the store's `FileLock`, or a `Manager` lock) the

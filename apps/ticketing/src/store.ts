@@ -1,5 +1,5 @@
 /**
- * The ticket store: the 12306 "database" of the seed tutorial, made durable.
+ * The ticket store: the 12306 "database" of the classic Python `multiprocessing` lesson (`{"count": N}` in a file), made durable.
  * Every purchase is an order (`id`, `seat`, `buyer`, `at`); any number of
  * processes share one store, and a cross-process lock (a `FileLock` on
  * `<file>.lock` by default) makes each read-modify-write one step.
