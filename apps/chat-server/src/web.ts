@@ -62,7 +62,8 @@ const wsTransport = (ws: WSContext): Transport => ({
 
 /** `GET /` the page, `GET /ws` the socket. */
 export const routes = (app: Hono, hub: Hub, upgradeWebSocket: UpgradeWebSocket<any, any>): void => {
-  app.get("/", (c) => c.html(Page.html()))
+  const page = Page.html()
+  app.get("/", (c) => c.html(page))
   app.get("/favicon.ico", (c) => c.body(null, 204))
   app.get(
     "/ws",
