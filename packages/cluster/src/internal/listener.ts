@@ -68,16 +68,35 @@ export class Listener {
         const sql = this.connection()
         let boxes = this.inboxes.get(channel)
         if (boxes === undefined) this.inboxes.set(channel, boxes = new Set())
-        boxes.add(box)
-        let listened = this.listening.get(channel)
+        const all = boxes
+        let ready: Promise<unknown>
+        const listened = this.listening.get(channel)
         if (listened === undefined) {
+          // The first registration: nothing is delivered on the channel
+          // before LISTEN is done, so the box can go in at once.
+          all.add(box)
           this.db.queries++
-          listened = sql.unsafe(`LISTEN "${channel}"`).then(() => undefined)
-          this.listening.set(channel, listened)
+          ready = sql.unsafe(`LISTEN "${channel}"`).then(() => undefined)
+          this.listening.set(channel, ready)
+        } else {
+          // The channel is already listened to: notifications committed
+          // before this call may still be on their way to this connection.
+          // The server sends them ahead of the reply to a statement sent now,
+          // so the box goes in when that reply arrives (in the same
+          // microtask, before any later notification is dispatched).
+          ready = listened.then(() => {
+            this.db.queries++
+            return sql.unsafe("SELECT 1").then(() => void all.add(box))
+          })
         }
-        const done = listened
+        const done = ready
         yield* Effect.tryPromise({ try: () => done, catch: (e) => e }).pipe(
-          Effect.catch((e) => Effect.sync(() => this.lose(sql, e)))
+          Effect.catch((e) =>
+            Effect.sync(() => {
+              this.lose(sql, e)
+              Queue.failCauseUnsafe(box, Cause.die(this.db.unavailable(e)))
+            })
+          )
         )
         return box
       }),
