@@ -128,5 +128,7 @@ export const register = (
         requested: `${kind} with ${describe(wanted)}`
       })
     }
+    // Ids go into 24 bits of the advisory keys.
+    if (row.id >= 2 ** 24) return yield* Effect.die(new Error(`${db.schema}.names is full: id ${row.id} does not fit the 24-bit advisory key space`))
     return { id: row.id, channel: `${db.schema}_${row.id}` }
   })
