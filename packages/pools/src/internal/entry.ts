@@ -180,6 +180,10 @@ const call = (id: number, fn: TaskFunction, args: Array<unknown>, controller: Ab
   return false
 }
 
+// Named through a variable: pools does not depend on @weft/cluster; only a
+// task that was sent a cluster primitive needs it, and then its sender had it.
+const clusterPackage = "@weft/cluster"
+
 /** Turns the handles of Weft primitives back into working primitives. */
 const attachArgs = async (wrapped: { [P.ATTACH]: Array<number>; args: Array<any> }): Promise<Array<unknown>> => {
   const primitives: any = await import("@weft/primitives")
@@ -188,7 +192,11 @@ const attachArgs = async (wrapped: { [P.ATTACH]: Array<number>; args: Array<any>
   const args = wrapped.args
   for (const i of wrapped[P.ATTACH]) {
     const handle = args[i]
-    const module = handle._tag === "ManagerHandle" ? primitives.Manager : primitives[handle._tag]
+    const module = handle._tag === "ManagerHandle"
+      ? primitives.Manager
+      : handle._tag === "ClusterHandle"
+      ? (await import(clusterPackage)).Cluster
+      : primitives[handle._tag]
     args[i] = await Effect.runPromise(module.attach(handle))
   }
   return args

@@ -135,9 +135,9 @@ export const jsonProblem = (value: unknown, path: string, seen?: Set<object>): s
  */
 export const ATTACH = "~weft/attach"
 
-const ATTACHABLE = new Set(["SharedLock", "SharedSemaphore", "SharedEvent", "SharedQueue", "ManagerHandle"])
+const ATTACHABLE = new Set(["SharedLock", "SharedSemaphore", "SharedEvent", "SharedQueue", "ManagerHandle", "ClusterHandle"])
 
-/** The handle of a Weft shared or manager primitive (or the handle itself), else `undefined`. */
+/** The handle of a Weft shared, manager or cluster primitive (or the handle itself), else `undefined`. */
 export const attachableHandle = (value: object): { readonly _tag: string } | undefined => {
   const tag = (value as { _tag?: unknown })._tag
   if (typeof tag === "string" && ATTACHABLE.has(tag)) return value as { _tag: string }
