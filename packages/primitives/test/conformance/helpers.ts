@@ -62,7 +62,8 @@ export const tester = <P, Args extends ReadonlyArray<unknown>>(
 
 /**
  * Runs `count` callers of `exclusive` at once, each holding its turn over a
- * 2 ms sleep; resolves with the most that were inside together.
+ * 20 ms sleep (long enough for a remote scope to grant the next permit
+ * while one is still inside); resolves with the most that were inside together.
  */
 export const mostInside = async (count: number, exclusive: (body: () => Promise<void>) => Promise<unknown>): Promise<number> => {
   let inside = 0
@@ -70,7 +71,7 @@ export const mostInside = async (count: number, exclusive: (body: () => Promise<
   await Promise.all(Array.from({ length: count }, () =>
     exclusive(async () => {
       most = Math.max(most, ++inside)
-      await new Promise((resolve) => setTimeout(resolve, 2))
+      await new Promise((resolve) => setTimeout(resolve, 20))
       inside--
     })))
   return most
