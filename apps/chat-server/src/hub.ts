@@ -98,7 +98,8 @@ export class Session {
   current: string | undefined
   closed = false
   // Output waiting for this turn's flush.
-  out: Array<Uint8Array> | undefined
+  /** One chunk as is, several in an array (most turns bring one line: no array for it). */
+  out: Uint8Array | Array<Uint8Array> | undefined
   outBytes = 0
   // Flood control.
   tokens: number
@@ -282,15 +283,19 @@ export class Hub {
 
   write(session: Session, bytes: Uint8Array): void {
     if (session.closed) return
-    if (session.out === undefined) {
-      session.out = []
+    const out = session.out
+    if (out === undefined) {
+      session.out = bytes
       this.dirty.push(session)
       if (!this.flushing) {
         this.flushing = true
         setImmediate(() => this.flush())
       }
+    } else if (Array.isArray(out)) {
+      out.push(bytes)
+    } else {
+      session.out = [out, bytes]
     }
-    session.out.push(bytes)
     session.outBytes += bytes.length
     this.messagesOut++
     if (session.outBytes + session.transport.backlog() > this.options.maxBacklog) {
@@ -315,7 +320,7 @@ export class Hub {
     session.out = undefined
     session.outBytes = 0
     if (session.closed) return
-    session.transport.write(out.length === 1 ? out[0]! : concat(out))
+    session.transport.write(Array.isArray(out) ? concat(out) : out)
   }
 
   /** One event to many sessions: rendered once per format, the same bytes written to each. */

@@ -5,10 +5,13 @@
  * garbage (lines, JSON, 10,000 connections' hand-offs) grow its RSS by tens of
  * megabytes. So on Node the chat strips its own modules once into a directory
  * under the system's temporary directory, as plain `.mjs` with package imports
- * resolved to files, and runs from that copy with `--max-semi-space-size=1`:
- * the primary re-executes itself into it (`process.execve`: same process, same
- * pid, same output), and `node:cluster` forks the workers from it. Bun and
- * Deno run TypeScript natively and keep running the sources.
+ * resolved to files, and runs from that copy: the primary re-executes itself
+ * into it (`process.execve`: same process, same pid, same output) with a 1 MB
+ * semi-space (its 10,000 connections' hand-offs are garbage), and
+ * `node:cluster` forks the workers from it with 4 MB (smaller costs a
+ * broadcast to thousands of sockets constant scavenges; bigger costs memory per
+ * connection). Bun and Deno run TypeScript natively and keep running the
+ * sources.
  *
  * The copy is named by a hash of the sources and the Node version, made
  * atomically (written aside, then renamed), reused by every later run, and
@@ -20,7 +23,7 @@
  * reexec() // returns only where it does not apply
  * // primary.ts:
  * const lean = leanWorkers()
- * if (lean) cluster.setupPrimary({ exec: lean.entry, execArgv: lean.execArgv })
+ * if (lean) cluster.setupPrimary({ exec: lean.entry, execArgv: [...lean.execArgv] })
  */
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"
@@ -32,8 +35,11 @@ import { fileURLToPath } from "node:url"
 /** Running from the stripped copy (`.mjs`), not the sources. */
 export const isLean: boolean = import.meta.url.endsWith(".mjs")
 
-/** V8 flags for the chat's processes on Node: a small young generation. */
+/** V8 flags for the primary on Node: a small young generation. */
 export const V8_FLAGS: ReadonlyArray<string> = ["--max-semi-space-size=1"]
+
+/** V8 flags for a worker on Node: a young generation between V8's default and the primary's. */
+export const WORKER_V8_FLAGS: ReadonlyArray<string> = ["--max-semi-space-size=4"]
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 
@@ -123,7 +129,7 @@ const prune = (keep: string): void => {
 export const leanWorkers = (): { readonly entry: string; readonly execArgv: ReadonlyArray<string> } | undefined => {
   const dir = tryCopy()
   if (dir === undefined) return undefined
-  const execArgv = process.execArgv.filter((flag) => !V8_FLAGS.includes(flag))
+  const execArgv = process.execArgv.filter((flag) => !V8_FLAGS.includes(flag) && !WORKER_V8_FLAGS.includes(flag))
   // In use: keep it fresh, so that another version's start-up does not prune it from under us.
   const touch = () => {
     try {
@@ -135,7 +141,7 @@ export const leanWorkers = (): { readonly entry: string; readonly execArgv: Read
   }
   touch()
   setInterval(touch, 3600 * 1000).unref()
-  return { entry: path.join(dir, "worker-entry.mjs"), execArgv: [...V8_FLAGS, ...execArgv] }
+  return { entry: path.join(dir, "worker-entry.mjs"), execArgv: [...WORKER_V8_FLAGS, ...execArgv] }
 }
 
 /**

@@ -10,7 +10,7 @@ const native = g.Bun !== undefined ? "bun" : g.Deno !== undefined ? "deno" : und
 const src = fileURLToPath(new URL("../src/", import.meta.url))
 
 describe("lean copies (Node)", () => {
-  it.skipIf(native !== undefined)(`a stripped .mjs copy of every module, made once and reused; workers fork from it with a small young generation${native ? ` (skipped: ${native} runs TypeScript natively)` : ""}`, async () => {
+  it.skipIf(native !== undefined)(`a stripped .mjs copy of every module, made once and reused; workers fork from it with a smaller young generation${native ? ` (skipped: ${native} runs TypeScript natively)` : ""}`, async () => {
     assert.isFalse(isLean)
     const dir = leanCopy()!
     assert.strictEqual(leanCopy(), dir, "the same copy for the same sources")
@@ -25,7 +25,7 @@ describe("lean copies (Node)", () => {
     assert.deepStrictEqual(protocol.parse("/join den"), { _tag: "Join", room: "den" })
     const workers = leanWorkers()!
     assert.strictEqual(workers.entry, path.join(dir, "worker-entry.mjs"))
-    assert.include(workers.execArgv, "--max-semi-space-size=1")
+    assert.include(workers.execArgv, "--max-semi-space-size=4")
   })
 
   it.skipIf(native !== undefined || !fs.existsSync("/proc/self/cmdline"))(`node src/main.ts continues as the copy, in the same process, with a small young generation${native ? ` (skipped: ${native})` : ""}`, async () => {
