@@ -29,7 +29,7 @@ import { fileURLToPath } from "node:url"
 import * as NodeChildProcessSpawner from "@effect/platform-node/NodeChildProcessSpawner"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodePath from "@effect/platform-node/NodePath"
-import { Layer } from "effect"
+import * as Layer from "effect/Layer"
 import { ChildProcess, type ChildProcessSpawner } from "effect/process"
 import * as Runtime from "./Runtime.ts"
 

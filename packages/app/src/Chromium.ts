@@ -32,7 +32,9 @@
  * @module
  */
 import { existsSync } from "node:fs"
-import { Data, Effect, type Scope } from "effect"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
 import type { Browser } from "playwright-core"
 
 /**

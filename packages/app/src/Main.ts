@@ -33,7 +33,10 @@
  * @module
  */
 import { runMain as nodeRunMain } from "@effect/platform-node/NodeRuntime"
-import { Cause, type Effect, Exit, Runtime } from "effect"
+import * as Cause from "effect/Cause"
+import type * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Runtime from "effect/Runtime"
 
 /**
  * How `runMain` reports a failure.

@@ -50,7 +50,11 @@
  *
  * @module
  */
-import { Cause, Deferred, Duration, Effect, Exit } from "effect"
+import * as Cause from "effect/Cause"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import { dual } from "effect/Function"
 import { BrokenBarrierError, type InvalidArgumentError } from "./errors.ts"
 import { bindMethods } from "./internal/bind.ts"

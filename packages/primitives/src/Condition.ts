@@ -56,7 +56,9 @@
  *
  * @module
  */
-import { Duration, Effect, Exit } from "effect"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import { dual } from "effect/Function"
 import { InvalidArgumentError, NotHeldError, type NotOwnerError } from "./errors.ts"
 import { bindMethods } from "./internal/bind.ts"

@@ -27,7 +27,9 @@
  *
  * @module
  */
-import { type Duration, Effect, Latch } from "effect"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Latch from "effect/Latch"
 import { dual } from "effect/Function"
 import type { InvalidArgumentError } from "./errors.ts"
 import { bindMethods } from "./internal/bind.ts"

@@ -30,7 +30,8 @@
  *
  * @module
  */
-import { type Duration, Effect } from "effect"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
 import { type InvalidArgumentError, NotHeldError } from "./errors.ts"
 import { type ConditionLock, ConditionLockId } from "./internal/ownership.ts"

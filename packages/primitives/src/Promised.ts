@@ -30,7 +30,8 @@
  *
  * @module
  */
-import { type Duration, Effect } from "effect"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import * as Event from "./Event.ts"
 import { type Permits, permitsOf } from "./internal/Permits.ts"
 import * as Lock from "./Lock.ts"

@@ -26,7 +26,11 @@
  *
  * @module
  */
-import { type Duration, Effect, Option, PubSub as EffectPubSub, type Scope } from "effect"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as EffectPubSub from "effect/PubSub"
+import type * as Scope from "effect/Scope"
 import type { InvalidArgumentError } from "./errors.ts"
 import { timeout as parseTimeout } from "./validate.ts"
 

@@ -56,7 +56,9 @@
  *
  * @module
  */
-import { type Duration, Effect, type Order } from "effect"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import type * as Order from "effect/Order"
 import { dual } from "effect/Function"
 import {
   InvalidArgumentError,

@@ -31,7 +31,9 @@
  *
  * @module
  */
-import { type Duration, Effect, Fiber } from "effect"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import { type InvalidArgumentError, NotHeldError, NotOwnerError } from "./errors.ts"
 import { type ConditionLock, ConditionLockId } from "./internal/ownership.ts"
 import { bindMethods } from "./internal/bind.ts"

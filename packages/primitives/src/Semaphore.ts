@@ -31,7 +31,8 @@
  *
  * @module
  */
-import { type Duration, Effect } from "effect"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
 import { InvalidArgumentError, SemaphoreOverflowError } from "./errors.ts"
 import { PermitSemaphore } from "./internal/PermitSemaphore.ts"

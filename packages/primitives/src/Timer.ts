@@ -25,7 +25,11 @@
  *
  * @module
  */
-import { Duration, Effect, Exit, Fiber, Option } from "effect"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
 import { InvalidArgumentError } from "./errors.ts"
 import { duration } from "./validate.ts"
 

@@ -19,7 +19,7 @@
  *
  * @module
  */
-import { Data } from "effect"
+import * as Data from "effect/Data"
 
 /**
  * Releasing a lock that is not held, or waiting on a `Condition` without

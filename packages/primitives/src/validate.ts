@@ -18,7 +18,9 @@
  *
  * @module
  */
-import { Duration, Effect, Option } from "effect"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import { InvalidArgumentError } from "./errors.ts"
 
 /**

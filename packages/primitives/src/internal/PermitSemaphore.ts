@@ -6,7 +6,8 @@
  *
  * @internal
  */
-import { type Duration, Effect } from "effect"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import { type InvalidArgumentError, SemaphoreOverflowError } from "../errors.ts"
 import type * as Semaphore from "../Semaphore.ts"
 import { count } from "../validate.ts"

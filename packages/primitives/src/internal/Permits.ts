@@ -15,7 +15,8 @@
  *
  * @internal
  */
-import { type Duration, Effect } from "effect"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import type { InvalidArgumentError } from "../errors.ts"
 import { wake } from "./handoff.ts"
 import { within } from "./validate.ts"

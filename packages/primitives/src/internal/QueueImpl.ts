@@ -7,7 +7,9 @@
  *
  * @internal
  */
-import { Duration, Effect, Fiber } from "effect"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import {
   type InvalidArgumentError,
   QueueEmptyError,

@@ -9,7 +9,7 @@
  *
  * @internal
  */
-import type { Order } from "effect"
+import type * as Order from "effect/Order"
 
 /** @internal */
 export interface Store<A> {

@@ -12,7 +12,7 @@
  *
  * @internal
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 
 /** What `guarded` needs from a permit counter. @internal */
 export interface PermitSource {

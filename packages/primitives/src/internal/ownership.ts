@@ -7,7 +7,7 @@
  *
  * @internal
  */
-import type { Effect } from "effect"
+import type * as Effect from "effect/Effect"
 
 /** @internal */
 export const ConditionLockId: unique symbol = Symbol.for("@weft/primitives/ConditionLock")

@@ -10,7 +10,8 @@
  *
  * @internal
  */
-import type { Duration, Effect } from "effect"
+import type * as Duration from "effect/Duration"
+import type * as Effect from "effect/Effect"
 import type { InvalidArgumentError, QueueEmptyError, QueueShutDownError } from "../errors.ts"
 
 /** @internal */

@@ -5,7 +5,9 @@
  *
  * @internal
  */
-import { Duration, Effect, Option } from "effect"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import { InvalidArgumentError } from "../errors.ts"
 import { count, isCount, timeout } from "../validate.ts"
 

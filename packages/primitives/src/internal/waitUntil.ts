@@ -7,7 +7,9 @@
  *
  * @internal
  */
-import { Clock, Duration, Effect } from "effect"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import { type InvalidArgumentError, NotHeldError } from "../errors.ts"
 import { timeout as parseTimeout } from "../validate.ts"
 

@@ -14,7 +14,10 @@
  * @internal
  */
 import * as net from "node:net"
-import { Cause, Effect, Queue as EffectQueue, type Scope } from "effect"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as EffectQueue from "effect/Queue"
+import type * as Scope from "effect/Scope"
 import { ManagerAuthError, ManagerClosedError, ManagerUnavailableError } from "../errors.ts"
 import { type Address, decodeError, describeAddress, readLines, type Reply, send, type ServerMessage } from "./protocol.ts"
 import { subscriptionOf, type Subscription } from "../PubSub.ts"

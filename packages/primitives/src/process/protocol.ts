@@ -33,7 +33,8 @@
  * @internal
  */
 import * as net from "node:net"
-import { Duration, Option } from "effect"
+import * as Duration from "effect/Duration"
+import * as Option from "effect/Option"
 import * as Errors from "../errors.ts"
 
 /** Where a manager listens. */

@@ -30,7 +30,9 @@
  */
 import { timingSafeEqual } from "node:crypto"
 import type * as net from "node:net"
-import { Effect, Exit, Fiber } from "effect"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as Cause from "effect/Cause"
 import type * as Barrier from "../Barrier.ts"
 import type * as Condition from "../Condition.ts"

@@ -9,7 +9,9 @@
  *
  * @internal
  */
-import { Duration, Effect, type Scope } from "effect"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
 import {
   type BrokenBarrierError,
   InvalidArgumentError,

@@ -41,7 +41,8 @@
  *
  * @module
  */
-import { type Duration, Effect } from "effect"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import type { InvalidArgumentError } from "../errors.ts"
 import type * as Event from "../Event.ts"
 import { bindMethods } from "../internal/bind.ts"

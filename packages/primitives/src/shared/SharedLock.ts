@@ -55,7 +55,8 @@
  *
  * @module
  */
-import { type Duration, Effect } from "effect"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import { type InvalidArgumentError, NotHeldError } from "../errors.ts"
 import type * as Lock from "../Lock.ts"
 import { bindMethods } from "../internal/bind.ts"

@@ -55,8 +55,8 @@
  *
  * @module
  */
-import { Effect } from "effect"
-import type { Duration } from "effect"
+import * as Effect from "effect/Effect"
+import type * as Duration from "effect/Duration"
 import {
   InvalidArgumentError,
   QueueEmptyError,

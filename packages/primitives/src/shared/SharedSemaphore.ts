@@ -44,7 +44,7 @@
  *
  * @module
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { InvalidArgumentError } from "../errors.ts"
 import { PermitSemaphore } from "../internal/PermitSemaphore.ts"
 import { count } from "../validate.ts"

@@ -39,7 +39,9 @@
  *
  * @internal
  */
-import { Duration, Effect, Option } from "effect"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import type { InvalidArgumentError } from "../../errors.ts"
 import { timeout as validTimeout } from "../../validate.ts"
 import { hold, spin, unhold, waitOn } from "./futex.ts"
