@@ -76,57 +76,14 @@ export const toRemoteError = (error: unknown): RemoteError => {
   return { name: "Error", message: String(error), stack: undefined, value }
 }
 
-const objectProto = Object.prototype
-
 /**
  * Why a process worker's result cannot cross back over JSON unchanged, or
- * `undefined` when it can: the rule of `@weft/primitives/json`'s `problem`,
- * which the pool side uses for arguments. The worker keeps this copy because
- * that module imports `effect` (through its errors), which would add about
- * 200 ms to every worker's start; it is checked against the shared one in
- * `test/internal/protocol.test.ts`.
+ * `undefined` when it can: the one check of `@weft/primitives/json`, which
+ * the pool side uses for arguments too. (It loads `effect/Data` for its
+ * errors, about 15 ms once per worker: since primitives import Effect by
+ * module, not through the barrel.)
  */
-export const jsonProblem = (value: unknown, path: string, seen?: Set<object>): string | undefined => {
-  switch (typeof value) {
-    case "string":
-    case "boolean":
-    case "undefined":
-      return undefined
-    case "number":
-      return Number.isFinite(value) ? undefined : `${path} is ${value}, which JSON turns into null`
-    case "bigint":
-      return `${path} is a bigint, which JSON cannot carry`
-    case "function":
-      return `${path} is a function, which cannot cross to another process`
-    case "symbol":
-      return `${path} is a symbol, which cannot cross to another process`
-  }
-  if (value === null) return undefined
-  const object = value as object
-  const set = seen ?? new Set<object>()
-  if (set.has(object)) return `${path} is part of a cycle, which JSON cannot carry`
-  if (Array.isArray(object)) {
-    set.add(object)
-    for (let i = 0; i < object.length; i++) {
-      const problem = jsonProblem(object[i], `${path}[${i}]`, set)
-      if (problem !== undefined) return problem
-    }
-    set.delete(object)
-    return undefined
-  }
-  const proto = Object.getPrototypeOf(object)
-  if (proto !== objectProto && proto !== null) {
-    const name = (proto?.constructor?.name as string | undefined) ?? "object"
-    return `${path} is a ${name}, which JSON would not carry unchanged (use plain objects and arrays)`
-  }
-  set.add(object)
-  for (const key in object) {
-    const problem = jsonProblem((object as Record<string, unknown>)[key], `${path}.${key}`, set)
-    if (problem !== undefined) return problem
-  }
-  set.delete(object)
-  return undefined
-}
+export { problem as jsonProblem } from "@weft/primitives/json"
 
 /**
  * Task arguments that hold Weft primitives travel as `{ [ATTACH]: positions,
