@@ -9,33 +9,21 @@
  *   (SELECT ... FOR UPDATE SKIP LOCKED LIMIT 1)`, retried at once when it
  *   finds nothing (it polls; the cluster queue's getter sleeps on NOTIFY).
  */
-import * as readline from "node:readline"
 import { Effect, Scope } from "effect"
 import postgres from "postgres"
 import { Cluster } from "../../../packages/cluster/src/index.ts"
 import { parseUrl } from "../../../packages/cluster/src/internal/pg.ts"
+import { finish, ready } from "../contender.ts"
 
 const [kind, role, url, name, n] = process.argv.slice(2)
 const count = Number(n)
-
-const go = () =>
-  new Promise<void>((resolve) => {
-    const rl = readline.createInterface({ input: process.stdin })
-    rl.on("line", (line) => {
-      if (line.trim() === "go") {
-        rl.close()
-        resolve()
-      }
-    })
-  })
 
 const cluster = async () => {
   const scope = Effect.runSync(Scope.make())
   const queue = await Effect.runPromise(
     Scope.provide(Effect.flatMap(Cluster.connect({ url: url! }), (c) => c.queue<{ i: number }>(name!)), scope)
   )
-  process.stdout.write("ready\n")
-  await go()
+  await ready()
   await Effect.runPromise(Effect.gen(function*() {
     for (let i = 0; i < count; i++) {
       if (role === "produce") yield* queue.put({ i })
@@ -51,8 +39,7 @@ const raw = async () => {
   const sql = postgres({ ...parseUrl(url!).options, max: 1, onnotice: () => {} })
   const table = `bench_raw_${name!.replace(/[^a-z0-9_]/gi, "_")}`
   await sql.unsafe(`CREATE TABLE IF NOT EXISTS ${table} (id bigserial PRIMARY KEY, item text NOT NULL)`).catch(() => {})
-  process.stdout.write("ready\n")
-  await go()
+  await ready()
   for (let i = 0; i < count;) {
     if (role === "produce") {
       await sql.unsafe(`INSERT INTO ${table} (item) VALUES ($1)`, [JSON.stringify({ i })])
@@ -67,13 +54,4 @@ const raw = async () => {
   await sql.end()
 }
 
-;(kind === "cluster" ? cluster() : raw()).then(
-  () => {
-    process.stdout.write("done\n")
-    process.exit(0)
-  },
-  (error) => {
-    process.stderr.write(`${error}\n`)
-    process.exit(1)
-  }
-)
+finish(kind === "cluster" ? cluster() : raw(), () => "")
