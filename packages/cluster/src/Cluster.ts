@@ -86,8 +86,9 @@ export interface Interfaces {
 }
 
 /**
- * A lock's fencing token: `fencingToken` is a number that increases on every
- * grant of the lock. Pass it along with every write the lock guards; the
+ * A lock's fencing token: `fencingToken` is a number that increases from
+ * grant to grant of the lock (drawn on the first read in a hold, while the
+ * holding connection still holds the lock). Pass it along with every write the lock guards; the
  * store keeps the largest token it has seen and refuses a write that carries
  * a smaller one. A holder that stalled (a long GC pause, a lost connection)
  * past the moment the lock went to someone else then cannot overwrite the

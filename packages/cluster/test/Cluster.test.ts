@@ -15,6 +15,7 @@ describe(title("Cluster: one process, two handles"), () => {
       assert.isFalse(yield* la.locked)
       yield* la.acquire
       const t1 = yield* la.fencingToken
+      assert.strictEqual(yield* la.fencingToken, t1, "one token per hold")
       assert.isTrue(yield* lb.locked)
       assert.isFalse(yield* lb.tryAcquire)
       assert.isFalse(yield* lb.acquireFor("100 millis"))

@@ -11,7 +11,7 @@ import { connect, defectTag, pg, skip, title, unique } from "./helpers.ts"
 const ownServer = Effect.acquireRelease(Effect.sync(startServer), (server) => Effect.sync(() => server.stop?.()))
 
 describe(title("Cluster faults"), () => {
-  it.live.skipIf(skip)("a holder that loses its connection releases at once; its own release dies with ClusterUnavailableError", () =>
+  it.live.skipIf(skip)("a holder that loses its connection releases at once; its own fencing token and release die with ClusterUnavailableError", () =>
     Effect.scoped(Effect.gen(function*() {
       const name = unique("lock")
       const a = yield* (yield* connect()).lock(name)
@@ -36,6 +36,10 @@ describe(title("Cluster faults"), () => {
       )
       assert.strictEqual(terminated.length, 1)
       yield* Fiber.join(waiter).pipe(Effect.timeout("5 seconds"))
+      // The old holder asks for its fencing token only now: none is drawn,
+      // since its connection no longer holds the lock; the new holder's is.
+      assert.strictEqual(defectTag(yield* Effect.exit(a.fencingToken)), "ClusterUnavailableError")
+      assert.isAbove(yield* b.fencingToken, 0)
       assert.strictEqual(defectTag(yield* Effect.exit(a.release)), "ClusterUnavailableError")
       yield* b.release
     })))

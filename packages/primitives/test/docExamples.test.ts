@@ -100,7 +100,8 @@ describe("doc comment examples", () => {
           paths: {
             "@weft/primitives": [relative("src/index.ts")],
             "@weft/primitives/validate": [relative("src/validate.ts")],
-            "@weft/primitives/json": [relative("src/json.ts")]
+            "@weft/primitives/json": [relative("src/json.ts")],
+            "@weft/primitives/Permits": [relative("src/internal/Permits.ts")]
           }
         },
         include: ["*.ts"]

@@ -18,6 +18,7 @@ import {
   type Semaphore,
   SemaphoreOverflowError
 } from "@weft/primitives"
+import { Permits } from "@weft/primitives/Permits"
 import { count, timeout as parseTimeout } from "@weft/primitives/validate"
 import type { Db, PgFailure, Sql } from "./pg.ts"
 import { heldKeysSql, key, KeyKind } from "./schema.ts"
@@ -28,11 +29,15 @@ export const guarded = <A, E, R>(
   release: Effect.Effect<unknown, any>,
   effect: Effect.Effect<A, E, R>
 ): Effect.Effect<A, E, R> =>
-  Effect.uninterruptibleMask((restore) =>
-    Effect.flatMap(restore(acquire), () => Effect.onExit(restore(effect), () => Effect.ignore(release)))
-  ) as Effect.Effect<A, E, R>
+  Effect.uninterruptibleMask((restore) => {
+    const done = Effect.ignore(release)
+    return Effect.flatMap(restore(acquire), () => Effect.onExitPrimitive(restore(effect), () => done, true))
+  }) as Effect.Effect<A, E, R>
 
 const isLockTimeout = (e: PgFailure): boolean => e.code === "55P03"
+
+/** The `restore` of an `uninterruptibleMask`. */
+type Restore = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
 
 /**
  * A cluster lock's extra: the fencing token of the current grant.
@@ -41,108 +46,190 @@ const isLockTimeout = (e: PgFailure): boolean => e.code === "55P03"
  */
 export interface Fenced {
   /**
-   * The fencing token of this process's current hold: it increases on every
-   * grant of the lock (it comes from one sequence). Fails with
-   * `NotHeldError` when this process does not hold the lock.
+   * The fencing token of this process's current hold: every grant that reads
+   * one gets a larger one than any earlier grant of the lock (they come from
+   * one sequence). Drawn on the first read in a hold, on the holding
+   * connection and only while it still holds the lock; later reads in the
+   * same hold return the same number. Fails with `NotHeldError` when this
+   * process does not hold the lock, and dies with `ClusterUnavailableError`
+   * when its connection lost the lock.
    */
   readonly fencingToken: Effect.Effect<number, NotHeldError>
 }
 
-/** The server half of a lock name in this process: who holds it here, on which connection. */
+/**
+ * A lock name in this process: the local FIFO in front of the server, and the
+ * holding (connection and fencing token) once taken.
+ *
+ * It is the cluster's hot path, so each step is one Effect primitive around
+ * plain driver calls, with no combinator layers: a grant is the local turn
+ * (a `Permits`, taken synchronously when free), one statement
+ * (`Effect.callback`) and one exit hook; a release is one statement. The
+ * statements are the bare `pg_advisory_lock` / `pg_advisory_unlock`.
+ * bench/src/cluster.ts measures it against a loop of just those on the driver.
+ */
 class Grant {
-  held: { readonly sql: Sql; readonly token: number } | undefined = undefined
-  readonly local = Effect.runSync(FiberLock.make)
+  held: { readonly sql: Sql; token: number | undefined } | undefined = undefined
+  /**
+   * This process's turn at the name: one fiber at a time takes (or waits
+   * for) the lock in the server, the others queue here, FIFO.
+   */
+  readonly local = new Permits(1)
   readonly db: Db
   readonly key: string
   readonly primitive: string
   private readonly grantSql: string
   private readonly timedSql: string
   private readonly trySql: string
+  private readonly unlockSql: string
+  private readonly tokenSql: string
 
   constructor(db: Db, key: string, primitive: string) {
     this.db = db
     this.key = key
     this.primitive = primitive
-    const fencing = `nextval('${db.schema}.fencing')::text AS token`
-    // Materialized CTEs: the lock is taken before the token is drawn.
-    this.grantSql = `WITH l AS MATERIALIZED (SELECT pg_advisory_lock($1::int8)) SELECT ${fencing} FROM l`
-    this.timedSql = `WITH s AS MATERIALIZED (SELECT set_config('lock_timeout', $2, true)),
-      l AS MATERIALIZED (SELECT pg_advisory_lock($1::int8) FROM s) SELECT ${fencing} FROM l`
-    this.trySql = `SELECT CASE WHEN pg_try_advisory_lock($1::int8) THEN ${fencing.replace(" AS token", "")} END AS token`
+    // The key is a number this module computed, written into the text: a
+    // statement with no parameters costs the driver less per grant. A grant
+    // is the bare `pg_advisory_lock`; the fencing token is drawn only when
+    // the holder reads it (`tokenSql`).
+    this.grantSql = `SELECT pg_advisory_lock(${key}::int8)`
+    // A materialized CTE: the timeout is set before the lock is asked for.
+    this.timedSql = `WITH s AS MATERIALIZED (SELECT set_config('lock_timeout', $1, true))
+      SELECT pg_advisory_lock(${key}::int8) FROM s`
+    this.trySql = `SELECT pg_try_advisory_lock(${key}::int8) AS ok`
+    this.unlockSql = `SELECT pg_advisory_unlock(${key}::int8) AS ok`
+    // Drawn on the holding connection, and only while it still holds the
+    // lock (a reconnected connection does not): so the token is larger than
+    // every token drawn under an earlier grant, and smaller than every token
+    // of a later one.
+    this.tokenSql = `SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 1
+        AND granted AND pid = pg_backend_pid() AND ((classid::int8 << 32) | objid::int8) = ${key}::int8)
+      THEN nextval('${db.schema}.fencing')::text END AS token`
   }
 
-  /** After `local` is held: takes the server lock (`millis`: at most that long). */
+  /**
+   * After `local` is held: takes the server lock (`millis`: at most that
+   * long), on a dedicated connection that it keeps while the lock is held.
+   * `false`: the time ran out (or `"try"` found it taken), nothing held.
+   * Interrupted: the statement is cancelled and the connection's backend
+   * ended, in case the server granted the lock just as the wait ended.
+   */
   private server(millis: number | "try" | undefined): Effect.Effect<boolean> {
-    const db = this.db
-    return Effect.uninterruptibleMask((restore) => {
+    return Effect.callback<boolean>((resume) => {
+      const db = this.db
       const sql = db.take()
-      const statement = millis === undefined
-        ? db.exec(sql, this.grantSql, [this.key])
+      const query = millis === undefined
+        ? db.send<{ ok?: boolean }>(sql, this.grantSql)
         : millis === "try"
-        ? db.exec(sql, this.trySql, [this.key])
-        : db.exec(sql, this.timedSql, [this.key, `${Math.max(1, Math.ceil(millis))}ms`])
-      return Effect.flatMap(Effect.exit(restore(statement)), (exit) =>
-        Effect.suspend(() => {
-          if (Exit.isSuccess(exit) && exit.value[0]?.token != null) {
-            this.held = { sql, token: Number(exit.value[0].token) }
-            return Effect.succeed(true)
+        ? db.send<{ ok?: boolean }>(sql, this.trySql)
+        : db.send<{ ok?: boolean }>(sql, this.timedSql, [`${Math.max(1, Math.ceil(millis))}ms`])
+      let interrupted = false
+      query.then(
+        (rows) => {
+          if (interrupted) return
+          // A wait (timed or not) that returns has the lock; a try says so.
+          if (millis !== "try" || rows[0]?.ok === true) {
+            this.held = { sql, token: undefined }
+            return resume(Effect.succeed(true))
           }
-          if (Exit.isSuccess(exit)) {
+          db.give(sql)
+          resume(Effect.succeed(false))
+        },
+        (error: PgFailure) => {
+          if (interrupted) return
+          if (isLockTimeout(error)) {
             db.give(sql)
-            return Effect.succeed(false)
+            return resume(Effect.succeed(false))
           }
-          const failure = exit.cause.reasons.find((r) => r._tag === "Fail") as { error: PgFailure } | undefined
-          if (failure !== undefined && isLockTimeout(failure.error)) {
-            db.give(sql)
-            return Effect.succeed(false)
-          }
-          // Interrupted (the statement was cancelled) or failed: let go of the
-          // lock in case the server granted it anyway, and close the connection.
-          return Effect.andThen(
-            db.letGo(sql),
-            failure !== undefined ? Effect.die(db.failure(failure.error)) : (Effect.failCause(exit.cause) as Effect.Effect<never>)
-          )
-        }))
+          resume(Effect.andThen(db.letGo(sql), Effect.die(db.failure(error))))
+        }
+      )
+      return Effect.suspend(() => {
+        interrupted = true
+        return Effect.andThen(db.cancelled(sql, query), db.letGo(sql))
+      })
+    })
+  }
+
+  /** After the server step: gives back the local turn unless the lock was taken. */
+  private readonly unlessTaken = (exit: Exit.Exit<boolean>): undefined => {
+    if (!(Exit.isSuccess(exit) && exit.value)) this.local.release(1)
+    return undefined
+  }
+
+  /**
+   * Takes the lock, both halves, inside the caller's `uninterruptibleMask`;
+   * `false` when `millis` ran out (or `"try"` found it taken).
+   */
+  takeMasked(restore: Restore, millis: number | "try" | undefined): Effect.Effect<boolean> {
+    if (this.local.tryTake(1)) return Effect.onExitPrimitive(restore(this.server(millis)), this.unlessTaken, true)
+    if (millis === "try") return Effect.succeed(false)
+    if (millis === undefined) {
+      return Effect.flatMap(
+        restore(this.local.wait(1)),
+        () => Effect.onExitPrimitive(restore(this.server(undefined)), this.unlessTaken, true)
+      )
+    }
+    const start = Date.now()
+    return Effect.flatMap(restore(Effect.timeoutOption(this.local.wait(1), millis)), (turn) => {
+      if (turn._tag === "None") return Effect.succeed(false)
+      const left = millis - (Date.now() - start)
+      return Effect.onExitPrimitive(restore(this.server(left <= 0 ? "try" : left)), this.unlessTaken, true)
     })
   }
 
   /** Takes the lock, both halves; `false` when `millis` ran out. */
   take(millis: number | "try" | undefined): Effect.Effect<boolean> {
-    return Effect.uninterruptibleMask((restore) => {
-      const start = Date.now()
-      const local = millis === undefined
-        ? Effect.as(this.local.acquire, true)
-        : millis === "try"
-        ? this.local.tryAcquire
-        : Effect.orDie(this.local.acquireFor(millis))
-      return Effect.flatMap(restore(local), (took) => {
-        if (!took) return Effect.succeed(false)
-        const left = typeof millis === "number" ? millis - (Date.now() - start) : millis
-        const rest = typeof left === "number" && left <= 0 ? "try" : left
-        return Effect.onExit(this.server(rest).pipe(restore), (exit) =>
-          Exit.isSuccess(exit) && exit.value ? Effect.void : Effect.ignore(this.local.release))
-      })
+    return Effect.uninterruptibleMask((restore) => this.takeMasked(restore, millis))
+  }
+
+  /**
+   * Gives the lock back in the server, then the local turn. A `false` from
+   * the server means the connection dropped while the lock was held
+   * (postgres.js reconnected for this statement): the lock was lost, and
+   * this dies saying so. Not held: fails with `NotHeldError`, or, `quiet`,
+   * does nothing.
+   */
+  private release(quiet: boolean): Effect.Effect<void, NotHeldError> {
+    return Effect.callback<void, NotHeldError>((resume) => {
+      const held = this.held
+      if (held === undefined) {
+        return resume(quiet ? Effect.void : Effect.fail(new NotHeldError({ primitive: this.primitive, operation: "release" })))
+      }
+      this.held = undefined
+      const db = this.db
+      db.send<{ ok: boolean }>(held.sql, this.unlockSql).then(
+        (rows) => {
+          this.local.release(1)
+          if (rows[0]?.ok === true) {
+            db.give(held.sql)
+            return resume(Effect.void)
+          }
+          db.discard(held.sql)
+          resume(Effect.die(db.lost(this.primitive)))
+        },
+        (error: PgFailure) => {
+          this.local.release(1)
+          db.discard(held.sql)
+          resume(Effect.die(db.failure(error)))
+        }
+      )
     })
   }
 
-  /** Gives the lock back in the server, then here. */
-  readonly give: Effect.Effect<void, NotHeldError> = Effect.uninterruptible(Effect.suspend(() => {
-    const held = this.held
-    if (held === undefined) return Effect.fail(new NotHeldError({ primitive: this.primitive, operation: "release" }))
-    this.held = undefined
-    return this.db.exec<{ ok: boolean }>(held.sql, "SELECT pg_advisory_unlock($1::int8) AS ok", [this.key]).pipe(
-      Effect.matchEffect({
-        // `false`: the connection dropped while the lock was held (postgres.js
-        // reconnected for this statement): the lock was lost, say so.
-        onSuccess: (rows) =>
-          rows[0]?.ok === true
-            ? Effect.sync(() => this.db.give(held.sql))
-            : Effect.sync(() => this.db.discard(held.sql)).pipe(Effect.andThen(Effect.die(this.db.lost(this.primitive)))),
-        onFailure: (e) => Effect.sync(() => this.db.discard(held.sql)).pipe(Effect.andThen(Effect.die(this.db.failure(e))))
-      }),
-      Effect.ensuring(Effect.ignore(this.local.release))
+  /** Gives the lock back (see `release`); never interrupted half-way. */
+  readonly give: Effect.Effect<void, NotHeldError> = Effect.uninterruptible(this.release(false))
+
+  /** `give` for the end of `withLock`, where the body may have released it already. */
+  private readonly giveAfter = this.release(true)
+  private readonly afterBody = (): Effect.Effect<void> => this.giveAfter as Effect.Effect<void>
+
+  /** Runs `effect` holding the lock, and gives it back however `effect` ends. */
+  withLock<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> {
+    return Effect.uninterruptibleMask((restore) =>
+      Effect.flatMap(this.takeMasked(restore, undefined), () => Effect.onExitPrimitive(restore(effect), this.afterBody, true))
     )
-  }))
+  }
 
   /** Whether any process holds the lock. */
   readonly locked: Effect.Effect<boolean> = Effect.map(
@@ -150,11 +237,27 @@ class Grant {
     (rows) => rows[0]!.locked
   )
 
-  readonly fencingToken: Effect.Effect<number, NotHeldError> = Effect.suspend(() =>
-    this.held !== undefined
-      ? Effect.succeed(this.held.token)
-      : Effect.fail(new NotHeldError({ primitive: this.primitive, operation: "fencingToken" }))
-  )
+  /**
+   * The fencing token of this hold, drawn on its first read (one statement
+   * on the holding connection) and kept for the rest of the hold.
+   */
+  readonly fencingToken: Effect.Effect<number, NotHeldError> = Effect.suspend(() => {
+    const held = this.held
+    if (held === undefined) return Effect.fail(new NotHeldError({ primitive: this.primitive, operation: "fencingToken" }))
+    if (held.token !== undefined) return Effect.succeed(held.token)
+    return Effect.flatMap(Effect.uninterruptible(this.db.run<{ token: string | null }>(held.sql, this.tokenSql)), (rows) => {
+      const token = rows[0]?.token
+      if (token != null) {
+        held.token ??= Number(token)
+        return Effect.succeed(held.token)
+      }
+      // Released meanwhile (another fiber), or the connection dropped and
+      // was reopened: the lock is not held on it any more.
+      return this.held !== held
+        ? Effect.fail(new NotHeldError({ primitive: this.primitive, operation: "fencingToken" }))
+        : Effect.die(this.db.lost(this.primitive))
+    })
+  })
 }
 
 /** A timeout as milliseconds (`undefined`: forever), or the error that names it. */
@@ -175,7 +278,7 @@ export const makeLock = (db: Db, id: number): ClusterLock => {
       Effect.flatMap(millisOf("ClusterLock.acquireFor", timeout), (ms) =>
         ms === undefined ? Effect.as(acquire, true) : grant.take(ms === 0 ? "try" : ms)),
     release: grant.give,
-    withLock: (effect) => guarded(acquire, grant.give, effect),
+    withLock: (effect) => grant.withLock(effect),
     locked: grant.locked,
     fencingToken: grant.fencingToken
   }

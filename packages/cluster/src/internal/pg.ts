@@ -198,30 +198,41 @@ export class Db {
   }
 
   /**
+   * Sends one statement on `sql` and returns the driver's pending query: the
+   * bare path, for the lock's hot path (`locks.ts`) and for `exec`. Counts it,
+   * and notes the connection's backend pid once the statement ends.
+   */
+  send<A = any>(sql: Sql, text: string, params: ReadonlyArray<unknown> = []): Promise<ReadonlyArray<A>> & postgres.PendingQuery<any> {
+    this.queries++
+    const query = sql.unsafe(text, params as Array<any>, { prepare: true })
+    const notePid = () => {
+      const pid = (query as unknown as { state?: { pid?: number } }).state?.pid
+      if (pid !== undefined && pid !== 0) this.pids.set(sql, pid)
+    }
+    query.then(notePid, notePid)
+    return query as any
+  }
+
+  /**
    * Runs one statement on `sql`. Fails with the server's or driver's error.
-   * Interrupted: the statement is cancelled in the server, and the result
-   * says whether `sql` may run another statement (`reusable`).
+   * Interrupted: the statement is cancelled in the server, and the effect
+   * ends once it has (the connection may still hold what the statement
+   * took: callers close it).
    */
   exec<A = any>(sql: Sql, text: string, params: ReadonlyArray<unknown> = []): Effect.Effect<ReadonlyArray<A>, PgFailure> {
     return Effect.callback<ReadonlyArray<A>, PgFailure>((resume) => {
-      this.queries++
-      const query = sql.unsafe(text, params as Array<any>, { prepare: true })
-      const notePid = () => {
-        const pid = (query as unknown as { state?: { pid?: number } }).state?.pid
-        if (pid !== undefined && pid !== 0) this.pids.set(sql, pid)
-      }
+      const query = this.send<A>(sql, text, params)
       query.then(
-        (rows) => {
-          notePid()
-          resume(Effect.succeed(rows as unknown as ReadonlyArray<A>))
-        },
-        (error: PgFailure) => {
-          notePid()
-          resume(Effect.fail(error))
-        }
+        (rows) => resume(Effect.succeed(rows)),
+        (error: PgFailure) => resume(Effect.fail(error))
       )
-      return Effect.callback<void>((done) => this.cancel(sql, query, () => done(Effect.void)))
+      return this.cancelled(sql, query)
     })
+  }
+
+  /** Cancels `query` (running on `sql`) in the server; ends once the statement has ended. */
+  cancelled(sql: Sql, query: postgres.PendingQuery<any>): Effect.Effect<void> {
+    return Effect.callback<void>((done) => this.cancel(sql, query, () => done(Effect.void)))
   }
 
   /**

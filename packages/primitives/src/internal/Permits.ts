@@ -13,7 +13,18 @@
  * leaves the queue; one interrupted after it was granted but before its fiber
  * resumed gives the permits back. Either way nothing stays taken.
  *
- * @internal
+ * Exported as `@weft/primitives/Permits` for scopes built outside this
+ * package: `@weft/cluster` queues a process's fibers with it before they wait
+ * in PostgreSQL.
+ *
+ * @example
+ * ```ts
+ * import { Permits } from "@weft/primitives/Permits"
+ *
+ * const turn = new Permits(1)
+ * if (!turn.tryTake(1)) yield* turn.wait(1) // FIFO behind the holder
+ * turn.release(1) // hands the permit to the next in line, if any
+ * ```
  */
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -28,7 +39,7 @@ interface Waiter extends Link<Waiter> {
   granted: boolean
 }
 
-/** @internal */
+/** A FIFO permit counter with direct hand-off (see the module's doc). */
 export class Permits {
   free: number
   private readonly queue = new WaitList<Waiter>()
