@@ -1,6 +1,6 @@
 /**
  * Cluster scope (`@weft/cluster`, on PostgreSQL), one run, cases interleaved
- * round by round, medians of the rounds:
+ * round by round (in reverse order every other round), medians of the rounds:
  *
  * 1. 4 processes x 500 read-modify-writes of one JSON file under a lock:
  *    the cluster lock beside the `Manager` lock and `FileLock`, and the limit
@@ -12,6 +12,12 @@
  *    items through `cluster.queue` (`put`; `get` + `taskDone`, durable until
  *    done) beside the raw `SKIP LOCKED` loop (`INSERT`; `DELETE ... SKIP
  *    LOCKED` retried at once when empty).
+ *
+ * The lock rows also give each case's median paired ratio: each round's
+ * figure over the raw loop's in the same round (load drifts between rounds;
+ * a pair run together cancels it). `WARMUP=n` has every lock contender run n
+ * lock cycles before the race (JIT-compiled code and warm connections, as in
+ * a long-running service); the default 0 races fresh processes.
  *
  * The server is a throwaway one (initdb in a temp dir, Unix socket only,
  * fsync off), or `WEFT_PG_URL`. Process start-up is not measured: the clock
@@ -27,12 +33,13 @@ import { fileURLToPath } from "node:url"
 import { Effect, Exit, Scope } from "effect"
 import { Manager } from "@weft/primitives"
 import { startServer } from "../../packages/cluster/test/fixtures/postgres.ts"
+import { WARMUP } from "./contender.ts"
 import { median, runtime, table, type Row } from "./harness.ts"
 
 const PROCESSES = Number(process.env.PROCESSES ?? 4)
 const OPS = Number(process.env.OPS ?? 500)
 const ITEMS = Number(process.env.ITEMS ?? 1000)
-const ROUNDS = Number(process.env.ROUNDS ?? 3)
+const ROUNDS = Number(process.env.ROUNDS ?? 7)
 const rmwWorker = fileURLToPath(new URL("./cluster-workers/rmw.ts", import.meta.url))
 const queueWorker = fileURLToPath(new URL("./cluster-workers/queue.ts", import.meta.url))
 const isDeno = typeof (globalThis as { Deno?: unknown }).Deno !== "undefined"
@@ -127,20 +134,30 @@ const main = async () => {
     const queueSamples = queueCases.map(() => [] as Array<number>)
     await rmwRound("cluster", () => url) // warm-up: creates the schema, warms the server
     for (let r = 0; r < ROUNDS; r++) {
-      for (let i = 0; i < cases.length; i++) {
+      // Every other round runs the cases in reverse, so that no case always
+      // follows the same one (a round can feel the one before it).
+      const order = cases.map((_, i) => (r % 2 === 0 ? i : cases.length - 1 - i))
+      for (const i of order) {
         const result = await rmwRound(cases[i]![1], cases[i]![2])
         lockSamples[i]!.ops.push(result.opsPerSecond)
         lockSamples[i]!.longest.push(result.longest)
       }
       for (let i = 0; i < queueCases.length; i++) queueSamples[i]!.push(await queueRound(queueCases[i]![1], url))
     }
+    // Each round's ratio to the raw loop run just before it: the machine's
+    // load drifts between rounds, and a pair taken together cancels it.
+    const paired = (i: number) => {
+      const ratios = lockSamples[i]!.ops.map((ops, r) => ops / lockSamples[0]!.ops[r]!)
+      return `paired ${median(ratios).toFixed(2)}x (${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)})`
+    }
     const lockRows: Array<Row> = cases.map(([name], i) => ({
       name,
       opsPerSecond: median(lockSamples[i]!.ops),
-      extra: `longest wait ${Math.max(...lockSamples[i]!.longest).toFixed(1)} ms`
+      extra: `${i === 0 ? "" : `${paired(i)}; `}longest wait ${Math.max(...lockSamples[i]!.longest).toFixed(1)} ms`
     }))
     const queueRows: Array<Row> = queueCases.map(([name], i) => ({ name, opsPerSecond: median(queueSamples[i]!) }))
-    console.log(`${PROCESSES} processes x ${OPS} JSON read-modify-writes, ${runtime()}, ${os.cpus().length} cores, median of ${ROUNDS} rounds\n`)
+    const warm = WARMUP > 0 ? `, each process warmed by ${WARMUP} lock cycles first` : ", fresh processes"
+    console.log(`${PROCESSES} processes x ${OPS} JSON read-modify-writes${warm}, ${runtime()}, ${os.cpus().length} cores, median of ${ROUNDS} rounds\n`)
     console.log(table("lock", lockRows, ["raw pg_advisory_lock loop (limit)", "Weft FileLock"]))
     console.log(`\nqueue: 2 producers x ${ITEMS} puts, 2 consumers x ${ITEMS} gets, items/s, median of ${ROUNDS} rounds\n`)
     console.log(table("queue", queueRows, ["raw SKIP LOCKED loop"]))

@@ -40,8 +40,19 @@ export const timeWait = (): () => void => {
   }
 }
 
-/** `ops` read-modify-writes of `file` under a Weft lock (any scope), after the start handshake. */
+/**
+ * Lock-and-release cycles each contender runs before it says "ready"
+ * (`WARMUP`, default 0): with it, the race measures processes past their
+ * first cycles (JIT-compiled, connections warm), as in a long-running
+ * service; without it, fresh processes. The counter is not touched.
+ */
+export const WARMUP = Number(process.env.WARMUP ?? 0)
+
+/** `ops` read-modify-writes of `file` under a Weft lock (any scope), after the warm-up and the start handshake. */
 export const weftRmw = async (lock: Lock.Lock, file: string, ops: number): Promise<void> => {
+  await Effect.runPromise(Effect.gen(function*() {
+    for (let i = 0; i < WARMUP; i++) yield* lock.withLock(Effect.void)
+  }))
   await ready()
   await Effect.runPromise(Effect.gen(function*() {
     for (let i = 0; i < ops; i++) {

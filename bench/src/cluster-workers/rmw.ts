@@ -10,7 +10,7 @@ import postgres from "postgres"
 import { FileLock, type Lock, Manager } from "@weft/primitives"
 import { Cluster } from "../../../packages/cluster/src/index.ts"
 import { parseUrl } from "../../../packages/cluster/src/internal/pg.ts"
-import { finish, ready, rmw, timeWait, weftRmw } from "../contender.ts"
+import { finish, ready, rmw, timeWait, WARMUP, weftRmw } from "../contender.ts"
 
 const [kind, target, file, n] = process.argv.slice(2)
 const ops = Number(n)
@@ -26,6 +26,10 @@ const weft = async (make: Effect.Effect<Lock.Lock, unknown, Scope.Scope>) => {
 const raw = async () => {
   const sql = postgres({ ...parseUrl(target!).options, max: 1, onnotice: () => {} })
   await sql`SELECT 1`
+  for (let i = 0; i < WARMUP; i++) {
+    await sql`SELECT pg_advisory_lock(4242)`
+    await sql`SELECT pg_advisory_unlock(4242)`
+  }
   await ready()
   for (let i = 0; i < ops; i++) {
     const held = timeWait()
