@@ -40,6 +40,9 @@ const PROCESSES = Number(process.env.PROCESSES ?? 4)
 const OPS = Number(process.env.OPS ?? 500)
 const ITEMS = Number(process.env.ITEMS ?? 1000)
 const ROUNDS = Number(process.env.ROUNDS ?? 7)
+/** `LOCKS=cluster,manager`: only these lock cases beside the raw loop; `QUEUE=0`: no queue rows. */
+const LOCKS = process.env.LOCKS?.split(",")
+const QUEUE = process.env.QUEUE !== "0"
 const rmwWorker = fileURLToPath(new URL("./cluster-workers/rmw.ts", import.meta.url))
 const queueWorker = fileURLToPath(new URL("./cluster-workers/queue.ts", import.meta.url))
 const isDeno = typeof (globalThis as { Deno?: unknown }).Deno !== "undefined"
@@ -125,10 +128,11 @@ const main = async () => {
     const handle = JSON.stringify((await Effect.runPromise(manager.lock())).handle)
     const cases: ReadonlyArray<readonly [name: string, kind: string, target: (dir: string) => string]> = [
       ["raw pg_advisory_lock loop (limit)", "raw-advisory", () => url],
+      ["the raw loop run from Effect (runtime cost alone)", "raw-effect", () => url],
       ["Weft cluster lock", "cluster", () => url],
       ["Weft Manager lock", "manager", () => handle],
       ["Weft FileLock", "filelock", (dir) => path.join(dir, "counter.json.lock")]
-    ]
+    ].filter(([, kind], i) => i === 0 || LOCKS === undefined || LOCKS.includes(kind)) as typeof cases
     const lockSamples = cases.map(() => ({ ops: [] as Array<number>, longest: [] as Array<number> }))
     const queueCases = [["raw SKIP LOCKED loop", "raw"], ["Weft cluster queue (put; get + taskDone)", "cluster"]] as const
     const queueSamples = queueCases.map(() => [] as Array<number>)
@@ -142,7 +146,7 @@ const main = async () => {
         lockSamples[i]!.ops.push(result.opsPerSecond)
         lockSamples[i]!.longest.push(result.longest)
       }
-      for (let i = 0; i < queueCases.length; i++) queueSamples[i]!.push(await queueRound(queueCases[i]![1], url))
+      if (QUEUE) for (let i = 0; i < queueCases.length; i++) queueSamples[i]!.push(await queueRound(queueCases[i]![1], url))
     }
     // Each round's ratio to the raw loop run just before it: the machine's
     // load drifts between rounds, and a pair taken together cancels it.
@@ -158,9 +162,11 @@ const main = async () => {
     const queueRows: Array<Row> = queueCases.map(([name], i) => ({ name, opsPerSecond: median(queueSamples[i]!) }))
     const warm = WARMUP > 0 ? `, each process warmed by ${WARMUP} lock cycles first` : ", fresh processes"
     console.log(`${PROCESSES} processes x ${OPS} JSON read-modify-writes${warm}, ${runtime()}, ${os.cpus().length} cores, median of ${ROUNDS} rounds\n`)
-    console.log(table("lock", lockRows, ["raw pg_advisory_lock loop (limit)", "Weft FileLock"]))
-    console.log(`\nqueue: 2 producers x ${ITEMS} puts, 2 consumers x ${ITEMS} gets, items/s, median of ${ROUNDS} rounds\n`)
-    console.log(table("queue", queueRows, ["raw SKIP LOCKED loop"]))
+    console.log(table("lock", lockRows, ["raw pg_advisory_lock loop (limit)", ...(cases.some(([, kind]) => kind === "filelock") ? ["Weft FileLock"] : [])]))
+    if (QUEUE) {
+      console.log(`\nqueue: 2 producers x ${ITEMS} puts, 2 consumers x ${ITEMS} gets, items/s, median of ${ROUNDS} rounds\n`)
+      console.log(table("queue", queueRows, ["raw SKIP LOCKED loop"]))
+    }
   } finally {
     await Effect.runPromise(Scope.close(scope, Exit.void))
     server.stop?.()

@@ -36,8 +36,17 @@ export const guarded = <A, E, R>(
 
 const isLockTimeout = (e: PgFailure): boolean => e.code === "55P03"
 
-/** The `restore` of an `uninterruptibleMask`. */
-type Restore = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+/**
+ * How far one attempt to take a lock got: nothing, the local turn (a fiber
+ * of this process at a time), or the lock in the server too.
+ */
+const Stage = { none: 0, turn: 1, held: 2 } as const
+type Stage = (typeof Stage)[keyof typeof Stage]
+
+/** One call's attempt to take a lock: what its exit hook must undo. */
+interface Attempt {
+  stage: Stage
+}
 
 /**
  * A cluster lock's extra: the fencing token of the current grant.
@@ -63,13 +72,14 @@ export interface Fenced {
  *
  * It is the cluster's hot path, so each step is one Effect primitive around
  * plain driver calls, with no combinator layers: a grant is the local turn
- * (a `Permits`, taken synchronously when free), one statement
- * (`Effect.callback`) and one exit hook; a release is one statement. The
- * statements are the bare `pg_advisory_lock` / `pg_advisory_unlock`.
+ * (a `Permits`, taken synchronously when free) and one statement
+ * (`Effect.callback`); a release is one statement; `withLock` adds a single
+ * exit hook that undoes whatever stage the attempt had reached. The
+ * statements are the bare `pg_advisory_lock` / `pg_advisory_unlock`, prepared.
  * bench/src/cluster.ts measures it against a loop of just those on the driver.
  */
 class Grant {
-  held: { readonly sql: Sql; token: number | undefined } | undefined = undefined
+  held: { readonly sql: Sql; token: number | undefined; readonly attempt: Attempt } | undefined = undefined
   /**
    * This process's turn at the name: one fiber at a time takes (or waits
    * for) the lock in the server, the others queue here, FIFO.
@@ -108,13 +118,14 @@ class Grant {
   }
 
   /**
-   * After `local` is held: takes the server lock (`millis`: at most that
-   * long), on a dedicated connection that it keeps while the lock is held.
-   * `false`: the time ran out (or `"try"` found it taken), nothing held.
-   * Interrupted: the statement is cancelled and the connection's backend
-   * ended, in case the server granted the lock just as the wait ended.
+   * After the local turn is taken: takes the server lock (`millis`: at most
+   * that long), on a dedicated connection that it keeps while the lock is
+   * held, and marks `attempt` as holding it. `false`: the time ran out (or
+   * `"try"` found it taken), the connection is back in the pool. Interrupted:
+   * the statement is cancelled and the connection's backend ended, in case
+   * the server granted the lock just as the wait ended.
    */
-  private server(millis: number | "try" | undefined): Effect.Effect<boolean> {
+  private server(millis: number | "try" | undefined, attempt: Attempt): Effect.Effect<boolean> {
     return Effect.callback<boolean>((resume) => {
       const db = this.db
       const sql = db.take()
@@ -129,7 +140,8 @@ class Grant {
           if (interrupted) return
           // A wait (timed or not) that returns has the lock; a try says so.
           if (millis !== "try" || rows[0]?.ok === true) {
-            this.held = { sql, token: undefined }
+            this.held = { sql, token: undefined, attempt }
+            attempt.stage = Stage.held
             return resume(Effect.succeed(true))
           }
           db.give(sql)
@@ -151,84 +163,101 @@ class Grant {
     })
   }
 
-  /** After the server step: gives back the local turn unless the lock was taken. */
-  private readonly unlessTaken = (exit: Exit.Exit<boolean>): undefined => {
-    if (!(Exit.isSuccess(exit) && exit.value)) this.local.release(1)
-    return undefined
-  }
-
   /**
-   * Takes the lock, both halves, inside the caller's `uninterruptibleMask`;
+   * Takes the lock, both halves, recording in `attempt` how far it got (so
+   * that `settle` can undo exactly that, however the attempt ended);
    * `false` when `millis` ran out (or `"try"` found it taken).
    */
-  takeMasked(restore: Restore, millis: number | "try" | undefined): Effect.Effect<boolean> {
-    if (this.local.tryTake(1)) return Effect.onExitPrimitive(restore(this.server(millis)), this.unlessTaken, true)
-    if (millis === "try") return Effect.succeed(false)
-    if (millis === undefined) {
-      return Effect.flatMap(
-        restore(this.local.wait(1)),
-        () => Effect.onExitPrimitive(restore(this.server(undefined)), this.unlessTaken, true)
-      )
+  private attempt(millis: number | "try" | undefined, attempt: Attempt): Effect.Effect<boolean> {
+    if (this.local.tryTake(1)) {
+      attempt.stage = Stage.turn
+      return this.server(millis, attempt)
     }
+    if (millis === "try") return Effect.succeed(false)
     const start = Date.now()
-    return Effect.flatMap(restore(Effect.timeoutOption(this.local.wait(1), millis)), (turn) => {
-      if (turn._tag === "None") return Effect.succeed(false)
-      const left = millis - (Date.now() - start)
-      return Effect.onExitPrimitive(restore(this.server(left <= 0 ? "try" : left)), this.unlessTaken, true)
+    const wait = millis === undefined ? Effect.asSome(this.local.wait(1)) : Effect.timeoutOption(this.local.wait(1), millis)
+    // The turn is recorded as the wait ends, with no interruption in between.
+    const queued = Effect.uninterruptibleMask((restore) =>
+      Effect.map(restore(wait), (turn) => {
+        if (turn._tag === "Some") attempt.stage = Stage.turn
+        return turn._tag === "Some"
+      })
+    )
+    return Effect.flatMap(queued, (turn) => {
+      if (!turn) return Effect.succeed(false)
+      const left = millis === undefined ? undefined : millis - (Date.now() - start)
+      return this.server(left === undefined ? undefined : left <= 0 ? "try" : left, attempt)
     })
   }
 
-  /** Takes the lock, both halves; `false` when `millis` ran out. */
+  /**
+   * Undoes what an attempt left: its local turn if it got no further, or,
+   * `release`, the lock itself if it still holds it (the body of `withLock`
+   * may have released it, and then another fiber may hold it).
+   */
+  private settle(attempt: Attempt, release: boolean): Effect.Effect<void> | undefined {
+    if (attempt.stage === Stage.turn) {
+      attempt.stage = Stage.none
+      this.local.release(1)
+      return undefined
+    }
+    return release && attempt.stage === Stage.held && this.held?.attempt === attempt ? this.giveBack : undefined
+  }
+
+  /** Takes the lock, both halves; `false` when `millis` ran out. Never leaves the local turn taken otherwise. */
   take(millis: number | "try" | undefined): Effect.Effect<boolean> {
-    return Effect.uninterruptibleMask((restore) => this.takeMasked(restore, millis))
+    return Effect.suspend(() => {
+      const attempt: Attempt = { stage: Stage.none }
+      return Effect.onExitPrimitive(this.attempt(millis, attempt), () => this.settle(attempt, false))
+    })
   }
 
   /**
    * Gives the lock back in the server, then the local turn. A `false` from
    * the server means the connection dropped while the lock was held
    * (postgres.js reconnected for this statement): the lock was lost, and
-   * this dies saying so. Not held: fails with `NotHeldError`, or, `quiet`,
-   * does nothing.
+   * this dies saying so. Fails with `NotHeldError` when not held.
    */
-  private release(quiet: boolean): Effect.Effect<void, NotHeldError> {
-    return Effect.callback<void, NotHeldError>((resume) => {
-      const held = this.held
-      if (held === undefined) {
-        return resume(quiet ? Effect.void : Effect.fail(new NotHeldError({ primitive: this.primitive, operation: "release" })))
-      }
-      this.held = undefined
-      const db = this.db
-      db.send<{ ok: boolean }>(held.sql, this.unlockSql).then(
-        (rows) => {
-          this.local.release(1)
-          if (rows[0]?.ok === true) {
-            db.give(held.sql)
-            return resume(Effect.void)
-          }
-          db.discard(held.sql)
-          resume(Effect.die(db.lost(this.primitive)))
-        },
-        (error: PgFailure) => {
-          this.local.release(1)
-          db.discard(held.sql)
-          resume(Effect.die(db.failure(error)))
+  private readonly release: Effect.Effect<void, NotHeldError> = Effect.callback<void, NotHeldError>((resume) => {
+    const held = this.held
+    if (held === undefined) return resume(Effect.fail(new NotHeldError({ primitive: this.primitive, operation: "release" })))
+    this.held = undefined
+    held.attempt.stage = Stage.none
+    const db = this.db
+    db.send<{ ok: boolean }>(held.sql, this.unlockSql).then(
+      (rows) => {
+        this.local.release(1)
+        if (rows[0]?.ok === true) {
+          db.give(held.sql)
+          return resume(Effect.void)
         }
-      )
-    })
-  }
+        db.discard(held.sql)
+        resume(Effect.die(db.lost(this.primitive)))
+      },
+      (error: PgFailure) => {
+        this.local.release(1)
+        db.discard(held.sql)
+        resume(Effect.die(db.failure(error)))
+      }
+    )
+  })
 
   /** Gives the lock back (see `release`); never interrupted half-way. */
-  readonly give: Effect.Effect<void, NotHeldError> = Effect.uninterruptible(this.release(false))
+  readonly give: Effect.Effect<void, NotHeldError> = Effect.uninterruptible(this.release)
 
-  /** `give` for the end of `withLock`, where the body may have released it already. */
-  private readonly giveAfter = this.release(true)
-  private readonly afterBody = (): Effect.Effect<void> => this.giveAfter as Effect.Effect<void>
+  /** `release` at the end of `withLock`: it held the lock, so `NotHeldError` cannot happen. */
+  private readonly giveBack = this.release as Effect.Effect<void>
 
-  /** Runs `effect` holding the lock, and gives it back however `effect` ends. */
+  /**
+   * Runs `effect` holding the lock, and gives it back however `effect` ends.
+   * One exit hook covers the whole: whatever stage the attempt reached when
+   * the fiber was interrupted or failed, `settle` undoes exactly that.
+   */
   withLock<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> {
-    return Effect.uninterruptibleMask((restore) =>
-      Effect.flatMap(this.takeMasked(restore, undefined), () => Effect.onExitPrimitive(restore(effect), this.afterBody, true))
-    )
+    return Effect.suspend(() => {
+      const attempt: Attempt = { stage: Stage.none }
+      return Effect.onExitPrimitive(Effect.andThen(this.attempt(undefined, attempt), effect), () => this.settle(attempt, true))
+    })
   }
 
   /** Whether any process holds the lock. */

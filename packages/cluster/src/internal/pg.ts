@@ -75,6 +75,14 @@ const connectionErrors = new Set([
 export const isConnectionFailure = (e: unknown): boolean =>
   typeof e === "object" && e !== null && connectionErrors.has(String((e as PgFailure).code))
 
+/**
+ * Every statement goes by the extended protocol, prepared once per
+ * connection. By default postgres.js sends a statement with no parameters
+ * as a simple query (its `simple` option, in its source though not in its
+ * types), which the server parses and plans anew each time.
+ */
+const prepared = { prepare: true, simple: false } as postgres.UnsafeQueryOptions
+
 /** @internal */
 export class Db {
   readonly server: string
@@ -204,7 +212,7 @@ export class Db {
    */
   send<A = any>(sql: Sql, text: string, params: ReadonlyArray<unknown> = []): Promise<ReadonlyArray<A>> & postgres.PendingQuery<any> {
     this.queries++
-    const query = sql.unsafe(text, params as Array<any>, { prepare: true })
+    const query = sql.unsafe(text, params as Array<any>, prepared)
     const notePid = () => {
       const pid = (query as unknown as { state?: { pid?: number } }).state?.pid
       if (pid !== undefined && pid !== 0) this.pids.set(sql, pid)
