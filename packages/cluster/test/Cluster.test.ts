@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber, Option } from "effect"
+import { Deferred, Effect, Fiber, Option } from "effect"
 import type { Queue } from "@weft/primitives"
 import { Cluster } from "../src/index.ts"
 import { connect, defectTag, eventually, lockWaiters, skip, title, unique } from "./helpers.ts"
@@ -33,6 +33,39 @@ describe(title("Cluster: one process, two handles"), () => {
       assert.isTrue(yield* la.tryAcquire)
       assert.isAbove(yield* la.fencingToken, t2)
       yield* la.release
+    })))
+})
+
+describe(title("Cluster lock: fibers of one process"), () => {
+  it.live.skipIf(skip)("a withLock body that releases early: its end does not release the hold another fiber took since", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const lock = yield* (yield* connect()).lock(unique("lock"))
+      const bodyMayEnd = yield* Deferred.make<void>()
+      const first = yield* Effect.forkChild(
+        lock.withLock(Effect.andThen(lock.release, Deferred.await(bodyMayEnd))),
+        { startImmediately: true }
+      )
+      yield* eventually(Effect.map(lock.locked, (locked) => !locked))
+      yield* lock.acquire // another fiber's hold, taken while the first body still runs
+      yield* Deferred.succeed(bodyMayEnd, undefined)
+      yield* Fiber.join(first)
+      assert.isTrue(yield* lock.locked, "the first body's end released the second fiber's hold")
+      yield* lock.release
+      assert.isFalse(yield* lock.locked)
+    })))
+
+  it.live.skipIf(skip)("a fiber that times out or is interrupted while queued in its process leaves no turn taken", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const lock = yield* (yield* connect()).lock(unique("lock"))
+      yield* lock.acquire
+      assert.isFalse(yield* lock.acquireFor("50 millis"))
+      const queued = yield* Effect.forkChild(lock.withLock(Effect.void), { startImmediately: true })
+      yield* Effect.sleep("50 millis")
+      yield* Fiber.interrupt(queued)
+      yield* lock.release
+      // Had either left the process's turn taken, this would wait forever.
+      assert.isTrue(yield* lock.withLock(Effect.succeed(true)).pipe(Effect.timeout("5 seconds")))
+      assert.isFalse(yield* lock.locked)
     })))
 })
 
