@@ -54,7 +54,8 @@ import { type Fenced, makeLock, makeRLock, makeSemaphore } from "./internal/lock
 import { Db } from "./internal/pg.ts"
 import { checkMaxsize, makeQueue } from "./internal/queue.ts"
 import { install, isSchemaName, register, sessionKeySql } from "./internal/schema.ts"
-import { makeBarrier, makeEvent, makePubSub } from "./internal/signals.ts"
+import { makePubSub } from "./internal/pubsub.ts"
+import { makeBarrier, makeEvent } from "./internal/signals.ts"
 
 /**
  * The kinds of cluster primitive.
@@ -192,7 +193,7 @@ export interface Cluster {
     name: string,
     maxsize?: number
   ): Effect.Effect<Queue.Queue<A> & { readonly handle: Handle<"queue"> }, ClusterNameClashError | InvalidArgumentError>
-  /** A publish/subscribe channel named `name`; messages cross as JSON, at most 7999 bytes each. */
+  /** A publish/subscribe channel named `name`; messages cross as JSON, up to 16 MiB each. */
   pubsub<A = unknown>(
     name: string
   ): Effect.Effect<PubSub.PubSub<A> & { readonly handle: Handle<"pubsub"> }, ClusterNameClashError | InvalidArgumentError>

@@ -2,7 +2,7 @@
 // PubSub, a manager's pubsub (attached through its handle, as another
 // process would) and a cluster pubsub.
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber, Option, type Scope } from "effect"
+import { Cause, Effect, Fiber, Option, type Scope } from "effect"
 import { Manager, PubSub } from "@weft/primitives"
 import { connect, skip, title, unique } from "./helpers.ts"
 
@@ -58,4 +58,30 @@ if (skip) {
   describe.skip(title("cluster pubsub"), () => it("the PubSub behaviours", () => {}))
 } else {
   pubsubBehaviours("cluster.pubsub(name)", () => Effect.flatMap(connect(), (c) => c.pubsub<number>(unique("pubsub"))))
+
+  describe(title("cluster pubsub: large messages"), () => {
+    it.live("a message larger than a NOTIFY payload arrives whole and in order, to take and to takeAll; one over 16 MiB dies naming the limit", () =>
+      Effect.scoped(Effect.gen(function*() {
+        const name = unique("pubsub")
+        const hub = yield* (yield* connect()).pubsub<unknown>(name)
+        const other = yield* (yield* connect()).pubsub<unknown>(name)
+        const sub = yield* hub.subscribe
+        const big = { text: "é€😀".repeat(20_000), n: 7 } // ~180 KB of JSON, multi-byte characters
+        yield* other.publish(1)
+        yield* other.publish(big)
+        yield* other.publish(2)
+        const got: Array<unknown> = []
+        while (got.length < 3) got.push(Option.getOrThrow(yield* sub.takeFor("10 seconds")))
+        assert.deepStrictEqual(got, [1, big, 2])
+        yield* other.publish(big)
+        let all: ReadonlyArray<unknown> = []
+        for (let i = 0; i < 500 && all.length === 0; i++) {
+          all = yield* sub.takeAll
+          if (all.length === 0) yield* Effect.sleep("10 millis")
+        }
+        assert.deepStrictEqual(all, [big])
+        const tooBig = yield* Effect.exit(hub.publish("x".repeat(16 * 1024 * 1024)))
+        assert.isTrue(tooBig._tag === "Failure" && String(Cause.squash(tooBig.cause)).includes("16 MiB"))
+      })), 60_000)
+  })
 }

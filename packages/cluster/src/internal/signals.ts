@@ -1,14 +1,13 @@
 /**
- * Event, Barrier and PubSub: state in the `names` row, wake-ups by
+ * Event and Barrier: state in the `names` row, wake-ups by
  * LISTEN/NOTIFY. A waiter registers for the primitive's channel first, then
  * looks at the state, then sleeps until a notification: nothing is missed,
  * and nothing polls.
  *
  * @internal
  */
-import { Duration, Effect, Option, type Scope } from "effect"
-import { BrokenBarrierError, type Barrier, type Event, InvalidArgumentError, PubSub } from "@weft/primitives"
-import { stringify } from "@weft/primitives/json"
+import { Duration, Effect, Option } from "effect"
+import { BrokenBarrierError, type Barrier, type Event, InvalidArgumentError } from "@weft/primitives"
 import { timeout as parseTimeout } from "@weft/primitives/validate"
 import type { Listener } from "./listener.ts"
 import type { Db } from "./pg.ts"
@@ -129,37 +128,3 @@ export const makeBarrier = (db: Db, listener: Listener, entry: Entry, parties: n
     )
   }
 }
-
-/** PostgreSQL's NOTIFY payload limit is 8000 bytes. */
-const maxPayload = 7999
-
-/**
- * A pubsub on NOTIFY: a message is one notification on the primitive's
- * channel, so every listener gets every message in commit order.
- *
- * @internal
- */
-export const makePubSub = (db: Db, listener: Listener, entry: Entry): PubSub.PubSub<unknown> => ({
-  publish: (message) =>
-    Effect.suspend(() => {
-      const json = stringify("ClusterPubSub.publish", message)
-      if (typeof json !== "string") return Effect.die(json)
-      if (Buffer.byteLength(json) > maxPayload) {
-        return Effect.die(
-          new InvalidArgumentError({
-            operation: "ClusterPubSub.publish",
-            argument: "message",
-            value: `${Buffer.byteLength(json)} bytes of JSON`,
-            expected: `at most ${maxPayload} bytes of JSON (PostgreSQL's NOTIFY payload limit)`
-          })
-        )
-      }
-      return Effect.asVoid(db.q("SELECT pg_notify($1, $2)", [entry.channel, json]))
-    }),
-  subscribe: Effect.map(listener.inbox(entry.channel), (inbox) =>
-    PubSub.subscriptionOf(
-      "ClusterPubSub",
-      Effect.map(inbox.next, (m) => JSON.parse(m) as unknown),
-      Effect.map(inbox.drain, (ms) => ms.map((m) => JSON.parse(m) as unknown))
-    )) as Effect.Effect<PubSub.Subscription<unknown>, never, Scope.Scope>
-})
