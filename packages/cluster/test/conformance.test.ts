@@ -7,15 +7,17 @@ import { Effect } from "effect"
 import { eventConformance } from "../../primitives/test/conformance/Event.ts"
 import { lockConformance } from "../../primitives/test/conformance/Lock.ts"
 import { queueConformance } from "../../primitives/test/conformance/Queue.ts"
+import { rlockConformance } from "../../primitives/test/conformance/RLock.ts"
 import { semaphoreConformance } from "../../primitives/test/conformance/Semaphore.ts"
 import { connect, skip, title, unique } from "./helpers.ts"
 
 if (skip) {
   describe.skip(title("cluster conformance"), () => {
-    it("lock, semaphore, event and queue conformance", () => {})
+    it("lock, rlock, semaphore, event and queue conformance", () => {})
   })
 } else {
   lockConformance("cluster.lock(name)", () => Effect.flatMap(connect(), (c) => c.lock(unique("conformance-lock"))))
+  rlockConformance("cluster.rlock(name)", () => Effect.flatMap(connect(), (c) => c.rlock(unique("conformance-rlock"))))
   semaphoreConformance("cluster.semaphore(name, n)", (permits) =>
     Effect.flatMap(connect(), (c) => c.semaphore(unique("conformance-sem"), permits)))
   eventConformance("cluster.event(name)", () => Effect.flatMap(connect(), (c) => c.event(unique("conformance-event"))))

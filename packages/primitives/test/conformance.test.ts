@@ -7,11 +7,12 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { Effect } from "effect"
-import { Event, FileLock, Lock, Manager, Queue, Semaphore, SharedEvent, SharedLock, SharedQueue, SharedSemaphore } from "../src/index.ts"
+import { Event, FileLock, Lock, Manager, Queue, RLock, Semaphore, SharedEvent, SharedLock, SharedQueue, SharedSemaphore } from "../src/index.ts"
 import { pendingHolds } from "../src/shared/internal/futex.ts"
 import { eventConformance } from "./conformance/Event.ts"
 import { lockConformance } from "./conformance/Lock.ts"
 import { queueConformance } from "./conformance/Queue.ts"
+import { rlockConformance } from "./conformance/RLock.ts"
 import { semaphoreConformance } from "./conformance/Semaphore.ts"
 
 const tempDir = Effect.acquireRelease(
@@ -33,6 +34,10 @@ lockConformance("SharedLock", () => SharedLock.make, threads)
 lockConformance("manager.lock()", () => Effect.flatMap(manager, (m) => m.lock()))
 lockConformance("manager lock, attached by handle", () => attached(Effect.flatMap(manager, (m) => m.lock())) as any)
 lockConformance("FileLock", () => Effect.flatMap(tempDir, (dir) => FileLock.make(path.join(dir, "conformance.lock"))))
+
+rlockConformance("RLock", () => RLock.make)
+rlockConformance("manager.rlock()", () => Effect.flatMap(manager, (m) => m.rlock()))
+rlockConformance("manager rlock, attached by handle", () => attached(Effect.flatMap(manager, (m) => m.rlock())) as any)
 
 semaphoreConformance("Semaphore", (permits) => Semaphore.make(permits))
 semaphoreConformance("SharedSemaphore", (permits) => SharedSemaphore.make(permits), threads)
