@@ -13,7 +13,7 @@ import { assert, describe } from "@effect/vitest"
 import { Effect, Exit, Fiber } from "effect"
 import { pipe } from "effect/Function"
 import { Lock, Promised } from "../../src/index.ts"
-import { eventually, type Factory, type Options, mostInside, settle, tester } from "./helpers.ts"
+import { eventually, type Factory, interruptedWaiter, type Options, mostInside, settle, tester } from "./helpers.ts"
 
 export const lockConformance = (name: string, make: Factory<Lock.Lock>, options?: Options): void => {
   const test = tester(`${name} (lock conformance)`, make, options)
@@ -88,17 +88,7 @@ export const lockConformance = (name: string, make: Factory<Lock.Lock>, options?
       }))
 
     test("an interrupted waiter leaves nothing held, and the next waiter still gets the lock", [], (lock) =>
-      Effect.gen(function*() {
-        yield* lock.acquire
-        const quitter = yield* Effect.forkChild(lock.acquire)
-        yield* settle
-        const next = yield* Effect.forkChild(lock.withLock(Effect.succeed("next")))
-        yield* settle
-        yield* Fiber.interrupt(quitter)
-        yield* lock.release
-        assert.strictEqual(yield* Fiber.join(next), "next")
-        yield* eventually(Effect.map(lock.locked, (held) => !held))
-      }))
+      interruptedWaiter(lock))
 
     test("members work passed as values or destructured; module functions data-first and data-last", [], (lock) =>
       Effect.gen(function*() {

@@ -11,7 +11,7 @@
 import { assert, describe } from "@effect/vitest"
 import { Effect, Exit, Fiber } from "effect"
 import type { RLock } from "../../src/index.ts"
-import { eventually, type Factory, type Options, settle, tester } from "./helpers.ts"
+import { eventually, type Factory, interruptedWaiter, type Options, settle, tester } from "./helpers.ts"
 
 export const rlockConformance = (name: string, make: Factory<RLock.RLock>, options?: Options): void => {
   const test = tester(`${name} (rlock conformance)`, make, options)
@@ -70,16 +70,6 @@ export const rlockConformance = (name: string, make: Factory<RLock.RLock>, optio
       }))
 
     test("an interrupted waiter leaves nothing held, and the next waiter still gets it", [], (lock) =>
-      Effect.gen(function*() {
-        yield* lock.acquire
-        const quitter = yield* Effect.forkChild(lock.acquire)
-        yield* settle
-        const next = yield* Effect.forkChild(lock.withLock(Effect.succeed("next")))
-        yield* settle
-        yield* Fiber.interrupt(quitter)
-        yield* lock.release
-        assert.strictEqual(yield* Fiber.join(next), "next")
-        yield* eventually(Effect.map(lock.locked, (held) => !held))
-      }))
+      interruptedWaiter(lock))
   })
 }

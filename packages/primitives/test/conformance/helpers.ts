@@ -5,8 +5,8 @@
  * conditions instead of sleeping a fixed time where they can, and give time
  * bounds room for a loaded machine.
  */
-import { it } from "@effect/vitest"
-import { Effect, type Scope } from "effect"
+import { assert, it } from "@effect/vitest"
+import { Effect, Fiber, type Scope } from "effect"
 
 /** Makes a fresh primitive for one test; its scope closes when the test ends. */
 export type Factory<P, Args extends ReadonlyArray<unknown> = []> = (...args: Args) => Effect.Effect<P, unknown, Scope.Scope>
@@ -27,6 +27,31 @@ export const eventually = (check: Effect.Effect<boolean, unknown>, ms = 5_000): 
  * waiters this far apart so that their arrival order is their fork order.
  */
 export const settle: Effect.Effect<void> = Effect.sleep("25 millis")
+
+/** What `interruptedWaiter` needs: any lock, reentrant or not. */
+interface Exclusive {
+  readonly acquire: Effect.Effect<void, unknown>
+  readonly release: Effect.Effect<void, unknown>
+  readonly locked: Effect.Effect<boolean>
+  withLock<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R>
+}
+
+/**
+ * Shared by the lock and rlock suites: a waiter interrupted while queued
+ * leaves nothing held, and the waiter behind it still gets the lock.
+ */
+export const interruptedWaiter = (lock: Exclusive) =>
+  Effect.gen(function*() {
+    yield* lock.acquire
+    const quitter = yield* Effect.forkChild(lock.acquire)
+    yield* settle
+    const next = yield* Effect.forkChild(lock.withLock(Effect.succeed("next")))
+    yield* settle
+    yield* Fiber.interrupt(quitter)
+    yield* lock.release
+    assert.strictEqual(yield* Fiber.join(next), "next")
+    yield* eventually(Effect.map(lock.locked, (held) => !held))
+  })
 
 /** What a scope adds to a suite. */
 export interface Options {
