@@ -39,9 +39,6 @@ import type { Conn, Hosted } from "./kind.ts"
 import { encodeError, type Reply, readLines, send } from "./protocol.ts"
 
 /** @internal */
-export { type Conn, type Hosted } from "./kind.ts"
-
-/** @internal */
 export const Local: Conn = { id: 0, socket: undefined, running: new Map(), sessions: new Map(), unacked: new Map() }
 
 /**
