@@ -1,7 +1,7 @@
 /**
  * weft ticketing — the 12306 ticket office.
  *
- *   node src/main.ts serve [--port 0] [--file tickets.json] [--tickets N] [--workers N] [--admin-token T] [--hold MS]
+ *   node src/main.ts serve [--port 0] [--data DIR | --file PATH] [--tickets N] [--workers N] [--admin-token T] [--hold MS]
  *   node src/main.ts rush  [--tickets 3] [--buyers 10] [--lock file|manager|none] [--no-lock] [--think MS] [--hold MS] [--file PATH]
  *
  * With `--workers N` (N > 1) this process is the cluster's primary: it forks
@@ -12,6 +12,7 @@ import cluster from "node:cluster"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
 import * as Main from "@weft/app/Main"
 import { Effect, Runtime } from "effect"
@@ -22,13 +23,18 @@ import * as Server from "./server.ts"
 import * as Store from "./store.ts"
 
 const usage = `usage:
-  serve [--port 0] [--file tickets.json] [--tickets N] [--workers 1] [--admin-token T] [--hold MS]
+  serve [--port 0] [--data DIR | --file PATH] [--tickets N] [--workers 1] [--admin-token T] [--hold MS]
         the ticket office on 127.0.0.1: GET /, GET /tickets, POST /buy, GET /orders/:id, POST /reset
-        (--tickets N starts a fresh sale of N; a missing store starts with 3 tickets;
+        (the store is DIR/tickets.json, DIR being --data, else WEFT_DATA_DIR, else the
+         repository's data/ folder (npm start's too); --file PATH names it outright;
+         --tickets N starts a fresh sale of N; a missing store starts with 3 tickets;
          --workers N serves from N processes on one port; the admin token may also come
          from TICKETING_ADMIN_TOKEN, and without one POST /reset is refused)
   rush  [--tickets 3] [--buyers 10] [--lock file|manager|none] [--no-lock] [--think MS] [--hold MS] [--file PATH]
         one process per buyer (a ProcessPool); all start at one barrier, look, then buy`
+
+/** The repository's `data/` folder, where `npm start` keeps its stores too. */
+const defaultDataDir = fileURLToPath(new URL("../../../data", import.meta.url))
 
 /** A bad command line: the message and the usage, exit code 2. */
 class UsageError extends Error {
@@ -90,6 +96,7 @@ if (cluster.isWorker) {
           think: { type: "string" },
           hold: { type: "string" },
           file: { type: "string" },
+          data: { type: "string" },
           port: { type: "string" },
           workers: { type: "string" },
           "admin-token": { type: "string" }
@@ -141,7 +148,11 @@ if (cluster.isWorker) {
   })
 
   const serveMode = Effect.gen(function*() {
-    const file = path.resolve(options.file ?? "tickets.json")
+    if (options.file !== undefined && options.data !== undefined) throw new UsageError(`--file and --data disagree: give one`)
+    // Never the working directory: the data directory, as `npm start` uses it.
+    const data = path.resolve(options.data ?? (process.env.WEFT_DATA_DIR || defaultDataDir))
+    if (options.file === undefined) fs.mkdirSync(data, { recursive: true })
+    const file = path.resolve(options.file ?? path.join(data, "tickets.json"))
     const hold = int("hold", 0)!
     const workers = int("workers", 1, 1, 64)!
     const adminToken = options["admin-token"] ?? (process.env.TICKETING_ADMIN_TOKEN || undefined)

@@ -1,3 +1,4 @@
+import * as fs from "node:fs"
 import * as net from "node:net"
 import * as path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
@@ -42,6 +43,18 @@ const serve = (file: string, args: ReadonlyArray<string> = []) =>
   })
 
 describe("HTTP API", () => {
+  it.live("serve keeps its store in the data directory (--data DIR), never in the working directory", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const dir = yield* tempDir
+      const server = yield* child(mainScript, ["serve", "--data", dir, "--tickets", "2"])
+      const line = yield* server.line("serving http://127.0.0.1:", 30_000)
+      const file = path.join(dir, "tickets.json")
+      assert.include(line, `store ${file}`)
+      assert.isTrue(fs.existsSync(file))
+      const url = /serving (http:\/\/127\.0\.0\.1:\d+)/.exec(line)![1]!
+      assert.strictEqual((yield* buy(url, { buyer: "ada" })).status, 200)
+    })), 60_000)
+
   it.live("GET /tickets, POST /buy (order with a seat) until 409, GET /orders/:id, 404s", () =>
     Effect.scoped(Effect.gen(function*() {
       const { url } = yield* served(2)
