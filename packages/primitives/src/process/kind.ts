@@ -7,7 +7,7 @@
  *
  * A kind says:
  * - how it is hosted (`host`: the fiber primitive and the server's books);
- * - its operations (`run`), each run on behalf of one connection;
+ * - its operations (`ops`), each run on behalf of one connection;
  * - whether its calls run in a per-(connection, client fiber) `Session`
  *   (`session`: the kinds owned by a fiber, as an `RLock` is);
  * - which replies the client must acknowledge, and how an unacknowledged one
@@ -86,8 +86,8 @@ export interface KindDef<K extends string, S, I, Args extends ReadonlyArray<any>
   readonly factory?: F
   /** Makes the primitive and its books (the manager factory's body). */
   readonly host: (...args: Args) => Effect.Effect<S, any>
-  /** One operation on behalf of `conn`; `undefined` for an operation the kind does not have. */
-  readonly run: (state: S, conn: Conn, op: string, args: ReadonlyArray<any>) => Effect.Effect<any, any> | undefined
+  /** Its operations by name, each run with the call's arguments on behalf of `conn`. */
+  readonly ops: { readonly [op: string]: (state: S, args: ReadonlyArray<any>, conn: Conn) => Effect.Effect<any, any> }
   /** Set for kinds owned by a fiber: their calls run in a `Session` that owns this lock. */
   readonly session?: {
     readonly lock: (state: S) => RLock.RLock

@@ -47,7 +47,9 @@ export const Local: Conn = { id: 0, socket: undefined, running: new Map(), sessi
  * @internal
  */
 export const run = (hosted: Hosted, conn: Conn, op: string, args: ReadonlyArray<any>): Effect.Effect<any, any> =>
-  hosted.def.run(hosted.state, conn, op, args) ?? Effect.die(new Error(`${hosted.def.kind} has no operation ${op}`))
+  Object.hasOwn(hosted.def.ops, op)
+    ? hosted.def.ops[op]!(hosted.state, args, conn)
+    : Effect.die(new Error(`${hosted.def.kind} has no operation ${op}`))
 
 const toReply = (r: number, exit: Exit.Exit<unknown, unknown>): Reply => {
   if (Exit.isSuccess(exit)) return { t: "reply", r, x: "ok", v: exit.value }

@@ -34,22 +34,13 @@ export interface Factory {
 export const kind = make<Factory>()({
   kind: "barrier",
   host: (parties: number, action?: Effect.Effect<unknown, unknown>) => Barrier.make(parties, action),
-  run: (barrier, _conn, op, args) => {
-    switch (op) {
-      case "wait":
-        return barrier.wait
-      case "waitFor":
-        return barrier.waitFor(args[0])
-      case "abort":
-        return barrier.abort
-      case "reset":
-        return barrier.reset
-      case "waiting":
-        return barrier.waiting
-      case "broken":
-        return barrier.broken
-    }
-    return undefined
+  ops: {
+    wait: (barrier) => barrier.wait,
+    waitFor: (barrier, [timeout]) => barrier.waitFor(timeout),
+    abort: (barrier) => barrier.abort,
+    reset: (barrier) => barrier.reset,
+    waiting: (barrier) => barrier.waiting,
+    broken: (barrier) => barrier.broken
   },
   info: (barrier): { readonly parties: number } => ({ parties: barrier.parties }),
   view: ({ invoke }, { parties = 0 }): Barrier.Barrier => ({

@@ -81,26 +81,17 @@ export const kind = make<Factory>()({
   kind: "condition",
   host: () =>
     Effect.flatMap(RLock.make, (lock) => Effect.map(Effect.orDie(Condition.make(lock)), (prim): State => ({ prim, lock }))),
-  run: ({ lock, prim: cond }, _conn, op, args) => {
-    switch (op) {
-      case "acquire":
-        return cond.acquire
-      case "release":
-        return cond.release
-      case "wait":
-        return cond.wait
-      case "waitFor":
-        return cond.waitFor(args[0])
-      case "notify":
-        return cond.notify(args[0])
-      case "notifyAll":
-        return cond.notifyAll
-      case "passOn": // a client interrupted after its wait was notified
-        return cond.notify(1)
-      case "isOwned": // for the client's `waitUntil`
-        return lock.isOwned
-    }
-    return undefined
+  ops: {
+    acquire: ({ prim }) => prim.acquire,
+    release: ({ prim }) => prim.release,
+    wait: ({ prim }) => prim.wait,
+    waitFor: ({ prim }, [timeout]) => prim.waitFor(timeout),
+    notify: ({ prim }, [n]) => prim.notify(n),
+    notifyAll: ({ prim }) => prim.notifyAll,
+    // A client interrupted after its wait was notified passes it on.
+    passOn: ({ prim }) => prim.notify(1),
+    // For the client's `waitUntil`.
+    isOwned: ({ lock }) => lock.isOwned
   },
   session: {
     lock: (state) => state.lock,

@@ -33,20 +33,12 @@ export interface Factory {
 export const kind = make<Factory>()({
   kind: "event",
   host: () => Event.make,
-  run: (event, _conn, op, args) => {
-    switch (op) {
-      case "set":
-        return event.set
-      case "clear":
-        return event.clear
-      case "isSet":
-        return event.isSet
-      case "wait":
-        return event.wait
-      case "waitFor":
-        return event.waitFor(args[0])
-    }
-    return undefined
+  ops: {
+    set: (event) => event.set,
+    clear: (event) => event.clear,
+    isSet: (event) => event.isSet,
+    wait: (event) => event.wait,
+    waitFor: (event, [timeout]) => event.waitFor(timeout)
   },
   view: ({ invoke }): Event.Event => ({
     set: invoke("set", []),

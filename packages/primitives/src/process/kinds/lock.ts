@@ -40,26 +40,13 @@ export interface State {
 export const kind = make<Factory>()({
   kind: "lock",
   host: () => Effect.map(Lock.make, (prim): State => ({ prim, holder: undefined })),
-  run: (state, conn, op, args) => {
-    const lock = state.prim
-    const hold = (taken: boolean) => {
-      if (taken) state.holder = conn
-    }
-    switch (op) {
-      case "acquire":
-        return tracked(lock.acquire, () => hold(true))
-      case "tryAcquire":
-        return tracked(lock.tryAcquire, hold)
-      case "acquireFor":
-        return tracked(lock.acquireFor(args[0]), hold)
-      case "release":
-        return tracked(lock.release, () => {
-          state.holder = undefined
-        })
-      case "locked":
-        return lock.locked
-    }
-    return undefined
+  ops: {
+    acquire: (state, _, conn) => tracked(state.prim.acquire, () => void (state.holder = conn)),
+    tryAcquire: (state, _, conn) => tracked(state.prim.tryAcquire, (taken) => void (taken && (state.holder = conn))),
+    acquireFor: (state, [timeout], conn) =>
+      tracked(state.prim.acquireFor(timeout), (taken) => void (taken && (state.holder = conn))),
+    release: (state) => tracked(state.prim.release, () => void (state.holder = undefined)),
+    locked: (state) => state.prim.locked
   },
   drop: (state, conn) => {
     if (state.holder !== conn) return

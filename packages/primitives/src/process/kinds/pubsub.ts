@@ -59,23 +59,19 @@ const view = ({ invoke, subscribe }: Remote): PubSub.PubSub<unknown> => ({
 export const kind = make<Factory>()({
   kind: "pubsub",
   host: () => Effect.map(PubSub.make<unknown>(), (prim): State => ({ prim, remote: new Map() })),
-  run: (state, conn, op, args) => {
-    switch (op) {
-      case "publish":
-        // In one step, so every subscriber, local or remote, sees the
-        // messages in the order they were published.
-        return Effect.suspend(() => {
-          for (const { conn: c, s } of state.remote.values()) {
-            if (c.socket !== undefined) send(c.socket, { t: "msg", s, v: args[0] })
-          }
-          return state.prim.publish(args[0])
-        })
-      case "subscribe": // the client chose the id, so its buffer exists before the first message
-        return Effect.sync(() => void state.remote.set(`${conn.id}:${args[0]}`, { conn, s: args[0] }))
-      case "unsubscribe":
-        return Effect.sync(() => void state.remote.delete(`${conn.id}:${args[0]}`))
-    }
-    return undefined
+  ops: {
+    // In one step, so every subscriber, local or remote, sees the messages
+    // in the order they were published.
+    publish: (state, [message]) =>
+      Effect.suspend(() => {
+        for (const { conn, s } of state.remote.values()) {
+          if (conn.socket !== undefined) send(conn.socket, { t: "msg", s, v: message })
+        }
+        return state.prim.publish(message)
+      }),
+    // The client chose the id, so its buffer exists before the first message.
+    subscribe: (state, [s], conn) => Effect.sync(() => void state.remote.set(`${conn.id}:${s}`, { conn, s })),
+    unsubscribe: (state, [s], conn) => Effect.sync(() => void state.remote.delete(`${conn.id}:${s}`))
   },
   drop: (state, conn) => {
     for (const [key, sub] of state.remote) if (sub.conn === conn) state.remote.delete(key)

@@ -111,46 +111,30 @@ const view = ({ invoke }: Remote, { maxsize = 0 }: { readonly maxsize?: number }
 export const kind = make<Factory>()({
   kind: "queue",
   host: (maxsize?: number) => Effect.map(Queue.fifo<unknown>(maxsize), (prim): State => ({ prim, remote: remoteQueue(prim) })),
-  run: (state, conn, op, args) => {
-    const queue = state.prim
-    switch (op) {
-      case "put":
-        return queue.put(args[0])
-      case "putNowait":
-        return queue.putNowait(args[0])
-      case "putFor":
-        return queue.putFor(args[0], args[1])
-      case "get":
-        return state.remote.get
-      case "getNowait":
-        return state.remote.getNowait
-      case "getFor":
-        return state.remote.getFor(args[0])
-      case "restore": {
-        // A client interrupted after its get was won gives the item back.
-        for (const [r, unacked] of conn.unacked) {
-          const taken = unacked.value as Taken
-          if (unacked.hosted.state === state && taken.seq === args[0]) {
-            conn.unacked.delete(r)
-            return state.remote.restore(taken.item, taken.seq)
-          }
+  ops: {
+    put: ({ prim }, [item]) => prim.put(item),
+    putNowait: ({ prim }, [item]) => prim.putNowait(item),
+    putFor: ({ prim }, [item, timeout]) => prim.putFor(item, timeout),
+    get: ({ remote }) => remote.get,
+    getNowait: ({ remote }) => remote.getNowait,
+    getFor: ({ remote }, [timeout]) => remote.getFor(timeout),
+    // A client interrupted after its get was won gives the item back.
+    restore: (state, [seq], conn) => {
+      for (const [r, unacked] of conn.unacked) {
+        const taken = unacked.value as Taken
+        if (unacked.hosted.state === state && taken.seq === seq) {
+          conn.unacked.delete(r)
+          return state.remote.restore(taken.item, taken.seq)
         }
-        return Effect.void
       }
-      case "size":
-        return queue.size
-      case "isEmpty":
-        return queue.isEmpty
-      case "isFull":
-        return queue.isFull
-      case "taskDone":
-        return queue.taskDone
-      case "join":
-        return queue.join
-      case "shutdown":
-        return queue.shutdown({ immediate: args[0] === true })
-    }
-    return undefined
+      return Effect.void
+    },
+    size: ({ prim }) => prim.size,
+    isEmpty: ({ prim }) => prim.isEmpty,
+    isFull: ({ prim }) => prim.isFull,
+    taskDone: ({ prim }) => prim.taskDone,
+    join: ({ prim }) => prim.join,
+    shutdown: ({ prim }, [immediate]) => prim.shutdown({ immediate: immediate === true })
   },
   acked: {
     ops: takes,

@@ -43,22 +43,13 @@ export const view = (invoke: Invoke, cast: Cast): RLock.RLock => ({
 export const kind = make<Factory>()({
   kind: "rlock",
   host: () => RLock.make,
-  run: (rlock, _conn, op, args) => {
-    switch (op) {
-      case "acquire":
-        return rlock.acquire
-      case "tryAcquire":
-        return rlock.tryAcquire
-      case "acquireFor":
-        return rlock.acquireFor(args[0])
-      case "release":
-        return rlock.release
-      case "locked":
-        return rlock.locked
-      case "isOwned":
-        return rlock.isOwned
-    }
-    return undefined
+  ops: {
+    acquire: (rlock) => rlock.acquire,
+    tryAcquire: (rlock) => rlock.tryAcquire,
+    acquireFor: (rlock, [timeout]) => rlock.acquireFor(timeout),
+    release: (rlock) => rlock.release,
+    locked: (rlock) => rlock.locked,
+    isOwned: (rlock) => rlock.isOwned
   },
   session: { lock: (rlock) => rlock, acked: () => false, passOn: () => Effect.void },
   view: ({ cast, invoke }) => view(invoke, cast),

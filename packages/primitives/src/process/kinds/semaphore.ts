@@ -60,20 +60,13 @@ export const kind = make<Factory>()({
   kind: "semaphore",
   host: (n: number, options?: { readonly bounded?: boolean }) =>
     Effect.map(options?.bounded ? Semaphore.bounded(n) : Semaphore.make(n), (prim): State => ({ prim, held: new Map() })),
-  run: ({ held, prim: sem }, conn, op, args) => {
-    switch (op) {
-      case "acquire":
-        return tracked(sem.acquire(args[0]), () => takePermits(held, conn, args[0]))
-      case "tryAcquire":
-        return tracked(sem.tryAcquire(args[0]), (taken) => taken && takePermits(held, conn, args[0]))
-      case "acquireFor":
-        return tracked(sem.acquireFor(args[0], args[1]), (taken) => taken && takePermits(held, conn, args[1]))
-      case "release":
-        return tracked(sem.release(args[0]), () => returnPermits(held, conn, args[0]))
-      case "available":
-        return sem.available
-    }
-    return undefined
+  ops: {
+    acquire: ({ held, prim }, [k], conn) => tracked(prim.acquire(k), () => takePermits(held, conn, k)),
+    tryAcquire: ({ held, prim }, [k], conn) => tracked(prim.tryAcquire(k), (taken) => taken && takePermits(held, conn, k)),
+    acquireFor: ({ held, prim }, [timeout, k], conn) =>
+      tracked(prim.acquireFor(timeout, k), (taken) => taken && takePermits(held, conn, k)),
+    release: ({ held, prim }, [k], conn) => tracked(prim.release(k), () => returnPermits(held, conn, k)),
+    available: ({ prim }) => prim.available
   },
   drop: (state, conn) => {
     const n = state.held.get(conn)
