@@ -16,7 +16,8 @@ import * as RLock from "../../RLock.ts"
 import { make } from "../kind.ts"
 import type { Managed } from "../Manager.ts"
 import { encodeTimeout } from "../protocol.ts"
-import { guarded, took } from "./support.ts"
+import { guardedBy } from "../../internal/guard.ts"
+import { took } from "./support.ts"
 
 /** The manager's factory for this kind. */
 export interface Factory {
@@ -108,7 +109,7 @@ export const kind = make<Factory>()({
     return {
       acquire,
       release: invoke("release", []),
-      withLock: (effect) => guarded(acquire, releaseAfter, effect),
+      withLock: (effect) => guardedBy(acquire, releaseAfter, effect),
       wait,
       waitFor,
       // Python's `wait_for`, here: the predicate runs in this process, between

@@ -11,7 +11,8 @@ import * as Lock from "../../Lock.ts"
 import { type Cast, type Conn, type Invoke, make } from "../kind.ts"
 import type { Managed } from "../Manager.ts"
 import { encodeTimeout } from "../protocol.ts"
-import { guarded, ignoring, took, tracked } from "./support.ts"
+import { guardedBy } from "../../internal/guard.ts"
+import { ignoring, took, tracked } from "./support.ts"
 
 /** The manager's factory for this kind. */
 export interface Factory {
@@ -69,7 +70,7 @@ export const view = (invoke: Invoke, cast: Cast): Lock.Lock => {
     acquireFor: (timeout: Duration.Input): Effect.Effect<boolean, InvalidArgumentError> =>
       invoke("acquireFor", [encodeTimeout(timeout)]),
     release,
-    withLock: (effect) => guarded(acquire, releaseAfter, effect),
+    withLock: (effect) => guardedBy(acquire, releaseAfter, effect),
     locked: invoke("locked", [])
   }
 }

@@ -11,7 +11,8 @@ import * as Semaphore from "../../Semaphore.ts"
 import { type Cast, type Conn, type Invoke, make } from "../kind.ts"
 import type { Managed } from "../Manager.ts"
 import { encodeTimeout } from "../protocol.ts"
-import { guarded, ignoring, took, tracked } from "./support.ts"
+import { guardedBy } from "../../internal/guard.ts"
+import { ignoring, took, tracked } from "./support.ts"
 
 /** The manager's factory for this kind. */
 export interface Factory {
@@ -87,6 +88,6 @@ const view = (invoke: Invoke, cast: Cast): Semaphore.Semaphore => ({
     invoke("acquireFor", [encodeTimeout(timeout), k]),
   release: (k = 1): Effect.Effect<void, InvalidArgumentError | SemaphoreOverflowError> => invoke("release", [k]),
   withPermits: (k: number) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | InvalidArgumentError, R> =>
-    guarded(invoke("acquire", [k]), cast("release", [k]), effect),
+    guardedBy(invoke("acquire", [k]), cast("release", [k]), effect),
   available: invoke("available", [])
 })

@@ -1,7 +1,7 @@
 /**
- * What several hosted kinds share: a hold around an effect over remote
- * calls, booking what an operation took in the same step, and the JSON copy
- * that queue items and pubsub messages cross as.
+ * What several hosted kinds share: booking what an operation took in the
+ * same step, and the JSON copy that queue items and pubsub messages cross
+ * as.
  *
  * @internal
  */
@@ -11,21 +11,6 @@ import type { Cast, Invoke } from "../kind.ts"
 
 /** A cast that is `invoke` with its outcome ignored (the manager's own process). @internal */
 export const ignoring = (invoke: Invoke): Cast => (op, args) => Effect.ignore(invoke(op, args))
-
-/**
- * Runs `effect` between `acquire` and `release` (remote calls), releasing
- * however it ends: `withLock` and `withPermits` of the attached primitives.
- *
- * @internal
- */
-export const guarded = <A, E, R>(
-  acquire: Effect.Effect<void, any>,
-  release: Effect.Effect<void, any>,
-  effect: Effect.Effect<A, E, R>
-): Effect.Effect<A, E, R> =>
-  Effect.uninterruptibleMask((restore) =>
-    Effect.flatMap(restore(acquire), () => Effect.onExit(restore(effect), () => Effect.ignore(release)))
-  ) as Effect.Effect<A, E, R>
 
 /** Runs `op` and books what it took, in one step that interruption cannot split. @internal */
 export const tracked = <A, E>(op: Effect.Effect<A, E>, book: (a: A) => void): Effect.Effect<A, E> =>
