@@ -184,9 +184,9 @@ export const watch = async (page: Page): Promise<() => ReadonlyArray<string>> =>
   })
   page.on("pageerror", (error) => seen.push(`page error: ${error.message}`))
   // Init scripts are not subject to the page's CSP: this one reports the violations themselves.
-  await page.addInitScript(() =>
-    document.addEventListener("securitypolicyviolation", (event) =>
-      console.error(`CSP violation: ${event.violatedDirective} blocked ${event.blockedURI || "an inline script"}`))
-  )
+  await page.addInitScript({
+    content: `document.addEventListener("securitypolicyviolation", (event) =>
+      console.error("CSP violation: " + event.violatedDirective + " blocked " + (event.blockedURI || "an inline script")))`
+  })
   return () => [...seen]
 }

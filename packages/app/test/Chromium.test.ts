@@ -67,10 +67,10 @@ describe("Chromium", () => {
           const page = await browser.newPage()
           const problems = await Chromium.watch(page)
           await page.goto(`${server.url}${path}`)
-          await page.waitForFunction(() => document.getElementById("out")?.textContent === "ran")
+          await page.waitForFunction(`document.getElementById("out")?.textContent === "ran"`)
           return problems
         }
-        return [await look("/clean"), await look("/dirty")]
+        return [await look("/clean"), await look("/dirty")] as const
       })
       expect(clean()).toEqual([])
       // Both unhashed scripts are refused (the second differs from the hashed one), and reported.

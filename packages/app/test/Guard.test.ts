@@ -28,7 +28,7 @@ describe("Guard (the middleware, through app.request)", () => {
     for (const host of ["evil.example", "evil.example:8080", "192.168.1.7", os.hostname()]) {
       const response = await app.request("http://127.0.0.1/", { headers: { host } })
       expect(response.status, host).toBe(421)
-      expect((await response.json()).error).toContain(host)
+      expect(((await response.json()) as { error: string }).error).toContain(host)
     }
   })
 
@@ -64,7 +64,7 @@ describe("Guard (the middleware, through app.request)", () => {
 
   it("refuses a form or text/plain body with 415: only JSON reaches the API", async () => {
     const app = makeApp()
-    const post = (body: BodyInit, headers: Record<string, string> = {}) => app.request("/buy", { method: "POST", body, headers })
+    const post = (body: string | FormData, headers: Record<string, string> = {}) => app.request("/buy", { method: "POST", body, headers })
     expect((await post("{}", json)).status).toBe(200)
     expect((await post("{}", { "content-type": "application/json; charset=utf-8" })).status).toBe(200)
     // What a no-cors fetch sends (Bun's Request adds the text/plain of a string body only on the wire).
@@ -89,7 +89,7 @@ describe("Guard (the middleware, through app.request)", () => {
     })
     const response = await app.request("/buy", { method: "POST", headers: json, body, duplex: "half" } as RequestInit)
     expect(response.status).toBe(413)
-    expect((await response.json()).error).toBe("the body is larger than 4096 bytes")
+    expect(((await response.json()) as { error: string }).error).toBe("the body is larger than 4096 bytes")
     // The limit, plus the chunk that crossed it, plus what the stream queued ahead.
     expect(pulled).toBeLessThanOrEqual(4096 + 4 * 1024)
     // A declared length over the limit is refused before reading anything.
