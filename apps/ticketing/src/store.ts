@@ -268,7 +268,9 @@ export interface TicketStore {
 
 const show = (value: unknown): string => {
   const text = value === undefined ? "undefined" : JSON.stringify(value) ?? String(value)
-  return text.length > 60 ? `${text.slice(0, 60)}…` : text
+  // Cut by characters (code points): never half of one.
+  const chars = Array.from(text)
+  return chars.length > 60 ? `${chars.slice(0, 60).join("")}…` : text
 }
 
 /**

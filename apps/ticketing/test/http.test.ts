@@ -9,6 +9,8 @@ import { type Child, child, mainScript, reopen, tempDir } from "./helpers.ts"
 
 type Answer = { status: number; body: any; headers: Headers }
 
+const json = { "content-type": "application/json" }
+
 const call = (url: string, init: { method?: string; body?: string; headers?: Record<string, string> } = {}) =>
   Effect.promise(async (): Promise<Answer> => {
     const response = await fetch(url, init)
@@ -97,7 +99,7 @@ describe("HTTP API", () => {
         [{ buyer: "x".repeat(101) }, undefined, "1 to 100 characters"],
         [{ buyer: "a\u0000b" }, undefined, "no control characters"],
         [{ buyer: "ada", seats: 2 }, undefined, "unknown field \"seats\""],
-        [JSON.stringify({ buyer: "x".repeat(5000) }), undefined, "larger than 4096 bytes"],
+        [{ buyer: "🚄".repeat(101) }, undefined, "1 to 100 characters"],
         [{ buyer: "ada" }, "has space", "Idempotency-Key"],
         [{ buyer: "ada" }, "k".repeat(201), "Idempotency-Key"],
         [{ buyer: "ada" }, "ключ", "Idempotency-Key"]
@@ -124,13 +126,13 @@ describe("HTTP API", () => {
   it.live("POST /reset needs the admin token: none configured is refused (403), missing or wrong is 401, right resets", () =>
     Effect.scoped(Effect.gen(function*() {
       const open = yield* served(3)
-      const refused = yield* call(`${open.url}/reset`, { method: "POST", body: "{\"count\": 9}", headers: { authorization: "Bearer anything" } })
+      const refused = yield* call(`${open.url}/reset`, { method: "POST", body: "{\"count\": 9}", headers: { ...json, authorization: "Bearer anything" } })
       assert.strictEqual(refused.status, 403)
       assert.include(refused.body.error, "--admin-token")
 
       const { url } = yield* served(3, "s3cret")
       const reset = (body: string, authorization?: string) =>
-        call(`${url}/reset`, { method: "POST", body, headers: authorization === undefined ? {} : { authorization } })
+        call(`${url}/reset`, { method: "POST", body, headers: authorization === undefined ? json : { ...json, authorization } })
       const missing = yield* reset("{\"count\": 9}")
       assert.strictEqual(missing.status, 401)
       assert.strictEqual(missing.headers.get("www-authenticate"), "Bearer")

@@ -64,7 +64,7 @@ describe("the Tickets page", () => {
       expect(await buyer.textContent("#message")).toContain("You got seat 1")
       await expect.poll(() => watcher.textContent("#count"), { timeout: 10_000 }).toBe("4")
       // A sale made elsewhere (curl, another process) is pushed too.
-      await fetch(`${b}/buy`, { method: "POST", body: JSON.stringify({ buyer: "Bob" }) })
+      await fetch(`${b}/buy`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ buyer: "Bob" }) })
       await expect.poll(() => buyer.textContent("#count"), { timeout: 10_000 }).toBe("3")
       await buyer.fill("#buyer", "Ada")
       await buyer.click("#buy")
@@ -108,7 +108,7 @@ describe("the Tickets page", () => {
     const url = await serve(file, ["--tickets", "1"])
     const page = await open(url)
     expect(await page.isVisible("#soldout")).toBe(false)
-    const sold = await (await fetch(`${url}/buy`, { method: "POST", body: JSON.stringify({ buyer: "Dee" }) })).json() as { order: unknown }
+    const sold = await (await fetch(`${url}/buy`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ buyer: "Dee" }) })).json() as { order: unknown }
     await expect.poll(() => page.isVisible("#soldout"), { timeout: 10_000 }).toBe(true)
     expect(await page.textContent("#soldout")).toContain("Sold out")
     expect(await page.isDisabled("#buy")).toBe(true)

@@ -1,9 +1,9 @@
-import * as http from "node:http"
 import * as os from "node:os"
 import { Effect, Exit, Scope } from "effect"
 import { Hono } from "hono"
 import { describe, expect, it } from "vitest"
 import * as Guard from "../src/Guard.ts"
+import * as Hostile from "../src/Hostile.ts"
 import { serve, upgradeWebSocket } from "../src/Serve.ts"
 
 const script = `document.body.dataset.ready = "yes"`
@@ -138,58 +138,11 @@ const firstEvent = (url: string) =>
     ws.onclose = () => done("refused")
   })
 
-/** A raw upgrade request with `origin`: the status line the server answers with. */
-const upgradeStatus = (port: number, origin: string) =>
-  new Promise<number>((resolve, reject) => {
-    const request = http.request({
-      host: "127.0.0.1",
-      port,
-      path: "/ws",
-      headers: { connection: "Upgrade", upgrade: "websocket", "sec-websocket-version": "13", "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==", origin }
-    })
-    request.setTimeout(10_000, () => request.destroy(new Error("no answer to the upgrade within 10 s")))
-    request.on("upgrade", (response, socket) => {
-      socket.destroy()
-      resolve(response.statusCode ?? 0)
-    })
-    request.on("response", (response) => {
-      response.resume()
-      resolve(response.statusCode ?? 0)
-    })
-    request.on("error", reject)
-    request.end()
-  })
-
-/** Streams up to 200 MB to POST /buy in 64 KiB writes; stops at the answer. Resolves with the status and bytes sent. */
-const flood = (port: number) =>
-  new Promise<{ status: number; sent: number }>((resolve, reject) => {
-    let sent = 0
-    let answered = false
-    const request = http.request({ host: "127.0.0.1", port, path: "/buy", method: "POST", headers: { "content-type": "application/json" } })
-    const chunk = Buffer.alloc(64 * 1024, 32)
-    const write = () => {
-      while (!answered && sent < 200 * 1024 * 1024) {
-        sent += chunk.length
-        if (!request.write(chunk)) return void request.once("drain", write)
-      }
-      if (!answered) request.end()
-    }
-    request.on("response", (response) => {
-      answered = true
-      response.resume()
-      resolve({ status: response.statusCode ?? 0, sent })
-      request.destroy()
-    })
-    request.on("error", (error) => (answered ? undefined : reject(error)))
-    request.setTimeout(60_000, () => request.destroy(new Error("no answer within 60 s")))
-    write()
-  })
-
 describe("Guard on a real server (Serve)", () => {
   it("a body streaming past the limit gets 413 long before it is all sent", async () => {
     const { server, close } = await open()
     try {
-      const { sent, status } = await flood(server.port)
+      const { sent, status } = await Hostile.flood(`${server.url}/buy`)
       expect(status).toBe(413)
       // 200 MB offered; the answer came after the limit, plus what socket buffers hold.
       expect(sent).toBeLessThan(64 * 1024 * 1024)
@@ -201,9 +154,10 @@ describe("Guard on a real server (Serve)", () => {
   it("refuses a WebSocket upgrade from another origin with 403, and opens one without", async () => {
     const { server, close } = await open()
     try {
-      expect(await upgradeStatus(server.port, "http://evil.example")).toBe(403)
-      expect(await upgradeStatus(server.port, `http://127.0.0.1:${server.port + 1}`)).toBe(403)
-      expect(await upgradeStatus(server.port, `http://127.0.0.1:${server.port}`)).toBe(101)
+      const status = async (origin: string) => (await Hostile.request(`${server.url}/ws`, { headers: Hostile.upgrade(origin) })).status
+      expect(await status("http://evil.example")).toBe(403)
+      expect(await status(`http://127.0.0.1:${server.port + 1}`)).toBe(403)
+      expect(await status(`http://127.0.0.1:${server.port}`)).toBe(101)
       expect(await firstEvent(`ws://127.0.0.1:${server.port}/ws`)).toBe("open")
     } finally {
       await close()
@@ -217,13 +171,7 @@ describe("Guard on a real server (Serve)", () => {
       const ok = await fetch(`http://127.0.0.1:${server.port}/`)
       expect(ok.status).toBe(200)
       expect(ok.headers.get("content-security-policy")).toContain("frame-ancestors 'none'")
-      const status = await new Promise<number>((resolve, reject) => {
-        http.get({ host: "127.0.0.1", port: server.port, path: "/", headers: { host: "evil.example" } }, (response) => {
-          response.resume()
-          resolve(response.statusCode ?? 0)
-        }).on("error", reject)
-      })
-      expect(status).toBe(421)
+      expect((await Hostile.request(`http://127.0.0.1:${server.port}/`, { headers: { host: "evil.example" } })).status).toBe(421)
     } finally {
       await close()
     }
