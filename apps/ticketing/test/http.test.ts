@@ -85,6 +85,21 @@ describe("HTTP API", () => {
       assert.deepStrictEqual((yield* call(`${url}/tickets`)).body, { count: 4, sold: 1, total: 5 })
     })))
 
+  it.live("a buyer's name is counted in characters: 100 emoji are a name, 101 are not, and the error cuts no character in half", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const { url } = yield* served(5)
+      const ok = yield* buy(url, { buyer: "🚄".repeat(51) })
+      assert.strictEqual(ok.status, 200)
+      assert.strictEqual(ok.body.order.buyer, "🚄".repeat(51))
+      assert.strictEqual((yield* buy(url, { buyer: "🚄".repeat(100) })).status, 200)
+      const refused = yield* buy(url, { buyer: "🚄".repeat(101) })
+      assert.strictEqual(refused.status, 400)
+      assert.include(refused.body.error, "1 to 100 characters")
+      assert.include(refused.body.error, "🚄".repeat(59) + "…")
+      // No lone half of a surrogate pair anywhere in the message.
+      assert.notMatch(refused.body.error, /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/)
+    })))
+
   it.live("bad requests of every kind: 400 naming what was wrong, and nothing sold", () =>
     Effect.scoped(Effect.gen(function*() {
       const { url } = yield* served(5)
