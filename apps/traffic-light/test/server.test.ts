@@ -106,6 +106,7 @@ describe("serve: the page, in Chromium", () => {
       const browser = await Chromium.open()
       try {
         const page = await browser.newPage({ viewport: { width: 1000, height: 900 } })
+        const problems = await Chromium.watch(page)
         await page.goto(`${url}/`)
         await page.waitForSelector("body[data-live=true]")
         // Every state the light shows, as it shows it.
@@ -151,6 +152,25 @@ describe("serve: the page, in Chromium", () => {
         await page.setViewportSize({ width: 390, height: 844 })
         expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390)
         await page.screenshot({ path: new URL("../.results/screenshot-phone.png", import.meta.url).pathname, fullPage: true })
+        // A timeline line too long for the phone goes on under its text, not under its time.
+        const lines = await page.$$eval("#timeline li:not(.end)", (items) =>
+          items.map((li) => {
+            const all = document.createRange()
+            all.selectNodeContents(li)
+            // One or more boxes per line: each line starts at the leftmost box of its top.
+            const starts = new Map<number, number>()
+            for (const box of all.getClientRects()) starts.set(Math.round(box.top), Math.min(starts.get(Math.round(box.top)) ?? Infinity, box.left))
+            const text = document.createRange()
+            text.setStart(li.firstChild!, 11) // after "   0.600s  "
+            text.setEnd(li.firstChild!, 12)
+            const column = text.getBoundingClientRect().left
+            const following = [...starts.entries()].sort(([a], [b]) => a - b).slice(1).map(([, left]) => left)
+            return { wrapped: following.length > 0, aligned: following.every((left) => Math.abs(left - column) <= 2) }
+          }))
+        expect(lines.some((l) => l.wrapped)).toBe(true)
+        expect(lines.filter((l) => !l.aligned)).toEqual([])
+        // Three runs under the page's Content-Security-Policy, and an inline favicon: a clean console.
+        expect(problems()).toEqual([])
       } finally {
         await browser.close()
         await close()
