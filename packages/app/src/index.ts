@@ -27,5 +27,6 @@
  */
 export * as Child from "./Child.ts"
 export * as Main from "./Main.ts"
+export * as Parent from "./Parent.ts"
 export * as Runtime from "./Runtime.ts"
 export * as Serve from "./Serve.ts"
