@@ -115,18 +115,24 @@ export const runMain = <A, E>(effect: Effect.Effect<A, E>, options: Options = {}
   process.on("SIGINT", onSignal)
   process.on("SIGTERM", onSignal)
   // SIGHUP (the terminal closed) stops the program as SIGTERM does; its default action would
-  // kill this process at once and orphan whatever it started.
-  const hangup = Effect.callback<never, ParentGone>((resume) => {
-    const onHup = () => {
+  // kill this process at once and orphan whatever it started. Listened to from here on, before
+  // the program runs, so that no SIGHUP finds the default action.
+  let hungUp = false
+  let onHangup: (() => void) | undefined
+  try {
+    process.on("SIGHUP", () => {
       signalled = true
-      resume(Effect.fail(new ParentGone({ how: "SIGHUP" })))
-    }
-    try {
-      process.on("SIGHUP", onHup)
-    } catch {
-      return Effect.void // a runtime without SIGHUP (Windows)
-    }
-    return Effect.sync(() => void process.off("SIGHUP", onHup))
+      hungUp = true
+      onHangup?.()
+    })
+  } catch {
+    // a runtime without SIGHUP (Windows)
+  }
+  const hangup = Effect.callback<never, ParentGone>((resume) => {
+    const stop = () => resume(Effect.fail(new ParentGone({ how: "SIGHUP" })))
+    if (hungUp) return stop()
+    onHangup = stop
+    return Effect.sync(() => void (onHangup = undefined))
   })
   const report = options.report ?? ((line: string) => console.error(line))
   nodeRunMain(Effect.raceFirst(effect, Effect.raceFirst(parentGone, hangup)), {

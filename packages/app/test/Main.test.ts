@@ -22,7 +22,7 @@ describe("exitCode", () => {
 })
 
 describe("runMain, as a child process", () => {
-  it.each(["SIGTERM", "SIGINT"] as const)("%s: the finalizers run, exit code 0", async (signal) => {
+  it.each(["SIGTERM", "SIGINT", "SIGHUP"] as const)("%s: the finalizers run, exit code 0", async (signal) => {
     const main = run(fixture, ["serve"])
     await main.line(/^ready$/)
     // process.kill, not child.kill: Deno's ChildProcess reports the signal it sent as the cause of exit.
