@@ -11,6 +11,30 @@ const g = globalThis as { Bun?: unknown; Deno?: unknown }
 const native = g.Bun !== undefined ? "bun" : g.Deno !== undefined ? "deno" : undefined
 const src = fileURLToPath(new URL("../src/", import.meta.url))
 
+/**
+ * `node src/main.ts` with one worker and `env`: once it prints its HTTP address, `check` gets what it
+ * printed and its command line (from /proc); then SIGTERM, and it must exit 0.
+ */
+const withChat = async (env: Record<string, string>, check: (out: string, cmdline: Array<string>) => void) => {
+  const child = spawn(process.execPath, [path.join(src, "main.ts"), "--port", "0", "--irc-port", "0", "--http-port", "0", "--workers", "1"], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, ...env }
+  })
+  try {
+    let out = ""
+    child.stdout!.on("data", (d) => (out += d))
+    child.stderr!.on("data", (d) => (out += d))
+    const deadline = Date.now() + 30_000
+    while (!out.includes("http: ") && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 50))
+    assert.include(out, "http: ", out)
+    check(out, fs.readFileSync(`/proc/${child.pid}/cmdline`, "utf8").split("\0"))
+    process.kill(child.pid!, "SIGTERM")
+    assert.strictEqual(await new Promise<number | null>((resolve) => child.on("exit", resolve)), 0)
+  } finally {
+    if (child.exitCode === null) child.kill("SIGKILL")
+  }
+}
+
 describe("lean copies (Node)", () => {
   it.skipIf(native !== undefined)(`a stripped .mjs copy of every module, made once and reused; workers fork from it with a smaller young generation${native ? ` (skipped: ${native} runs TypeScript natively)` : ""}`, async () => {
     assert.isFalse(isLean)
@@ -31,23 +55,11 @@ describe("lean copies (Node)", () => {
   })
 
   it.skipIf(native !== undefined || !fs.existsSync("/proc/self/cmdline"))(`node src/main.ts continues as the copy, in the same process, with a small young generation${native ? ` (skipped: ${native})` : ""}`, async () => {
-    const child = spawn(process.execPath, [path.join(src, "main.ts"), "--port", "0", "--irc-port", "0", "--workers", "1"], { stdio: ["ignore", "pipe", "pipe"] })
-    try {
-      let out = ""
-      child.stdout!.on("data", (d) => (out += d))
-      child.stderr!.on("data", (d) => (out += d))
-      const deadline = Date.now() + 30_000
-      while (!out.includes("http: ") && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 50))
-      assert.include(out, "http: ")
-      const cmdline = fs.readFileSync(`/proc/${child.pid}/cmdline`, "utf8").split("\0")
+    await withChat({}, (out, cmdline) => {
       assert.include(cmdline, "--max-semi-space-size=1")
       assert.isTrue(cmdline.some((arg) => arg.endsWith("/main.mjs")), cmdline.join(" "))
       assert.notInclude(out, "ExperimentalWarning")
-      process.kill(child.pid!, "SIGTERM")
-      assert.strictEqual(await new Promise<number | null>((resolve) => child.on("exit", resolve)), 0)
-    } finally {
-      if (child.exitCode === null) child.kill("SIGKILL")
-    }
+    })
   })
 
   it.skipIf(native === undefined)(`on Bun and Deno: nothing to do, the sources run${native ? "" : " (skipped: this is Node)"}`, () => {
@@ -155,28 +167,13 @@ describe("lean copies are run only when no one else could have written them (Nod
       fs.appendFileSync(path.join(dir, "main.mjs"), planted(marker))
       fs.writeFileSync(path.join(dir, "worker-entry.mjs"), planted(marker))
       fs.chmodSync(path.join(dir, "worker-entry.mjs"), 0o666)
-      const child = spawn(process.execPath, [path.join(src, "main.ts"), "--port", "0", "--irc-port", "0", "--http-port", "0", "--workers", "1"], {
-        stdio: ["ignore", "pipe", "pipe"],
-        env: { ...process.env, TMPDIR: tmp, WEFT_CHAT_CACHE: cache }
-      })
-      try {
-        let out = ""
-        child.stdout!.on("data", (d) => (out += d))
-        child.stderr!.on("data", (d) => (out += d))
-        const deadline = Date.now() + 30_000
-        while (!out.includes("http: ") && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 50))
-        assert.include(out, "http: ", out)
+      await withChat({ TMPDIR: tmp, WEFT_CHAT_CACHE: cache }, (out, cmdline) => {
         assert.include(out, "worker 1 pid", "its worker listens")
-        const cmdline = fs.readFileSync(`/proc/${child.pid}/cmdline`, "utf8").split("\0")
         assert.include(cmdline, path.join(dir, "main.mjs"), "it runs the rebuilt copy in the cache")
         assert.isFalse(fs.existsSync(marker), "no planted line ran")
         assert.notInclude(fs.readFileSync(path.join(dir, "main.mjs"), "utf8"), marker)
         assert.strictEqual(mode(path.join(dir, "worker-entry.mjs")) & 0o022, 0)
-        process.kill(child.pid!, "SIGTERM")
-        assert.strictEqual(await new Promise<number | null>((resolve) => child.on("exit", resolve)), 0)
-        assert.isFalse(fs.existsSync(marker), "no planted line ran")
-      } finally {
-        if (child.exitCode === null) child.kill("SIGKILL")
-      }
+      })
+      assert.isFalse(fs.existsSync(marker), "no planted line ran")
     }))
 })

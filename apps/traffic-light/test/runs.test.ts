@@ -1,31 +1,24 @@
 /// <reference lib="dom" />
 // A run at thread or process scope first starts its cars' workers; its clock starts only once
 // they are ready (the `ready` update), and the page says it is starting them until then.
-import { Effect, Exit, Scope } from "effect"
+import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import { Serve } from "@weft/app"
 import * as Chromium from "@weft/app/Chromium"
 import * as Runs from "../src/runs.ts"
 import { makeApp } from "../src/server.ts"
 
-/** The server on a free port, in a scope of its own that the test closes. */
-const start = async () => {
-  const scope = Effect.runSync(Scope.make())
-  const { runs, server } = await Effect.runPromise(Scope.provide(
-    Effect.gen(function*() {
-      const runs = yield* Runs.make
-      const server = yield* Serve.serve(makeApp(runs))
-      return { runs, server }
-    }),
-    scope
-  ))
-  return { runs, url: server.url, close: () => Effect.runPromise(Scope.close(scope, Exit.void)) }
-}
+/** The runs of a fresh server, served on a free port while `f` runs, then stopped. */
+const withServer = <A>(f: (runs: Runs.Runs, url: string) => Promise<A>): Promise<A> =>
+  Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+    const runs = yield* Runs.make
+    const server = yield* Serve.serve(makeApp(runs))
+    return yield* Effect.promise(() => f(runs, server.url))
+  })))
 
 describe("a run's clock starts once its workers are ready", () => {
   it.each(["fiber", "thread", "process"] as const)("%s scope: run, ready, then the entries and the end; the run lasts its duration from ready", async (scope) => {
-    const { close, runs } = await start()
-    try {
+    await withServer(async (runs) => {
       const seen: Array<{ type: string; at: number; t?: number }> = []
       const { unsubscribe } = runs.subscribe((u) => seen.push({ type: u.type, at: performance.now(), ...(u.type === "entry" ? { t: u.entry.t } : {}) }))
       const duration = 1_200
@@ -47,17 +40,14 @@ describe("a run's clock starts once its workers are ready", () => {
       // At least the duration; at most the duration, the cars' 1 s grace and room for a loaded machine.
       expect(fromReady).toBeGreaterThanOrEqual(duration - 20)
       expect(fromReady).toBeLessThan(duration + 1_000 + 4_000)
-    } finally {
-      await close()
-    }
+    })
   }, 60_000)
 })
 
 describe("the page while the workers start, in Chromium", () => {
   it.skipIf(!Chromium.available)(
     Chromium.skipTitle("process scope: \"starting 3 worker processes...\" until they are ready, then the run's settings"),
-    async () => {
-      const { close, url } = await start()
+    () => withServer(async (_runs, url) => {
       const browser = await Chromium.open()
       try {
         const page = await browser.newPage()
@@ -87,9 +77,8 @@ describe("the page while the workers start, in Chromium", () => {
         expect(running, texts.join("\n")).toBeGreaterThan(starting)
       } finally {
         await browser.close()
-        await close()
       }
-    },
+    }),
     90_000
   )
 })
