@@ -95,7 +95,8 @@ export const main = (argv: ReadonlyArray<string>): void => {
   }).pipe(Effect.scoped)
 
   // Started by `npm start`: stop when it is gone, however it died (its stdin pipe closes).
-  const fiber = Effect.runFork(Effect.raceFirst(program, Parent.gone))
+  const parentGone = Parent.watch() // read before the workers are forked: theirs is not the pipe
+  const fiber = Effect.runFork(Effect.raceFirst(program, parentGone))
   let stopping = false
   const stop = () => {
     if (stopping) return

@@ -13,7 +13,7 @@
  *
  * SIGHUP (the terminal closed) stops the program like SIGTERM. A process
  * started by `Child.command(..., { exitWithParent: true })` also stops when its
- * parent dies, however it dies (SIGKILL included): see `Parent.gone`.
+ * parent dies, however it dies (SIGKILL included): see `Parent.watch`.
  *
  * @example
  * ```ts
@@ -41,7 +41,7 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Runtime from "effect/Runtime"
-import { gone as parentGone, ParentGone } from "./Parent.ts"
+import { ParentGone, watch as watchParent } from "./Parent.ts"
 
 /**
  * How `runMain` reports a failure.
@@ -135,6 +135,8 @@ export const runMain = <A, E>(effect: Effect.Effect<A, E>, options: Options = {}
     return Effect.sync(() => void (onHangup = undefined))
   })
   const report = options.report ?? ((line: string) => console.error(line))
+  // Read now, before the program can start children that would inherit the request.
+  const parentGone = watchParent()
   nodeRunMain(Effect.raceFirst(effect, Effect.raceFirst(parentGone, hangup)), {
     disableErrorReporting: true,
     teardown: (exit, onExit) => {

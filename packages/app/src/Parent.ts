@@ -13,8 +13,9 @@
  * import { Effect } from "effect"
  * import { Parent } from "@weft/app"
  *
- * // Stop the server when the parent is gone; exit 0.
- * Effect.runFork(Effect.raceFirst(serveForever, Parent.gone))
+ * // Stop the server when the parent is gone (read the variable first, before anything forks).
+ * const parentGone = Parent.watch()
+ * Effect.runFork(Effect.raceFirst(serveForever, parentGone))
  * ```
  *
  * @module
@@ -50,17 +51,20 @@ export class ParentGone extends Data.TaggedError("ParentGone")<{ readonly how: s
 }
 
 /**
- * Fails with `ParentGone` when the parent is gone, if the parent asked for it
- * (`WEFT_EXIT_WITH_PARENT=stdin`); otherwise never. The variable is removed
- * from this process's environment: it was meant for this process only, and
- * a grandchild's stdin is not its parent's pipe.
+ * An effect that fails with `ParentGone` when the parent is gone, if the
+ * parent asked for it (`WEFT_EXIT_WITH_PARENT=stdin`); otherwise one that
+ * never ends. The variable is read and removed from this process's
+ * environment when `watch` is called, so call it before starting children:
+ * it was meant for this process only, and a child's stdin is not this
+ * process's parent's pipe.
  *
  * @example
  * ```ts
- * Effect.raceFirst(program, Parent.gone)
+ * const parentGone = Parent.watch()
+ * Effect.runFork(Effect.raceFirst(program, parentGone))
  * ```
  */
-export const gone: Effect.Effect<never, ParentGone> = Effect.suspend(() => {
+export const watch = (): Effect.Effect<never, ParentGone> => {
   const how = process.env[env]
   delete process.env[env]
   if (how !== "stdin") return Effect.never
@@ -88,4 +92,4 @@ export const gone: Effect.Effect<never, ParentGone> = Effect.suspend(() => {
       stdin.pause()
     })
   })
-})
+}

@@ -6,7 +6,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
 import { argv } from "../src/Child.ts"
-import { env } from "../src/Parent.ts"
+import { env, watch } from "../src/Parent.ts"
 import { run } from "./helpers.ts"
 
 const parentFixture = new URL("./fixtures/parent.ts", import.meta.url)
@@ -91,4 +91,18 @@ describe("Child.command({ exitWithParent: true }) and Main.runMain", () => {
     expect(child.exitCode).toBeNull()
     expect(alive(child.pid!)).toBe(true)
   }, 40_000)
+})
+
+describe("Parent.watch", () => {
+  it("takes the request out of the environment at once: children started afterwards do not inherit it", () => {
+    const before = process.env[env]
+    process.env[env] = "not-a-way" // not "stdin": this process's stdin is left alone
+    try {
+      watch()
+      expect(process.env[env]).toBeUndefined()
+    } finally {
+      if (before === undefined) delete process.env[env]
+      else process.env[env] = before
+    }
+  })
 })
