@@ -10,7 +10,7 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { afterAll, describe, expect, it } from "vitest"
 import { Runtime } from "@weft/app"
-import { alive, commandLine, launch, marked, procAvailable, type Running } from "./processes.ts"
+import { commandLine, launch, marked, procAvailable, type Running } from "./processes.ts"
 
 const root = fileURLToPath(new URL("../../..", import.meta.url))
 const script = path.join(root, "apps/start/src/main.ts")
@@ -84,7 +84,8 @@ describe.skipIf(!procAvailable)(`the launcher killed, four ways in a row on the 
       ports = portsOf(banner)
       expect(ports.every((port) => port > 0), banner).toBe(true)
       const started = marked(mark, data)
-      // The launcher, the chat and its worker, the ticket office (one worker: in its own process), the traffic light.
+      // The launcher, the chat and its worker, the ticket office (one worker: in its own process), the
+      // traffic light. Found again below by their marker, not by pid: pids are reused on a busy machine.
       expect(started.length).toBeGreaterThanOrEqual(5)
       const pid = running.child.pid!
       process.kill(via === "npm" ? -pid : pid, signal)
@@ -92,7 +93,6 @@ describe.skipIf(!procAvailable)(`the launcher killed, four ways in a row on the 
         const left = marked(mark, data).map((p) => `${p} ${commandLine(p)}`).join("\n")
         throw new Error(`${error.message}; left:\n${left}`)
       })
-      expect(started.filter(alive)).toEqual([])
       for (const port of ports) expect(await bindable(port), `port ${port} free`).toBe(true)
       await running.exited
     }, 150_000)

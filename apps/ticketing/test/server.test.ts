@@ -6,13 +6,18 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { child, mainScript, tempDir } from "./helpers.ts"
 
-/** Alive and not a zombie (an orphan's zombie may wait for a reaper that never comes). */
-const running = (pid: number): boolean => {
+/**
+ * When the process `pid` started (field 22 of /proc/PID/stat), if it runs and is not a zombie (an
+ * orphan's zombie may wait for a reaper that never comes). With the pid it names one process,
+ * even where pids are soon reused.
+ */
+const startTime = (pid: number): string | undefined => {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
-    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z"
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+    return fields[0] === "Z" ? undefined : fields[19]
   } catch {
-    return false
+    return undefined
   }
 }
 const bindable = (port: number) =>
@@ -34,6 +39,8 @@ describe("serve --workers N", () => {
         const port = Number(/serving http:\/\/127\.0\.0\.1:(\d+)/.exec(line)![1])
         const pids = [...server.output().matchAll(/worker pid (\d+) listening/g)].map((m) => Number(m[1]))
         assert.strictEqual(pids.length, 3)
+        const started = new Map(pids.map((pid) => [pid, startTime(pid)]))
+        const running = (pid: number) => startTime(pid) !== undefined && startTime(pid) === started.get(pid)
         yield* Effect.addFinalizer(() => Effect.sync(() => pids.filter(running).forEach((pid) => process.kill(pid, "SIGKILL"))))
         process.kill(server.proc.pid!, "SIGKILL")
         // They notice their IPC channel to the primary close (node:cluster's 'disconnect').

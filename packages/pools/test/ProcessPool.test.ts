@@ -30,13 +30,18 @@ const childrenOf = (ppid: number): Array<number> =>
     }
   })
 
-/** Alive and not a zombie (an orphan's zombie may wait for a reaper that never comes). */
-const running = (pid: number): boolean => {
+/**
+ * When the process `pid` started (field 22 of /proc/PID/stat), if it runs and is not a zombie (an
+ * orphan's zombie may wait for a reaper that never comes). With the pid it names one process,
+ * even where pids are soon reused.
+ */
+const startTime = (pid: number): string | undefined => {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
-    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z"
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+    return fields[0] === "Z" ? undefined : fields[19]
   } catch {
-    return false
+    return undefined
   }
 }
 
@@ -57,6 +62,8 @@ describe("ProcessPool", () => {
         }).pipe(Effect.timeout("30 seconds"))
         const pids = childrenOf(owner.pid!)
         assert.strictEqual(pids.length, 2, "two pool processes")
+        const started = new Map(pids.map((pid) => [pid, startTime(pid)]))
+        const running = (pid: number) => startTime(pid) !== undefined && startTime(pid) === started.get(pid)
         yield* Effect.addFinalizer(() => Effect.sync(() => pids.filter(running).forEach((pid) => process.kill(pid, "SIGKILL"))))
         process.kill(owner.pid!, "SIGKILL")
         // They notice the IPC channel close ('disconnect'), not by polling; a few ms when idle.
