@@ -10,6 +10,7 @@ import * as Host from "@weft/app/Host"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
+import * as Parent from "@weft/app/Parent"
 import { runPrimary } from "./primary.ts"
 import { DEFAULT_MAX_LINE } from "./protocol.ts"
 
@@ -33,7 +34,7 @@ class UsageError extends Error {}
 
 /**
  * Runs the primary: parses `argv`, starts everything, prints the addresses, and
- * stops cleanly on SIGINT/SIGTERM (exit 0); a bad option exits 2, a start-up failure 1.
+ * stops cleanly on SIGINT/SIGTERM/SIGHUP, or when the parent that asked for it is gone (exit 0); a bad option exits 2, a start-up failure 1.
  *
  * @example
  * main(["--port", "0", "--irc-port", "0", "--workers", "2"])
@@ -103,7 +104,9 @@ export const main = (argv: ReadonlyArray<string>): void => {
     return yield* Effect.never
   }).pipe(Effect.scoped)
 
-  const fiber = Effect.runFork(program)
+  // Started by `npm start`: stop when it is gone, however it died (its stdin pipe closes).
+  const parentGone = Parent.watch() // read before the workers are forked: theirs is not the pipe
+  const fiber = Effect.runFork(Effect.raceFirst(program, parentGone))
   let stopping = false
   const stop = () => {
     if (stopping) return
@@ -113,6 +116,7 @@ export const main = (argv: ReadonlyArray<string>): void => {
   // `on`, not `once`: on Deno, removing the last listener restores the default action mid-shutdown.
   process.on("SIGINT", stop)
   process.on("SIGTERM", stop)
+  process.on("SIGHUP", stop)
   Effect.runPromise(Fiber.await(fiber)).then((exit) => {
     if (exit._tag === "Success") process.exit(0)
     if (exit.cause.reasons.every((r) => r._tag === "Interrupt")) {
@@ -120,6 +124,7 @@ export const main = (argv: ReadonlyArray<string>): void => {
       process.exit(0)
     }
     const error = Cause.squash(exit.cause)
+    if (error instanceof Parent.ParentGone) process.exit(0)
     if (error instanceof UsageError) console.error(`${error.message}\n${usage}`)
     else console.error(error instanceof Error ? error.message : String(error))
     process.exit(error instanceof UsageError ? 2 : 1)

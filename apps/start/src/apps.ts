@@ -15,7 +15,9 @@
  *
  * Each child is in a `Scope`: closing it sends SIGTERM to the child's process
  * group (its cluster workers or pool processes too), then SIGKILL after 5 s,
- * and waits for them to exit.
+ * and waits for them to exit. Each also gets a stdin pipe from the launcher
+ * (`exitWithParent`): if the launcher dies without closing the scope (SIGKILL),
+ * the pipe closes and the app stops by itself, its workers with it.
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -245,7 +247,7 @@ export const start = (
     const failed = (reason: string) => new AppStartError({ app: spec.title, reason, output })
     let output = ""
     const handle = yield* spawner.spawn(
-      Child.command(path.join(root, spec.script), spec.args, { cwd: root, stdout: "pipe", stderr: "pipe" })
+      Child.command(path.join(root, spec.script), spec.args, { cwd: root, stdout: "pipe", stderr: "pipe", exitWithParent: true })
     ).pipe(Effect.mapError((error) => failed(error.message)))
     const up = yield* Deferred.make<ReadonlyArray<Address>>()
     yield* handle.all.pipe(

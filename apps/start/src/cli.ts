@@ -80,6 +80,11 @@ Starts the chat (nc, IRC and the web), the ticket office and the traffic light's
 live page, and a landing page that links them and shows which are up. Ctrl-C
 stops everything.
 
+The ticket office's POST /reset (a fresh sale) is off unless a token is set in
+the environment: TICKETING_ADMIN_TOKEN=s3cret npm start, then send it as
+"Authorization: Bearer s3cret" (curl -X POST -H 'Authorization: Bearer s3cret'
+-H 'content-type: application/json' -d '{"count":100}' http://127.0.0.1:8082/reset).
+
   --port N             the landing page                          default ${defaults.port}
   --chat-port N        the chat for nc (plain TCP lines)          default ${defaults.chatPort}
   --irc-port N         the chat for IRC clients                   default ${defaults.ircPort}

@@ -62,6 +62,7 @@ export const script = `
 const $ = (id) => document.getElementById(id)
 const lanes = { coming: $("coming"), waiting: $("waiting"), passed: $("passed") }
 let runId = 0
+let runText = ""
 
 function chip(car) {
   let el = document.querySelector('.car[data-car="' + car + '"]')
@@ -93,11 +94,19 @@ const on = {
     $("timeline").replaceChildren()
     setLight("red")
     setBadge({ ok: true, violations: [] })
-    $("status").textContent = "run " + u.id + ": " + u.config.cars + " cars at " + u.config.scope + " scope, green " +
+    runText = "run " + u.id + ": " + u.config.cars + " cars at " + u.config.scope + " scope, green " +
       u.config.green + " ms, red " + u.config.red + " ms, for " + u.config.duration + " ms"
-    $("status").dataset.state = "running"
+    // Until the cars' workers have started, nothing moves: say so. The run's clock starts at "ready".
+    const workers = u.config.scope === "process" ? " worker processes" : u.config.scope === "thread" ? " worker threads" : ""
+    $("status").textContent = workers ? "run " + u.id + ": starting " + u.config.cars + workers + "..." : runText
+    $("status").dataset.state = workers ? "starting" : "running"
     $("status").dataset.run = u.id
     $("go").disabled = true
+  },
+  ready(u) {
+    if (u.id !== runId) return
+    $("status").textContent = runText
+    $("status").dataset.state = "running"
   },
   entry(u) {
     const e = u.entry
