@@ -5,7 +5,6 @@
  */
 import * as path from "node:path"
 import { parseArgs } from "node:util"
-import * as Host from "@weft/app/Host"
 import { Data, Runtime } from "effect"
 
 /**
@@ -168,10 +167,9 @@ export const parse = (argv: ReadonlyArray<string>, root: string): Options | Usag
   }
   const workers = values.workers === undefined ? defaults.workers : int("workers", String(values.workers), 1, 16)
   if (workers instanceof UsageError) return workers
-  const host = Host.parse(typeof values.host === "string" ? values.host : Host.loopback)
-  if (host instanceof Host.HostError) return new UsageError({ message: host.message })
-  const publicHost = typeof values["public-host"] === "string" ? Host.parsePublic(values["public-host"]) : undefined
-  if (publicHost instanceof Host.HostError) return new UsageError({ message: publicHost.message })
+  // As given: they are checked by the launcher (`checkHosts`), with @weft/app's Host, once it is built.
+  const host = typeof values.host === "string" ? values.host : "127.0.0.1"
+  const publicHost = typeof values["public-host"] === "string" ? values["public-host"] : undefined
   return {
     ...(ports as { [K in keyof typeof portFlags]: number }),
     workers,

@@ -11,7 +11,7 @@ import * as fs from "node:fs"
 import { Child, Host, Main, Serve } from "@weft/app"
 import { Effect, Scope } from "effect"
 import * as Apps from "./apps.ts"
-import type { Options } from "./cli.ts"
+import { type Options, UsageError } from "./cli.ts"
 import * as Landing from "./landing.ts"
 import { checkFree } from "./ports.ts"
 
@@ -84,4 +84,30 @@ const program = (root: string, options: Options) =>
  * launch("/repo", parse(["--port", "0"], "/repo") as Options)
  * ```
  */
-export const launch = (root: string, options: Options): void => Main.runMain(program(root, options), { name: "npm start" })
+export const launch = (root: string, options: Options): void => {
+  const checked = checkHosts(options)
+  if (checked instanceof UsageError) {
+    console.error(`npm start: ${checked.message}\n(npm start -- --help lists the options)`)
+    process.exitCode = 2
+    return
+  }
+  Main.runMain(program(root, checked), { name: "npm start" })
+}
+
+/**
+ * `--host` (an IPv4 or IPv6 address) and `--public-host` (a name or an
+ * address), checked and in canonical form, or the `UsageError` naming the
+ * flag. Done here rather than in `cli.ts`, which must import nothing built.
+ *
+ * @example
+ * ```ts
+ * checkHosts({ ...options, host: "example.org" }) // UsageError: --host: "example.org" is not an IPv4 or IPv6 address ...
+ * ```
+ */
+export const checkHosts = (options: Options): Options | UsageError => {
+  const host = Host.parse(options.host)
+  if (host instanceof Host.HostError) return new UsageError({ message: host.message })
+  const publicHost = options.publicHost === undefined ? undefined : Host.parsePublic(options.publicHost)
+  if (publicHost instanceof Host.HostError) return new UsageError({ message: publicHost.message })
+  return { ...options, host, publicHost }
+}

@@ -12,7 +12,8 @@ import { fileURLToPath } from "node:url"
 import * as Chromium from "@weft/app/Chromium"
 import * as Hostile from "@weft/app/Hostile"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { parse, UsageError } from "../src/cli.ts"
+import { type Options, parse, UsageError } from "../src/cli.ts"
+import { checkHosts } from "../src/launcher.ts"
 import { descendants, launch, type Running } from "./processes.ts"
 
 const root = fileURLToPath(new URL("../../..", import.meta.url))
@@ -24,11 +25,12 @@ const addresses = (banner: string) => [...banner.matchAll(/^ {2}(.+?) {2,}http:\
 
 describe("npm start's --host and --public-host flags", () => {
   it("take any IPv4 or IPv6 address and a host name, default 127.0.0.1, and name what is wrong", () => {
-    expect(parse([], root)).toMatchObject({ host: "127.0.0.1", publicHost: undefined })
-    expect(parse(["--host", "::", "--public-host", "weft.example.org"], root)).toMatchObject({ host: "::", publicHost: "weft.example.org" })
-    expect(parse(["--host", "0.0.0.0"], root)).toMatchObject({ host: "0.0.0.0" })
-    expect((parse(["--host", "example.org"], root) as UsageError).message).toBe(`--host: "example.org" is not an IPv4 or IPv6 address (e.g. 127.0.0.1, 0.0.0.0, ::)`)
-    expect(parse(["--public-host", "a b"], root)).toBeInstanceOf(UsageError)
+    const checked = (args: ReadonlyArray<string>) => checkHosts(parse(args, root) as Options)
+    expect(checked([])).toMatchObject({ host: "127.0.0.1", publicHost: undefined })
+    expect(checked(["--host", "::", "--public-host", "weft.example.org"])).toMatchObject({ host: "::", publicHost: "weft.example.org" })
+    expect(checked(["--host", "0.0.0.0"])).toMatchObject({ host: "0.0.0.0" })
+    expect((checked(["--host", "example.org"]) as UsageError).message).toBe(`--host: "example.org" is not an IPv4 or IPv6 address (e.g. 127.0.0.1, 0.0.0.0, ::)`)
+    expect(checked(["--public-host", "a b"])).toBeInstanceOf(UsageError)
   })
 })
 
