@@ -56,3 +56,14 @@ export const within = <E, R>(
       ? Effect.map(Effect.timeoutOption(wait, duration), Option.isSome)
       : Effect.as(wait, true)
   })
+
+/**
+ * The priority of a wait: any finite number (higher is served first; the
+ * default 0 keeps plain FIFO).
+ *
+ * @internal
+ */
+export const priority = (operation: string, value: unknown): InvalidArgumentError | undefined =>
+  value === undefined || (typeof value === "number" && Number.isFinite(value))
+    ? undefined
+    : new InvalidArgumentError({ operation, argument: "priority", value, expected: "a finite number" })
