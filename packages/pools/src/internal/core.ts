@@ -130,6 +130,9 @@ export class Core {
     this.queue.push(task)
     this.waiting++
     if (this.startupFailures >= 3 && this.workers.live === 0) this.startupFailures = 0
+    // Start the worker this task needs now, not at the dispatch: the pool's
+    // size is right as soon as submit returns (dispatch stays batched).
+    if (this.workers.live < this.options.size) this.growFor()
     if (!this.dispatchScheduled) {
       this.dispatchScheduled = true
       queueMicrotask(this.dispatch)
@@ -153,6 +156,37 @@ export class Core {
     if (slot.state === DEAD || slot.state === STOPPING) return
     trySend(slot, [P.CANCEL, task.id])
     if (task.state === RUNNING) this.armAbortTimer(slot, task)
+  }
+
+  /**
+   * Like `cancel`, but a running task's worker is replaced at once instead of
+   * after `abortTimeout` (piscina stops the thread of an aborted task).
+   */
+  abort(task: Task): void {
+    const slot = task.worker
+    const running = task.state === RUNNING
+    this.cancel(task)
+    if (running && slot !== undefined && slot.inflight[0] === task && slot.state !== DEAD && slot.state !== STOPPING) {
+      this.replace(slot)
+    }
+  }
+
+  /** Workers alive, starting, busy and idle right now. */
+  counts(): { size: number; starting: number; busy: number; idle: number } {
+    return this.workers.counts()
+  }
+
+  /** Tasks submitted and not started (queued, or sent behind a running task). */
+  get queued(): number {
+    return this.waiting
+  }
+
+  /** Spawns a worker when the tasks not yet sent outnumber the idle and starting workers. */
+  private growFor(): void {
+    if (this.startupFailures >= 3) return
+    const unsent = this.queue.length - this.qhead
+    const { idle } = this.workers.counts()
+    if (unsent > idle + this.workers.starting) this.workers.spawn()
   }
 
   // ---------------------------------------------------------------- dispatch
@@ -330,7 +364,10 @@ export class Core {
       const task = inflight[index]!
       inflight.splice(index, 1)
       unload(slot, task)
-      if (micros >= 0) record(task.cost, micros / 1000)
+      if (micros >= 0) {
+        record(task.cost, micros / 1000)
+        task.runMillis = micros / 1000
+      }
       if (task.timer !== undefined) this.clearTimer(task)
       if (index === 0 && inflight.length > 0) this.markRunning(slot, inflight[0]!, now)
       if (status === P.CANCELLED) takeClaim(slot, task) // the worker never took it: free its word

@@ -16,6 +16,7 @@ import { problem as jsonProblem } from "@weft/primitives/json"
 import type { PoolKind } from "../errors.ts"
 import type { Options as ProcessOptions } from "../ProcessPool.ts"
 import type { Options as ThreadOptions } from "../ThreadPool.ts"
+import * as P from "./protocol.ts"
 
 export interface ExitInfo {
   readonly code: number | null
@@ -55,13 +56,16 @@ export const threads = (options: ThreadOptions): TransportKind => ({
   problem: undefined,
   spawn(moduleUrl, handlers, claims) {
     const worker = new Worker(entryUrl, {
-      workerData: { module: moduleUrl, claims },
+      workerData: options.workerData,
+      ...(options.argv !== undefined ? { argv: [...options.argv] } : {}),
       ...(options.resourceLimits !== undefined ? { resourceLimits: { ...options.resourceLimits } } : {}),
       ...(options.env !== undefined ? { env: { ...options.env } } : {}),
       ...(options.execArgv !== undefined ? { execArgv: [...options.execArgv] } : {})
     })
     let error: string | undefined
     let exited = false
+    // The module and claim words go in the first message, so workerData is the user's.
+    worker.postMessage([P.INIT, moduleUrl, claims])
     worker.on("message", handlers.message)
     worker.on("error", (e) => {
       error ??= e instanceof Error ? `${e.name}: ${e.message}` : String(e)
