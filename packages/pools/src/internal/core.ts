@@ -91,6 +91,9 @@ export class Core {
   private readonly exitWaiters: Array<() => void> = []
   private readonly readyWaiters: Array<(error: string | undefined) => void> = []
 
+  /** Told when a worker with no task dies of an uncaught error (the piscina drop-in's `'error'` event). */
+  onWorkerError: ((error: string) => void) | undefined = undefined
+
   readonly options: CoreOptions
   constructor(options: CoreOptions) {
     this.options = options
@@ -169,6 +172,35 @@ export class Core {
     if (running && slot !== undefined && slot.inflight[0] === task && slot.state !== DEAD && slot.state !== STOPPING) {
       this.replace(slot)
     }
+  }
+
+  /**
+   * Fails every task that has not started with `error`, as if its caller
+   * had cancelled it (piscina's `close({ force: true })`); running ones go on.
+   */
+  dropUnstarted(error: unknown): void {
+    const unstarted: Array<Task> = []
+    for (let i = this.qhead; i < this.queue.length; i++) {
+      const task = this.queue[i]!
+      if (!task.cancelled && task.state === QUEUED) unstarted.push(task)
+    }
+    for (const slot of this.workers.slots) {
+      for (const task of slot.inflight) if (!task.cancelled && task.state === SENT) unstarted.push(task)
+    }
+    for (const task of unstarted) {
+      const settle = task.settle
+      this.cancel(task)
+      settle?.(false, error)
+    }
+  }
+
+  /** What each live worker's transport exposes (a thread worker: its `Worker`). */
+  handles(): Array<unknown> {
+    const out: Array<unknown> = []
+    for (const slot of this.workers.slots) {
+      if (slot.state !== STOPPING && slot.state !== DEAD) out.push(slot.transport.handle)
+    }
+    return out
   }
 
   /** Workers alive, starting, busy and idle right now. */
@@ -250,6 +282,7 @@ export class Core {
     }
     if (message === undefined) return
     cancelIdleTimer(slot)
+    if (slot.transport.idle !== undefined && slot.inflight.length === batch.length) slot.transport.idle(false)
     if (slot.sent >= max) this.workers.retire(slot)
     try {
       slot.transport.send(message, transferList)
@@ -442,6 +475,7 @@ export class Core {
 
   private onIdle(slot: Slot): void {
     if (slot.inflight.length > 0) return
+    slot.transport.idle?.(true)
     if (slot.state === RETIRING) return this.workers.stop(slot)
     if (slot.state !== READY) return
     if (this.state === "closing" && this.waiting === 0) return this.workers.stop(slot)
@@ -520,6 +554,10 @@ export class Core {
 
   private onExit(slot: Slot, info: ExitInfo): void {
     const was = this.workers.exited(slot)
+    if (was === READY && slot.inflight.length === 0 && info.error !== undefined) {
+      // Died with no task to fail: only a listener can hear of it.
+      this.onWorkerError?.(info.error)
+    }
     if (was !== STOPPING || slot.replaced) {
       // A crash, or a replaced worker: sort out what ran there.
       const reason = slot.initError ?? info.error

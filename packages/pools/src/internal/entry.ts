@@ -23,8 +23,9 @@
  */
 import { openSync, rmSync, writeSync } from "node:fs"
 import { parentPort } from "node:worker_threads"
-import { isTransfer, isWorkerDefinition, type TaskContext, type TaskFunction } from "../worker.ts"
+import { isTransfer, type TaskContext, type TaskFunction } from "../worker.ts"
 import * as P from "./protocol.ts"
+import { tasksOf } from "./tasksOf.ts"
 
 const port = parentPort
 const isThread = port !== null && port !== undefined
@@ -301,29 +302,6 @@ const onMessage = (message: Array<any>): void => {
     case P.GIVE_BACK:
       return giveBack(message[1] as number)
   }
-}
-
-/**
- * The tasks of a worker module: a `defineWorker({ ... })` default export; or,
- * as piscina takes them, a default export that is a function (task
- * `"default"`; `module.exports = fn` imports as one) or a Promise of one, and
- * every exported function by its name (`module.exports = { a, b }` too).
- */
-const tasksOf = async (mod: Record<string, unknown>): Promise<Record<string, TaskFunction> | undefined> => {
-  let main = mod.default
-  if (isThenable(main)) main = await main
-  if (isWorkerDefinition(main)) return Object.assign(Object.create(null), main.tasks)
-  const found: Record<string, TaskFunction> = Object.create(null)
-  const add = (from: unknown) => {
-    if (from === null || (typeof from !== "object" && typeof from !== "function")) return
-    for (const [name, value] of Object.entries(from)) {
-      if (name !== "default" && typeof value === "function" && !(name in found)) found[name] = value as TaskFunction
-    }
-  }
-  if (typeof main === "function") found.default = main as TaskFunction
-  add(mod)
-  add(main)
-  return Object.keys(found).length > 0 ? found : undefined
 }
 
 const start = async (moduleUrl: string): Promise<void> => {

@@ -71,7 +71,8 @@ export const makeCore = (
     return { core, config }
   })
 
-const validate = (operation: string, options: Options): Effect.Effect<Config, InvalidArgumentError> =>
+/** Checks the options of a pool; the piscina drop-in calls it before it starts a core itself. */
+export const validate = (operation: string, options: Options): Effect.Effect<Config, InvalidArgumentError> =>
   Effect.suspend(() => {
     const bad = (argument: string, value: unknown, expected: string) =>
       Effect.fail(new InvalidArgumentError({ operation, argument, value, expected }))

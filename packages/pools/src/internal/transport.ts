@@ -37,6 +37,14 @@ export interface Transport {
   readonly send: (message: Array<unknown>, transferList: Array<any> | undefined) => void
   /** Stops the worker now. The exit handler still runs once it is gone. */
   readonly kill: () => void
+  /**
+   * Told when the worker runs dry (`true`) or gets tasks again (`false`);
+   * the piscina drop-in unrefs idle threads there, so that an idle pool does
+   * not keep the process alive (a Weft pool lives in its `Scope` instead).
+   */
+  readonly idle?: ((idle: boolean) => void) | undefined
+  /** The worker object itself, for callers that list them (piscina's `threads`). */
+  readonly handle?: unknown
 }
 
 export interface TransportKind {
@@ -50,7 +58,7 @@ export interface TransportKind {
 
 const entryUrl = new URL(`./entry${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`, import.meta.url)
 
-export const threads = (options: ThreadOptions): TransportKind => ({
+export const threads = (options: ThreadOptions, behaviour: { readonly unrefIdle?: boolean } = {}): TransportKind => ({
   pool: "ThreadPool",
   claims: true,
   problem: undefined,
@@ -79,7 +87,9 @@ export const threads = (options: ThreadOptions): TransportKind => ({
       send: (message, transferList) => worker.postMessage(message, transferList as any),
       kill: () => {
         void worker.terminate().catch(() => {})
-      }
+      },
+      idle: behaviour.unrefIdle === true ? (idle) => (idle ? worker.unref() : worker.ref()) : undefined,
+      handle: worker
     }
   }
 })
