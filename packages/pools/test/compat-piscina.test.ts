@@ -12,7 +12,6 @@ import RealPiscina from "piscina"
 import { afterEach, describe, expect, it } from "vitest"
 import WeftPiscina, { AbortError as WeftAbortError } from "../src/compat/piscina.ts"
 
-const isNode = !("Bun" in globalThis) && !("Deno" in globalThis)
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/piscina/${name}`, import.meta.url))
 const tools = fixture("tools.mjs")
 
@@ -23,8 +22,6 @@ interface Implementation {
   readonly Piscina: PiscinaClass
   /** The module a worker imports to reach the same implementation's statics. */
   readonly lib: string
-  /** Why this implementation cannot run here, if it cannot. */
-  readonly skip: string | undefined
 }
 
 const implementations: ReadonlyArray<Implementation> = [
@@ -32,17 +29,11 @@ const implementations: ReadonlyArray<Implementation> = [
     name: "@weft/pools/compat/piscina",
     Piscina: WeftPiscina,
     lib: new URL("../src/compat/piscina.ts", import.meta.url).href,
-    skip: undefined
   },
   {
     name: "piscina 4 (control)",
     Piscina: RealPiscina as unknown as PiscinaClass,
     lib: pathToFileURL(createRequire(import.meta.url).resolve("piscina")).href,
-    // piscina 4 starts its workers through Node's worker_threads internals
-    // (MessageChannel handshakes, Atomics.wait on the worker side) that
-    // Bun's and Deno's worker_threads emulation do not run; its own CI is
-    // Node-only.
-    skip: isNode ? undefined : "piscina 4 runs on Node only"
   }
 ]
 
@@ -343,8 +334,8 @@ const suite = ({ Piscina, lib }: Implementation) => {
 }
 
 for (const implementation of implementations) {
-  describe.skipIf(implementation.skip !== undefined)(`${implementation.name}${implementation.skip ? ` (skipped: ${implementation.skip})` : ""}`, () =>
-    suite(implementation))
+  // Both run on Node, Bun and Deno.
+  describe(implementation.name, () => suite(implementation))
 }
 
 describe("the drop-in over Weft", () => {
