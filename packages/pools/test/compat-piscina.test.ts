@@ -44,7 +44,8 @@ const until = async (condition: () => boolean, millis = 10_000) => {
   expect(condition()).toBe(true)
 }
 
-const settled = <T>(promise: Promise<T>) => promise.then((value) => ({ value }), (error: unknown) => ({ error: error as any }))
+const settled = <T>(promise: Promise<T>): Promise<{ value?: T; error?: any }> =>
+  promise.then((value) => ({ value }), (error: unknown) => ({ error }))
 
 const suite = ({ Piscina, lib }: Implementation) => {
   const pools: Array<InstanceType<PiscinaClass>> = []
