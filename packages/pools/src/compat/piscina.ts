@@ -60,7 +60,7 @@ const inPoolWorker = !isMainThread && (globalThis as Record<symbol, unknown>)[wo
  * ```ts
  * import Piscina, { AbortError } from "@weft/pools/compat/piscina"
  *
- * declare const pool: Piscina
+ * const pool = new Piscina({ filename: "/abs/path/worker.js" })
  * const controller = new AbortController()
  * const task = pool.run(1, { signal: controller.signal })
  * controller.abort("no longer needed")
@@ -83,6 +83,8 @@ export class AbortError extends Error {
  *
  * @example
  * ```ts
+ * import type { Options } from "@weft/pools/compat/piscina"
+ *
  * const options: Options = { filename: "/abs/worker.js", minThreads: 1, maxThreads: 4, idleTimeout: 1000, maxQueue: "auto" }
  * ```
  */
@@ -109,7 +111,9 @@ export interface Options {
  *
  * @example
  * ```ts
- * declare const pool: Piscina
+ * import Piscina from "@weft/pools/compat/piscina"
+ *
+ * const pool = new Piscina({ filename: "/abs/path/worker.js", maxQueue: "auto" })
  * pool.options.maxQueue // Infinity unless set; maxThreads ** 2 for "auto"
  * ```
  */
@@ -128,6 +132,8 @@ export interface FilledOptions extends Options {
  *
  * @example
  * ```ts
+ * import type { RunOptions } from "@weft/pools/compat/piscina"
+ *
  * const options: RunOptions = { name: "add", signal: AbortSignal.timeout(1000) }
  * ```
  */
@@ -144,6 +150,8 @@ export interface RunOptions {
  *
  * @example
  * ```ts
+ * import type { AbortSignalLike } from "@weft/pools/compat/piscina"
+ *
  * const signal: AbortSignalLike = new AbortController().signal
  * ```
  */
@@ -156,7 +164,9 @@ export type AbortSignalLike =
  *
  * @example
  * ```ts
- * declare const pool: Piscina
+ * import Piscina from "@weft/pools/compat/piscina"
+ *
+ * const pool = new Piscina({ filename: "/abs/path/worker.js" })
  * console.log(`p99 run time ${pool.runTime.p99} ms`)
  * ```
  */
@@ -499,7 +509,10 @@ export class Piscina<T = any, R = any> extends EventEmitter {
  *
  * @example
  * ```ts
- * const box = { buffer: new ArrayBuffer(8), get [transferableSymbol]() { return [this.buffer] }, get [valueSymbol]() { return this.buffer } }
+ * import { transferableSymbol, valueSymbol } from "@weft/pools/compat/piscina"
+ *
+ * const buffer = new ArrayBuffer(8)
+ * const box = { [transferableSymbol]: [buffer], [valueSymbol]: buffer }
  * ```
  */
 export const transferableSymbol: unique symbol = Symbol.for("piscina.transferable")
@@ -509,7 +522,10 @@ export const transferableSymbol: unique symbol = Symbol.for("piscina.transferabl
  *
  * @example
  * ```ts
- * const box = { buffer: new ArrayBuffer(8), get [transferableSymbol]() { return [this.buffer] }, get [valueSymbol]() { return this.buffer } }
+ * import { transferableSymbol, valueSymbol } from "@weft/pools/compat/piscina"
+ *
+ * const buffer = new ArrayBuffer(8)
+ * const box = { [transferableSymbol]: [buffer], [valueSymbol]: buffer }
  * ```
  */
 export const valueSymbol: unique symbol = Symbol.for("piscina.valueSymbol")
@@ -519,6 +535,8 @@ export const valueSymbol: unique symbol = Symbol.for("piscina.valueSymbol")
  *
  * @example
  * ```ts
+ * import { version } from "@weft/pools/compat/piscina"
+ *
  * console.log(version) // "4"
  * ```
  */
