@@ -349,16 +349,19 @@ export class Piscina<T = any, R = any> extends EventEmitter {
     const submittedAt = performance.now()
     return new Promise<R>((resolve, reject) => {
       let aborted: (() => void) | undefined
-      const submitted = core.submit("run", [file, name ?? this.#options.name, arg], (ok, value) => {
+      // Set once the core has queued the task; a refusal settles before (and is not counted).
+      let submitted: Task | undefined = undefined
+      submitted = core.submit("run", [file, name ?? this.#options.name, arg], (ok, value) => {
         if (aborted !== undefined) offAbort(signal!, aborted)
-        this.#settled(submitted, submittedAt)
+        if (submitted !== undefined) this.#settled(submitted, submittedAt)
         if (ok) resolve(value as R)
         else reject(this.#error(value))
       })
       if (submitted !== undefined && signal != null) {
+        const task = submitted
         aborted = () => {
-          core.abort(submitted)
-          this.#settled(submitted, submittedAt)
+          core.abort(task)
+          this.#settled(task, submittedAt)
           reject(new AbortError(signal.reason))
         }
         onAbort(signal, aborted)
@@ -377,9 +380,9 @@ export class Piscina<T = any, R = any> extends EventEmitter {
     return maxQueue === 0 ? new Error("No task queue available and all Workers are busy") : new Error("Task queue is at limit")
   }
 
-  #settled(task: Task | undefined, submittedAt: number): void {
+  #settled(task: Task, submittedAt: number): void {
     this.#completed++
-    if (task !== undefined && task.runMillis >= 0 && this.#options.recordTiming !== false) {
+    if (task.runMillis >= 0 && this.#options.recordTiming !== false) {
       this.#runTime.record(task.runMillis)
       this.#waitTime.record(Math.max(0, performance.now() - submittedAt - task.runMillis))
     }
