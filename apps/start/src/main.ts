@@ -13,7 +13,7 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
-import { Child, Main, Serve } from "@weft/app"
+import { Child, Host, Main, Serve } from "@weft/app"
 import { Data, Effect, Scope, Stream } from "effect"
 import { ChildProcessSpawner } from "effect/process"
 import * as Apps from "./apps.ts"
@@ -84,7 +84,7 @@ const program = (options: Options) =>
       { port: options.chatHttpPort, purpose: "the chat's web page", flag: "chat-http-port" },
       { port: options.ticketsPort, purpose: "the ticket office", flag: "tickets-port" },
       { port: options.trafficPort, purpose: "the traffic light", flag: "traffic-port" }
-    ])
+    ], options.host)
     if (options.build) {
       const dirs = stale()
       if (dirs.length > 0) yield* build(dirs)
@@ -103,11 +103,15 @@ const program = (options: Options) =>
       Apps.start(root, Apps.ticketsSpec(root, options), print("tickets")),
       Apps.start(root, Apps.trafficSpec(options), print("traffic"))
     ], { concurrency: "unbounded" }).pipe(Scope.provide(appsScope))
-    const landing = yield* Serve.serve(Landing.makeApp(apps), { port: options.port })
+    const landing = yield* Serve.serve(Landing.makeApp(apps, { host: options.host, publicHost: options.publicHost }), {
+      port: options.port,
+      hostname: options.host
+    })
 
     const width = 16
     const lines = [
-      `${"landing page".padEnd(width)}${landing.url}`,
+      // Where users reach it: a wildcard bind is named by this machine's host name, or --public-host.
+      `${"landing page".padEnd(width)}${Host.url(Host.shown(options.host, options.publicHost), landing.port)}`,
       ...apps.flatMap((app) =>
         app.addresses.map((a) => `${a.label.padEnd(width)}${a.url.startsWith("http") ? a.url : a.hint}${a.note ? `   (${a.note})` : ""}`)
       )

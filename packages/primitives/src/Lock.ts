@@ -38,7 +38,8 @@ import { type ConditionLock, ConditionLockId } from "./internal/ownership.ts"
 import { bindMethods } from "./internal/bind.ts"
 import { guarded } from "./internal/guard.ts"
 import { Permits, PermitsId, type PermitsHook } from "./internal/Permits.ts"
-import { priority as checkPriority, within } from "./internal/validate.ts"
+import { within } from "./internal/within.ts"
+import { priority as checkPriority } from "./validate.ts"
 
 /**
  * The lock interface, shared by every scope: `Lock`, `SharedLock`, a

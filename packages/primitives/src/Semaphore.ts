@@ -38,8 +38,7 @@ import { InvalidArgumentError, SemaphoreOverflowError, WaitCancelledError } from
 import { bindMethods } from "./internal/bind.ts"
 import { PermitSemaphore } from "./internal/PermitSemaphore.ts"
 import { Permits, PermitsId, type PermitsHook } from "./internal/Permits.ts"
-import { priority as checkPriority } from "./internal/validate.ts"
-import { count } from "./validate.ts"
+import { count, priority as checkPriority } from "./validate.ts"
 
 /**
  * The semaphore interface, shared by every scope: `Semaphore`,

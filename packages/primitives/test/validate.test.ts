@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect } from "effect"
 import { InvalidArgumentError } from "../src/index.ts"
-import { count, duration, isCount, timeout } from "../src/validate.ts"
+import { count, duration, isCount, millis, permitRequest, timeout } from "../src/validate.ts"
 
 describe("validate", () => {
   it("count: integers >= min pass; anything else is named in the error", () => {
@@ -13,6 +13,24 @@ describe("validate", () => {
       assert.strictEqual(error?.argument, "n")
       assert.strictEqual(error?.expected, "an integer >= 1")
     }
+  })
+
+  it("millis: a duration as milliseconds, Infinity kept, a bad one named", () => {
+    assert.strictEqual(millis("Pool.make", "idleTimeout", "5 seconds", { min: "zero" }), 5000)
+    assert.strictEqual(millis("X", "timeout", "Infinity"), Number.POSITIVE_INFINITY)
+    const error = millis("FileLock.make", "stale", 0, { min: "positive" })
+    assert.instanceOf(error, InvalidArgumentError)
+    assert.strictEqual((error as InvalidArgumentError).argument, "stale")
+  })
+
+  it("permitRequest: k >= 1, and at most a bounded semaphore's permits", () => {
+    assert.isUndefined(permitRequest("Semaphore", "acquire", 4, 4))
+    assert.isUndefined(permitRequest("Semaphore", "acquire", 9, undefined))
+    const over = permitRequest("ClusterSemaphore", "acquire", 5, 4)
+    assert.instanceOf(over, InvalidArgumentError)
+    assert.include(over!.message, "ClusterSemaphore.acquire")
+    assert.include(over!.message, "at most the semaphore's 4 permits")
+    assert.strictEqual(permitRequest("Semaphore", "acquire", 0, 4)?.expected, "an integer >= 1")
   })
 
   it("duration: bounds decide zero, positive and finite", () => {

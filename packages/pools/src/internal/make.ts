@@ -6,12 +6,12 @@
  *
  * @internal
  */
-import { Duration, Effect, type Scope } from "effect"
+import { Effect, type Scope } from "effect"
 import { existsSync } from "node:fs"
 import { availableParallelism } from "node:os"
 import { isAbsolute } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
-import { count, duration } from "@weft/primitives/validate"
+import { count, millis } from "@weft/primitives/validate"
 import { InvalidArgumentError, type PoolKind, WorkerCrashedError } from "../errors.ts"
 import type { Options, Pool } from "../Pool.ts"
 import { type Config, Core, type Timers } from "./core.ts"
@@ -91,16 +91,13 @@ export const validate = (operation: string, options: Options): Effect.Effect<Con
       (options.maxTasksPerWorker === undefined ? undefined : count(operation, "maxTasksPerWorker", maxTasksPerWorker, 1))
     if (countError !== undefined) return Effect.fail(countError)
     if (minSize > size) return bad("minSize", minSize, `at most size (${size})`)
-    const millis = (name: string, value: unknown, min: "zero" | "positive") => {
-      if (value === undefined) return undefined
-      const checked = duration(operation, name, value, { min })
-      return checked instanceof InvalidArgumentError ? checked : Duration.toMillis(checked)
-    }
-    const idle = millis("idleTimeout", options.idleTimeout, "zero")
+    const optional = (name: string, value: unknown, min: "zero" | "positive") =>
+      value === undefined ? undefined : millis(operation, name, value, { min })
+    const idle = optional("idleTimeout", options.idleTimeout, "zero")
     if (idle instanceof InvalidArgumentError) return Effect.fail(idle)
-    const taskTimeout = millis("taskTimeout", options.taskTimeout, "positive")
+    const taskTimeout = optional("taskTimeout", options.taskTimeout, "positive")
     if (taskTimeout instanceof InvalidArgumentError) return Effect.fail(taskTimeout)
-    const abort = millis("abortTimeout", options.abortTimeout, "zero")
+    const abort = optional("abortTimeout", options.abortTimeout, "zero")
     if (abort instanceof InvalidArgumentError) return Effect.fail(abort)
     const limits = (options as { readonly resourceLimits?: unknown }).resourceLimits
     if (limits !== undefined) {

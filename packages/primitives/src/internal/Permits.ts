@@ -30,7 +30,7 @@ import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type { InvalidArgumentError } from "../errors.ts"
 import { wake } from "./handoff.ts"
-import { within } from "./validate.ts"
+import { within } from "./within.ts"
 import { type Link, WaitList } from "./WaitList.ts"
 
 interface Waiter extends Link<Waiter> {
