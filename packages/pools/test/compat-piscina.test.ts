@@ -5,6 +5,7 @@
  * same tests, so one that passes on the control and fails on the drop-in is a
  * difference.
  */
+import { spawnSync } from "node:child_process"
 import { once } from "node:events"
 import { createRequire } from "node:module"
 import { fileURLToPath, pathToFileURL } from "node:url"
@@ -355,6 +356,14 @@ describe("the drop-in over Weft", () => {
     const { error } = await settled(closed.run(1, { name: "echo" }))
     expect(error.name).toBe("AbortError")
     expect(closed.completed).toBe(0)
+  })
+
+  it("an idle pool does not keep the process alive: a script that never destroys it still ends", () => {
+    const script = fixture("script.mjs")
+    const args = "Deno" in globalThis ? ["run", "-A", script] : [script]
+    const result = spawnSync(process.execPath, args, { encoding: "utf8", timeout: 30_000 })
+    expect(result.stdout.trim()).toBe("3")
+    expect(result.status).toBe(0) // not killed by the timeout
   })
 
   it("emits 'ready' once a thread has loaded (piscina 4 has no such event)", async () => {
