@@ -308,6 +308,13 @@ const suite = ({ Piscina, lib }: Implementation) => {
       expect((result as ArrayBuffer).byteLength).toBe(8)
     })
 
+    it("Piscina.move takes a custom Transferable (transferableSymbol, valueSymbol)", async () => {
+      const pool = make({ filename: tools, maxThreads: 1 })
+      const result = await pool.run({ lib }, { name: "movedCustom" })
+      expect(result).toBeInstanceOf(ArrayBuffer)
+      expect((result as ArrayBuffer).byteLength).toBe(4)
+    })
+
     it("run's transferList moves the task's buffers", async () => {
       const pool = make({ filename: tools, maxThreads: 1 })
       const buffer = new ArrayBuffer(16)
