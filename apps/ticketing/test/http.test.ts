@@ -4,7 +4,7 @@ import * as path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as Http from "../src/http.ts"
-import * as Server from "../src/server.ts"
+import * as Serve from "@weft/app/Serve"
 import * as Store from "../src/store.ts"
 import { type Child, child, mainScript, reopen, tempDir } from "./helpers.ts"
 
@@ -32,7 +32,7 @@ const served = (tickets: number, adminToken?: string) =>
     const file = path.join(dir, "tickets.json")
     const store = yield* Store.make(file)
     yield* store.reset(tickets)
-    const { url } = yield* Server.listen(Http.makeApp(store, { adminToken }))
+    const { url } = yield* Serve.serve(Http.makeApp(store, { adminToken }))
     return { url, file, store }
   })
 
