@@ -262,7 +262,7 @@ describe("serve processes", () => {
       const pids = new Set<number>()
       for (let i = 0; i < 200 && pids.size < 3; i++) pids.add((yield* call(`${url}/health`, { headers: { connection: "close" } })).body.pid)
       assert.strictEqual(pids.size, 3, "three workers answer on one port")
-      assert.sameMembers([...pids], [...server.output().matchAll(/worker pid (\d+) listening/g)].map((m) => Number(m[1])))
+      assert.sameMembers([...pids], [...server.output().matchAll(/worker \d+ pid (\d+) listening/g)].map((m) => Number(m[1])))
       process.kill(server.proc.pid!, "SIGTERM")
       assert.strictEqual(yield* server.exited, 0)
       for (const pid of pids) {

@@ -61,8 +61,12 @@ export interface Options {
   readonly listening?: "cluster" | "manual" | undefined
   /** How long the start waits for every worker to listen; default 30 s. */
   readonly startTimeout?: Duration.Input | undefined
-  /** Called with each new worker (the first ones and replacements), before it can listen. */
-  readonly onFork?: ((worker: Worker) => void) | undefined
+  /**
+   * Called with each new worker (the first ones and replacements), before it
+   * can listen, and the supervisor (for `ready` and `fail` while the start
+   * is still waiting).
+   */
+  readonly onFork?: ((worker: Worker, workers: Workers) => void) | undefined
   /** Called when a worker has exited (before a replacement is forked). */
   readonly onExit?: ((worker: Worker) => void) | undefined
   /** Asks a worker to stop, before SIGTERM (for runtimes whose SIGTERM handler may not run). */
@@ -183,14 +187,25 @@ export const fork = (options: Options): Effect.Effect<Workers, WorkersError, Sco
       const worker = cluster.fork(options.env)
       worker.on("error", () => {})
       live.set(worker.id, { worker, pid: worker.process.pid, listening: false })
-      options.onFork?.(worker)
+      options.onFork?.(worker, workers)
     }
     const ready = (id: number) => {
       const entry = live.get(id)
       if (entry === undefined || entry.listening) return
       entry.listening = true
-      log(`worker pid ${entry.pid} listening`)
+      log(`worker ${id} pid ${entry.pid} listening`)
       changed()
+    }
+    const workers: Workers = {
+      live,
+      get restarts() {
+        return restarts
+      },
+      ready,
+      fail: (reason) => {
+        failure ??= reason
+        changed()
+      }
     }
     const onListening = (worker: Worker) => {
       if (options.listening !== "manual") ready(worker.id)
@@ -203,11 +218,11 @@ export const fork = (options: Options): Effect.Effect<Workers, WorkersError, Sco
       if (!stopping) {
         const how = signal ?? `code ${code}`
         if (entry.listening) {
-          log(`worker pid ${entry.pid} exited (${how}); starting a replacement`)
+          log(`worker ${worker.id} pid ${entry.pid} exited (${how}); starting a replacement`)
           restarts++
           start()
         } else {
-          failure ??= `worker pid ${entry.pid} exited (${how}) before it listened`
+          failure ??= `worker ${worker.id} pid ${entry.pid} exited (${how}) before it listened`
           log(`${failure}; not replaced`)
         }
       }
@@ -240,17 +255,6 @@ export const fork = (options: Options): Effect.Effect<Workers, WorkersError, Sco
         })
     )
 
-    const workers: Workers = {
-      live,
-      get restarts() {
-        return restarts
-      },
-      ready,
-      fail: (reason) => {
-        failure ??= reason
-        changed()
-      }
-    }
     const timeout = options.startTimeout ?? "30 seconds"
     const all = () => failure !== undefined || [...live.values()].filter((e) => e.listening).length >= options.count
     if (!(yield* until(all, timeout))) {
