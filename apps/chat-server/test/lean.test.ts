@@ -106,8 +106,10 @@ describe("lean copies are run only when no one else could have written them (Nod
     delete process.env.WEFT_CHAT_CACHE
     try {
       const root = cacheRoot()
-      assert.match(root, /[/\\]node_modules[/\\]\.cache[/\\]weft-chat$/)
-      assert.notInclude(root, os.tmpdir() + path.sep)
+      // The repository's own node_modules (where its packages are installed), never the shared
+      // temporary directory's weft-chat-<hash> (the old place; the clone itself may live under /tmp).
+      assert.strictEqual(root, path.join(fileURLToPath(new URL("../../../", import.meta.url)), "node_modules", ".cache", "weft-chat"))
+      assert.isFalse(root.startsWith(path.join(os.tmpdir(), "weft-chat-")))
       const dir = leanCopy()!
       assert.strictEqual(path.dirname(dir), root)
       assert.strictEqual(mode(root), 0o700)
