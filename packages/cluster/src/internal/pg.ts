@@ -23,6 +23,7 @@
 import { Effect } from "effect"
 import postgres from "postgres"
 import { ClusterUnavailableError } from "../errors.ts"
+import { type Bounds, Leases, serverSettings } from "./lease.ts"
 
 /** @internal */
 export type Sql = postgres.Sql<{}>
@@ -97,8 +98,10 @@ export class Db {
   private warming = false
   /** The backend pid of each dedicated connection that has run a statement. */
   private readonly pids = new WeakMap<Sql, number>()
+  /** The lease of every connection that holds something (the partition bound). */
+  readonly leases: Leases
 
-  constructor(url: string, schema: string, connectTimeoutSeconds: number) {
+  constructor(url: string, schema: string, connectTimeoutSeconds: number, bounds: Bounds) {
     const { options, server } = parseUrl(url)
     this.server = server
     this.schema = schema
@@ -110,9 +113,17 @@ export class Db {
       idle_timeout: 0,
       max_lifetime: 0,
       onnotice: () => {},
-      connection: { application_name: "weft-cluster" }
+      // In the startup packet: the server closes a connection gone silent
+      // within the partition bound (ignored on a Unix socket).
+      connection: { application_name: "weft-cluster", ...serverSettings(bounds) }
     }
     this.quick = postgres({ ...this.options, max: 4 })
+    this.leases = new Leases(bounds, this)
+  }
+
+  /** A lease renewal on `sql`: not counted in `queries`, which counts what waits and operations send. */
+  ping(sql: Sql): Promise<unknown> {
+    return sql.unsafe("SELECT 1", [], prepared)
   }
 
   /** A new dedicated connection (connects on its first statement). */
@@ -313,6 +324,7 @@ export class Db {
   close(): Effect.Effect<void> {
     return Effect.promise(async () => {
       this.closed = true
+      this.leases.clear()
       const all = [...this.open]
       const pids = all.map((sql) => this.pids.get(sql)).filter((pid): pid is number => pid !== undefined)
       this.open.clear()
