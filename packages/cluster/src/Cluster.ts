@@ -207,7 +207,12 @@ export interface Cluster {
   pubsub<A = unknown>(
     name: string
   ): Effect.Effect<PubSub.PubSub<A> & { readonly handle: Handle<"pubsub"> }, ClusterNameClashError | InvalidArgumentError>
-  /** How many statements this handle has sent so far (diagnostics: a waiter that sleeps sends none). */
+  /**
+   * How many statements this handle has sent so far (diagnostics: a waiter
+   * that sleeps sends none). Lease renewals (one `SELECT 1` per holding
+   * connection every eighth of `partitionTimeout`, while something is held)
+   * are not counted.
+   */
   readonly statements: Effect.Effect<number>
 }
 
