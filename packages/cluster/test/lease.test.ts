@@ -83,23 +83,35 @@ describe(title("Cluster lease (the partition bound, client side)"), () => {
   it.live.skipIf(skip || !canSignal)(`a holder whose connection stops answering: its withLock body is interrupted with LockLostError within the lease; another gets the lock once the server lets go${why}`, () =>
     Effect.scoped(Effect.gen(function*() {
       const sql = yield* admin
-      const name = unique("lock")
-      const a = yield* (yield* connect({ partitionTimeout: bound })).lock(name)
+      const [name, rname] = [unique("lock"), unique("rlock")]
+      const handle = yield* connect({ partitionTimeout: bound })
+      const a = yield* handle.lock(name)
+      const r = yield* handle.rlock(rname)
       const b = yield* (yield* connect()).lock(name)
       const held = yield* Deferred.make<number>()
+      const rheld = yield* Deferred.make<boolean>()
       const body = yield* Effect.forkChild(
         a.withLock(Effect.andThen(Effect.flatMap(a.fencingToken, (t) => Deferred.succeed(held, t)), Effect.never)),
         { startImmediately: true }
       )
+      // An rlock's body, nested in itself: the outer body is guarded too.
+      const rbody = yield* Effect.forkChild(
+        r.withLock(r.withLock(Effect.andThen(Effect.flatMap(r.isOwned, (owned) => Deferred.succeed(rheld, owned)), Effect.never))),
+        { startImmediately: true }
+      )
       const token = yield* Deferred.await(held)
-      const id = yield* idOf(sql, name)
-      const [pid] = yield* stopHolders(sql, [key(KeyKind.lock, id)])
+      assert.isTrue(yield* Deferred.await(rheld), "the nested body owns the rlock")
+      const [id, rid] = [yield* idOf(sql, name), yield* idOf(sql, rname)]
+      const [pid, rpid] = yield* stopHolders(sql, [key(KeyKind.lock, id), key(KeyKind.rlock, rid)])
       const stopped = Date.now()
       const exit = yield* Fiber.await(body).pipe(Effect.timeout("10 seconds"))
       const after = Date.now() - stopped
       const lost = lockLost(exit)
       assert.isDefined(lost, `the body ended with ${String(exit)}`)
       assert.include(lost!.message, `ClusterLock ${JSON.stringify(name)}`)
+      const rexit = yield* Fiber.await(rbody).pipe(Effect.timeout("10 seconds"))
+      assert.include(lockLost(rexit)?.message, `ClusterRLock ${JSON.stringify(rname)}`, `the rlock body ended with ${String(rexit)}`)
+      resume(rpid!)
       // Lease 3 s from the last renewal (at most 0.75 s + a tick before the stop), checked every 0.3 s.
       assert.isAtMost(after, 3_300 + 2_000, "told within the lease (+ slack for a loaded machine)")
       assert.isAtLeast(after, 1_500)
@@ -162,17 +174,20 @@ describe(title("Cluster lease (the partition bound, client side)"), () => {
     Effect.scoped(Effect.gen(function*() {
       const a = yield* connect({ partitionTimeout: bound })
       const lock = yield* a.lock(unique("lock"))
+      const rlock = yield* a.rlock(unique("rlock"))
       const sem = yield* a.semaphore(unique("sem"), 2)
       const queue = yield* a.queue<number>(unique("queue"))
       yield* queue.put(1)
       assert.strictEqual(yield* queue.get, 1)
       // 4.5 s: longer than the 3-second lease, and longer than its renewals' period many times over.
       const slow = Effect.andThen(Effect.sleep("4500 millis"), lock.fencingToken)
-      const [token] = yield* Effect.all([
+      const [token, , owned] = yield* Effect.all([
         lock.withLock(slow),
-        sem.withPermits(2)(Effect.sleep("4500 millis"))
+        sem.withPermits(2)(Effect.sleep("4500 millis")),
+        rlock.withLock(Effect.andThen(Effect.sleep("4500 millis"), rlock.withLock(rlock.isOwned)))
       ], { concurrency: "unbounded" })
       assert.isAbove(token, 0)
+      assert.isTrue(owned)
       yield* queue.taskDone
       assert.isTrue(yield* lock.tryAcquire)
       yield* lock.release

@@ -187,14 +187,21 @@ export class Leases {
  * Runs `effect` (a `withLock` / `withPermits` body) so that losing `holding`
  * interrupts it and ends it with `LockLostError` (a defect), once its
  * finalizers have run. The body runs in a child fiber for that; interrupting
- * the caller interrupts the body.
+ * the caller interrupts the body. `onStart` learns that fiber before it runs.
  *
  * @internal
  */
-export const guard = <A, E, R>(holding: Holding, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+export const guard = <A, E, R>(
+  holding: Holding,
+  effect: Effect.Effect<A, E, R>,
+  onStart?: (body: Fiber.Fiber<A, E>) => void
+): Effect.Effect<A, E, R> =>
   Effect.suspend(() => {
     if (holding.lost !== undefined) return Effect.die(holding.lost)
-    return Effect.flatMap(Effect.forkChild(effect, { startImmediately: true }), (fiber) =>
+    // With `onStart`, the body starts only after it was told its fiber (an
+    // rlock's body owns the lock for its owner); without, at once.
+    const fork = onStart === undefined ? Effect.forkChild(effect, { startImmediately: true }) : Effect.tap(Effect.forkChild(effect), (f) => Effect.sync(() => onStart(f)))
+    return Effect.flatMap(fork, (fiber) =>
       Effect.callback<A, E, R>((resume) => {
         const done = fiber.pollUnsafe()
         if (done !== undefined) return resume(done)

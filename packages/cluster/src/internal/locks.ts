@@ -337,9 +337,12 @@ export type ClusterRLock = RLock.RLock & Fenced
 export const makeRLock = (db: Db, id: number, name: string): ClusterRLock => {
   const grant = new Grant(db, key(KeyKind.rlock, id), "ClusterRLock", name)
   let owner: number | undefined = undefined
+  /** The fiber running the outermost `withLock` body (guarded, lease.ts): it owns the lock for the owner. */
+  let body: number | undefined = undefined
   let depth = 0
+  const owns = (fiber: Fiber.Fiber<unknown, unknown>) => owner !== undefined && (owner === fiber.id || body === fiber.id)
   const nest = (fiber: Fiber.Fiber<unknown, unknown>) => {
-    if (owner !== fiber.id) return false
+    if (!owns(fiber)) return false
     depth++
     return true
   }
@@ -355,7 +358,7 @@ export const makeRLock = (db: Db, id: number, name: string): ClusterRLock => {
   const acquire: Effect.Effect<void> = Effect.withFiber((fiber) => Effect.asVoid(take(fiber, undefined)))
   const release: Effect.Effect<void, NotHeldError | NotOwnerError> = Effect.withFiber((fiber): Effect.Effect<void, NotHeldError | NotOwnerError> => {
     if (owner === undefined) return Effect.fail(new NotHeldError({ primitive: "ClusterRLock", operation: "release" }))
-    if (owner !== fiber.id) {
+    if (!owns(fiber)) {
       return Effect.fail(
         new NotOwnerError({ primitive: "ClusterRLock", operation: "release", owner: `fiber #${owner}`, caller: `fiber #${fiber.id}` })
       )
@@ -371,9 +374,23 @@ export const makeRLock = (db: Db, id: number, name: string): ClusterRLock => {
       Effect.flatMap(millisOf("ClusterRLock.acquireFor", timeout), (ms) =>
         Effect.withFiber((fiber) => take(fiber, ms === 0 ? "try" : ms))),
     release,
-    withLock: (effect) => guardedBy(acquire, release, effect),
+    // The outermost body runs guarded (interrupted with LockLostError if the
+    // lease is given up) on a fiber of its own, which owns the lock meanwhile.
+    withLock: (effect) =>
+      Effect.withFiber((fiber) =>
+        owns(fiber) ? guardedBy(acquire, release, effect) : guardedBy(
+          acquire,
+          releaseAfterLoss(release),
+          Effect.suspend(() =>
+            Effect.ensuring(
+              guard(grant.held!.lease, effect, (f) => void (body = f.id)),
+              Effect.sync(() => void (body = undefined))
+            )
+          )
+        )
+      ),
     locked: grant.locked,
-    isOwned: Effect.withFiber((fiber) => Effect.succeed(owner === fiber.id)),
+    isOwned: Effect.withFiber((fiber) => Effect.succeed(owns(fiber))),
     fencingToken: grant.fencingToken
   }
 }
