@@ -144,7 +144,7 @@ export type Attached<K extends Kind> = Interfaces[K] & { readonly handle: Handle
  *
  * @example
  * ```ts
- * const options: Cluster.Options = { url: "postgres://app@localhost/app?host=/run/postgresql", schema: "weft" }
+ * const options: Cluster.Options = { url: "postgres://app@db.internal/app", schema: "weft", partitionTimeout: "30 seconds" }
  * ```
  */
 export interface Options {

@@ -52,7 +52,8 @@ export interface Fenced {
    * connection and only while it still holds the lock; later reads in the
    * same hold return the same number. Fails with `NotHeldError` when this
    * process does not hold the lock, and dies with `ClusterUnavailableError`
-   * when its connection lost the lock.
+   * when its connection lost the lock (`LockLostError` once the lease gave
+   * the hold up: lease.ts).
    */
   readonly fencingToken: Effect.Effect<number, NotHeldError>
 }
