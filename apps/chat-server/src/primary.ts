@@ -12,6 +12,7 @@
 import cluster, { type Worker } from "node:cluster"
 import { randomBytes } from "node:crypto"
 import * as net from "node:net"
+import * as Host from "@weft/app/Host"
 import * as Serve from "@weft/app/Serve"
 // One module, not the package index: the primary loads only what it uses.
 import * as Condition from "@weft/primitives/Condition"
@@ -19,6 +20,7 @@ import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as Http from "./http.ts"
+import * as Page from "./page.ts"
 import { leanWorkers } from "./lean.ts"
 import { type Counters, type FromHub, makeOutbox, readJsonLines, type ToHub } from "./messages.ts"
 import { Registry } from "./registry.ts"
@@ -27,6 +29,10 @@ import { MAX_BACKLOG } from "./worker.ts"
 
 /** The primary's settings, from the command line. */
 export interface PrimaryOptions {
+  /** The address every listener binds (`--host`); default 127.0.0.1. */
+  readonly host?: string | undefined
+  /** `--public-host`: a name the web side answers to besides the address and the host name. */
+  readonly publicHost?: string | undefined
   /** TCP port for the plain chat; 0 picks a free one. */
   readonly port: number
   /** TCP port for IRC; 0 picks a free one. */
@@ -64,10 +70,10 @@ const noCounters: Counters = { connections: 0, messagesIn: 0, messagesOut: 0, dr
  * for, and closes it when the last worker leaves: a replacement asking for port
  * 0 after that would get a new port. So port 0 is resolved once, here.
  */
-const freePort = Effect.callback<number, Error>((resume) => {
+const freePort = (host: string) => Effect.callback<number, Error>((resume) => {
   const probe = net.createServer()
   probe.once("error", (error) => resume(Effect.fail(error)))
-  probe.listen(0, "127.0.0.1", () => {
+  probe.listen(0, host, () => {
     const port = (probe.address() as net.AddressInfo).port
     probe.close(() => resume(Effect.succeed(port)))
   })
@@ -103,8 +109,9 @@ const waitGone = (pids: ReadonlyArray<number>) =>
  */
 export const runPrimary = (options: PrimaryOptions): Effect.Effect<Running, Error, Scope.Scope> =>
   Effect.gen(function*() {
-    const port = options.port === 0 ? yield* freePort : options.port
-    const ircPort = options.ircPort === 0 ? yield* freePort : options.ircPort
+    const host = options.host ?? Host.loopback
+    const port = options.port === 0 ? yield* freePort(host) : options.port
+    const ircPort = options.ircPort === 0 ? yield* freePort(host) : options.ircPort
     const entries = new Map<number, Entry>()
     let restarts = 0
     let stopping = false
@@ -207,6 +214,7 @@ export const runPrimary = (options: PrimaryOptions): Effect.Effect<Running, Erro
     const fork = () => {
       const worker = cluster.fork({
         WEFT_CHAT: JSON.stringify({
+          host,
           port,
           ircPort,
           maxLine: options.maxLine,
@@ -266,7 +274,7 @@ export const runPrimary = (options: PrimaryOptions): Effect.Effect<Running, Erro
 
     const ready = () => failure !== undefined || [...entries.values()].filter((e) => e.listening).length >= options.workers
     if (!(yield* until(ready, "20 seconds"))) {
-      return yield* Effect.fail(new Error(`the workers did not all listen on 127.0.0.1:${port} and :${ircPort} within 20 s`))
+      return yield* Effect.fail(new Error(`the workers did not all listen on ${Host.authority(host, port)} and :${ircPort} within 20 s`))
     }
     if (failure !== undefined) return yield* Effect.fail(new Error(failure))
 
@@ -283,8 +291,12 @@ export const runPrimary = (options: PrimaryOptions): Effect.Effect<Running, Erro
       messages: registry.messages,
       restarts
     })
-    const app = Http.makeApp(stats, (app) => Web.routes(app, web, Serve.upgradeWebSocket))
-    const served = yield* Serve.serve(app, { port: options.httpPort }).pipe(
+    const app = Http.makeApp(stats, (app) => Web.routes(app, web, Serve.upgradeWebSocket), {
+      host,
+      publicHost: options.publicHost,
+      scripts: [Page.script]
+    })
+    const served = yield* Serve.serve(app, { port: options.httpPort, hostname: host }).pipe(
       Effect.mapError((error) => new Error(error.message))
     )
     // Released before the server: web users are told, and their goodbyes sent, before it closes.

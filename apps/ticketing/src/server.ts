@@ -1,5 +1,5 @@
 /**
- * `serve`: the API on 127.0.0.1, in this process, or in N processes sharing
+ * `serve`: the API on 127.0.0.1 (or `--host`), in this process, or in N processes sharing
  * one port through `node:cluster` (the primary forks them and takes no
  * requests itself). Every process opens the same store; the store's lock
  * keeps them exact.
@@ -19,6 +19,7 @@ import cluster, { type Worker } from "node:cluster"
 import type { Server } from "node:http"
 import * as net from "node:net"
 import { createAdaptorServer } from "@hono/node-server"
+import * as Host from "@weft/app/Host"
 import { Effect, type Scope } from "effect"
 import type { Hono } from "hono"
 
@@ -36,21 +37,26 @@ export interface Served {
 }
 
 /**
- * Serves a Hono app on `127.0.0.1:port` (0: a free one) until the scope closes.
+ * Serves a Hono app on `host:port` (default 127.0.0.1; port 0: a free one)
+ * until the scope closes.
  *
  * @example
  * ```ts
- * const served = yield* Server.listen(app, { port: 8080 })
+ * const served = yield* Server.listen(app, { port: 8080, host: "0.0.0.0" })
  * ```
  */
-export const listen = (app: Hono, options: { readonly port?: number } = {}): Effect.Effect<Served, Error, Scope.Scope> =>
+export const listen = (
+  app: Hono,
+  options: { readonly port?: number; readonly host?: string | undefined } = {}
+): Effect.Effect<Served, Error, Scope.Scope> =>
   Effect.map(
     Effect.acquireRelease(
       Effect.callback<Server, Error>((resume) => {
+        const host = options.host ?? Host.loopback
         const server = createAdaptorServer({ fetch: app.fetch }) as Server
-        const onError = (error: Error) => resume(Effect.fail(new Error(`cannot listen on 127.0.0.1:${options.port ?? 0}: ${error.message}`)))
+        const onError = (error: Error) => resume(Effect.fail(new Error(`cannot listen on ${Host.authority(host, options.port ?? 0)}: ${error.message}`)))
         server.once("error", onError)
-        server.listen(options.port ?? 0, "127.0.0.1", () => {
+        server.listen(options.port ?? 0, host, () => {
           server.off("error", onError)
           resume(Effect.succeed(server))
         })
@@ -63,23 +69,23 @@ export const listen = (app: Hono, options: { readonly port?: number } = {}): Eff
     ),
     (server) => {
       const port = (server.address() as net.AddressInfo).port
-      return { port, url: `http://127.0.0.1:${port}` }
+      return { port, url: Host.url(options.host ?? Host.loopback, port) }
     }
   )
 
 /**
- * A free loopback port. Resolved once in the primary: with port 0, Bun's
- * cluster workers would each pick a different one.
+ * A free port on `host` (default loopback). Resolved once in the primary: with
+ * port 0, Bun's cluster workers would each pick a different one.
  *
  * @example
  * ```ts
- * const port = yield* Server.freePort
+ * const port = yield* Server.freePort()
  * ```
  */
-export const freePort: Effect.Effect<number, Error> = Effect.callback<number, Error>((resume) => {
+export const freePort = (host: string = Host.loopback): Effect.Effect<number, Error> => Effect.callback<number, Error>((resume) => {
   const probe = net.createServer()
   probe.once("error", (error) => resume(Effect.fail(error)))
-  probe.listen(0, "127.0.0.1", () => {
+  probe.listen(0, host, () => {
     const port = (probe.address() as net.AddressInfo).port
     probe.close(() => resume(Effect.succeed(port)))
   })

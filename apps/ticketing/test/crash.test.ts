@@ -105,7 +105,7 @@ describe("SIGKILL at the worst moments", () => {
         Effect.promise(async () => {
           for (;;) {
             try {
-              const r = await fetch(`${url}/buy`, { method: "POST", body: JSON.stringify({ buyer: `b${n++}` }) })
+              const r = await fetch(`${url}/buy`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ buyer: `b${n++}` }) })
               if (r.status === 200) confirmed.push(((await r.json()) as { order: Store.Order }).order)
             } catch {
               return // the server is gone

@@ -26,6 +26,9 @@
  * @module
  */
 export * as Child from "./Child.ts"
+export * as Guard from "./Guard.ts"
+export * as Host from "./Host.ts"
 export * as Main from "./Main.ts"
+export * as Parent from "./Parent.ts"
 export * as Runtime from "./Runtime.ts"
 export * as Serve from "./Serve.ts"

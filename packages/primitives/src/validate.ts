@@ -149,6 +149,23 @@ export const permitRequest = (
 }
 
 /**
+ * The priority of a wait (`acquireWith({ priority })`): any finite number,
+ * higher served first; absent is the default 0.
+ *
+ * @example
+ * ```ts
+ * import { priority } from "@weft/primitives/validate"
+ *
+ * priority("Lock.acquireWith", 5) // undefined
+ * priority("Lock.acquireWith", Number.NaN) // InvalidArgumentError: priority must be a finite number
+ * ```
+ */
+export const priority = (operation: string, value: unknown): InvalidArgumentError | undefined =>
+  value === undefined || (typeof value === "number" && Number.isFinite(value))
+    ? undefined
+    : new InvalidArgumentError({ operation, argument: "priority", value, expected: "a finite number" })
+
+/**
  * A duration argument as milliseconds (`Infinity` stays `Infinity`), or the
  * `InvalidArgumentError` that names it: `duration`, for the APIs that keep
  * milliseconds (timers, pool options).

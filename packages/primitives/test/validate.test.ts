@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect } from "effect"
 import { InvalidArgumentError } from "../src/index.ts"
-import { count, duration, isCount, millis, permitRequest, timeout } from "../src/validate.ts"
+import { count, duration, isCount, millis, permitRequest, priority, timeout } from "../src/validate.ts"
 
 describe("validate", () => {
   it("count: integers >= min pass; anything else is named in the error", () => {
@@ -53,4 +53,13 @@ describe("validate", () => {
       assert.strictEqual(error.operation, "Lock.acquireFor")
       assert.strictEqual(error.argument, "timeout")
     }))
+
+  it("priority: any finite number or nothing; NaN and infinities are refused, naming the operation", () => {
+    assert.isUndefined(priority("Lock.acquireWith", undefined))
+    assert.isUndefined(priority("Lock.acquireWith", -2.5))
+    const error = priority("Lock.acquireWith", Number.POSITIVE_INFINITY)
+    assert.instanceOf(error, InvalidArgumentError)
+    assert.include(error!.message, "Lock.acquireWith: priority must be a finite number")
+    assert.instanceOf(priority("Lock.acquireWith", "high"), InvalidArgumentError)
+  })
 })
