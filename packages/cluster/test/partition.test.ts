@@ -54,7 +54,7 @@ describe(`Cluster under a partition (network namespaces)${skipped}`, () => {
       const cluster = yield* Cluster.connect({ url: server.url })
       const queue = yield* cluster.queue<string>(`${name}-queue`)
       yield* queue.put("job")
-      const [a1, a2] = (yield* holder.line("held", 60_000)).split(" ").slice(1, 3).map(Number) as [number, number]
+      const [a1, a2] = (yield* holder.line("held", 90_000)).split(" ").slice(1, 3).map(Number) as [number, number]
       const lock = yield* cluster.lock(name)
       const second = yield* cluster.lock(`${name}-acquired`)
       const sem = yield* cluster.semaphore(`${name}-sem`, 2)
@@ -123,5 +123,5 @@ describe(`Cluster under a partition (network namespaces)${skipped}`, () => {
       yield* lock.release
       yield* second.release
       yield* sem.release(2)
-    })), 120_000)
+    })), 180_000)
 })
