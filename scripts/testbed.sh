@@ -7,9 +7,11 @@
 #   testbed.sh route TAG ADDR [I]    exit 0 only if ADDR routes through this test-bed's own link
 #                                    (from the root namespace, or from machine I)
 #   testbed.sh down TAG              removes everything `up` made (idempotent)
+#   testbed.sh sweep                 removes test-beds whose TAG starts with the pid of a process
+#                                    that is gone (a test killed before it could clean up)
 #
-# TAG is [0-9a-z-], at most 10 characters (for example the test's pid and a
-# counter: 12345-0). Names: namespaces weft-TAG-m1..mN; root-side links
+# TAG is [0-9a-z-], at most 11 characters: the test process's pid, a dash and
+# a counter (e.g. 12345-0), so that `sweep` can tell whose it is. Names: namespaces weft-TAG-m1..mN; root-side links
 # wTAGfb / wTAGbb (bridges), wTAGf<I> / wTAGb<I> (veths). `up` refuses to
 # start if any of them exists.
 #
@@ -39,7 +41,7 @@ check() {
 
 names() { # TAG N
   tag=$1
-  [[ "$tag" =~ ^[0-9a-z-]{1,10}$ ]] || die "TAG must be 1-10 of [0-9a-z-]: $tag"
+  [[ "$tag" =~ ^[0-9a-z-]{1,11}$ ]] || die "TAG must be 1-11 of [0-9a-z-]: $tag"
   fb="w${tag}fb"; bb="w${tag}bb"
 }
 
@@ -59,6 +61,14 @@ down() { # TAG
   local dev
   for dev in $(ip -o link show | awk -F': ' '{print $2}' | cut -d@ -f1 | grep -E "^w${tag}(fb|bb|f[0-9]+|b[0-9]+|F[0-9]+|B[0-9]+)$" || true); do
     ip link del "$dev" 2>/dev/null || true
+  done
+}
+
+sweep() {
+  local tag pid
+  for tag in $(ip netns list | awk '{print $1}' | sed -nE 's/^weft-([0-9]+-[0-9a-z]+)-m[0-9]+$/\1/p' | sort -u); do
+    pid=${tag%%-*}
+    kill -0 "$pid" 2>/dev/null || down "$tag"
   done
 }
 
@@ -151,10 +161,11 @@ cmd=${1:-}
 shift || true
 case "$cmd" in
   check) check ;;
+  sweep) sweep ;;
   up) [ $# -eq 2 ] || die "usage: up TAG N"; up "$1" "$2" ;;
   down) [ $# -eq 1 ] || die "usage: down TAG"; down "$1" ;;
   cut) [ $# -eq 2 ] || die "usage: cut TAG I"; link "$1" "$2" down ;;
   heal) [ $# -eq 2 ] || die "usage: heal TAG I"; link "$1" "$2" up ;;
   route) [ $# -ge 2 ] || die "usage: route TAG ADDR [I]"; route "$@" ;;
-  *) die "usage: testbed.sh check | up TAG N | cut TAG I | heal TAG I | route TAG ADDR [I] | down TAG" ;;
+  *) die "usage: testbed.sh check | sweep | up TAG N | cut TAG I | heal TAG I | route TAG ADDR [I] | down TAG" ;;
 esac

@@ -20,7 +20,7 @@ describe(`scripts/testbed.sh${skipped}`, () => {
       const scope = yield* Scope.make()
       const bed = yield* Scope.provide(scope)(testbed(2))
       const [m1, m2] = bed.machines as [typeof bed.machines[0], typeof bed.machines[0]]
-      assert.match(m1.ns, new RegExp(`^weft-${process.pid}-\\d+-m1$`))
+      assert.match(m1.ns, new RegExp(`^weft-${process.pid}-[0-9a-z]+-m1$`))
       assert.match(bed.gateway, /^10\.203\.\d+\.1$/)
       const routes = ip("-n", m1.ns, "route", "show")
       assert.notInclude(routes, "default", "no default route in a machine")
