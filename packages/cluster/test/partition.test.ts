@@ -31,7 +31,7 @@ const BOUND = 10_000
 const SLACK = 5_000
 
 describe(`Cluster under a partition (network namespaces)${skipped}`, () => {
-  it.live.skipIf(reason !== undefined)("a holder cut off from the database: it is told (LockLostError) first, then within the bound the server lets go of its lock, permits and queue item; its fencing token is refused", () =>
+  it.live.skipIf(reason !== undefined)("a holder cut off from the database: it is told (LockLostError) first, then within the bound the server lets go of its lock, permits and queue item; its fencing token is refused; once the link is back, it takes the lock again", () =>
     Effect.scoped(Effect.gen(function*() {
       const bed = yield* testbed(1)
       const machine = bed.machines[0]!
@@ -123,5 +123,13 @@ describe(`Cluster under a partition (network namespaces)${skipped}`, () => {
       yield* lock.release
       yield* second.release
       yield* sem.release(2)
+
+      // The link comes back: the cut-off process takes the lock again, with a larger token.
+      yield* bed.heal(1)
+      const healed = Date.now()
+      yield* holder.send("again")
+      const again = yield* holder.line("again", 40_000)
+      console.log(`after the heal: "${again}" in ${Date.now() - healed} ms`)
+      assert.isAbove(Number(again.split(" ")[1]), b1)
     })), 180_000)
 })

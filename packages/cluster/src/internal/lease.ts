@@ -99,6 +99,8 @@ export interface Link {
   ping(sql: Sql): Promise<unknown>
   /** Closes `sql`. */
   discard(sql: Sql): void
+  /** Starts the idle connections afresh (a holding went silent: the rest likely did too). */
+  refresh(): void
 }
 
 /** The lease of every holding of one cluster handle, kept by one timer. @internal */
@@ -107,6 +109,8 @@ export class Leases {
   private readonly held = new Set<Holding>()
   private timer: ReturnType<typeof setInterval> | undefined = undefined
   private readonly link: Link
+  /** When the idle connections were last started afresh (`performance.now()`). */
+  private refreshed = -Infinity
 
   constructor(bounds: Bounds, link: Link) {
     this.bounds = bounds
@@ -138,7 +142,13 @@ export class Leases {
     }
     const now = performance.now()
     for (const h of this.held) {
-      if (now - h.heard >= this.bounds.lease) this.lose(h, `no round trip on its connection for ${Math.round(now - h.heard)} ms`)
+      if (now - h.heard >= this.bounds.lease) {
+        this.lose(h, `no round trip on its connection for ${Math.round(now - h.heard)} ms`)
+        if (now - this.refreshed >= this.bounds.lease) {
+          this.refreshed = now
+          this.link.refresh()
+        }
+      }
       else if (!h.renewing && now - h.heard >= this.bounds.renewEvery) this.renew(h)
     }
   }

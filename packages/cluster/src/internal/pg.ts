@@ -91,7 +91,8 @@ export class Db {
   /** Every statement this handle sent: a waiter that sleeps sends none. */
   queries = 0
   private readonly options: postgres.Options<{}>
-  readonly quick: Sql
+  /** Replaced by `refresh` after a partition (its connections are likely dead). */
+  quick: Sql
   private readonly idle: Array<Sql> = []
   private readonly open = new Set<Sql>()
   private closed = false
@@ -185,12 +186,32 @@ export class Db {
       const pid = this.pids.get(sql)
       this.discard(sql)
       if (pid === undefined) return Effect.void
-      return Effect.ignore(this.exec(
-        this.quick,
-        `SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE pid = $1 AND application_name = 'weft-cluster'`,
-        [pid]
-      ))
+      // Bounded: after a partition the pool's own connections may not answer
+      // (and a statement on the shared pool is never cancelled).
+      return Effect.promise(() =>
+        Promise.race([
+          this.quick.unsafe(
+            `SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE pid = $1 AND application_name = 'weft-cluster'`,
+            [pid]
+          ).catch(() => {}),
+          new Promise<void>((resolve) => setTimeout(resolve, 6_000))
+        ])
+      )
     }))
+  }
+
+  /**
+   * After a holding went silent (lease.ts): the other connections crossed
+   * the same network, so the idle ones and the quick pool are likely dead
+   * too (the server closed them); start those afresh, so that the first
+   * statements after the link returns do not wait on them.
+   */
+  refresh(): void {
+    if (this.closed) return
+    for (const sql of this.idle.splice(0)) this.discard(sql)
+    const old = this.quick
+    this.quick = postgres({ ...this.options, max: 4 })
+    void old.end({ timeout: 0 }).catch(() => {})
   }
 
   /** Closes a dedicated connection: the server releases whatever it held. */
