@@ -52,7 +52,8 @@ import { ClusterNameClashError, ClusterUnavailableError } from "./errors.ts"
 import { Listener } from "./internal/listener.ts"
 import { type Fenced, makeLock, makeRLock, makeSemaphore } from "./internal/locks.ts"
 import { Db } from "./internal/pg.ts"
-import { checkMaxsize, makeQueue } from "./internal/queue.ts"
+import { checkMaxsize, makeQueue, type Session } from "./internal/queue.ts"
+import { bounds, minBound } from "./internal/lease.ts"
 import { install, isSchemaName, register, sessionKeySql } from "./internal/schema.ts"
 import { makePubSub } from "./internal/pubsub.ts"
 import { makeBarrier, makeEvent } from "./internal/signals.ts"
@@ -143,7 +144,7 @@ export type Attached<K extends Kind> = Interfaces[K] & { readonly handle: Handle
  *
  * @example
  * ```ts
- * const options: Cluster.Options = { url: "postgres://app@localhost/app?host=/run/postgresql", schema: "weft" }
+ * const options: Cluster.Options = { url: "postgres://app@db.internal/app", schema: "weft", partitionTimeout: "30 seconds" }
  * ```
  */
 export interface Options {
@@ -156,6 +157,15 @@ export interface Options {
   readonly schema?: string
   /** How long to wait for a connection (default 10 seconds). */
   readonly connectTimeout?: Duration.Input
+  /**
+   * The partition bound (default 10 seconds, at least 6): a lock, permits or
+   * taken queue items held by a process cut off from the server are released
+   * by the server within this time of the cut, and the holder is told first,
+   * after half of it (`LockLostError`: its `withLock` body is interrupted,
+   * its fencing token refused). While something is held, each holding
+   * connection renews its lease with a `SELECT 1` every eighth of it.
+   */
+  readonly partitionTimeout?: Duration.Input
 }
 
 /**
@@ -197,7 +207,12 @@ export interface Cluster {
   pubsub<A = unknown>(
     name: string
   ): Effect.Effect<PubSub.PubSub<A> & { readonly handle: Handle<"pubsub"> }, ClusterNameClashError | InvalidArgumentError>
-  /** How many statements this handle has sent so far (diagnostics: a waiter that sleeps sends none). */
+  /**
+   * How many statements this handle has sent so far (diagnostics: a waiter
+   * that sleeps sends none). Lease renewals (one `SELECT 1` per holding
+   * connection every eighth of `partitionTimeout`, while something is held)
+   * are not counted.
+   */
   readonly statements: Effect.Effect<number>
 }
 
@@ -249,14 +264,24 @@ export const connect = (options: Options): Effect.Effect<Cluster, ClusterUnavail
     }
     const timeout = duration("Cluster.connect", "connectTimeout", options.connectTimeout ?? "10 seconds", { min: "positive", finite: true })
     if (timeout instanceof InvalidArgumentError) return yield* timeout
-    const db = new Db(options.url, schema, Math.max(1, Math.ceil(Duration.toSeconds(timeout))))
+    const partition = duration("Cluster.connect", "partitionTimeout", options.partitionTimeout ?? "10 seconds", { min: "positive", finite: true })
+    if (partition instanceof InvalidArgumentError) return yield* partition
+    if (Duration.toMillis(partition) < minBound) {
+      return yield* new InvalidArgumentError({
+        operation: "Cluster.connect",
+        argument: "partitionTimeout",
+        value: options.partitionTimeout,
+        expected: "a finite Duration.Input of at least 6 seconds (the server's keepalives tick in whole seconds)"
+      })
+    }
+    const db = new Db(options.url, schema, Math.max(1, Math.ceil(Duration.toSeconds(timeout))), bounds(Math.floor(Duration.toMillis(partition))))
     yield* Effect.addFinalizer(() => db.close())
     yield* db.exec(db.quick, "SELECT 1").pipe(Effect.mapError((e) => db.unavailable(e)))
     yield* install(db)
     yield* db.prewarm(2)
     // The session: held for the handle's life, so others can tell it is gone.
-    const session = { id: 0, lost: false }
     const sessionSql = db.connection({ onclose: () => void (session.lost = true) } as object)
+    const session: Session = { id: 0, lost: false, sql: sessionSql, items: 0, lease: undefined }
     const started = yield* db.exec<{ id: string }>(
       sessionSql,
       `WITH n AS MATERIALIZED (SELECT nextval('${schema}.sessions') AS id)
@@ -287,15 +312,15 @@ export const connect = (options: Options): Effect.Effect<Cluster, ClusterUnavail
       })
 
     const cluster: Cluster = {
-      lock: (name) => make("lock", name, undefined, {}, (e) => makeLock(db, e.id)),
-      rlock: (name) => make("rlock", name, undefined, {}, (e) => makeRLock(db, e.id)),
+      lock: (name) => make("lock", name, undefined, {}, (e) => makeLock(db, e.id, name)),
+      rlock: (name) => make("rlock", name, undefined, {}, (e) => makeRLock(db, e.id, name)),
       semaphore: (name, permits) => {
         const bad = count("Cluster.semaphore", "permits", permits, 1) ??
           (permits > 65535
             ? new InvalidArgumentError({ operation: "Cluster.semaphore", argument: "permits", value: permits, expected: "an integer from 1 to 65535" })
             : undefined)
         if (bad !== undefined) return Effect.fail(bad)
-        return make("semaphore", name, permits, { permits }, (e) => makeSemaphore(db, e.id, permits))
+        return make("semaphore", name, permits, { permits }, (e) => makeSemaphore(db, e.id, name, permits))
       },
       event: (name) => make("event", name, undefined, {}, (e) => makeEvent(db, listener, e)),
       barrier: (name, parties) => {

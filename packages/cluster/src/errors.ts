@@ -59,3 +59,32 @@ export class ClusterUnavailableError extends Data.TaggedError("ClusterUnavailabl
     return `PostgreSQL at ${this.server} is unavailable: ${this.reason}`
   }
 }
+
+/**
+ * A lock (or semaphore permits, or the session that owns taken queue items)
+ * that this process can no longer count on: its connection to PostgreSQL
+ * completed no round trip within the lease (half of `partitionTimeout`), or
+ * failed. The server releases it within `partitionTimeout` of the cut, but
+ * never before the holder was told: the `withLock` / `withPermits` body is
+ * interrupted and ends with this error (a defect, as transport errors are),
+ * and `fencingToken`, `release` and `taskDone` die with it from then on.
+ *
+ * @example
+ * ```ts
+ * const err = new LockLostError({ what: "ClusterLock \"orders\"", server: "db:5432", reason: "no round trip for 5000 ms", bound: "10s" })
+ * err.message
+ * // "ClusterLock \"orders\" was lost: no round trip for 5000 ms with PostgreSQL at db:5432; the server releases it within 10s, so another process may hold it now"
+ * ```
+ */
+export class LockLostError extends Data.TaggedError("LockLostError")<{
+  /** The primitive and its name, e.g. `ClusterLock "orders"`. */
+  readonly what: string
+  readonly server: string
+  readonly reason: string
+  /** The `partitionTimeout` the server releases within. */
+  readonly bound: string
+}> {
+  override get message(): string {
+    return `${this.what} was lost: ${this.reason} with PostgreSQL at ${this.server}; the server releases it within ${this.bound}, so another process may hold it now`
+  }
+}

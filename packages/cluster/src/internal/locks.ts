@@ -21,6 +21,7 @@ import {
 import { Permits } from "@weft/primitives/Permits"
 import { guardedBy } from "@weft/primitives/guard"
 import { millis, permitRequest } from "@weft/primitives/validate"
+import { guard, type Holding, releaseAfterLoss } from "./lease.ts"
 import type { Db, PgFailure, Sql } from "./pg.ts"
 import { heldKeysSql, key, KeyKind } from "./schema.ts"
 
@@ -51,7 +52,8 @@ export interface Fenced {
    * connection and only while it still holds the lock; later reads in the
    * same hold return the same number. Fails with `NotHeldError` when this
    * process does not hold the lock, and dies with `ClusterUnavailableError`
-   * when its connection lost the lock.
+   * when its connection lost the lock (`LockLostError` once the lease gave
+   * the hold up: lease.ts).
    */
   readonly fencingToken: Effect.Effect<number, NotHeldError>
 }
@@ -69,7 +71,7 @@ export interface Fenced {
  * bench/src/cluster.ts measures it against a loop of just those on the driver.
  */
 class Grant {
-  held: { readonly sql: Sql; token: number | undefined; readonly attempt: Attempt } | undefined = undefined
+  held: { readonly sql: Sql; token: number | undefined; readonly attempt: Attempt; readonly lease: Holding } | undefined = undefined
   /**
    * This process's turn at the name: one fiber at a time takes (or waits
    * for) the lock in the server, the others queue here, FIFO.
@@ -78,16 +80,19 @@ class Grant {
   readonly db: Db
   readonly key: string
   readonly primitive: string
+  /** The primitive and its name, for `LockLostError`. */
+  private readonly what: string
   private readonly grantSql: string
   private readonly timedSql: string
   private readonly trySql: string
   private readonly unlockSql: string
   private readonly tokenSql: string
 
-  constructor(db: Db, key: string, primitive: string) {
+  constructor(db: Db, key: string, primitive: string, name: string) {
     this.db = db
     this.key = key
     this.primitive = primitive
+    this.what = `${primitive} ${JSON.stringify(name)}`
     // The key is a number this module computed, written into the text: a
     // statement with no parameters costs the driver less per grant. A grant
     // is the bare `pg_advisory_lock`; the fencing token is drawn only when
@@ -130,7 +135,10 @@ class Grant {
           if (interrupted) return
           // A wait (timed or not) that returns has the lock; a try says so.
           if (millis !== "try" || rows[0]?.ok === true) {
-            this.held = { sql, token: undefined, attempt }
+            // The lease starts as the grant arrives (lease.ts: the server sent
+            // it a moment ago, and cannot close this connection sooner than
+            // its user timeout after that).
+            this.held = { sql, token: undefined, attempt, lease: db.leases.hold(sql, this.what, performance.now()) }
             attempt.stage = Stage.held
             return resume(Effect.succeed(true))
           }
@@ -214,6 +222,12 @@ class Grant {
     this.held = undefined
     held.attempt.stage = Stage.none
     const db = this.db
+    if (held.lease.lost !== undefined) {
+      // Given up by the lease: its connection is closed already.
+      this.local.release(1)
+      return resume(Effect.die(held.lease.lost))
+    }
+    db.leases.drop(held.lease)
     db.send<{ ok: boolean }>(held.sql, this.unlockSql).then(
       (rows) => {
         this.local.release(1)
@@ -235,8 +249,19 @@ class Grant {
   /** Gives the lock back (see `release`); never interrupted half-way. */
   readonly give: Effect.Effect<void, NotHeldError> = Effect.uninterruptible(this.release)
 
-  /** `release` at the end of `withLock`: it held the lock, so `NotHeldError` cannot happen. */
-  private readonly giveBack = this.release as Effect.Effect<void>
+  /**
+   * `release` at the end of `withLock`: it held the lock, so `NotHeldError`
+   * cannot happen. A hold the lease gave up ends quietly here: its body was
+   * interrupted with `LockLostError` already.
+   */
+  private readonly giveBack: Effect.Effect<void> = Effect.suspend(() =>
+    (this.held?.lease.lost !== undefined ? releaseAfterLoss(this.release) : this.release) as Effect.Effect<void>
+  )
+
+  /** The body of `withLock`, interrupted with `LockLostError` if the lease gives the hold up. */
+  private guarded<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> {
+    return Effect.suspend(() => guard(this.held!.lease, effect))
+  }
 
   /**
    * Runs `effect` holding the lock, and gives it back however `effect` ends.
@@ -246,7 +271,7 @@ class Grant {
   withLock<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> {
     return Effect.suspend(() => {
       const attempt: Attempt = { stage: Stage.none }
-      return Effect.onExitPrimitive(Effect.andThen(this.attempt(undefined, attempt), effect), () => this.settle(attempt, true))
+      return Effect.onExitPrimitive(Effect.andThen(this.attempt(undefined, attempt), this.guarded(effect)), () => this.settle(attempt, true))
     })
   }
 
@@ -263,6 +288,7 @@ class Grant {
   readonly fencingToken: Effect.Effect<number, NotHeldError> = Effect.suspend(() => {
     const held = this.held
     if (held === undefined) return Effect.fail(new NotHeldError({ primitive: this.primitive, operation: "fencingToken" }))
+    if (held.lease.lost !== undefined) return Effect.die(held.lease.lost)
     if (held.token !== undefined) return Effect.succeed(held.token)
     return Effect.flatMap(Effect.uninterruptible(this.db.run<{ token: string | null }>(held.sql, this.tokenSql)), (rows) => {
       const token = rows[0]?.token
@@ -289,8 +315,8 @@ const millisOf = (operation: string, timeout: Duration.Input): Effect.Effect<num
 export type ClusterLock = import("@weft/primitives").Lock.Lock & Fenced
 
 /** @internal */
-export const makeLock = (db: Db, id: number): ClusterLock => {
-  const grant = new Grant(db, key(KeyKind.lock, id), "ClusterLock")
+export const makeLock = (db: Db, id: number, name: string): ClusterLock => {
+  const grant = new Grant(db, key(KeyKind.lock, id), "ClusterLock", name)
   const acquire = Effect.asVoid(grant.take(undefined))
   return {
     acquire,
@@ -309,12 +335,15 @@ export const makeLock = (db: Db, id: number): ClusterLock => {
 export type ClusterRLock = RLock.RLock & Fenced
 
 /** @internal */
-export const makeRLock = (db: Db, id: number): ClusterRLock => {
-  const grant = new Grant(db, key(KeyKind.rlock, id), "ClusterRLock")
+export const makeRLock = (db: Db, id: number, name: string): ClusterRLock => {
+  const grant = new Grant(db, key(KeyKind.rlock, id), "ClusterRLock", name)
   let owner: number | undefined = undefined
+  /** The fiber running the outermost `withLock` body (guarded, lease.ts): it owns the lock for the owner. */
+  let body: number | undefined = undefined
   let depth = 0
+  const owns = (fiber: Fiber.Fiber<unknown, unknown>) => owner !== undefined && (owner === fiber.id || body === fiber.id)
   const nest = (fiber: Fiber.Fiber<unknown, unknown>) => {
-    if (owner !== fiber.id) return false
+    if (!owns(fiber)) return false
     depth++
     return true
   }
@@ -330,7 +359,7 @@ export const makeRLock = (db: Db, id: number): ClusterRLock => {
   const acquire: Effect.Effect<void> = Effect.withFiber((fiber) => Effect.asVoid(take(fiber, undefined)))
   const release: Effect.Effect<void, NotHeldError | NotOwnerError> = Effect.withFiber((fiber): Effect.Effect<void, NotHeldError | NotOwnerError> => {
     if (owner === undefined) return Effect.fail(new NotHeldError({ primitive: "ClusterRLock", operation: "release" }))
-    if (owner !== fiber.id) {
+    if (!owns(fiber)) {
       return Effect.fail(
         new NotOwnerError({ primitive: "ClusterRLock", operation: "release", owner: `fiber #${owner}`, caller: `fiber #${fiber.id}` })
       )
@@ -346,9 +375,23 @@ export const makeRLock = (db: Db, id: number): ClusterRLock => {
       Effect.flatMap(millisOf("ClusterRLock.acquireFor", timeout), (ms) =>
         Effect.withFiber((fiber) => take(fiber, ms === 0 ? "try" : ms))),
     release,
-    withLock: (effect) => guardedBy(acquire, release, effect),
+    // The outermost body runs guarded (interrupted with LockLostError if the
+    // lease is given up) on a fiber of its own, which owns the lock meanwhile.
+    withLock: (effect) =>
+      Effect.withFiber((fiber) =>
+        owns(fiber) ? guardedBy(acquire, release, effect) : guardedBy(
+          acquire,
+          releaseAfterLoss(release),
+          Effect.suspend(() =>
+            Effect.ensuring(
+              guard(grant.held!.lease, effect, (f) => void (body = f.id)),
+              Effect.sync(() => void (body = undefined))
+            )
+          )
+        )
+      ),
     locked: grant.locked,
-    isOwned: Effect.withFiber((fiber) => Effect.succeed(owner === fiber.id)),
+    isOwned: Effect.withFiber((fiber) => Effect.succeed(owns(fiber))),
     fencingToken: grant.fencingToken
   }
 }
@@ -364,14 +407,15 @@ export const makeRLock = (db: Db, id: number): ClusterRLock => {
  *
  * @internal
  */
-export const makeSemaphore = (db: Db, id: number, permits: number): Semaphore.Semaphore => {
+export const makeSemaphore = (db: Db, id: number, name: string, permits: number): Semaphore.Semaphore => {
   const gate = key(KeyKind.semaphoreGate, id)
   const slotKeys = Array.from({ length: permits }, (_, s) => key(KeyKind.semaphoreSlot, id, s))
   const local = Effect.runSync(FiberLock.make)
-  /** Slots this process holds, each on its connection (newest last). */
-  const held: Array<{ readonly sql: Sql; readonly slot: number }> = []
-  const name = "ClusterSemaphore"
-  const check = (operation: string, k: unknown): InvalidArgumentError | undefined => permitRequest(name, operation, k, permits)
+  /** Slots this process holds, each on its connection (newest last), with that connection's lease. */
+  const held: Array<{ readonly sql: Sql; readonly slot: number; readonly lease: Holding }> = []
+  const primitive = "ClusterSemaphore"
+  const what = `${primitive} ${JSON.stringify(name)}`
+  const check = (operation: string, k: unknown): InvalidArgumentError | undefined => permitRequest(primitive, operation, k, permits)
   const trySlots = `SELECT coalesce(string_agg(s::text, ','), '') AS got FROM (
       SELECT s FROM generate_series(0, $2::int - 1) s
       WHERE CASE WHEN s = ANY($3::int[]) THEN false ELSE pg_try_advisory_lock(($1::int8) + s) END
@@ -424,11 +468,12 @@ export const makeSemaphore = (db: Db, id: number, permits: number): Semaphore.Se
       return mine
     })
 
-  const take = (k: number, millis: number | "try" | undefined): Effect.Effect<boolean> =>
+  /** Takes `k` permits: the lease of the connection that holds them, or `undefined` when not taken. */
+  const take = (k: number, millis: number | "try" | undefined): Effect.Effect<Holding | undefined> =>
     Effect.uninterruptibleMask((restore) => {
       const localTake = millis === "try" ? local.tryAcquire : Effect.as(local.acquire, true)
-      return Effect.flatMap(restore(localTake), (entered) => {
-        if (!entered) return Effect.succeed(false)
+      return Effect.flatMap(restore(localTake), (entered): Effect.Effect<Holding | undefined> => {
+        if (!entered) return Effect.succeed(undefined)
         const sql = db.take()
         let wait = gather(sql, k, millis === "try")
         if (typeof millis === "number") wait = Effect.map(Effect.timeoutOption(wait, millis), (o) => (o._tag === "Some" ? o.value : []))
@@ -436,17 +481,18 @@ export const makeSemaphore = (db: Db, id: number, permits: number): Semaphore.Se
           Effect.flatMap((exit) =>
             Effect.suspend(() => {
               if (Exit.isSuccess(exit) && exit.value.length === k) {
-                for (const slot of exit.value) held.push({ sql, slot })
-                return Effect.succeed(true)
+                const lease = db.leases.hold(sql, what, performance.now())
+                for (const slot of exit.value) held.push({ sql, slot, lease })
+                return Effect.succeed(lease)
               }
               // Not taken. A try left nothing held; a wait that timed out or was
               // interrupted lets go of the gate and of any slot it gathered,
               // whatever stage it was in.
               if (Exit.isSuccess(exit) && millis === "try") {
                 db.give(sql)
-                return Effect.succeed(false)
+                return Effect.succeed(undefined)
               }
-              return Effect.andThen(db.letGo(sql), Exit.isSuccess(exit) ? Effect.succeed(false) : Effect.failCause(exit.cause))
+              return Effect.andThen(db.letGo(sql), Exit.isSuccess(exit) ? Effect.succeed(undefined) : Effect.failCause(exit.cause))
             })
           ),
           Effect.ensuring(Effect.ignore(local.release))
@@ -463,9 +509,18 @@ export const makeSemaphore = (db: Db, id: number, permits: number): Semaphore.Se
       }
       const giving = held.splice(held.length - k, k)
       const bySql = new Map<Sql, Array<number>>()
-      for (const { slot, sql } of giving) bySql.set(sql, [...(bySql.get(sql) ?? []), slot])
-      return Effect.forEach([...bySql], ([sql, slots]) =>
-        db.exec<{ ok: boolean }>(
+      const leases = new Map<Sql, Holding>()
+      for (const { slot, sql, lease } of giving) {
+        bySql.set(sql, [...(bySql.get(sql) ?? []), slot])
+        leases.set(sql, lease)
+      }
+      return Effect.forEach([...bySql], ([sql, slots]) => {
+        const lease = leases.get(sql)!
+        // Given up by the lease: its connection is closed, the server releases them.
+        if (lease.lost !== undefined) return Effect.die(lease.lost)
+        const rest = held.some((h) => h.sql === sql)
+        if (!rest) db.leases.drop(lease)
+        return db.exec<{ ok: boolean }>(
           sql,
           `SELECT bool_and(pg_advisory_unlock(($1::int8) + s)) AS ok FROM unnest($2::int[]) s`,
           [slotBase, pgArray(slots)]
@@ -473,31 +528,40 @@ export const makeSemaphore = (db: Db, id: number, permits: number): Semaphore.Se
           Effect.matchEffect({
             onSuccess: (rows) =>
               rows[0]?.ok === true
-                ? Effect.sync(() => held.some((h) => h.sql === sql) || db.give(sql))
-                : Effect.sync(() => db.discard(sql)).pipe(Effect.andThen(Effect.die(db.lost(name)))),
+                ? Effect.sync(() => rest || db.give(sql))
+                : Effect.sync(() => db.discard(sql)).pipe(Effect.andThen(Effect.die(db.lost(primitive)))),
             onFailure: (e) => Effect.sync(() => db.discard(sql)).pipe(Effect.andThen(Effect.die(db.failure(e))))
           })
-        ), { discard: true })
+        )
+      }, { discard: true })
     }))
 
   const acquire = (k = 1): Effect.Effect<void, InvalidArgumentError> => {
     const bad = check("acquire", k)
     return bad !== undefined ? Effect.fail(bad) : Effect.asVoid(take(k, undefined))
   }
+  const taken = (lease: Holding | undefined) => lease !== undefined
   return {
     acquire,
     tryAcquire: (k = 1) => {
       const bad = check("tryAcquire", k)
-      return bad !== undefined ? Effect.fail(bad) : take(k, "try")
+      return bad !== undefined ? Effect.fail(bad) : Effect.map(take(k, "try"), taken)
     },
     acquireFor: (timeout, k = 1) => {
       const bad = check("acquireFor", k)
       if (bad !== undefined) return Effect.fail(bad)
-      return Effect.flatMap(millisOf(`${name}.acquireFor`, timeout), (ms) => take(k, ms === 0 ? "try" : ms))
+      return Effect.flatMap(millisOf(`${primitive}.acquireFor`, timeout), (ms) => Effect.map(take(k, ms === 0 ? "try" : ms), taken))
     },
     release,
-    withPermits: (k: number) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-      guardedBy(acquire(k), release(k), effect) as Effect.Effect<A, E | InvalidArgumentError, R>,
+    // As `guardedBy`, with the body interrupted (`LockLostError`) if the
+    // permits' lease is given up; the release after that is quiet.
+    withPermits: (k: number) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | InvalidArgumentError, R> => {
+      const bad = check("withPermits", k)
+      if (bad !== undefined) return Effect.fail(bad)
+      return Effect.uninterruptibleMask((restore) =>
+        Effect.flatMap(restore(take(k, undefined)), (lease) =>
+          Effect.onExitPrimitive(restore(guard(lease!, effect)), () => Effect.ignore(releaseAfterLoss(release(k))), true)))
+    },
     available: Effect.map(
       db.q<{ n: string }>(
         `SELECT count(*)::int AS n FROM (${heldKeysSql}) h WHERE h.k BETWEEN $1::int8 AND $1::int8 + $2::int - 1`,

@@ -23,6 +23,7 @@
 import { Effect } from "effect"
 import postgres from "postgres"
 import { ClusterUnavailableError } from "../errors.ts"
+import { type Bounds, Leases, serverSettings } from "./lease.ts"
 
 /** @internal */
 export type Sql = postgres.Sql<{}>
@@ -90,15 +91,18 @@ export class Db {
   /** Every statement this handle sent: a waiter that sleeps sends none. */
   queries = 0
   private readonly options: postgres.Options<{}>
-  readonly quick: Sql
+  /** Replaced by `refresh` after a partition (its connections are likely dead). */
+  quick: Sql
   private readonly idle: Array<Sql> = []
   private readonly open = new Set<Sql>()
   private closed = false
   private warming = false
   /** The backend pid of each dedicated connection that has run a statement. */
   private readonly pids = new WeakMap<Sql, number>()
+  /** The lease of every connection that holds something (the partition bound). */
+  readonly leases: Leases
 
-  constructor(url: string, schema: string, connectTimeoutSeconds: number) {
+  constructor(url: string, schema: string, connectTimeoutSeconds: number, bounds: Bounds) {
     const { options, server } = parseUrl(url)
     this.server = server
     this.schema = schema
@@ -110,9 +114,17 @@ export class Db {
       idle_timeout: 0,
       max_lifetime: 0,
       onnotice: () => {},
-      connection: { application_name: "weft-cluster" }
+      // In the startup packet: the server closes a connection gone silent
+      // within the partition bound (ignored on a Unix socket).
+      connection: { application_name: "weft-cluster", ...serverSettings(bounds) }
     }
     this.quick = postgres({ ...this.options, max: 4 })
+    this.leases = new Leases(bounds, this)
+  }
+
+  /** A lease renewal on `sql`: not counted in `queries`, which counts what waits and operations send. */
+  ping(sql: Sql): Promise<unknown> {
+    return sql.unsafe("SELECT 1", [], prepared)
   }
 
   /** A new dedicated connection (connects on its first statement). */
@@ -174,12 +186,32 @@ export class Db {
       const pid = this.pids.get(sql)
       this.discard(sql)
       if (pid === undefined) return Effect.void
-      return Effect.ignore(this.exec(
-        this.quick,
-        `SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE pid = $1 AND application_name = 'weft-cluster'`,
-        [pid]
-      ))
+      // Bounded: after a partition the pool's own connections may not answer
+      // (and a statement on the shared pool is never cancelled).
+      return Effect.promise(() =>
+        Promise.race([
+          this.quick.unsafe(
+            `SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE pid = $1 AND application_name = 'weft-cluster'`,
+            [pid]
+          ).catch(() => {}),
+          new Promise<void>((resolve) => setTimeout(resolve, 6_000))
+        ])
+      )
     }))
+  }
+
+  /**
+   * After a holding went silent (lease.ts): the other connections crossed
+   * the same network, so the idle ones and the quick pool are likely dead
+   * too (the server closed them); start those afresh, so that the first
+   * statements after the link returns do not wait on them.
+   */
+  refresh(): void {
+    if (this.closed) return
+    for (const sql of this.idle.splice(0)) this.discard(sql)
+    const old = this.quick
+    this.quick = postgres({ ...this.options, max: 4 })
+    void old.end({ timeout: 0 }).catch(() => {})
   }
 
   /** Closes a dedicated connection: the server releases whatever it held. */
@@ -313,6 +345,7 @@ export class Db {
   close(): Effect.Effect<void> {
     return Effect.promise(async () => {
       this.closed = true
+      this.leases.clear()
       const all = [...this.open]
       const pids = all.map((sql) => this.pids.get(sql)).filter((pid): pid is number => pid !== undefined)
       this.open.clear()

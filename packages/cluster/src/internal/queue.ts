@@ -28,14 +28,40 @@ import {
 import { stringify } from "@weft/primitives/json"
 import { timeout as parseTimeout } from "@weft/primitives/validate"
 import type { Listener } from "./listener.ts"
-import type { Db } from "./pg.ts"
+import type { Holding } from "./lease.ts"
+import type { Db, Sql } from "./pg.ts"
 import { heldKeysSql, type Entry, sessionKey, sessionKeySql } from "./schema.ts"
 
 /** @internal */
 export interface Session {
-  readonly id: number
+  /** Drawn once the session connection has its liveness lock. */
+  id: number
   /** Set when the session's connection dropped: its liveness lock is gone, so its items are up for grabs. */
   lost: boolean
+  /** The connection that holds the session's liveness lock. */
+  readonly sql: Sql
+  /** Items taken and not marked done, over every queue of the handle. */
+  items: number
+  /** The session connection's lease, kept while `items > 0` (and once given up, for good). */
+  lease: Holding | undefined
+}
+
+/**
+ * Counts an item taken: the first one starts the session connection's lease,
+ * renewed at once (the get itself ran on another connection).
+ */
+const tookItem = (db: Db, session: Session): void => {
+  if (session.items++ > 0 || session.lease !== undefined) return
+  const lease = db.leases.hold(session.sql, `ClusterQueue items of session ${session.id}`, performance.now() - db.leases.bounds.renewEvery)
+  lease.onLost = () => void (session.lost = true)
+  session.lease = lease
+}
+
+/** Counts an item marked done: the last one ends the lease. */
+const didItem = (db: Db, session: Session): void => {
+  if (--session.items > 0 || session.lease === undefined || session.lease.lost !== undefined) return
+  db.leases.drop(session.lease)
+  session.lease = undefined
 }
 
 type Attempt<A> = { readonly _tag: "got"; readonly value: A } | { readonly _tag: "none"; readonly shut: boolean }
@@ -93,12 +119,13 @@ export const makeQueue = (db: Db, listener: Listener, entry: Entry, maxsize: num
   const tryGet: Effect.Effect<Attempt<unknown>> = Effect.uninterruptible(Effect.suspend(() =>
     // Items taken under a session that others already see as gone would be
     // handed out twice: refuse instead.
-    session.lost ? Effect.die(db.lost("ClusterQueue.get (the handle's session)")) : Effect.map(
+    session.lost ? Effect.die(session.lease?.lost ?? db.lost("ClusterQueue.get (the handle's session)")) : Effect.map(
       db.q<{ seq: string | null; item: string | null; shut: boolean }>(getSql, bounded ? [id, session.id, entry.channel] : [id, session.id]),
       (rows): Attempt<unknown> => {
         const row = rows[0]!
         if (row.seq === null) return { _tag: "none", shut: row.shut }
         taken.push(row.seq)
+        tookItem(db, session)
         return { _tag: "got", value: JSON.parse(row.item!) }
       }
     )
@@ -211,8 +238,10 @@ export const makeQueue = (db: Db, listener: Listener, entry: Entry, maxsize: num
     isEmpty: Effect.map(size, (n) => n === 0),
     isFull: bounded ? Effect.map(size, (n) => n >= maxsize) : Effect.succeed(false),
     taskDone: Effect.uninterruptible(Effect.suspend(() => {
+      if (session.lease?.lost !== undefined) return Effect.die(session.lease.lost)
       const seq = taken.shift()
       if (seq === undefined) return Effect.fail(new TaskDoneError())
+      didItem(db, session)
       // No row: this handle's session connection dropped, so the item went
       // back to the queue (and maybe to another consumer): say so.
       return Effect.flatMap(
