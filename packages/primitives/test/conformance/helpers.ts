@@ -87,15 +87,29 @@ export const tester = <P, Args extends ReadonlyArray<unknown>>(
 
 /**
  * Runs `count` callers of `exclusive` at once, each holding its turn over a
- * 20 ms sleep (long enough for a remote scope to grant the next permit
- * while one is still inside); resolves with the most that were inside together.
+ * 20 ms sleep, and, until `reach` of them have been inside together, waiting
+ * up to 5 s more for company; resolves with the most that were inside
+ * together. So a semaphore of n shows n however slowly its scope grants, and
+ * one that lets more in shows more.
  */
-export const mostInside = async (count: number, exclusive: (body: () => Promise<void>) => Promise<unknown>): Promise<number> => {
+export const mostInside = async (
+  count: number,
+  exclusive: (body: () => Promise<void>) => Promise<unknown>,
+  reach = 1
+): Promise<number> => {
   let inside = 0
   let most = 0
+  // Once `reach` bodies are inside together, none waits any more; until then each waits up to 5 s
+  // for company, so a remote scope that grants slowly on a loaded machine still shows its width.
+  let reached!: () => void
+  const together = new Promise<void>((resolve) => (reached = resolve))
   await Promise.all(Array.from({ length: count }, () =>
     exclusive(async () => {
       most = Math.max(most, ++inside)
+      if (inside >= reach) reached()
+      let timer: ReturnType<typeof setTimeout> | undefined
+      await Promise.race([together, new Promise((resolve) => (timer = setTimeout(resolve, 5_000)))])
+      clearTimeout(timer)
       await new Promise((resolve) => setTimeout(resolve, 20))
       inside--
     })))
