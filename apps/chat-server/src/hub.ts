@@ -114,6 +114,19 @@ export class Session {
   wantNick: string | undefined
   user: string | undefined
   awaiting = false
+  // Per-connection order: a line answered here (PING, a 461) must not overtake the registry's
+  // answers to this connection's earlier lines. `sent` counts commands sent to the registry, `synced`
+  // is the last count it has answered all of; while they differ, local answers are `held` and sent
+  // round through the registry (an `echo`), which returns them behind everything sent before.
+  sent = 0
+  synced = 0
+  /** Inside the handler of one of this connection's lines. */
+  local = false
+  held: Array<string> | undefined
+  /** `sent` when registration was asked for: its answer settles everything up to there. */
+  opened = -1
+  /** Close once the held answers are out (QUIT before registration). */
+  quitting = false
 
   constructor(hub: Hub, id: number, proto: Proto, handler: Handler, transport: Transport, burst: number) {
     this.hub = hub
@@ -126,14 +139,25 @@ export class Session {
     this.stamp = this.heard = Date.now()
   }
 
-  /** Writes one line (no line ending) to this connection. */
+  /** Writes one line (no line ending) to this connection, after the answers to its earlier lines. */
   say(line: string): void {
-    this.hub.write(this, encode(line + this.handler.eol))
+    if (this.local && this.sent !== this.synced) (this.held ??= []).push(line)
+    else this.hub.write(this, encode(line + this.handler.eol))
   }
 
-  /** Sends a command for this connection to the registry. */
+  /** Sends a command for this connection to the registry (after the local answers held before it). */
   send(message: FromHub): void {
+    if (this.held !== undefined) this.release()
+    if (message.t === "cmd" || message.t === "open") this.sent++
+    if (message.t === "open") this.opened = this.sent
     this.hub.options.send(message)
+  }
+
+  /** Sends the held local answers round through the registry, to come back in their place. */
+  release(): void {
+    const lines = this.held!
+    this.held = undefined
+    this.hub.options.send({ t: "cmd", c: this.id, cmd: { c: "echo", seq: ++this.sent, lines } })
   }
 }
 
@@ -347,8 +371,16 @@ export class Hub {
   }
 
   private reply(session: Session, r: Reply): void {
+    if (r.r === "echo") {
+      if (r.seq === session.sent) session.synced = r.seq
+      for (const line of r.lines) this.write(session, encode(line + session.handler.eol))
+      if (session.quitting && session.synced === session.sent) this.finish(session)
+      return
+    }
+    if ((r.r === "welcome" || r.r === "refused") && session.opened === session.sent) session.synced = session.sent
     session.handler.reply(session, r)
-    if (r.r === "welcome") this.drain(session)
+    // Registration settled: the lines that came after it are handled now.
+    if (r.r === "welcome" || r.r === "refused") this.drain(session)
   }
 
   // ---- input and flood control
@@ -378,9 +410,12 @@ export class Hub {
     }
   }
 
-  /** Plain and web connections wait for their nick before their lines count; IRC registers with lines. */
+  /**
+   * Plain and web connections wait for their nick before their lines count; IRC registers with
+   * lines, and the lines after NICK/USER wait until the registry has answered them.
+   */
   private ready(session: Session): boolean {
-    return session.registered || session.proto === "irc"
+    return session.registered || (session.proto === "irc" && !session.awaiting)
   }
 
   private take(session: Session): boolean {
@@ -417,12 +452,16 @@ export class Hub {
 
   private process(session: Session, frame: Frame): void {
     this.messagesIn++
+    session.local = true
     try {
       if (frame._tag === "Malformed") session.handler.malformed(session, frame.reason, frame.reason.startsWith("line too long"))
       else session.handler.line(session, frame.text)
     } catch (error) {
       // A bug in a handler must cost one line, not the worker.
       session.say(`! error: internal error: ${error instanceof Error ? error.message : String(error)}`)
+    } finally {
+      session.local = false
+      if (session.held !== undefined) session.release()
     }
   }
 

@@ -195,7 +195,10 @@ export const make = (): Handler => ({
       case "QUIT":
         if (session.registered) return session.send({ t: "cmd", c, cmd: { c: "quit", reason: params[0] } })
         session.say(`ERROR :Closing Link: ${session.wantNick ?? "*"} (quit)`)
-        return session.hub.finish(session)
+        // Held behind earlier answers: closed once they (and it) are out.
+        if (session.held !== undefined) session.quitting = true
+        else session.hub.finish(session)
+        return
     }
     if (!session.registered) return numeric(session, "451", ":You have not registered")
     switch (command) {

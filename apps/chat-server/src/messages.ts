@@ -28,6 +28,8 @@ export type Command =
   | { readonly c: "rooms" }
   | { readonly c: "topic"; readonly room: string | undefined; readonly text: string | undefined }
   | { readonly c: "quit"; readonly reason: string | undefined }
+  /** Lines a hub answered itself while earlier commands were in flight: sent back as they are, in order. */
+  | { readonly c: "echo"; readonly seq: number; readonly lines: ReadonlyArray<string> }
 
 /** What went wrong, so each protocol can say it its way (IRC: the numeric beside each). */
 export type ErrorCode =
@@ -59,6 +61,8 @@ export type Reply =
   | { readonly r: "topic"; readonly room: string; readonly topic: string }
   | { readonly r: "pm-echo"; readonly to: string; readonly text: string; readonly notice: boolean }
   | { readonly r: "bye"; readonly reason: string | undefined }
+  /** A hub's own lines, returned behind the replies to the connection's earlier commands. */
+  | { readonly r: "echo"; readonly seq: number; readonly lines: ReadonlyArray<string> }
 
 export interface Joined {
   readonly r: "joined"

@@ -110,6 +110,8 @@ export class Registry {
 
   /** Runs one user's command. A connection that did not register is ignored (its hub knows better). */
   command(endpoint: number, conn: number, cmd: Command): void {
+    // Registered or not: an echo only keeps the connection's answers in order.
+    if (cmd.c === "echo") return this.options.deliver([endpoint], { t: "r", c: conn, r: { r: "echo", seq: cmd.seq, lines: cmd.lines } })
     const user = this.conns.get(endpoint)?.get(conn)
     if (user === undefined) return
     switch (cmd.c) {

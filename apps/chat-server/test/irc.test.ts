@@ -137,6 +137,33 @@ describe("IRC listener (--irc-port): the same users and rooms as nc", () => {
       assert.strictEqual(pieces.map((p) => p.slice(prefix.length)).join(""), long)
     })))
 
+  it.live("per-connection order: NICK/USER/JOIN in one write register, then join; each PING is answered after the lines before it", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const server = yield* startServer(["--workers", "2"])
+      const irc = yield* connectRaw(server.ircPort)
+      yield* irc.write("NICK ord\r\nUSER ord 0 * :Ord\r\nJOIN #den\r\nPING :one\r\nPART #den\r\nPING :two\r\nJOIN #nope,bad\r\nPING :three\r\nQUIT\r\n")
+      yield* irc.waitClosed()
+      const lines = irc.lines()
+      assert.isFalse(lines.some(numeric("451")), "registered before JOIN")
+      const at = (line: string) => {
+        const i = lines.indexOf(line)
+        assert.isAtLeast(i, 0, `missing ${line}`)
+        return i
+      }
+      const order = [
+        ":weft.chat 001 ord :Welcome to the weft chat, ord",
+        ":ord!ord@weft JOIN #den",
+        ":weft.chat PONG weft.chat :one",
+        ":ord!ord@weft PART #den",
+        ":weft.chat PONG weft.chat :two",
+        ":ord!ord@weft JOIN #nope",
+        ":weft.chat 403 ord bad :No such channel",
+        ":weft.chat PONG weft.chat :three",
+        "ERROR :Closing Link: ord (quit)"
+      ].map(at)
+      assert.deepStrictEqual(order, [...order].sort((a, b) => a - b), lines.join("\n"))
+    })))
+
   it.live("dead peers: a silent IRC client gets a PING, and is dropped with a reason when it does not answer; one that answers stays", () =>
     Effect.scoped(Effect.gen(function*() {
       const server = yield* startServer(["--workers", "1", "--idle", "2"])
