@@ -47,7 +47,7 @@ export interface Handler {
   readonly echo: boolean
   start(session: Session): void
   line(session: Session, text: string): void
-  malformed(session: Session, reason: string, tooLong: boolean): void
+  malformed(session: Session, reason: string, tooLong: boolean, lossy: string | undefined): void
   reply(session: Session, r: Reply): void
   /** The lines for an event, or undefined when this connection should not see it. */
   event(session: Session, e: Event): string | undefined
@@ -113,7 +113,16 @@ export class Session {
   // IRC registration.
   wantNick: string | undefined
   user: string | undefined
+  real: string | undefined
+  /** IRC: the password given with PASS; CAP negotiation under way (registration waits for CAP END); the capabilities taken. */
+  pass: string | undefined
+  negotiating = false
+  readonly caps = new Set<string>()
+  /** IRC: the WHOX fields and token of the WHO in flight. */
+  whox: { readonly fields: string; readonly token: string } | undefined
   awaiting = false
+  /** Lines wait while a slow check runs (an operator's password): `Hub.resume` lets them go. */
+  paused = false
   // Per-connection order: a line answered here (PING, a 461) must not overtake the registry's
   // answers to this connection's earlier lines. `sent` counts commands sent to the registry, `synced`
   // is the last count it has answered all of; while they differ, local answers are `held` and sent
@@ -415,7 +424,7 @@ export class Hub {
    * lines, and the lines after NICK/USER wait until the registry has answered them.
    */
   private ready(session: Session): boolean {
-    return session.registered || (session.proto === "irc" && !session.awaiting)
+    return !session.paused && (session.registered || (session.proto === "irc" && !session.awaiting))
   }
 
   private take(session: Session): boolean {
@@ -437,6 +446,12 @@ export class Hub {
     }, wait)
   }
 
+  /** Lets a paused connection's lines go on. */
+  resume(session: Session): void {
+    session.paused = false
+    this.drain(session)
+  }
+
   private drain(session: Session): void {
     while (session.queue !== undefined && !session.closed && this.ready(session)) {
       if (!this.take(session)) return this.schedule(session)
@@ -454,7 +469,7 @@ export class Hub {
     this.messagesIn++
     session.local = true
     try {
-      if (frame._tag === "Malformed") session.handler.malformed(session, frame.reason, frame.reason.startsWith("line too long"))
+      if (frame._tag === "Malformed") session.handler.malformed(session, frame.reason, frame.reason.startsWith("line too long"), frame.lossy)
       else session.handler.line(session, frame.text)
     } catch (error) {
       // A bug in a handler must cost one line, not the worker.
