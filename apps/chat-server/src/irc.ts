@@ -175,7 +175,25 @@ const HELP_TOPICS: Record<string, ReadonlyArray<string>> = {
   MODE: ["MODE #chan [+|-modes [args]]: o v b k l i m n s t; MODE nick [+|-iw]"],
   KICK: ["KICK #chan nick[,nick] [:reason]: channel operators put users out"],
   INVITE: ["INVITE nick #chan: lets nick join past +i, +k, +l and bans"],
-  OPER: ["OPER name password: become a server operator (--oper on the server)"]
+  OPER: ["OPER name password: become a server operator (--oper on the server)"],
+  JOIN: ["JOIN #chan[,#chan] [key[,key]]: join channels (made if new; you are then their operator)"],
+  PART: ["PART #chan[,#chan] [:reason]: leave channels"],
+  PRIVMSG: ["PRIVMSG target[,target] :text: to a channel or a nick"],
+  NOTICE: ["NOTICE target :text: like PRIVMSG, never answered automatically"],
+  NICK: ["NICK name: change your nick (a letter or _, then up to 23 letters, digits, _ or -)"],
+  TOPIC: ["TOPIC #chan [:text]: show or set the topic (+t: operators only)"],
+  NAMES: ["NAMES #chan[,#chan]: who is in a channel"],
+  LIST: ["LIST [#chan[,#chan]]: the channels, their sizes and topics (+s ones hidden)"],
+  WHO: ["WHO #chan|mask [o] [%fields[,token]]: users, with WHOX fields"],
+  WHOIS: ["WHOIS nick: who a user is, where, and whether away"],
+  WHOWAS: ["WHOWAS nick [count]: who a nick was"],
+  AWAY: ["AWAY [:text]: mark yourself away; no text: back"],
+  USERHOST: ["USERHOST nick [nick...]: nick=+user@host per nick"],
+  ISON: ["ISON nick [nick...]: which of these are online"],
+  LUSERS: ["LUSERS: how many users and channels"],
+  KILL: ["KILL nick [:reason]: server operators disconnect a user"],
+  WALLOPS: ["WALLOPS :text: server operators message everyone with +w"],
+  QUIT: ["QUIT [:reason]: leave"]
 }
 
 /**
@@ -523,7 +541,7 @@ export const make = (options: IrcOptions = {}): Handler => {
           numeric(session, "258", ":Run by whoever started it")
           return numeric(session, "259", ":root@localhost")
         case "LINKS":
-          numeric(session, "364", "*", server, ":0 weft chat")
+          // One server, no links to list.
           return numeric(session, "365", "*", ":End of /LINKS list")
         default:
           return numeric(session, "421", command, ":Unknown command")

@@ -273,10 +273,12 @@ export class Registry {
       }
       case "whomask": {
         const test = globToRegExp(cmd.mask)
+        // Invisible (+i) users hide from masks, not from their exact nick, nor from those sharing a room.
+        const wild = /[*?]/.test(cmd.mask) || cmd.mask === "0"
         const users: Array<WhoEntry> = []
         for (const other of this.users.values()) {
           if (cmd.opers && !other.oper) continue
-          if (other.invisible && other !== user && !this.share(user, other)) continue
+          if (other.invisible && wild && other !== user && !this.share(user, other)) continue
           if (cmd.mask !== "*" && cmd.mask !== "0" && !test.test(other.nick) && !test.test(userOf(other)) && !test.test(realOf(other)) && !test.test(HOST)) continue
           users.push(this.whoEntry(other, undefined))
         }
@@ -319,8 +321,8 @@ export class Registry {
         const key = cmd.nick.toLowerCase()
         const found = this.history.filter((h) => h.nick.toLowerCase() === key).reverse()
         const shown = cmd.count > 0 ? found.slice(0, cmd.count) : found
-        if (shown.length === 0) return this.error(user, "was-no-such-nick", cmd.nick, `there was no one called ${cmd.nick}`)
         const lines: Array<Info> = []
+        if (shown.length === 0) this.error(user, "was-no-such-nick", cmd.nick, `there was no one called ${cmd.nick}`)
         for (const h of shown) {
           lines.push({ n: "314", p: [h.nick, h.username, HOST, "*", h.realname], plain: `${h.nick} was ${h.username} (${h.realname})` })
           lines.push({ n: "312", p: [h.nick, this.serverName, new Date(h.at * 1000).toUTCString()], plain: `${h.nick} left ${new Date(h.at * 1000).toUTCString()}` })
@@ -482,7 +484,6 @@ export class Registry {
     return [
       { n: "251", p: [`There are ${users - invisible} users and ${invisible} invisible on 1 servers`], plain: `${users} users, ${this.rooms.size} rooms` },
       { n: "252", p: [String(opers), "operator(s) online"] },
-      { n: "253", p: ["0", "unknown connection(s)"] },
       { n: "254", p: [String(this.rooms.size), "channels formed"] },
       { n: "255", p: [`I have ${users} clients and 0 servers`] },
       { n: "265", p: [String(users), String(this.maxUsers), `Current local users ${users}, max ${this.maxUsers}`] },
@@ -657,7 +658,7 @@ export class Registry {
           if (sign === "+") {
             if (key === undefined) continue
             if (key === "" || /\s/.test(key) || key.length > LIMITS.key) {
-              errors.push(() => this.error(user, "bad-mode-param", room.name, `bad key: at most ${LIMITS.key} characters, no spaces`, false, [`#${room.name}`, "k", key || "*"]))
+              errors.push(() => this.error(user, "bad-mode-param", room.name, `bad key: at most ${LIMITS.key} characters, no spaces`, false, [`#${room.name}`, "k", "*"]))
               continue
             }
           }
