@@ -90,7 +90,7 @@ const script = `
   const renderWho = () => {
     $("whoTitle").textContent = current ? "In " + current : "Who"
     // Entries carry their prefix: @ an operator of the room, + a voice.
-    const amOp = who.some((n) => n.replace(/^\+/, "") === "@" + me || n === "@+" + me)
+    const amOp = who.includes("@" + me) || who.includes("@+" + me)
     whoEl.replaceChildren(...who.map((entry) => {
       const prefix = /^[@+]*/.exec(entry)[0], n = entry.slice(prefix.length)
       const li = document.createElement("li")

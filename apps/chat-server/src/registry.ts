@@ -88,7 +88,10 @@ export interface RegistryOptions {
 export const LOBBY = "lobby"
 /** Every user's host in masks (the chat listens on loopback only). */
 export const HOST = "weft"
-/** What a new room starts with: topic protection and no messages from outside. */
+/**
+ * What a new room starts with: topic protection and no messages from outside, its maker an
+ * operator. The lobby, where every nc and web user is put, is everyone's: no operator, open topic.
+ */
 const DEFAULT_FLAGS = "nt"
 /** How many departed users WHOWAS remembers. */
 const WHOWAS_SIZE = 1000
@@ -105,6 +108,9 @@ const normalizeMask = (mask: string): string =>
 
 const userOf = (user: User): string => user.username ?? user.nick
 const realOf = (user: User): string => user.realname ?? user.nick
+
+/** A room operator, or a server operator (who may act as one anywhere). */
+const isOp = (room: Room, user: User): boolean => room.ops.has(user) || user.oper
 
 const prefixOf = (room: Room, user: User): string => (room.ops.has(user) ? "@" : "") + (room.voices.has(user) ? "+" : "")
 
@@ -298,7 +304,7 @@ export class Registry {
           return this.reply(user, { r: "topic", room: room.name, topic: room.topic, by: room.topicBy, at: room.topicAt })
         }
         if (!room.members.has(user)) return this.error(user, "not-in-room", room.name, `you are not in ${room.name}`)
-        if (room.flags.has("t") && !room.ops.has(user)) return this.notOp(user, room)
+        if (room.flags.has("t") && !isOp(room, user)) return this.notOp(user, room)
         room.topic = truncate(cmd.text, LIMITS.topic)
         room.topicBy = user.nick
         room.topicAt = now()
@@ -521,9 +527,9 @@ export class Registry {
         created: t,
         members: new Set(),
         endpoints: new Map(),
-        ops: new Set([user]),
+        ops: new Set(existing.toLowerCase() === LOBBY ? [] : [user]),
         voices: new Set(),
-        flags: new Set(DEFAULT_FLAGS),
+        flags: new Set(existing.toLowerCase() === LOBBY ? "n" : DEFAULT_FLAGS),
         password: undefined,
         limit: undefined,
         bans: [],
@@ -692,7 +698,7 @@ export class Registry {
     }
     for (const e of errors) e()
     if (!needOp) return
-    if (!room.ops.has(user)) return member ? this.notOp(user, room) : this.error(user, "not-in-room", room.name, `you are not in ${room.name}`)
+    if (!isOp(room, user)) return member ? this.notOp(user, room) : this.error(user, "not-in-room", room.name, `you are not in ${room.name}`)
     let plus = ""
     const done: Array<[string, string, string | undefined]> = []
     for (const [s, ch, arg] of applied) {
@@ -796,8 +802,8 @@ export class Registry {
   private kick(user: User, name: string | undefined, nick: string, reason: string | undefined): void {
     const room = this.roomFor(user, name)
     if (room === undefined) return
-    if (!room.members.has(user)) return this.error(user, "not-in-room", room.name, `you are not in ${room.name}`)
-    if (!room.ops.has(user)) return this.notOp(user, room)
+    if (!room.members.has(user) && !user.oper) return this.error(user, "not-in-room", room.name, `you are not in ${room.name}`)
+    if (!isOp(room, user)) return this.notOp(user, room)
     const target = this.users.get(nick.toLowerCase())
     if (target === undefined) return this.error(user, "no-such-nick", nick, `no one is called ${nick}`)
     if (!room.members.has(target)) return this.error(user, "not-there", nick, `${target.nick} is not in ${room.name}`, false, [target.nick, `#${room.name}`])
@@ -817,7 +823,7 @@ export class Registry {
       return this.error(user, "no-such-room", name, `there is no room ${name}`)
     }
     if (!room.members.has(user)) return this.error(user, "not-in-room", room.name, `you are not in ${room.name}`)
-    if (room.flags.has("i") && !room.ops.has(user)) return this.notOp(user, room)
+    if (room.flags.has("i") && !isOp(room, user)) return this.notOp(user, room)
     if (room.members.has(target)) return this.error(user, "already-there", nick, `${target.nick} is in ${room.name} already`, false, [target.nick, `#${room.name}`])
     room.invited.add(target)
     this.info(user, [{ n: "341", p: [target.nick, `#${room.name}`], plain: `you invited ${target.nick} to ${room.name}` }])

@@ -57,8 +57,8 @@ describe("IRC listener (--irc-port): the same users and rooms as nc", () => {
       assert.deepStrictEqual(lines.slice(0, expect.length), expect)
       for (const code of ["002", "003", "004", "005", "375", "372", "376"]) assert.isTrue(lines.some(numeric(code)), code)
       yield* irc.waitFor((l) => l === ":ann!ann@weft JOIN #lobby")
-      // IRC users are not put in a room: this one joined #lobby itself; nc's Taken made lobby, so is its operator.
-      yield* irc.waitFor((l) => l === ":weft.chat 353 ann = #lobby :@Taken ann")
+      // IRC users are not put in a room: this one joined #lobby itself (the lobby has no operator).
+      yield* irc.waitFor((l) => l === ":weft.chat 353 ann = #lobby :Taken ann")
       for (const line of irc.lines()) assert.match(line, /^:(weft\.chat |ann!ann@weft )/, line)
     })))
 

@@ -161,8 +161,8 @@ describe("Registry", () => {
     const r2 = replies(2, 1)
     assert.deepStrictEqual(r2[0], { r: "topic", room: "lobby", topic: "welcome all", by: "guest1", at: (r2[0] as { at: number }).at })
     assert.strictEqual(r2[1]!.r === "error" && r2[1]!.code, "no-such-room")
-    // The room's maker is its operator.
-    assert.deepStrictEqual(r2[2], { r: "who", room: "lobby", exists: true, nicks: ["@guest1", "guest2"], kind: "who" })
+    // The lobby is everyone's: no operator, no topic protection.
+    assert.deepStrictEqual(r2[2], { r: "who", room: "lobby", exists: true, nicks: ["guest1", "guest2"], kind: "who" })
     registry.dropEndpoint(1, "left (server worker died)")
     assert.strictEqual(registry.userCount, 1)
     assert.deepStrictEqual(registry.roomList(), [{ room: "lobby", members: 1, topic: "welcome all" }])
