@@ -210,7 +210,9 @@ export const make = (options: IrcOptions = {}): Handler => {
   /** A numeric whose last parameter is text (always written with `:`). */
   const info = (session: Session, line: Info) => {
     const p = [...line.p]
-    const last = p.pop()
+    let last = p.pop()
+    // WHOIS's channels carry every prefix: only the highest without multi-prefix.
+    if (line.n === "319" && !session.caps.has("multi-prefix")) last = last?.replace(/(^| )([@+])\+#/g, "$1$2#")
     numeric(session, line.n, ...p, `:${last ?? ""}`)
   }
   const isupport = (session: Session) => {

@@ -233,7 +233,7 @@ export const connectIrc = (port: number, nick: string, join = "#lobby"): Effect.
   Effect.gen(function*() {
     const raw = yield* connectRaw(port)
     yield* raw.write(`CAP LS 302\r\nNICK ${nick}\r\nUSER ${nick} 0 * :${nick}\r\nCAP END\r\n${join === "" ? "" : `JOIN ${join}\r\n`}`)
-    yield* raw.waitFor((l) => l.startsWith(`:weft.chat 001 ${nick} `))
+    yield* raw.waitFor((l) => l.includes(` 001 ${nick} :Welcome`))
     if (join !== "") yield* raw.waitFor((l) => l === `:${nick}!${nick}@weft JOIN ${join}`)
     return raw
   })

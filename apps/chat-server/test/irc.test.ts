@@ -2,6 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import fc from "fast-check"
 import { Effect } from "effect"
 import { MAX_LINE, parseMessage, splitBytes } from "../src/irc.ts"
+import { hashPassword } from "../src/oper.ts"
 import { connect, connectIrc, connectRaw, type RawClient, startServer } from "./helpers.ts"
 
 const bytes = (s: string) => new TextEncoder().encode(s).length
@@ -170,6 +171,60 @@ describe("IRC listener (--irc-port): the same users and rooms as nc", () => {
         "ERROR :Closing Link: ord (quit)"
       ].map(at)
       assert.deepStrictEqual(order, [...order].sort((a, b) => a - b), lines.join("\n"))
+    })))
+
+  it.live("--server-name and --oper: ISUPPORT tells the truth; WHOIS, AWAY, USERHOST, ISON, LUSERS, TIME, VERSION, MOTD, INFO, ADMIN; multi-prefix; OPER, KILL, WALLOPS", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const hash = hashPassword("hunter2", 4)
+      const server = yield* startServer(["--workers", "2", "--server-name", "irc.example", "--oper", `root:${hash}`])
+      const at = (code: string) => (l: string) => l.startsWith(`:irc.example ${code} `)
+      const ann = yield* connectIrc(server.ircPort, "ann", "#den")
+      const isupport = ann.lines().filter(at("005")).join(" ")
+      for (const token of ["PREFIX=(ov)@+", "CHANMODES=b,k,l,imnst", "CHANLIMIT=#:50", "NICKLEN=24", "TOPICLEN=390", "KICKLEN=255", "AWAYLEN=200", "MODES=20"]) {
+        assert.include(isupport, ` ${token} `)
+      }
+      assert.isTrue(ann.lines().some(at("251")), "LUSERS at registration")
+      assert.isFalse(ann.lines().some((l) => l.includes("weft.chat")), "the server's name is irc.example everywhere")
+      // multi-prefix: NAMES shows every prefix of a member.
+      const bob = yield* connectRaw(server.ircPort)
+      yield* bob.write("CAP LS 302\r\nCAP REQ :multi-prefix\r\nNICK bob\r\nUSER bobu 0 * :Bob Real\r\nCAP END\r\nJOIN #den\r\n")
+      yield* bob.waitFor((l) => l === ":irc.example CAP * ACK :multi-prefix")
+      yield* bob.waitFor((l) => l === ":bob!bob@weft JOIN #den")
+      yield* ann.write("MODE #den +v ann\r\nAWAY :at lunch\r\n")
+      yield* ann.waitFor((l) => l === ":irc.example 306 ann :You have been marked as being away")
+      yield* bob.write("NAMES #den\r\nWHOIS ann\r\nUSERHOST ann bob\r\nISON ann nobody bob\r\nPRIVMSG ann :you there?\r\nLUSERS\r\nTIME\r\nVERSION\r\nMOTD\r\nINFO\r\nADMIN\r\nWHO #den\r\nPING :done\r\n")
+      yield* bob.waitFor((l) => l === ":irc.example PONG irc.example :done")
+      assert.includeMembers(bob.lines(), [
+        ":irc.example 353 bob = #den :@+ann bob",
+        ":irc.example 311 bob ann ann weft * :ann",
+        ":irc.example 319 bob ann :@+#den",
+        ":irc.example 312 bob ann irc.example :weft chat",
+        ":irc.example 301 bob ann :at lunch",
+        ":irc.example 318 bob ann :End of /WHOIS list",
+        ":irc.example 302 bob :ann=-ann@weft bob=+bobu@weft",
+        ":irc.example 303 bob :ann bob",
+        ":irc.example 251 bob :There are 2 users and 0 invisible on 1 servers",
+        ":irc.example 352 bob #den ann weft irc.example ann G@+ :0 ann",
+        ":irc.example 352 bob #den bobu weft irc.example bob H :0 Bob Real",
+        ":irc.example 374 bob :End of INFO list",
+        ":irc.example 376 bob :End of /MOTD command"
+      ])
+      for (const code of ["317", "391", "351", "256", "257", "258", "259", "255"]) assert.isTrue(bob.lines().some(at(code)), code)
+      // Operators: a wrong password or name is refused; the right one gives +o; KILL and WALLOPS.
+      yield* bob.write("KILL ann :no\r\nOPER root wrong\r\nOPER nobody hunter2\r\nOPER root hunter2\r\nMODE bob +w\r\nWALLOPS :hear ye\r\nKILL ann :enough\r\n")
+      yield* bob.waitFor(at("481"))
+      yield* bob.waitFor(at("464"))
+      yield* bob.waitFor(at("491"))
+      yield* bob.waitFor((l) => l === ":irc.example 381 bob :You are now an IRC operator")
+      yield* bob.waitFor((l) => l === ":bob!bob@weft MODE bob :+ow")
+      yield* bob.waitFor((l) => l === ":bob!bob@weft WALLOPS :hear ye")
+      yield* ann.waitFor((l) => l === "ERROR :Closing Link: ann (Killed (bob (enough)))")
+      yield* ann.waitClosed()
+      yield* bob.waitFor((l) => l === ":ann!ann@weft QUIT :Killed (bob (enough))")
+      // The order held: each refusal came before the next line's answer.
+      const lines = bob.lines()
+      const idx = (f: (l: string) => boolean) => lines.findIndex(f)
+      assert.isTrue(idx(at("481")) < idx(at("464")) && idx(at("464")) < idx(at("491")) && idx(at("491")) < idx(at("381")))
     })))
 
   it.live("dead peers: a silent IRC client gets a PING, and is dropped with a reason when it does not answer; one that answers stays", () =>
