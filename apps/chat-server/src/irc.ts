@@ -83,7 +83,9 @@ export const splitBytes = (text: string, max: number): Array<string> => {
 }
 
 /** `text` cut to at most `max` UTF-8 bytes, on a character boundary. @example truncateBytes("é", 1) // "" */
-export const truncateBytes = (text: string, max: number): string => (bytes(text) <= max ? text : splitBytes(text, max)[0] ?? "")
+export const truncateBytes = (text: string, max: number): string =>
+  // Most lines are short: no encoding to count them.
+  text.length * 3 <= max || bytes(text) <= max ? text : splitBytes(text, max)[0] ?? ""
 
 /** The user part of every prefix is the nick (WHO and WHOIS give the USER name). */
 const mask = (nick: string) => `${nick}!${nick}@weft`
@@ -422,8 +424,9 @@ export const make = (options: IrcOptions = {}): Handler => {
           for (const target of params[0]!.split(",")) {
             // Cut to what fits in one line once the prefix is added, as IRC servers do.
             const room = target.startsWith("#") ? roomOf(target) : undefined
+            // The prefix and command are ASCII: their length is their size in bytes.
             const head = `:${mask(session.nick!)} ${command} ${room === undefined ? target : channel(room)} :`
-            const text = truncateBytes(cleaned.text, MAX_LINE - bytes(head) - wrap)
+            const text = truncateBytes(cleaned.text, MAX_LINE - head.length - wrap)
             if (target.startsWith("#")) {
               if (room === undefined) {
                 if (!notice) numeric(session, "403", target, ":No such channel")

@@ -127,7 +127,7 @@ describe("chat server (node:cluster, 2 workers)", () => {
       assert.deepStrictEqual(yield* c!.waitFor(isMessage, 1), ["[lobby] cat: in the lobby"])
       // /who and /rooms, /topic shows it.
       yield* c!.write("/who den\n/rooms\n/who\n")
-      yield* c!.waitFor((l) => l === "* in den (2): ann ben")
+      yield* c!.waitFor((l) => l === "* in den (2): @ann ben")
       yield* c!.waitFor((l) => l === "*   den (2): dens and burrows")
       yield* c!.waitFor((l) => l === "*   lobby (3)")
       yield* c!.waitFor((l) => l === "* in lobby (3): ann ben cat")
@@ -213,8 +213,9 @@ describe("chat server (node:cluster, 2 workers)", () => {
     Effect.scoped(Effect.gen(function*() {
       const server = yield* startServer()
       const [a, b] = yield* connectSpread(server.port, 2, 1)
-      yield* b!.write("/join den\n")
-      yield* b!.waitFor((l) => l.startsWith("* you are in den"))
+      // b made den; -t lets any member set its topic.
+      yield* b!.write("/join den\n/mode -t\n")
+      yield* b!.waitFor((l) => l.endsWith(" set mode -t on den"))
       yield* a!.write("/nick ann\n/join den\n/topic typed ahead\nfirst in den\n/part\nback in lobby\n")
       yield* b!.waitFor((l) => l === "* ann set the topic of den: typed ahead")
       yield* b!.waitFor((l) => l === "[den] ann: first in den")
