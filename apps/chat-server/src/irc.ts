@@ -231,6 +231,7 @@ export const make = (options: IrcOptions = {}): Handler => {
       "NETWORK=weft",
       `NICKLEN=${LIMITS.nick}`,
       "PREFIX=(ov)@+",
+      "TARGMAX=JOIN:,KICK:4,LIST:,NAMES:4,NOTICE:4,PART:,PRIVMSG:4,WHOIS:4",
       `TOPICLEN=${LIMITS.topic}`,
       "UTF8ONLY",
       "WHOX"
@@ -243,7 +244,7 @@ export const make = (options: IrcOptions = {}): Handler => {
     numeric(session, "372", `:- ${session.hub.options.where}. Rooms are channels: #lobby is the lobby of nc and web users.`)
     numeric(session, "376", ":End of /MOTD command")
   }
-  const names = (session: Session, room: string, nicks: ReadonlyArray<string>, secret: boolean | undefined) => {
+  const names = (session: Session, room: string, nicks: ReadonlyArray<string>, secret: boolean | undefined, more = false) => {
     const head = `:${server} 353 ${session.nick} ${secret ? "@" : "="} ${channel(room)} :`
     let line = head
     for (const raw of nicks) {
@@ -255,7 +256,7 @@ export const make = (options: IrcOptions = {}): Handler => {
       line += (line === head ? "" : " ") + nick
     }
     if (line !== head) session.say(line)
-    numeric(session, "366", channel(room), ":End of /NAMES list")
+    if (!more) numeric(session, "366", channel(room), ":End of /NAMES list")
   }
   const whoLine = (session: Session, e: WhoEntry, whox: { fields: string; token: string } | undefined) => {
     const flags = (e.away ? "G" : "H") + (e.oper ? "*" : "") + shownPrefix(session, e.prefix)
@@ -421,7 +422,7 @@ export const make = (options: IrcOptions = {}): Handler => {
           if (cleaned === undefined) return
           if ("error" in cleaned) return notice ? undefined : numeric(session, "412", `:${cleaned.error}`)
           const wrap = cleaned.kind === "me" ? 9 : 0
-          for (const target of params[0]!.split(",")) {
+          for (const target of params[0]!.split(",").slice(0, 4)) {
             // Cut to what fits in one line once the prefix is added, as IRC servers do.
             const room = target.startsWith("#") ? roomOf(target) : undefined
             // The prefix and command are ASCII: their length is their size in bytes.
@@ -443,12 +444,18 @@ export const make = (options: IrcOptions = {}): Handler => {
         }
         case "NAMES": {
           if (params.length === 0 || params[0] === "") return numeric(session, "366", "*", ":End of /NAMES list")
-          for (const target of params[0]!.split(",")) {
-            const room = roomOf(target)
-            if (room === undefined) numeric(session, "366", target, ":End of /NAMES list")
-            else send({ c: "who", room, kind: "names" })
+          const targets = params[0]!.split(",").slice(0, 4)
+          if (targets.length === 1) {
+            const room = roomOf(targets[0]!)
+            if (room === undefined) return numeric(session, "366", targets[0]!, ":End of /NAMES list")
+            return send({ c: "who", room, kind: "names" })
           }
-          return
+          // Several: each one's names, then one end for them all.
+          for (const target of targets) {
+            const room = roomOf(target)
+            if (room !== undefined) send({ c: "who", room, kind: "names", more: true })
+          }
+          return numeric(session, "366", targets.join(","), ":End of /NAMES list")
         }
         case "WHO": {
           const target = params[0] === undefined || params[0] === "" ? "*" : params[0]
@@ -482,7 +489,7 @@ export const make = (options: IrcOptions = {}): Handler => {
         case "KICK": {
           if (!need(2)) return
           const rooms = params[0]!.split(",")
-          const nicks = params[1]!.split(",")
+          const nicks = params[1]!.split(",").slice(0, 4)
           nicks.forEach((nick, i) => {
             const target = rooms.length === nicks.length ? rooms[i]! : rooms[0]!
             const room = roomOf(target)
@@ -499,7 +506,7 @@ export const make = (options: IrcOptions = {}): Handler => {
         }
         case "WHOIS": {
           if (!need(1)) return
-          for (const nick of params[params.length - 1]!.split(",")) if (nick !== "") send({ c: "whois", nick })
+          for (const nick of params[params.length - 1]!.split(",").slice(0, 4)) if (nick !== "") send({ c: "whois", nick })
           return
         }
         case "WHOWAS": {
@@ -616,8 +623,8 @@ export const make = (options: IrcOptions = {}): Handler => {
           return session.say(`:${mask(r.old)} NICK :${r.nick}`)
         case "who": {
           if (r.kind === "names") {
-            if (!r.exists) return numeric(session, "366", channel(r.room), ":End of /NAMES list")
-            return names(session, r.room, r.nicks, r.secret)
+            if (!r.exists) return r.more ? undefined : numeric(session, "366", channel(r.room), ":End of /NAMES list")
+            return names(session, r.room, r.nicks, r.secret, r.more)
           }
           const whox = session.whox
           for (const e of r.users ?? []) whoLine(session, e, whox)

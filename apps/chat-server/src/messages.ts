@@ -24,7 +24,8 @@ export type Command =
   | { readonly c: "nick"; readonly nick: string }
   | { readonly c: "join"; readonly room: string; readonly key?: string | undefined }
   | { readonly c: "part"; readonly room: string | undefined; readonly reason: string | undefined }
-  | { readonly c: "who"; readonly room: string | undefined; readonly kind: "who" | "names" }
+  /** `more`: one of several rooms asked at once (IRC's `NAMES #a,#b` ends them all with one 366). */
+  | { readonly c: "who"; readonly room: string | undefined; readonly kind: "who" | "names"; readonly more?: boolean | undefined }
   /** IRC's `WHO mask` (not a channel): users whose nick, user name or real name match. */
   | { readonly c: "whomask"; readonly mask: string; readonly opers: boolean }
   /** `mask`: only the rooms whose names match (IRC's `LIST #a,#b`). */
@@ -120,6 +121,7 @@ export type Reply =
     readonly kind: "who" | "names"
     readonly users?: ReadonlyArray<WhoEntry> | undefined
     readonly secret?: boolean | undefined
+    readonly more?: boolean | undefined
   }
   | { readonly r: "whomask"; readonly mask: string; readonly users: ReadonlyArray<WhoEntry> }
   | { readonly r: "rooms"; readonly rooms: ReadonlyArray<RoomInfo> }

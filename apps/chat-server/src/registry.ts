@@ -274,7 +274,8 @@ export class Registry {
         return this.reply(user, {
           ...who,
           users: cmd.kind === "who" ? members.map((m) => this.whoEntry(m, room)) : undefined,
-          secret: room?.flags.has("s")
+          secret: room?.flags.has("s"),
+          more: cmd.more
         })
       }
       case "whomask": {
