@@ -62,7 +62,8 @@ export const verifyPassword = (password: string, hash: string, done: (ok: boolea
     return done(false)
   }
   scrypt(password, parsed.salt, parsed.key.length, { N: parsed.N, r: parsed.r, p: parsed.p, maxmem: maxmem(parsed.N, parsed.r) }, (error, key) => {
-    done(error === null && key.length === parsed.key.length && timingSafeEqual(key, parsed.key))
+    // Bun passes `undefined`, Node `null`, for no error.
+    done(error == null && key.length === parsed.key.length && timingSafeEqual(key, parsed.key))
   })
 }
 

@@ -275,7 +275,7 @@ export class Registry {
           ...who,
           users: cmd.kind === "who" ? members.map((m) => this.whoEntry(m, room)) : undefined,
           secret: room?.flags.has("s"),
-          more: cmd.more
+          ...(cmd.more === true ? { more: true } : {})
         })
       }
       case "whomask": {
