@@ -114,10 +114,11 @@ export class Session {
   wantNick: string | undefined
   user: string | undefined
   real: string | undefined
-  /** IRC: the password given with PASS; CAP negotiation under way (registration waits for CAP END); the capabilities taken. */
+  /** IRC: the password given with PASS; CAP negotiation under way (registration waits for CAP END). */
   pass: string | undefined
   negotiating = false
-  readonly caps = new Set<string>()
+  /** The one capability offered (a flag, not a set: 10,000 idle connections count every byte). */
+  multiPrefix = false
   /** IRC: the WHOX fields and token of the WHO in flight. */
   whox: { readonly fields: string; readonly token: string } | undefined
   awaiting = false

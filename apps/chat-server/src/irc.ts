@@ -135,9 +135,9 @@ const channel = (room: string) => `#${room}`
 const roomOf = (target: string): string | undefined => target.startsWith("#") && isRoom(target.slice(1)) ? target.slice(1) : undefined
 
 /** The prefixes to show: all of them with multi-prefix, else the highest. */
-const shownPrefix = (session: Session, prefix: string) => (session.caps.has("multi-prefix") ? prefix : prefix.slice(0, 1))
+const shownPrefix = (session: Session, prefix: string) => (session.multiPrefix ? prefix : prefix.slice(0, 1))
 const withPrefix = (session: Session, nick: string) => {
-  if (session.caps.has("multi-prefix")) return nick
+  if (session.multiPrefix) return nick
   const m = /^([@+]+)(.*)$/.exec(nick)
   return m === null ? nick : m[1]!.slice(0, 1) + m[2]
 }
@@ -214,7 +214,7 @@ export const make = (options: IrcOptions = {}): Handler => {
     const p = [...line.p]
     let last = p.pop()
     // WHOIS's channels carry every prefix: only the highest without multi-prefix.
-    if (line.n === "319" && !session.caps.has("multi-prefix")) last = last?.replace(/(^| )([@+])\+#/g, "$1$2#")
+    if (line.n === "319" && !session.multiPrefix) last = last?.replace(/(^| )([@+])\+#/g, "$1$2#")
     numeric(session, line.n, ...p, `:${last ?? ""}`)
   }
   const isupport = (session: Session) => {
@@ -326,7 +326,7 @@ export const make = (options: IrcOptions = {}): Handler => {
           const me = session.nick ?? "*"
           if (sub === "LS" || sub === "LIST") {
             if (!session.registered && sub === "LS") session.negotiating = true
-            return session.say(`:${server} CAP ${me} ${sub} :${sub === "LS" ? "multi-prefix" : [...session.caps].join(" ")}`)
+            return session.say(`:${server} CAP ${me} ${sub} :${sub === "LS" ? "multi-prefix" : session.multiPrefix ? "multi-prefix" : ""}`)
           }
           if (sub === "REQ") {
             if (!session.registered) session.negotiating = true
@@ -334,7 +334,7 @@ export const make = (options: IrcOptions = {}): Handler => {
             if (wanted.length === 0 || !wanted.every((cap) => cap === "multi-prefix" || cap === "-multi-prefix")) {
               return session.say(`:${server} CAP ${me} NAK :${params[1] ?? ""}`)
             }
-            for (const cap of wanted) cap.startsWith("-") ? session.caps.delete(cap.slice(1)) : session.caps.add(cap)
+            for (const cap of wanted) session.multiPrefix = !cap.startsWith("-")
             return session.say(`:${server} CAP ${me} ACK :${params[1]}`)
           }
           if (sub === "END") {
