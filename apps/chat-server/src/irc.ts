@@ -222,11 +222,13 @@ export const make = (options: IrcOptions = {}): Handler => {
       `AWAYLEN=${LIMITS.away}`,
       "CASEMAPPING=ascii",
       `CHANLIMIT=#:${LIMITS.rooms}`,
-      "CHANMODES=b,k,l,imnst",
+      "CHANMODES=beI,k,l,imnst",
       `CHANNELLEN=${LIMITS.room + 1}`,
       "CHANTYPES=#",
+      "EXCEPTS=e",
+      "INVEX=I",
       `KICKLEN=${LIMITS.kick}`,
-      `MAXLIST=b:${LIMITS.bans}`,
+      `MAXLIST=beI:${LIMITS.bans}`,
       `MODES=${LIMITS.modes}`,
       "NETWORK=weft",
       `NICKLEN=${LIMITS.nick}`,
@@ -581,7 +583,7 @@ export const make = (options: IrcOptions = {}): Handler => {
           numeric(session, "001", `:Welcome to the weft chat, ${nick}`)
           numeric(session, "002", `:Your host is ${server}, running ${VERSION}`)
           numeric(session, "003", ":This server was created today")
-          numeric(session, "004", server, VERSION, "iow", "biklmnostv", "bklov")
+          numeric(session, "004", server, VERSION, "iow", "beIiklmnostv", "beIklov")
           isupport(session)
           for (const line of r.lusers ?? []) info(session, line)
           return motd(session)

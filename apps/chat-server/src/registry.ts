@@ -71,6 +71,9 @@ interface Room {
   password: string | undefined
   limit: number | undefined
   bans: Array<Ban>
+  /** Ban exceptions (+e) and invite exceptions (+I): masks let past bans and +i. */
+  excepts: Array<Ban>
+  invex: Array<Ban>
   readonly invited: Set<User>
 }
 
@@ -108,6 +111,10 @@ const normalizeMask = (mask: string): string =>
 
 const userOf = (user: User): string => user.username ?? user.nick
 const realOf = (user: User): string => user.realname ?? user.nick
+
+/** The list modes: their list, and IRC's item and end numerics, and how plain users read an item. */
+const LISTS = { b: ["367", "368", "banned from"], e: ["348", "349", "excepted from bans in"], I: ["346", "347", "let into"] } as const
+const listOf = (room: Room, ch: "b" | "e" | "I"): Array<Ban> => (ch === "b" ? room.bans : ch === "e" ? room.excepts : room.invex)
 
 /** A room operator, or a server operator (who may act as one anywhere). */
 const isOp = (room: Room, user: User): boolean => room.ops.has(user) || user.oper
@@ -452,11 +459,16 @@ export class Registry {
     return `${user.nick}!${userOf(user)}@${HOST}`
   }
 
-  private banned(room: Room, user: User): boolean {
-    if (room.bans.length === 0) return false
+  /** Whether a mask of `list` matches `user` (as `nick!user@host`, or with the nick as user, as prefixes show it). */
+  private matches(list: ReadonlyArray<Ban>, user: User): boolean {
+    if (list.length === 0) return false
     const a = this.mask(user)
     const b = `${user.nick}!${user.nick}@${HOST}`
-    return room.bans.some((ban) => ban.test.test(a) || ban.test.test(b))
+    return list.some((ban) => ban.test.test(a) || ban.test.test(b))
+  }
+
+  private banned(room: Room, user: User): boolean {
+    return this.matches(room.bans, user) && !this.matches(room.excepts, user)
   }
 
   /** Why `user` may not speak in `room` (moderated, banned), if it may not. */
@@ -504,7 +516,7 @@ export class Registry {
       const invited = room.invited.has(user)
       const fail = (code: ErrorCode, why: string) => this.error(user, code, room.name, `cannot join ${room.name}: ${why}`)
       if (this.banned(room, user) && !invited) return fail("banned", "you are banned (+b)")
-      if (room.flags.has("i") && !invited) return fail("invite-only", "it is invite only (+i)")
+      if (room.flags.has("i") && !invited && !this.matches(room.invex, user)) return fail("invite-only", "it is invite only (+i)")
       if (room.password !== undefined && room.password !== password && !invited) return fail("bad-key", "wrong or missing key (+k)")
       if (room.limit !== undefined && room.members.size >= room.limit && !invited) return fail("room-full", `it is full (+l ${room.limit})`)
       room.invited.delete(user)
@@ -534,6 +546,8 @@ export class Registry {
         password: undefined,
         limit: undefined,
         bans: [],
+        excepts: [],
+        invex: [],
         invited: new Set()
       }
       this.rooms.set(room.key, room)
@@ -637,18 +651,21 @@ export class Registry {
       }
       if (++count > LIMITS.modes) break
       switch (ch) {
-        case "b": {
+        case "b":
+        case "e":
+        case "I": {
           const mask = args[next++]
           if (mask === undefined) {
-            // A query: the ban list, to anyone who may see the room.
-            const lines: Array<Info> = room.bans.map((b) => ({ n: "367", p: [`#${room.name}`, b.mask, b.by, String(b.at)], plain: `banned from ${room.name}: ${b.mask} (by ${b.by})` }))
-            lines.push({ n: "368", p: [`#${room.name}`, "End of channel ban list"], plain: room.bans.length === 0 ? `no one is banned from ${room.name}` : undefined })
+            // A query: the list, to anyone who may see the room.
+            const [item, end, what] = LISTS[ch]
+            const list = listOf(room, ch)
+            const lines: Array<Info> = list.map((b) => ({ n: item, p: [`#${room.name}`, b.mask, b.by, String(b.at)], plain: `${what} ${room.name}: ${b.mask} (by ${b.by})` }))
+            lines.push({ n: end, p: [`#${room.name}`, `End of channel ${ch === "b" ? "ban" : ch === "e" ? "exception" : "invite exception"} list`], plain: list.length === 0 ? `none ${what} ${room.name}` : undefined })
             this.info(user, lines)
             continue
           }
           needOp = true
-          const full = normalizeMask(mask)
-          applied.push([sign, "b", full])
+          applied.push([sign, ch, normalizeMask(mask)])
           continue
         }
         case "o":
@@ -694,7 +711,7 @@ export class Registry {
           applied.push([sign, ch, undefined])
           continue
         default:
-          errors.push(() => this.error(user, "unknown-mode", ch, `unknown mode ${ch}: the modes are o v t n m i k l b s`, false, [ch]))
+          errors.push(() => this.error(user, "unknown-mode", ch, `unknown mode ${ch}: the modes are o v b e I k l i m n s t`, false, [ch]))
       }
     }
     for (const e of errors) e()
@@ -722,14 +739,17 @@ export class Registry {
           done.push([s, ch, target.nick])
           continue
         }
-        case "b": {
-          const exists = room.bans.findIndex((b) => b.mask.toLowerCase() === arg!.toLowerCase())
+        case "b":
+        case "e":
+        case "I": {
+          const list = listOf(room, ch)
+          const exists = list.findIndex((b) => b.mask.toLowerCase() === arg!.toLowerCase())
           if (s === "+") {
-            if (exists !== -1 || room.bans.length >= LIMITS.bans) continue
-            room.bans.push({ mask: arg!, test: globToRegExp(arg!), by: user.nick, at: now() })
+            if (exists !== -1 || list.length >= LIMITS.bans) continue
+            list.push({ mask: arg!, test: globToRegExp(arg!), by: user.nick, at: now() })
           } else {
             if (exists === -1) continue
-            room.bans.splice(exists, 1)
+            list.splice(exists, 1)
           }
           done.push([s, ch, arg])
           continue

@@ -180,7 +180,7 @@ describe("IRC listener (--irc-port): the same users and rooms as nc", () => {
       const at = (code: string) => (l: string) => l.startsWith(`:irc.example ${code} `)
       const ann = yield* connectIrc(server.ircPort, "ann", "#den")
       const isupport = ann.lines().filter(at("005")).join(" ")
-      for (const token of ["PREFIX=(ov)@+", "CHANMODES=b,k,l,imnst", "CHANLIMIT=#:50", "NICKLEN=24", "TOPICLEN=390", "KICKLEN=255", "AWAYLEN=200", "MODES=20"]) {
+      for (const token of ["PREFIX=(ov)@+", "CHANMODES=beI,k,l,imnst", "CHANLIMIT=#:50", "NICKLEN=24", "TOPICLEN=390", "KICKLEN=255", "AWAYLEN=200", "MODES=20"]) {
         assert.include(isupport, ` ${token} `)
       }
       assert.isTrue(ann.lines().some(at("251")), "LUSERS at registration")

@@ -163,6 +163,28 @@ describe("channel operators and modes", () => {
     assert.strictEqual(replies("cat")[0]!.r, "joined")
   })
 
+  it("+e lets a banned mask in and speak; +I lets a mask into a +i room; their lists (348/349, 346/347)", () => {
+    const { run, errors, numerics, replies, events } = make()
+    run("ann", { c: "join", room: "den" })
+    run("ann", { c: "mode", room: "den", modes: "+bie", args: ["*!*@*", "bob"] })
+    assert.deepStrictEqual(events().map((e) => e.modes), ["+bie *!*@* bob!*@*"])
+    run("cat", { c: "join", room: "den" })
+    assert.deepStrictEqual(errors("cat"), ["banned"])
+    run("bob", { c: "join", room: "den" })
+    assert.deepStrictEqual(errors("bob"), ["invite-only"])
+    run("ann", { c: "mode", room: "den", modes: "+I", args: ["bob"] })
+    run("bob", { c: "join", room: "den" })
+    assert.strictEqual(replies("bob")[0]!.r, "joined")
+    run("ann", { c: "mode", room: "den", modes: "-i", args: [] })
+    events()
+    run("bob", { c: "say", room: "den", text: "hi", kind: "say" })
+    assert.strictEqual(events().length, 1, "excepted from the ban: may speak")
+    run("ann", { c: "mode", room: "den", modes: "eI", args: [] })
+    const lists = numerics("ann")
+    assert.deepStrictEqual(lists.map((l) => l.slice(0, 3)), ["348", "349", "346", "347"])
+    assert.match(lists[0]!, /^348 #den bob!\*@\* ann \d+$/)
+  })
+
   it("+s: the room is hidden from LIST, NAMES and WHO of non-members", () => {
     const { run, replies } = make()
     run("ann", { c: "join", room: "den" })
