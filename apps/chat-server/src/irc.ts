@@ -501,6 +501,7 @@ export const make = (options: IrcOptions = {}): Handler => {
           return
         }
         case "INVITE": {
+          if (params.length === 0) return send({ c: "invites" })
           if (!need(2)) return
           const room = roomOf(params[1]!)
           if (room === undefined) return numeric(session, "403", params[1]!, ":No such channel")

@@ -40,6 +40,8 @@ export type Command =
   | { readonly c: "umode"; readonly nick: string; readonly modes: string | undefined }
   | { readonly c: "kick"; readonly room: string | undefined; readonly nick: string; readonly reason: string | undefined }
   | { readonly c: "invite"; readonly nick: string; readonly room: string | undefined }
+  /** The rooms the user is invited to (IRC's INVITE with no arguments). */
+  | { readonly c: "invites" }
   | { readonly c: "whois"; readonly nick: string }
   | { readonly c: "whowas"; readonly nick: string; readonly count: number }
   /** Away with `text`, or back (undefined). */

@@ -329,6 +329,11 @@ export class Registry {
         return this.kick(user, cmd.room, cmd.nick, cmd.reason)
       case "invite":
         return this.invite(user, cmd.nick, cmd.room)
+      case "invites": {
+        const lines: Array<Info> = [...this.rooms.values()].filter((r) => r.invited.has(user)).map((r) => ({ n: "336", p: [`#${r.name}`], plain: `invited to ${r.name}` }))
+        lines.push({ n: "337", p: ["End of /INVITE list"] })
+        return this.info(user, lines)
+      }
       case "whois":
         return this.whois(user, cmd.nick)
       case "whowas": {

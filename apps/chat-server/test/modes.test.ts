@@ -116,6 +116,8 @@ describe("channel operators and modes", () => {
     assert.deepStrictEqual(invited, [{ e: "invite", from: "ann", to: "cat", room: "den" }])
     run("ann", { c: "invite", nick: "cat", room: "den" })
     assert.deepStrictEqual(numerics("ann"), ["341 cat #den"])
+    run("cat", { c: "invites" })
+    assert.deepStrictEqual(numerics("cat"), ["336 #den", "337 End of /INVITE list"])
     run("cat", { c: "join", room: "den" })
     assert.strictEqual(replies("cat")[0]!.r, "joined")
   })
