@@ -19,7 +19,7 @@ import { isNick, isRoom, LIMITS } from "./protocol.ts"
 
 /** The default name in every server line's prefix. @example `:${SERVER} 001 ann :Welcome` */
 export const SERVER = "weft.chat"
-/** The version VERSION and 004 give. */
+/** The version VERSION and 004 give. @example `:${server} 351 ann ${VERSION} ${server} :...` */
 export const VERSION = "weft-chat-0.1"
 /** 512 with CR LF. */
 export const MAX_LINE = 510

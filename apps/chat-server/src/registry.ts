@@ -89,7 +89,7 @@ export interface RegistryOptions {
 
 /** Where plain and web users start. */
 export const LOBBY = "lobby"
-/** Every user's host in masks (the chat listens on loopback only). */
+/** Every user's host in masks (the chat listens on loopback only). @example `${nick}!${user}@${HOST}` */
 export const HOST = "weft"
 /**
  * What a new room starts with: topic protection and no messages from outside, its maker an
@@ -101,7 +101,7 @@ const WHOWAS_SIZE = 1000
 
 const now = () => Math.floor(Date.now() / 1000)
 
-/** A ban or WHO mask (`*`, `?`) as a case-insensitive regular expression. */
+/** A ban or WHO mask (`*`, `?`) as a case-insensitive regular expression. @example globToRegExp("b*!*@*").test("Bob!bob@weft") // true */
 export const globToRegExp = (mask: string): RegExp =>
   new RegExp("^" + mask.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".") + "$", "i")
 
