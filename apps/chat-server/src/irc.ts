@@ -233,6 +233,7 @@ export const make = (options: IrcOptions = {}): Handler => {
       "NETWORK=weft",
       `NICKLEN=${LIMITS.nick}`,
       "PREFIX=(ov)@+",
+      "STATUSMSG=@+",
       "TARGMAX=JOIN:,KICK:4,LIST:,NAMES:4,NOTICE:4,PART:,PRIVMSG:4,WHOIS:4",
       `TOPICLEN=${LIMITS.topic}`,
       "UTF8ONLY",
@@ -424,17 +425,20 @@ export const make = (options: IrcOptions = {}): Handler => {
           if (cleaned === undefined) return
           if ("error" in cleaned) return notice ? undefined : numeric(session, "412", `:${cleaned.error}`)
           const wrap = cleaned.kind === "me" ? 9 : 0
-          for (const target of params[0]!.split(",").slice(0, 4)) {
+          for (const given of params[0]!.split(",").slice(0, 4)) {
+            // STATUSMSG: `@#room` to its operators, `+#room` to operators and voices.
+            const status = given.startsWith("@#") ? "@" : given.startsWith("+#") ? "+" : undefined
+            const target = status === undefined ? given : given.slice(1)
             // Cut to what fits in one line once the prefix is added, as IRC servers do.
             const room = target.startsWith("#") ? roomOf(target) : undefined
             // The prefix and command are ASCII: their length is their size in bytes.
-            const head = `:${mask(session.nick!)} ${command} ${room === undefined ? target : channel(room)} :`
+            const head = `:${mask(session.nick!)} ${command} ${room === undefined ? given : (status ?? "") + channel(room)} :`
             const text = truncateBytes(cleaned.text, MAX_LINE - head.length - wrap)
             if (target.startsWith("#")) {
               if (room === undefined) {
                 if (!notice) numeric(session, "403", target, ":No such channel")
               } else {
-                send({ c: "say", room, text, kind: notice ? "notice" : cleaned.kind })
+                send(status === undefined ? { c: "say", room, text, kind: notice ? "notice" : cleaned.kind } : { c: "say", room, text, kind: notice ? "notice" : cleaned.kind, status })
               }
             } else if (!isNick(target)) {
               if (!notice) numeric(session, "401", target, ":No such nick/channel")
@@ -659,10 +663,12 @@ export const make = (options: IrcOptions = {}): Handler => {
     },
     event(session, e: Event) {
       switch (e.e) {
-        case "msg":
+        case "msg": {
+          const target = e.status === undefined ? channel(e.room) : e.status + channel(e.room)
           return e.kind === "me"
-            ? textLines(mask(e.nick), "PRIVMSG", channel(e.room), e.text, ["\x01ACTION ", "\x01"])
-            : textLines(mask(e.nick), e.kind === "notice" ? "NOTICE" : "PRIVMSG", channel(e.room), e.text)
+            ? textLines(mask(e.nick), "PRIVMSG", target, e.text, ["\x01ACTION ", "\x01"])
+            : textLines(mask(e.nick), e.kind === "notice" ? "NOTICE" : "PRIVMSG", target, e.text)
+        }
         case "join":
           return `:${mask(e.nick)} JOIN ${channel(e.room)}`
         case "part":

@@ -19,7 +19,8 @@ export type Proto = "plain" | "irc" | "web"
  * registry keeps, so a `/join` and the lines typed right after it agree.
  */
 export type Command =
-  | { readonly c: "say"; readonly room: string | undefined; readonly text: string; readonly kind: "say" | "me" | "notice" }
+  /** `status`: only to the room's operators (`@`), or operators and voices (`+`): IRC's STATUSMSG. */
+  | { readonly c: "say"; readonly room: string | undefined; readonly text: string; readonly kind: "say" | "me" | "notice"; readonly status?: "@" | "+" | undefined }
   | { readonly c: "msg"; readonly to: string; readonly text: string; readonly notice: boolean }
   | { readonly c: "nick"; readonly nick: string }
   | { readonly c: "join"; readonly room: string; readonly key?: string | undefined }
@@ -159,7 +160,16 @@ export interface Joined {
 
 /** Something that happened in a room or to a user, delivered to many connections. */
 export type Event =
-  | { readonly e: "msg"; readonly room: string; readonly nick: string; readonly uid: number; readonly text: string; readonly kind: "say" | "me" | "notice" }
+  | {
+    readonly e: "msg"
+    readonly room: string
+    readonly nick: string
+    readonly uid: number
+    readonly text: string
+    readonly kind: "say" | "me" | "notice"
+    /** Only for the room's operators (`@`) or operators and voices (`+`). */
+    readonly status?: "@" | "+" | undefined
+  }
   | { readonly e: "join"; readonly room: string; readonly nick: string }
   | { readonly e: "part"; readonly room: string; readonly nick: string; readonly reason: string | undefined }
   | { readonly e: "topic"; readonly room: string; readonly nick: string; readonly topic: string }

@@ -29,6 +29,7 @@ const wrap = (head: string, words: ReadonlyArray<string>, width = 400): Array<st
 export const renderEvent = (e: Event): string => {
   switch (e.e) {
     case "msg":
+      if (e.status !== undefined) return `[${e.status}${e.room}] ${e.nick}: ${e.text}`
       return e.kind === "me" ? `* ${e.nick} ${e.text}` : e.kind === "notice" ? `[${e.room}] -${e.nick}- ${e.text}` : `[${e.room}] ${e.nick}: ${e.text}`
     case "join":
       return `* ${e.nick} joined ${e.room}`

@@ -224,7 +224,18 @@ export class Registry {
         }
         this.messages++
         user.active = now()
-        return this.toRoom(room, { e: "msg", room: room.name, nick: user.nick, uid: user.uid, text: cmd.text, kind: cmd.kind })
+        if (cmd.status === undefined) return this.toRoom(room, { e: "msg", room: room.name, nick: user.nick, uid: user.uid, text: cmd.text, kind: cmd.kind })
+        // STATUSMSG: to the operators (and voices, for +) only.
+        const byEndpoint = new Map<number, Array<number>>()
+        for (const member of room.members) {
+          if (!room.ops.has(member) && !(cmd.status === "+" && room.voices.has(member))) continue
+          let conns = byEndpoint.get(member.endpoint)
+          if (conns === undefined) byEndpoint.set(member.endpoint, conns = [])
+          conns.push(member.conn)
+        }
+        const e: Event = { e: "msg", room: room.name, nick: user.nick, uid: user.uid, text: cmd.text, kind: cmd.kind, status: cmd.status }
+        for (const [endpoint, cs] of byEndpoint) this.options.deliver([endpoint], { t: "to", cs, e })
+        return
       }
       case "msg": {
         const target = this.users.get(cmd.to.toLowerCase())

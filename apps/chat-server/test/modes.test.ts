@@ -187,6 +187,19 @@ describe("channel operators and modes", () => {
     assert.match(lists[0]!, /^348 #den bob!\*@\* ann \d+$/)
   })
 
+  it("STATUSMSG: a line for @ reaches the operators only; for + the voices too", () => {
+    const { run, sent, events } = make()
+    run("ann", { c: "join", room: "den" })
+    run("bob", { c: "join", room: "den" })
+    run("cat", { c: "join", room: "den" })
+    run("ann", { c: "mode", room: "den", modes: "+v", args: ["bob"] })
+    events()
+    run("cat", { c: "say", room: "den", text: "ops?", kind: "say", status: "@" })
+    assert.deepStrictEqual(sent.splice(0), [{ t: "to", cs: [1], e: { e: "msg", room: "den", nick: "cat", uid: 3, text: "ops?", kind: "say", status: "@" } }])
+    run("cat", { c: "say", room: "den", text: "ops and voices?", kind: "say", status: "+" })
+    assert.deepStrictEqual(sent.splice(0).map((m) => m.t === "to" && m.cs), [[1, 2]])
+  })
+
   it("+s: the room is hidden from LIST, NAMES and WHO of non-members", () => {
     const { run, replies } = make()
     run("ann", { c: "join", room: "den" })
