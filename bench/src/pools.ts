@@ -4,12 +4,16 @@
 //
 //   npm run build -w @weft/pools && node bench/src/pools.ts [--quick] [--only=promise|tiny|cpu|proc|start]
 //
+// BASE_POOLS=/path/to/older/packages/pools/dist/index.js adds that older
+// build's ThreadPool rows, marked "(base)", to the promise section's run.
+//
 // Standalone on purpose; the promise section uses harness.ts's interleaved
 // rounds and median, the issue's harness shape.
 import { Effect, Layer } from "effect"
 import { RpcClient } from "effect/rpc"
 import { NodeWorker } from "@effect/platform-node"
 import { ProcessPool, ThreadPool } from "@weft/pools"
+import WeftPiscina from "@weft/pools/compat/piscina"
 import { Piscina } from "piscina"
 import { Tinypool } from "tinypool"
 import { fork } from "node:child_process"
@@ -40,6 +44,7 @@ const CPU_MS = 1
 const ROUNDS = quick ? 2 : 3
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i)
+const base: typeof import("@weft/pools") | undefined = process.env.BASE_POOLS ? await import(process.env.BASE_POOLS) : undefined
 
 /** Best of `rounds` runs of `f` (which returns elapsed ms). */
 const best = async (f: () => Promise<number>, rounds = ROUNDS): Promise<number> => {
@@ -104,8 +109,8 @@ const rawChildren = async (n: number, inFlight: number) => {
 
 // ---------------------------------------------------------------- libraries
 
-const piscina = async (n: number) => {
-  const pool = new Piscina({ filename: piscinaFile, minThreads: WORKERS, maxThreads: WORKERS })
+const piscina = async (n: number, Pool: typeof Piscina = Piscina) => {
+  const pool = new Pool({ filename: piscinaFile, minThreads: WORKERS, maxThreads: WORKERS })
   await Promise.all(range(WORKERS * 10).map((i) => pool.run(i)))
   const ms = await best(() => timed(() => Promise.all(range(n).map((i) => pool.run(i)))))
   await pool.destroy()
@@ -257,6 +262,9 @@ const promiseSection = async () => {
   const n = TINY
   const rounds = quick ? 3 : 9
   const pool = new Piscina({ filename: piscinaFile, minThreads: WORKERS, maxThreads: WORKERS })
+  // The drop-in: the same worker file, the same calls, one import changed.
+  const compat = new WeftPiscina({ filename: piscinaFile, minThreads: WORKERS, maxThreads: WORKERS })
+  await Promise.all(range(WORKERS * 10).map((i) => compat.run(i)))
   await Effect.runPromise(
     Effect.scoped(
       Effect.gen(function*() {
@@ -265,7 +273,16 @@ const promiseSection = async () => {
           size: WORKERS,
           ready: "all"
         })
+        const basePool = base === undefined ? undefined : yield* base.ThreadPool.make<typeof import("./pools-workers/weft-worker.mjs").default>({
+          module: weftModule,
+          size: WORKERS,
+          ready: "all"
+        })
         yield* Effect.promise(async () => {
+          const baseCases = basePool === undefined ? [] : [{
+            name: "Weft ThreadPool, pool.run each (base)",
+            run: async (ops: number) => void (await Promise.all(range(ops).map((i) => basePool.run("inc", i))))
+          }]
           const rows = await measure([
             { name: "piscina run", run: async (ops) => void (await Promise.all(range(ops).map((i) => pool.run(i)))) },
             {
@@ -275,7 +292,12 @@ const promiseSection = async () => {
             {
               name: "Weft ThreadPool, pool.run each (Promise face)",
               run: async (ops) => void (await Promise.all(range(ops).map((i) => weftPool.run("inc", i))))
-            }
+            },
+            {
+              name: "Weft compat/piscina Piscina run",
+              run: async (ops) => void (await Promise.all(range(ops).map((i) => compat.run(i))))
+            },
+            ...baseCases
           ], n, rounds)
           console.log(`### ${fmt(n)} tiny tasks, one Promise each, thread pools (median of ${rounds} interleaved rounds)\n`)
           console.log(table("case", rows, ["piscina run"]))
@@ -285,6 +307,7 @@ const promiseSection = async () => {
     )
   )
   await pool.destroy()
+  await compat.destroy()
 }
 
 const tinySection = async () => {
@@ -298,6 +321,7 @@ const tinySection = async () => {
   await add("raw worker_threads, 1 in flight per worker", () => rawThreads(TINY, 1))
   await add("raw worker_threads, 8 in flight per worker", () => rawThreads(TINY, 8))
   await add("piscina", () => piscina(TINY))
+  await add("Weft compat/piscina (the drop-in, same calls)", () => piscina(TINY, WeftPiscina as unknown as typeof Piscina))
   if (!skipTinypool) await add("tinypool", () => tinypool(TINY, "worker_threads"))
   await add("Effect RpcClient.layerProtocolWorker (concurrency 1)", () => effectRpc(TINY, 1))
   await add("Effect RpcClient.layerProtocolWorker (concurrency 8)", () => effectRpc(TINY, 8))

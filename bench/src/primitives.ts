@@ -9,7 +9,8 @@
  * Cases (medians of 9 interleaved rounds after a warm-up):
  * - uncontended: Weft `Lock.withLock` vs Effect `Semaphore(1).withPermits(1)`
  *   vs async-mutex `runExclusive`, and the same through Weft's Promise face
- *   (`Promised.lock().runExclusive`);
+ *   (`Promised.lock().runExclusive`) and its async-mutex drop-in
+ *   (`@weft/primitives/compat/async-mutex`, `Mutex.runExclusive`);
  * - 100 contending fibers (or async functions), each critical section
  *   `await null` (so that the others really queue): Weft `Lock`, Effect
  *   `Semaphore(1)`, async-mutex, Weft's Promise face; and a semaphore of 4
@@ -20,15 +21,22 @@
  *
  * Run: `node bench/src/primitives.ts` (or `bun`, `deno run -A`), after
  * `npm run build -w @weft/primitives`. `ROUNDS`, `OPS` override the defaults.
+ * `BASE_PRIMITIVES=/path/to/older/packages/primitives/dist/index.js` adds the
+ * Weft rows of that older build, marked "(base)", to the same run: a
+ * before/after of a change to the primitives, interleaved with the anchors.
  */
 import { Mutex, Semaphore as AsyncSemaphore } from "async-mutex"
 import { Effect } from "effect"
 import * as EffectQueue from "effect/Queue"
 import * as EffectSemaphore from "effect/Semaphore"
 import { Lock, Promised, Queue, Semaphore } from "@weft/primitives"
+import { Mutex as CompatMutex, Semaphore as CompatSemaphore } from "@weft/primitives/compat/async-mutex"
 import { type Case, measure, runtime, table } from "./harness.ts"
 
 const ROUNDS = Number(process.env.ROUNDS ?? 9)
+const base: typeof import("@weft/primitives") | undefined = process.env.BASE_PRIMITIVES
+  ? await import(process.env.BASE_PRIMITIVES)
+  : undefined
 const OPS = Number(process.env.OPS ?? 1_000_000)
 const FIBERS = 100
 
@@ -92,6 +100,13 @@ const uncontendedCases: Array<Case> = [
       const mutex = new Mutex()
       for (let i = 0; i < n; i++) await mutex.runExclusive(bump)
     }
+  },
+  {
+    name: "Weft compat/async-mutex Mutex.runExclusive",
+    run: async (n) => {
+      const mutex = new CompatMutex()
+      for (let i = 0; i < n; i++) await mutex.runExclusive(bump)
+    }
   }
 ]
 
@@ -117,6 +132,13 @@ const contendedLockCases: Array<Case> = [
       const mutex = new Mutex()
       return contendedAsync(n, () => mutex.runExclusive(awaitNull))
     }
+  },
+  {
+    name: "Weft compat/async-mutex Mutex.runExclusive",
+    run: (n) => {
+      const mutex = new CompatMutex()
+      return contendedAsync(n, () => mutex.runExclusive(awaitNull))
+    }
   }
 ]
 
@@ -140,6 +162,13 @@ const contendedSemaphoreCases: Array<Case> = [
     name: "async-mutex Semaphore(4).runExclusive",
     run: (n) => {
       const sem = new AsyncSemaphore(4)
+      return contendedAsync(n, () => sem.runExclusive(awaitNull))
+    }
+  },
+  {
+    name: "Weft compat/async-mutex Semaphore(4).runExclusive",
+    run: (n) => {
+      const sem = new CompatSemaphore(4)
       return contendedAsync(n, () => sem.runExclusive(awaitNull))
     }
   }
@@ -169,6 +198,43 @@ const queueCases: Array<Case> = [
       }))
   }
 ]
+
+if (base !== undefined) {
+  uncontendedCases.push(
+    {
+      name: "Weft Lock.withLock (base)",
+      run: (n) => Effect.runPromise(Effect.gen(function*() {
+        const lock = yield* base.Lock.make
+        yield* loop(n, lock.withLock(Effect.sync(bump)))
+      }))
+    },
+    {
+      name: "Weft Promised.lock().runExclusive (base)",
+      run: async (n) => {
+        const mutex = base.Promised.lock()
+        for (let i = 0; i < n; i++) await mutex.runExclusive(bump)
+      }
+    }
+  )
+  contendedLockCases.push(
+    {
+      name: "Weft Lock.withLock (base)",
+      run: (n) => Effect.runPromise(Effect.flatMap(base.Lock.make, (lock) => contended(n, lock.withLock(awaitNullEffect))))
+    },
+    {
+      name: "Weft Promised.lock().runExclusive (base)",
+      run: (n) => {
+        const mutex = base.Promised.lock()
+        return contendedAsync(n, () => mutex.runExclusive(awaitNull))
+      }
+    }
+  )
+  contendedSemaphoreCases.push({
+    name: "Weft Semaphore(4).withPermits(1) (base)",
+    run: (n) =>
+      Effect.runPromise(Effect.flatMap(Effect.orDie(base.Semaphore.make(4)), (sem) => contended(n, Effect.orDie(sem.withPermits(1)(awaitNullEffect)))))
+  })
+}
 
 const lockAnchors = ["Effect Semaphore(1).withPermits(1)", "async-mutex runExclusive"]
 const sections: Array<string> = [`Runtime: ${runtime()}, ${ROUNDS} rounds`]

@@ -6,17 +6,22 @@
  */
 import * as os from "node:os"
 import { parseArgs } from "node:util"
+import * as Host from "@weft/app/Host"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
+import * as Parent from "@weft/app/Parent"
 import { SERVER } from "./irc.ts"
 import { hashPassword, parseOpers } from "./oper.ts"
 import { runPrimary } from "./primary.ts"
 import { DEFAULT_MAX_LINE } from "./protocol.ts"
 
 /** The usage text printed with a bad option. @example console.error(usage) */
-export const usage = `usage: [--host 127.0.0.1] [--port 0] [--irc-port 6667] [--http-port 0] [--workers N] [--max-line BYTES]
-  --host         the address to listen on: 127.0.0.1 only (loopback)
+export const usage = `usage: [--host 127.0.0.1] [--public-host NAME] [--port 0] [--irc-port 6667] [--http-port 0] [--workers N] [--max-line BYTES]
+  --host         the address to listen on: any IPv4 or IPv6 address, 0.0.0.0 or :: for every
+                 interface (default 127.0.0.1: loopback only)
+  --public-host  the name users reach the chat by: printed, and accepted in the web side's
+                 Host header (a wildcard --host prints this machine's host name)
   --port         the plain chat's TCP port (default 0: a free one, printed)
   --irc-port     the IRC port (default 6667; 0: a free one)
   --http-port    the HTTP side: the web chat at /, GET /stats, /health, /metrics (default 0)
@@ -34,7 +39,7 @@ class UsageError extends Error {}
 
 /**
  * Runs the primary: parses `argv`, starts everything, prints the addresses, and
- * stops cleanly on SIGINT/SIGTERM (exit 0); a bad option exits 2, a start-up failure 1.
+ * stops cleanly on SIGINT/SIGTERM/SIGHUP, or when the parent that asked for it is gone (exit 0); a bad option exits 2, a start-up failure 1.
  *
  * @example
  * main(["--port", "0", "--irc-port", "0", "--workers", "2"])
@@ -47,6 +52,7 @@ export const main = (argv: ReadonlyArray<string>): void => {
         args: [...argv],
         options: {
           host: { type: "string" },
+          "public-host": { type: "string" },
           port: { type: "string" },
           "irc-port": { type: "string" },
           "http-port": { type: "string" },
@@ -80,9 +86,10 @@ export const main = (argv: ReadonlyArray<string>): void => {
   }
 
   const program = Effect.gen(function*() {
-    if (options.host !== undefined && options.host !== "127.0.0.1") {
-      return yield* Effect.fail(new UsageError(`--host must be 127.0.0.1 (loopback only), got ${JSON.stringify(options.host)}`))
-    }
+    const host = Host.parse(options.host ?? Host.loopback)
+    if (host instanceof Host.HostError) return yield* Effect.fail(new UsageError(host.message))
+    const publicHost = options["public-host"] === undefined ? undefined : Host.parsePublic(options["public-host"])
+    if (publicHost instanceof Host.HostError) return yield* Effect.fail(new UsageError(publicHost.message))
     const serverName = options["server-name"] ?? SERVER
     if (!/^[A-Za-z0-9][A-Za-z0-9.-]{0,62}$/.test(serverName)) {
       return yield* Effect.fail(new UsageError(`--server-name must be a host name (letters, digits, . and -), got ${JSON.stringify(serverName)}`))
@@ -93,6 +100,8 @@ export const main = (argv: ReadonlyArray<string>): void => {
     }
     const workers = int("workers", Math.min(4, Math.max(1, os.availableParallelism())), 1, 64)
     const { port, ircPort, httpPort } = yield* runPrimary({
+      host,
+      publicHost,
       port: int("port", 0, 0, 65535),
       ircPort: int("irc-port", 6667, 0, 65535),
       httpPort: int("http-port", 0, 0, 65535),
@@ -107,13 +116,17 @@ export const main = (argv: ReadonlyArray<string>): void => {
       password: options.password,
       log: (line) => console.log(line)
     })
-    console.log(`chat: tcp 127.0.0.1:${port}, ${workers} workers (try: nc 127.0.0.1 ${port})`)
-    console.log(`irc: irc 127.0.0.1:${ircPort} (try: irssi, /connect 127.0.0.1 ${ircPort})`)
-    console.log(`http: http://127.0.0.1:${httpPort} (the web chat; GET /stats, /health, /metrics)`)
+    // Where users reach it: a wildcard bind is named by this machine's host name, or --public-host.
+    const shown = Host.shown(host, publicHost)
+    console.log(`chat: tcp ${Host.authority(shown, port)}, ${workers} workers (try: nc ${shown} ${port})`)
+    console.log(`irc: irc ${Host.authority(shown, ircPort)} (try: irssi, /connect ${shown} ${ircPort})`)
+    console.log(`http: ${Host.url(shown, httpPort)} (the web chat; GET /stats, /health, /metrics)`)
     return yield* Effect.never
   }).pipe(Effect.scoped)
 
-  const fiber = Effect.runFork(program)
+  // Started by `npm start`: stop when it is gone, however it died (its stdin pipe closes).
+  const parentGone = Parent.watch() // read before the workers are forked: theirs is not the pipe
+  const fiber = Effect.runFork(Effect.raceFirst(program, parentGone))
   let stopping = false
   const stop = () => {
     if (stopping) return
@@ -123,6 +136,7 @@ export const main = (argv: ReadonlyArray<string>): void => {
   // `on`, not `once`: on Deno, removing the last listener restores the default action mid-shutdown.
   process.on("SIGINT", stop)
   process.on("SIGTERM", stop)
+  process.on("SIGHUP", stop)
   Effect.runPromise(Fiber.await(fiber)).then((exit) => {
     if (exit._tag === "Success") process.exit(0)
     if (exit.cause.reasons.every((r) => r._tag === "Interrupt")) {
@@ -130,6 +144,7 @@ export const main = (argv: ReadonlyArray<string>): void => {
       process.exit(0)
     }
     const error = Cause.squash(exit.cause)
+    if (error instanceof Parent.ParentGone) process.exit(0)
     if (error instanceof UsageError) console.error(`${error.message}\n${usage}`)
     else console.error(error instanceof Error ? error.message : String(error))
     process.exit(error instanceof UsageError ? 2 : 1)

@@ -10,6 +10,7 @@
  * const app = Http.makeApp(() => stats)
  * const served = await (await Serve.runtime()).serve(app, 0)
  */
+import * as Guard from "@weft/app/Guard"
 import { Hono } from "hono"
 import type { Counters, RoomInfo } from "./messages.ts"
 
@@ -56,9 +57,15 @@ export const metrics = (s: Stats): string => {
   ].join("\n") + "\n"
 }
 
-/** The app; `extend` adds routes (the chat page) before the 404 handler. */
-export const makeApp = (stats: () => Stats, extend?: (app: Hono) => void): Hono => {
+/**
+ * The app; `extend` adds routes (the chat page) before the 404 handler. Every
+ * route, the WebSocket too, is behind `@weft/app`'s `Guard` (`guard`: where
+ * the server listens and the page's scripts): a foreign `Host` gets 421,
+ * another origin's upgrade or POST 403.
+ */
+export const makeApp = (stats: () => Stats, extend?: (app: Hono) => void, guard: Guard.Options = {}): Hono => {
   const app = new Hono()
+  app.use(Guard.make({ maxBody: 4096, ...guard }))
   app.get("/health", (c) => {
     const s = stats()
     const listening = s.workers.filter((w) => w.listening).length

@@ -556,7 +556,7 @@ export const make = (options: IrcOptions = {}): Handler => {
           return numeric(session, "374", ":End of INFO list")
         case "ADMIN":
           numeric(session, "256", server, ":Administrative info")
-          numeric(session, "257", ":This chat listens on loopback only")
+          numeric(session, "257", ":A weft chat")
           numeric(session, "258", ":Run by whoever started it")
           return numeric(session, "259", ":root@localhost")
         case "LINKS":

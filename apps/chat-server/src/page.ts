@@ -55,7 +55,13 @@ form.nick button{background:#5b6578}
 }
 `
 
-const script = `
+/**
+ * The page's script, exported for the Content-Security-Policy (allowed by its hash).
+ *
+ * @example
+ * Guard.make({ scripts: [Page.script] })
+ */
+export const script = `
 (() => {
   const $ = (id) => document.getElementById(id)
   const log = $("log"), roomsEl = $("rooms"), whoEl = $("who"), topicEl = $("topic")

@@ -89,7 +89,7 @@ export interface RegistryOptions {
 
 /** Where plain and web users start. */
 export const LOBBY = "lobby"
-/** Every user's host in masks (the chat listens on loopback only). @example `${nick}!${user}@${HOST}` */
+/** Every user's host in masks (real addresses are not shown). @example `${nick}!${user}@${HOST}` */
 export const HOST = "weft"
 /**
  * What a new room starts with: topic protection and no messages from outside, its maker an

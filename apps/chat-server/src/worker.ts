@@ -16,6 +16,8 @@ import * as Plain from "./plain.ts"
 
 /** A worker's settings, passed by the primary in the `WEFT_CHAT` environment variable. */
 export interface WorkerOptions {
+  /** The address the chat and IRC listeners bind (`--host`); default 127.0.0.1. */
+  readonly host?: string | undefined
   readonly port: number
   readonly ircPort: number
   readonly maxLine: number
@@ -102,14 +104,15 @@ export const runWorker = (options: WorkerOptions): void => {
     socket.on("close", () => conn.closed("left"))
   }
   const servers = [net.createServer(accept("plain")), net.createServer(accept("irc"))]
+  const host = options.host ?? "127.0.0.1"
   const ports = [options.port, options.ircPort]
   let listening = 0
   servers.forEach((server, i) => {
     server.on("error", (error) => {
-      send({ t: "listen-error", message: `cannot listen on 127.0.0.1:${ports[i]}: ${error.message}` })
+      send({ t: "listen-error", message: `cannot listen on ${host.includes(":") ? `[${host}]` : host}:${ports[i]}: ${error.message}` })
       setTimeout(() => process.exit(1), 100)
     })
-    server.listen(ports[i], "127.0.0.1", () => {
+    server.listen(ports[i], host, () => {
       if (++listening === servers.length) send({ t: "listening" })
     })
   })

@@ -1,3 +1,4 @@
+import * as net from "node:net"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { type Client, connect, connectSpread, getJson, isAlive, poll, startServer } from "./helpers.ts"
@@ -347,7 +348,7 @@ describe("chat server (node:cluster, 2 workers)", () => {
       yield* poll(Effect.sync(() => pids.filter(isAlive)), (alive) => alive.length === 0, 5_000)
     })))
 
-  it.live("a SIGKILLed primary: its workers tell their clients and exit; no orphans", () =>
+  it.live("a SIGKILLed primary: its workers tell their clients and exit; no orphans, no port held", () =>
     Effect.scoped(Effect.gen(function*() {
       const server = yield* startServer()
       const pids = server.workerPids()
@@ -358,6 +359,14 @@ describe("chat server (node:cluster, 2 workers)", () => {
         assert.include(c.lines(), "* server shutting down; disconnecting")
       }
       yield* poll(Effect.sync(() => pids.filter(isAlive)), (alive) => alive.length === 0, 10_000)
+      for (const port of [server.port, server.ircPort, Number(new URL(server.http).port)]) {
+        const free = yield* Effect.callback<boolean>((resume) => {
+          const probe = net.createServer()
+          probe.once("error", () => resume(Effect.succeed(false)))
+          probe.listen(port, "127.0.0.1", () => probe.close(() => resume(Effect.succeed(true))))
+        })
+        assert.isTrue(free, `port ${port} free`)
+      }
     })))
 
   it.live("flood control: a burst past the limit is paced, delayed and never dropped; a flood past the hard bound is cut with a notice", () =>

@@ -59,7 +59,10 @@ export interface Server {
   readonly proc: ChildProcess
   readonly port: number
   readonly ircPort: number
+  /** `http://127.0.0.1:PORT` of the web side. */
   readonly http: string
+  /** The three address lines as printed. */
+  readonly printed: { readonly chat: string; readonly irc: string; readonly http: string }
   readonly output: () => string
   /** Worker pids printed so far ("worker N pid P listening"). */
   readonly workerPids: () => Array<number>
@@ -127,14 +130,17 @@ export const startServer = (args: ReadonlyArray<string> = ["--workers", "2"]): E
           for (const pid of s.workerPids()) if (isAlive(pid)) process.kill(pid, "SIGKILL")
         })
     )
-    const chat = yield* server.line("chat: tcp 127.0.0.1:")
-    const irc = yield* server.line("irc 127.0.0.1:")
-    const http = yield* server.line("http: http://127.0.0.1:")
+    // The printed host is the --host (or, for a wildcard, the host name or --public-host); tests
+    // connect through 127.0.0.1 whatever it is.
+    const chat = yield* server.line("chat: tcp ")
+    const irc = yield* server.line("irc: irc ")
+    const http = yield* server.line("http: http://")
     return {
       ...server,
-      port: Number(/tcp 127\.0\.0\.1:(\d+)/.exec(chat)![1]),
-      ircPort: Number(/irc 127\.0\.0\.1:(\d+)/.exec(irc)![1]),
-      http: /(http:\/\/127\.0\.0\.1:\d+)/.exec(http)![1]!
+      printed: { chat, irc, http },
+      port: Number(/tcp \S+:(\d+),/.exec(chat)![1]),
+      ircPort: Number(/irc \S+:(\d+) /.exec(irc)![1]),
+      http: `http://127.0.0.1:${/http:\/\/\S+:(\d+) /.exec(http)![1]}`
     }
   })
 

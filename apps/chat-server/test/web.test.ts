@@ -94,6 +94,7 @@ describe("web chat (WebSocket, Hono page)", () => {
           (c) => Effect.promise(() => c.close())
         )
         const page = yield* Effect.promise(() => context.newPage())
+        const problems = yield* Effect.promise(() => Chromium.watch(page))
         yield* Effect.promise(() => page.goto(`${server.http}/`))
         yield* Effect.promise(() => page.waitForFunction(() => /^guest\d+$/.test(document.getElementById("me")?.textContent ?? ""), undefined, { timeout: 10_000 }))
         yield* setNick(page, "webby")
@@ -155,6 +156,8 @@ describe("web chat (WebSocket, Hono page)", () => {
         yield* Effect.promise(() => page.screenshot({ path: `${shots}chat-phone.png` }))
         yield* Effect.promise(() => page.setViewportSize({ width: 1100, height: 700 }))
         yield* Effect.promise(() => page.screenshot({ path: `${shots}chat.png` }))
+        // The whole session under the page's Content-Security-Policy: a clean console.
+        assert.deepStrictEqual(problems(), [])
       }))
   )
 })

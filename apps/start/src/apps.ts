@@ -5,19 +5,23 @@
  * print once they listen:
  *
  * - chat: `apps/chat-server/src/main.ts --port P [--irc-port P] --http-port P --workers N`,
- *   prints `tcp 127.0.0.1:PORT`, (`irc 127.0.0.1:PORT`), then `http: http://127.0.0.1:PORT`;
+ *   prints `tcp HOST:PORT`, (`irc HOST:PORT`), then `http: http://HOST:PORT`;
  * - tickets: `apps/ticketing/src/main.ts serve --port P --file PATH --workers N`,
- *   prints `serving http://127.0.0.1:PORT`;
+ *   prints `serving http://HOST:PORT`;
  * - traffic light: `apps/traffic-light/src/main.ts serve --port P`, prints
- *   `serving http://127.0.0.1:PORT`.
+ *   `serving http://HOST:PORT`.
+ *
+ * Each also gets `--host` and `--public-host` when they are not the defaults.
  *
  * Each child is in a `Scope`: closing it sends SIGTERM to the child's process
  * group (its cluster workers or pool processes too), then SIGKILL after 5 s,
- * and waits for them to exit.
+ * and waits for them to exit. Each also gets a stdin pipe from the launcher
+ * (`exitWithParent`): if the launcher dies without closing the scope (SIGKILL),
+ * the pipe closes and the app stops by itself, its workers with it.
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { Child } from "@weft/app"
+import { Child, Host } from "@weft/app"
 import { Data, Deferred, Effect, Fiber, Option, type Scope, Stream } from "effect"
 import { ChildProcessSpawner } from "effect/process"
 import type { Options } from "./cli.ts"
@@ -41,6 +45,8 @@ export interface Address {
   readonly note?: string | undefined
   /** For HTTP: the path that says whether it is up (`/health`); for TCP: none (a connect). */
   readonly health?: ReadonlyArray<string> | undefined
+  /** Where the launcher itself reaches an HTTP address (loopback for a wildcard bind); default `url`. */
+  readonly local?: string | undefined
 }
 
 /**
@@ -92,6 +98,23 @@ const port = (output: string, pattern: RegExp): number | undefined => {
 }
 
 /**
+ * `--host` and `--public-host` for an app, when they are not the defaults
+ * (so an app of old, with no `--host`, still starts on loopback).
+ */
+const hostArgs = (options: Options): Array<string> => [
+  ...(options.host === Host.loopback ? [] : ["--host", options.host]),
+  ...(options.publicHost === undefined ? [] : ["--public-host", options.publicHost])
+]
+
+/** An HTTP address on `port`: shown by the name users reach it by, probed through this machine's own way in. */
+const web = (options: Options, label: string, port: number, health: ReadonlyArray<string>): Address => ({
+  label,
+  url: Host.url(Host.shown(options.host, options.publicHost), port),
+  local: Host.url(Host.local(options.host), port),
+  health
+})
+
+/**
  * The chat's command line; `--irc-port` only if its usage text knows it (older chats did not).
  *
  * @example
@@ -108,21 +131,24 @@ export const chatSpec = (options: Options, withIrc: boolean): Spec => ({
     "--port", String(options.chatPort),
     ...(withIrc ? ["--irc-port", String(options.ircPort)] : []),
     "--http-port", String(options.chatHttpPort),
-    "--workers", String(options.workers)
+    "--workers", String(options.workers),
+    ...hostArgs(options)
   ],
   addresses: (output) => {
-    const http = port(output, /^http: http:\/\/127\.0\.0\.1:(\d+)/m)
-    const tcp = port(output, /\btcp 127\.0\.0\.1:(\d+)/)
+    // The printed host is --host, or a wildcard's host name or --public-host: only the ports are read.
+    const http = port(output, /^http: http:\/\/\S+:(\d+)/m)
+    const tcp = port(output, /\btcp \S+:(\d+)/)
     if (http === undefined || tcp === undefined) return undefined
-    const irc = port(output, /\birc 127\.0\.0\.1:(\d+)/)
+    const irc = port(output, /\birc \S+:(\d+)/)
+    const shown = Host.shown(options.host, options.publicHost)
     return [
-      { label: "chat (web)", url: `http://127.0.0.1:${http}`, health: ["/health"] },
-      { label: "chat (nc)", url: `tcp://127.0.0.1:${tcp}`, hint: `nc 127.0.0.1 ${tcp}` },
+      web(options, "chat (web)", http, ["/health"]),
+      { label: "chat (nc)", url: Host.url(shown, tcp, "tcp"), hint: `nc ${shown} ${tcp}` },
       ...(irc === undefined ? [] : [{
         label: "chat (IRC)",
-        url: `tcp://127.0.0.1:${irc}`,
-        hint: `irssi -c 127.0.0.1 -p ${irc}`,
-        note: `or /connect 127.0.0.1 ${irc} in any IRC client`
+        url: Host.url(shown, irc, "tcp"),
+        hint: `irssi -c ${shown} -p ${irc}`,
+        note: `or /connect ${shown} ${irc} in any IRC client`
       }])
     ]
   }
@@ -149,12 +175,13 @@ export const ticketsSpec = (root: string, options: Options): Spec => {
       "--port", String(options.ticketsPort),
       "--file", file,
       "--workers", String(options.workers),
-      ...(fs.existsSync(file) ? [] : ["--tickets", "100"])
+      ...(fs.existsSync(file) ? [] : ["--tickets", "100"]),
+      ...hostArgs(options)
     ],
     addresses: (output) => {
-      const http = port(output, /serving http:\/\/127\.0\.0\.1:(\d+)/)
+      const http = port(output, /serving http:\/\/\S+:(\d+)/)
       // Older ticket offices have no /health: their /tickets says as much.
-      return http === undefined ? undefined : [{ label: "tickets", url: `http://127.0.0.1:${http}`, health: ["/health", "/tickets"] }]
+      return http === undefined ? undefined : [web(options, "tickets", http, ["/health", "/tickets"])]
     }
   }
 }
@@ -172,10 +199,10 @@ export const trafficSpec = (options: Options): Spec => ({
   title: "Traffic light",
   description: "One Event simulation at fiber, thread or process scope, live.",
   script: "apps/traffic-light/src/main.ts",
-  args: ["serve", "--port", String(options.trafficPort)],
+  args: ["serve", "--port", String(options.trafficPort), ...hostArgs(options)],
   addresses: (output) => {
-    const http = port(output, /serving http:\/\/127\.0\.0\.1:(\d+)/)
-    return http === undefined ? undefined : [{ label: "traffic light", url: `http://127.0.0.1:${http}`, health: ["/health"] }]
+    const http = port(output, /serving http:\/\/\S+:(\d+)/)
+    return http === undefined ? undefined : [web(options, "traffic light", http, ["/health"])]
   }
 })
 
@@ -220,7 +247,7 @@ export const start = (
     const failed = (reason: string) => new AppStartError({ app: spec.title, reason, output })
     let output = ""
     const handle = yield* spawner.spawn(
-      Child.command(path.join(root, spec.script), spec.args, { cwd: root, stdout: "pipe", stderr: "pipe" })
+      Child.command(path.join(root, spec.script), spec.args, { cwd: root, stdout: "pipe", stderr: "pipe", exitWithParent: true })
     ).pipe(Effect.mapError((error) => failed(error.message)))
     const up = yield* Deferred.make<ReadonlyArray<Address>>()
     yield* handle.all.pipe(

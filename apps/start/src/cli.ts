@@ -41,6 +41,10 @@ export interface Options {
   readonly data: string
   /** Build the packages the apps import when their `dist/` is missing or older than their sources. */
   readonly build: boolean
+  /** The address every server binds (`--host`); 127.0.0.1 unless told. */
+  readonly host: string
+  /** `--public-host`: the name printed and linked instead of a wildcard bind's host name. */
+  readonly publicHost: string | undefined
 }
 
 /**
@@ -75,6 +79,11 @@ Starts the chat (nc, IRC and the web), the ticket office and the traffic light's
 live page, and a landing page that links them and shows which are up. Ctrl-C
 stops everything.
 
+The ticket office's POST /reset (a fresh sale) is off unless a token is set in
+the environment: TICKETING_ADMIN_TOKEN=s3cret npm start, then send it as
+"Authorization: Bearer s3cret" (curl -X POST -H 'Authorization: Bearer s3cret'
+-H 'content-type: application/json' -d '{"count":100}' http://127.0.0.1:8082/reset).
+
   --port N             the landing page                          default ${defaults.port}
   --chat-port N        the chat for nc (plain TCP lines)          default ${defaults.chatPort}
   --irc-port N         the chat for IRC clients                   default ${defaults.ircPort}
@@ -83,11 +92,17 @@ stops everything.
   --traffic-port N     the traffic light                          default ${defaults.trafficPort}
   --workers N          processes of the chat and of the ticket office (1 to 16)  default ${defaults.workers}
   --data DIR           where the ticket store lives               default ./data
+  --host ADDR          the address every server listens on: any IPv4 or IPv6
+                       address, 0.0.0.0 or :: for every interface  default 127.0.0.1
+  --public-host NAME   the name printed and linked for a wildcard --host
+                       (default: this machine's host name); also the name the
+                       servers answer to
   --no-build           do not build the packages first (they are built when their
                        dist/ is missing or older than their sources)
   --help               this text
 
-Every server listens on 127.0.0.1 only. Port 0 picks a free one.`
+Every server listens on 127.0.0.1 only unless --host says otherwise. Port 0
+picks a free one.`
 
 const portFlags = {
   port: "port",
@@ -123,6 +138,8 @@ export const parse = (argv: ReadonlyArray<string>, root: string): Options | Usag
         ...Object.fromEntries(Object.values(portFlags).map((flag) => [flag, { type: "string" as const }])),
         workers: { type: "string" },
         data: { type: "string" },
+        host: { type: "string" },
+        "public-host": { type: "string" },
         build: { type: "boolean" },
         "no-build": { type: "boolean" },
         help: { type: "boolean", short: "h" }
@@ -150,10 +167,15 @@ export const parse = (argv: ReadonlyArray<string>, root: string): Options | Usag
   }
   const workers = values.workers === undefined ? defaults.workers : int("workers", String(values.workers), 1, 16)
   if (workers instanceof UsageError) return workers
+  // As given: they are checked by the launcher (`checkHosts`), with @weft/app's Host, once it is built.
+  const host = typeof values.host === "string" ? values.host : "127.0.0.1"
+  const publicHost = typeof values["public-host"] === "string" ? values["public-host"] : undefined
   return {
     ...(ports as { [K in keyof typeof portFlags]: number }),
     workers,
     data: path.resolve(root, typeof values.data === "string" ? values.data : "data"),
-    build: values["no-build"] !== true
+    build: values["no-build"] !== true,
+    host,
+    publicHost
   }
 }

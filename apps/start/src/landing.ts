@@ -9,6 +9,8 @@
  *   GET /status  { apps: [{ name, title, description, up, detail, addresses }] }
  *   GET /health  { ok: true }
  */
+import * as Guard from "@weft/app/Guard"
+import * as Host from "@weft/app/Host"
 import { Hono } from "hono"
 import { html, raw } from "hono/html"
 import type { Address, Started } from "./apps.ts"
@@ -35,7 +37,7 @@ export interface Status {
 const probe = async (address: Address): Promise<{ up: boolean; detail: string }> => {
   for (const route of address.health ?? []) {
     try {
-      const response = await fetch(`${address.url}${route}`, { signal: AbortSignal.timeout(1_500) })
+      const response = await fetch(`${address.local ?? address.url}${route}`, { signal: AbortSignal.timeout(1_500) })
       await response.body?.cancel()
       if (response.status === 404) continue
       return { up: response.ok, detail: `GET ${route}: ${response.status}` }
@@ -79,11 +81,19 @@ main { max-width: 960px; margin: 0 auto; padding: 1rem; display: grid; gap: 1rem
 ul { list-style: none; margin: 0; padding: 0; display: grid; gap: .35rem; }
 li { font-size: .9rem; overflow-wrap: anywhere; }
 a { color: #1565c0; }
-code { background: #eef0f3; padding: .05rem .3rem; border-radius: 4px; }
+code { background: #eef0f3; padding: .05rem .3rem; border-radius: 4px; white-space: nowrap; }
 footer { max-width: 960px; margin: 0 auto; padding: 0 1rem 1.5rem; color: #5b6470; font-size: .85rem; }
 `
 
-const script = `
+/**
+ * The page's script, exported for the Content-Security-Policy (allowed by its hash).
+ *
+ * @example
+ * ```ts
+ * Guard.make({ scripts: [script] })
+ * ```
+ */
+export const script = `
 const main = document.querySelector("main")
 function card(app) {
   const el = document.createElement("article")
@@ -134,12 +144,16 @@ refresh()
 setInterval(refresh, 2000)
 `
 
-const page = () => html`<!doctype html>
+/** An inline icon: no request, so no 404 for /favicon.ico. */
+const icon = `data:image/svg+xml,${encodeURIComponent(`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="3" fill="#1d2228"/><path d="M3 4l2.5 8L8 6l2.5 6L13 4" stroke="#fff" stroke-width="1.6" fill="none"/></svg>`)}`
+
+const page = (where: string) => html`<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Weft</title>
+<link rel="icon" href="${icon}">
 <style>${raw(style)}</style>
 </head>
 <body>
@@ -148,22 +162,26 @@ const page = () => html`<!doctype html>
   <p>The same concurrency primitive at three scopes: fibers, worker threads, processes. Three apps built on it:</p>
 </header>
 <main></main>
-<footer>Every server listens on 127.0.0.1. <code>npm start -- --help</code> lists the ports; Ctrl-C in its terminal stops everything.</footer>
+<footer>${where} <code>npm start -- --help</code> lists the ports; Ctrl-C in its terminal stops everything.</footer>
 <script>${raw(script)}</script>
 </body>
 </html>`
 
 /**
- * The landing page's Hono app.
+ * The landing page's Hono app, behind `@weft/app`'s `Guard` (`guard`: where
+ * the servers listen).
  *
  * @example
  * ```ts
  * const landing = yield* Serve.serve(makeApp(apps), { port: 8080 })
  * ```
  */
-export const makeApp = (apps: ReadonlyArray<Started>): Hono => {
+export const makeApp = (apps: ReadonlyArray<Started>, guard: Guard.Options = {}): Hono => {
   const app = new Hono()
-  app.get("/", (c) => c.html(page()))
+  app.use(Guard.make({ maxBody: 1024, scripts: [script], ...guard }))
+  const host = guard.host ?? Host.loopback
+  const where = Host.isLoopback(host) ? `Every server listens on ${host}, this machine only.` : `Every server listens on ${host}.`
+  app.get("/", (c) => c.html(page(where)))
   app.get("/status", async (c) => c.json({ apps: await status(apps) }))
   app.get("/health", (c) => c.json({ ok: true }))
   app.notFound((c) => c.json({ error: `no route ${c.req.method} ${c.req.path}; try GET /, GET /status, GET /health` }, 404))

@@ -14,7 +14,9 @@ describe("npm start's flags", () => {
       trafficPort: 8083,
       workers: defaults.workers,
       data: "/repo/data",
-      build: true
+      build: true,
+      host: "127.0.0.1",
+      publicHost: undefined
     })
   })
 

@@ -12,16 +12,17 @@ export interface Running {
   readonly exited: Promise<number | null>
 }
 
-/** Runs `script` on this runtime (`Child.argv`), or, given `npm`, `npm start -- args` (Node only). */
+/** Runs `script` on this runtime (`Child.argv`), or, given `npm`, `npm start -- args` (Node only); `detached`: in its own process group. */
 export const launch = (
   script: string,
   args: ReadonlyArray<string>,
   cwd: string,
   via: "runtime" | "npm" = "runtime",
-  env: Record<string, string> = {}
+  env: Record<string, string> = {},
+  options: { readonly detached?: boolean } = {}
 ): Running => {
   const [command, ...rest] = via === "npm" ? ["npm", "start", "--", ...args] : Child.argv(script, args)
-  const child = spawn(command, rest, { cwd, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } })
+  const child = spawn(command, rest, { cwd, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env }, detached: options.detached === true })
   let out = ""
   let err = ""
   const wake = new Set<() => void>()

@@ -19,6 +19,8 @@ const script = path.join(root, "apps/start/src/main.ts")
 const via = Runtime.current === "node" ? "npm" : "runtime"
 /** Every process a launcher starts inherits this variable: a scan of /proc finds any left behind. */
 const mark = "WEFT_START_TEST"
+/** npm start passes its environment on: this token enables the ticket office's reset. */
+const token = "start-test-token"
 const free = ["--port", "0", "--chat-port", "0", "--irc-port", "0", "--chat-http-port", "0", "--tickets-port", "0", "--traffic-port", "0"]
 
 const connects = (port: number) =>
@@ -46,7 +48,7 @@ describe(`npm start, from the repository root (${via === "npm" ? "npm start" : `
 
   beforeAll(async () => {
     data = fs.mkdtempSync(path.join(os.tmpdir(), "weft-start-"))
-    running = launch(script, [...free, "--workers", "1", "--no-build", "--data", data], root, via, { [mark]: data })
+    running = launch(script, [...free, "--workers", "1", "--no-build", "--data", data], root, via, { [mark]: data, TICKETING_ADMIN_TOKEN: token })
     await running.waitFor(/^Ctrl-C stops everything\.$/, 100_000)
     banner = running.stdout().slice(running.stdout().indexOf("Weft is running:"))
   }, 110_000)
@@ -85,6 +87,20 @@ describe(`npm start, from the repository root (${via === "npm" ? "npm start" : `
     expect(await connects(Number(irc![1]))).toBe(true)
     // The ticket store is under --data.
     expect(fs.readdirSync(data).length).toBeGreaterThan(0)
+  })
+
+  it("the ticket office's reset works with TICKETING_ADMIN_TOKEN from npm start's environment, and only with it", async () => {
+    const tickets = /^ {2}tickets +(http:\/\/\S+)$/m.exec(banner)![1]!
+    const reset = (authorization?: string) =>
+      fetch(`${tickets}/reset`, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...(authorization === undefined ? {} : { authorization }) },
+        body: JSON.stringify({ count: 7 })
+      })
+    expect((await reset()).status).toBe(401)
+    expect((await reset("Bearer wrong")).status).toBe(401)
+    expect((await reset(`Bearer ${token}`)).status).toBe(200)
+    expect(await (await fetch(`${tickets}/tickets`)).json()).toMatchObject({ count: 7, sold: 0, total: 7 })
   })
 
   it("the landing page's status says every app is up", async () => {

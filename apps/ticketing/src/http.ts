@@ -8,9 +8,13 @@
  *                        409 { ok: false, error: "sold out", left: 0 }
  *                        422 the key was used with a different body
  *                        400 a malformed body or key (the message says what)
+ *                        413 a body over 4 KiB; 415 a body that is not JSON
  *   GET  /orders/:id  -> 200 the order | 404
  *   POST /reset       { "count": N } with Authorization: Bearer <admin token>
  *                     -> 200 | 400 | 401 (wrong or missing token) | 403 (no token configured)
+ *
+ * Every route is behind `@weft/app`'s `Guard`: a foreign `Host` gets 421, a
+ * POST from another origin 403.
  *
  * A store failure answers 500 (corrupt) or 503 (cannot write, e.g. a full
  * disk) with `{ error }` naming the file and what is wrong; no purchase is
@@ -26,6 +30,7 @@
  */
 import { createHash, timingSafeEqual } from "node:crypto"
 import { Effect } from "effect"
+import * as Guard from "@weft/app/Guard"
 import { Hono } from "hono"
 import type { ContentfulStatusCode } from "hono/utils/http-status"
 import type * as Store from "./store.ts"
@@ -45,6 +50,8 @@ export interface AppOptions {
   readonly onSale?: (() => void) | undefined
   /** Adds routes (the page, its events) to the app before the API's 404. */
   readonly extend?: ((app: Hono) => void) | undefined
+  /** Where the server listens and the page's scripts, for `Guard` (bodies are limited to `MAX_BODY`). */
+  readonly guard?: Guard.Options | undefined
 }
 
 /**
@@ -57,7 +64,7 @@ export interface AppOptions {
  */
 export const MAX_BODY = 4096
 /**
- * Longest buyer name, in characters.
+ * Longest buyer name, in characters (code points: an emoji is one).
  *
  * @example
  * ```ts
@@ -108,15 +115,23 @@ export const parseBuy = (
   if (unknown.length > 0) return { ok: false, error: `unknown field ${JSON.stringify(unknown[0])}; the body may only have "buyer"` }
   const buyer = (body as { buyer?: unknown }).buyer
   if (buyer === undefined) return { ok: true, request: key === undefined ? {} : { key } }
-  if (typeof buyer !== "string" || buyer.trim() === "" || buyer.length > MAX_BUYER || /[\x00-\x1f\x7f]/.test(buyer)) {
+  if (typeof buyer !== "string" || buyer.trim() === "" || characters(buyer) > MAX_BUYER || /[\x00-\x1f\x7f]/.test(buyer)) {
     return { ok: false, error: `"buyer" must be a name: 1 to ${MAX_BUYER} characters, no control characters, got ${clip(JSON.stringify(buyer))}` }
   }
   return { ok: true, request: { buyer: buyer.trim(), ...(key === undefined ? {} : { key }) } }
 }
 
+/** Length in characters (code points), not UTF-16 units. */
+const characters = (text: string): number => {
+  let n = 0
+  for (const _ of text) n++
+  return n
+}
+
+/** At most 60 characters, never half of one. */
 const clip = (text: string | undefined): string => {
-  const t = text ?? "undefined"
-  return t.length > 60 ? `${t.slice(0, 60)}…` : t
+  const chars = Array.from(text ?? "undefined")
+  return chars.length > 60 ? `${chars.slice(0, 60).join("")}…` : chars.join("")
 }
 
 const digest = (text: string) => createHash("sha256").update(text).digest()
@@ -134,6 +149,8 @@ const statusOf = (error: Store.StoreError): ContentfulStatusCode => error._tag =
  */
 export const makeApp = (store: Store.TicketStore, options: AppOptions = {}): Hono => {
   const app = new Hono()
+  // Host, origin, JSON bodies, body size, security headers: before every route.
+  app.use(Guard.make({ maxBody: MAX_BODY, ...options.guard }))
   const run = (effect: Effect.Effect<Response, never>): Promise<Response> => Effect.runPromise(effect)
   const fail = (c: { json: (b: unknown, s: ContentfulStatusCode) => Response }) => (error: Store.StoreError) =>
     Effect.succeed(c.json({ ok: false, error: error.message }, statusOf(error)))

@@ -1,7 +1,7 @@
 /**
  * weft ticketing — the 12306 ticket office.
  *
- *   node src/main.ts serve [--port 0] [--file tickets.json] [--tickets N] [--workers N] [--admin-token T] [--hold MS]
+ *   node src/main.ts serve [--host 127.0.0.1] [--public-host NAME] [--port 0] [--data DIR | --file PATH] [--tickets N] [--workers N] [--admin-token T] [--hold MS]
  *   node src/main.ts rush  [--tickets 3] [--buyers 10] [--lock file|manager|none] [--no-lock] [--think MS] [--hold MS] [--file PATH]
  *
  * With `--workers N` (N > 1) this process is the cluster's primary: it forks
@@ -12,23 +12,35 @@ import cluster from "node:cluster"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
+import * as Host from "@weft/app/Host"
 import * as Main from "@weft/app/Main"
+import * as Serve from "@weft/app/Serve"
+import * as Workers from "@weft/app/Workers"
 import { Effect, Runtime } from "effect"
 import * as Http from "./http.ts"
 import * as Page from "./page.ts"
 import { type LockKind, rush } from "./rush.ts"
-import * as Server from "./server.ts"
 import * as Store from "./store.ts"
 
 const usage = `usage:
-  serve [--port 0] [--file tickets.json] [--tickets N] [--workers 1] [--admin-token T] [--hold MS]
-        the ticket office on 127.0.0.1: GET /, GET /tickets, POST /buy, GET /orders/:id, POST /reset
-        (--tickets N starts a fresh sale of N; a missing store starts with 3 tickets;
+  serve [--host 127.0.0.1] [--public-host NAME] [--port 0] [--data DIR | --file PATH] [--tickets N]
+        [--workers 1] [--admin-token T] [--hold MS]
+        the ticket office: GET /, GET /tickets, POST /buy, GET /orders/:id, POST /reset
+        (--host: any IPv4 or IPv6 address, 0.0.0.0 or :: for every interface; default 127.0.0.1.
+         --public-host: the name users reach it by, printed and accepted in Host headers;
+         a wildcard --host prints this machine's host name)
+        (the store is DIR/tickets.json, DIR being --data, else WEFT_DATA_DIR, else the
+         repository's data/ folder (npm start's too); --file PATH names it outright;
+         --tickets N starts a fresh sale of N; a missing store starts with 3 tickets;
          --workers N serves from N processes on one port; the admin token may also come
          from TICKETING_ADMIN_TOKEN, and without one POST /reset is refused)
   rush  [--tickets 3] [--buyers 10] [--lock file|manager|none] [--no-lock] [--think MS] [--hold MS] [--file PATH]
         one process per buyer (a ProcessPool); all start at one barrier, look, then buy`
+
+/** The repository's `data/` folder, where `npm start` keeps its stores too. */
+const defaultDataDir = fileURLToPath(new URL("../../../data", import.meta.url))
 
 /** A bad command line: the message and the usage, exit code 2. */
 class UsageError extends Error {
@@ -45,6 +57,8 @@ class OversoldError extends Error {
 
 interface ServeSettings {
   readonly file: string
+  readonly host: string
+  readonly publicHost: string | undefined
   readonly port: number
   readonly adminToken: string | undefined
   readonly hold: number
@@ -57,8 +71,14 @@ const serveHere = (settings: ServeSettings) =>
   Effect.gen(function*() {
     const store = yield* Store.make(settings.file, holdOf(settings.hold))
     const live = yield* Page.live(store)
-    const app = Http.makeApp(store, { adminToken: settings.adminToken, onSale: live.poke, extend: (app) => Page.routes(app, store, live) })
-    return yield* Server.listen(app, { port: settings.port })
+    const app = Http.makeApp(store, {
+      adminToken: settings.adminToken,
+      onSale: live.poke,
+      extend: (app) => Page.routes(app, store, live),
+      guard: { host: settings.host, publicHost: settings.publicHost, scripts: [Page.script] }
+    })
+    // In a `--workers N` worker the port is shared through node:cluster.
+    return yield* Serve.serve(app, { port: settings.port, hostname: settings.host, shared: cluster.isWorker })
   })
 
 if (cluster.isWorker) {
@@ -69,6 +89,8 @@ if (cluster.isWorker) {
   Main.runMain(
     serveHere({
       file: env.WEFT_TICKETS_FILE!,
+      host: env.WEFT_TICKETS_HOST || Host.loopback,
+      publicHost: env.WEFT_TICKETS_PUBLIC_HOST || undefined,
       port: Number(env.WEFT_TICKETS_PORT),
       adminToken: env.TICKETING_ADMIN_TOKEN || undefined,
       hold: Number(env.WEFT_TICKETS_HOLD ?? 0)
@@ -90,7 +112,10 @@ if (cluster.isWorker) {
           think: { type: "string" },
           hold: { type: "string" },
           file: { type: "string" },
+          data: { type: "string" },
           port: { type: "string" },
+          host: { type: "string" },
+          "public-host": { type: "string" },
           workers: { type: "string" },
           "admin-token": { type: "string" }
         },
@@ -141,32 +166,47 @@ if (cluster.isWorker) {
   })
 
   const serveMode = Effect.gen(function*() {
-    const file = path.resolve(options.file ?? "tickets.json")
+    if (options.file !== undefined && options.data !== undefined) throw new UsageError(`--file and --data disagree: give one`)
+    // Never the working directory: the data directory, as `npm start` uses it.
+    const data = path.resolve(options.data ?? (process.env.WEFT_DATA_DIR || defaultDataDir))
+    if (options.file === undefined) fs.mkdirSync(data, { recursive: true })
+    const file = path.resolve(options.file ?? path.join(data, "tickets.json"))
     const hold = int("hold", 0)!
     const workers = int("workers", 1, 1, 64)!
     const adminToken = options["admin-token"] ?? (process.env.TICKETING_ADMIN_TOKEN || undefined)
+    const host = Host.parse(options.host ?? Host.loopback)
+    if (host instanceof Host.HostError) throw new UsageError(host.message)
+    const publicHost = options["public-host"] === undefined ? undefined : Host.parsePublic(options["public-host"])
+    if (publicHost instanceof Host.HostError) throw new UsageError(publicHost.message)
     const store = yield* Store.make(file)
     const tickets = int("tickets", undefined)
     if (tickets !== undefined) yield* store.reset(tickets)
     else if (!fs.existsSync(file)) yield* store.reset(3)
     const { count, total } = yield* store.tickets
-    let url: string
+    let port: number
     if (workers === 1) {
-      url = (yield* serveHere({ file, port: int("port", 0, 0, 65535)!, adminToken, hold })).url
+      port = (yield* serveHere({ file, host, publicHost, port: int("port", 0, 0, 65535)!, adminToken, hold })).port
     } else {
-      const port = int("port", 0, 0, 65535)! || (yield* Server.freePort)
-      yield* Server.forkWorkers(workers, {
-        WEFT_TICKETS_FILE: file,
-        WEFT_TICKETS_PORT: String(port),
-        WEFT_TICKETS_HOLD: String(hold),
-        TICKETING_ADMIN_TOKEN: adminToken ?? ""
-      }, (line) => console.log(line))
-      url = `http://127.0.0.1:${port}`
+      port = int("port", 0, 0, 65535)! || (yield* Workers.freePort(host))
+      yield* Workers.fork({
+        count: workers,
+        env: {
+          WEFT_TICKETS_FILE: file,
+          WEFT_TICKETS_HOST: host,
+          WEFT_TICKETS_PUBLIC_HOST: publicHost ?? "",
+          WEFT_TICKETS_PORT: String(port),
+          WEFT_TICKETS_HOLD: String(hold),
+          TICKETING_ADMIN_TOKEN: adminToken ?? ""
+        },
+        log: (line) => console.log(line)
+      })
     }
+    // Where users reach it: a wildcard bind is named by this machine's host name, or --public-host.
+    const url = Host.url(Host.shown(host, publicHost), port)
     console.log(`serving ${url} (${workers} process${workers === 1 ? "" : "es"}, store ${file}, ${count} of ${total} left)`)
     console.log(`  open ${url}/ in a browser, or:`)
     console.log(`  curl ${url}/tickets`)
-    console.log(`  curl -X POST ${url}/buy -H 'Idempotency-Key: my-key-1' -d '{"buyer": "ada"}'`)
+    console.log(`  curl -X POST ${url}/buy -H 'Content-Type: application/json' -H 'Idempotency-Key: my-key-1' -d '{"buyer": "ada"}'`)
     if (adminToken === undefined) console.log(`  (POST /reset is disabled: no --admin-token or TICKETING_ADMIN_TOKEN)`)
     return yield* Effect.never
   }).pipe(Effect.scoped)

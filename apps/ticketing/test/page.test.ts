@@ -37,10 +37,14 @@ describe("the Tickets page", () => {
     return /serving (http:\/\/127\.0\.0\.1:\d+)/.exec(line)![1]!
   }
 
+  /** What each page's console showed as wrong (errors, CSP violations). */
+  const problems = new Map<Page, () => ReadonlyArray<string>>()
+
   const open = async (url: string, beside?: Page): Promise<Page> => {
     const viewport = { width: 390, height: 844 } // a phone
     // A fresh browser profile per page, unless it is to sit beside another (same localStorage).
     const page = await (beside === undefined ? await browser.newContext({ viewport }) : beside.context()).newPage()
+    problems.set(page, await Chromium.watch(page))
     await page.goto(`${url}/`)
     await expect.poll(() => page.getAttribute("body", "data-live"), { timeout: 10_000 }).toBe("yes")
     return page
@@ -64,7 +68,7 @@ describe("the Tickets page", () => {
       expect(await buyer.textContent("#message")).toContain("You got seat 1")
       await expect.poll(() => watcher.textContent("#count"), { timeout: 10_000 }).toBe("4")
       // A sale made elsewhere (curl, another process) is pushed too.
-      await fetch(`${b}/buy`, { method: "POST", body: JSON.stringify({ buyer: "Bob" }) })
+      await fetch(`${b}/buy`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ buyer: "Bob" }) })
       await expect.poll(() => buyer.textContent("#count"), { timeout: 10_000 }).toBe("3")
       await buyer.fill("#buyer", "Ada")
       await buyer.click("#buy")
@@ -72,6 +76,9 @@ describe("the Tickets page", () => {
       fs.mkdirSync(shots, { recursive: true })
       await buyer.screenshot({ path: path.join(shots, "tickets-page.png"), fullPage: true })
       expect(await tickets(a)).toEqual({ count: 2, sold: 3, total: 5 })
+      // Under its Content-Security-Policy, with an inline favicon: a clean console.
+      expect(problems.get(buyer)!()).toEqual([])
+      expect(problems.get(watcher)!()).toEqual([])
       await buyer.close()
       await watcher.close()
     },
@@ -100,6 +107,7 @@ describe("the Tickets page", () => {
     await expect.poll(() => answered, { timeout: 10_000 }).toBe(2) // both answers are in
     expect(await tickets(url)).toEqual({ count: 4, sold: 1, total: 5 })
     expect(await page.locator("#orders li").count()).toBe(1)
+    expect(problems.get(page)!()).toEqual([])
     await page.close()
   }, 60_000)
 
@@ -108,7 +116,7 @@ describe("the Tickets page", () => {
     const url = await serve(file, ["--tickets", "1"])
     const page = await open(url)
     expect(await page.isVisible("#soldout")).toBe(false)
-    const sold = await (await fetch(`${url}/buy`, { method: "POST", body: JSON.stringify({ buyer: "Dee" }) })).json() as { order: unknown }
+    const sold = await (await fetch(`${url}/buy`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ buyer: "Dee" }) })).json() as { order: unknown }
     await expect.poll(() => page.isVisible("#soldout"), { timeout: 10_000 }).toBe(true)
     expect(await page.textContent("#soldout")).toContain("Sold out")
     expect(await page.isDisabled("#buy")).toBe(true)

@@ -48,7 +48,7 @@ describe("rush (buyers are ProcessPool tasks, started by a Manager barrier)", ()
 
   it.live("the CLI: bad flags are usage errors (exit 2)", () =>
     Effect.scoped(Effect.gen(function*() {
-      for (const args of [["rush", "--lock", "maybe"], ["rush", "--lock", "file", "--no-lock"], ["serve", "--workers", "x"]]) {
+      for (const args of [["rush", "--lock", "maybe"], ["rush", "--lock", "file", "--no-lock"], ["serve", "--workers", "x"], ["serve", "--file", "a.json", "--data", "b"]]) {
         const cli = yield* child(mainScript, args)
         assert.strictEqual(yield* cli.exited, 2, args.join(" "))
         assert.include(cli.output(), "usage:")

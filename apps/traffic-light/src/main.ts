@@ -3,13 +3,13 @@
  * (or `node src/main.ts`, `bun src/main.ts`, `deno run -A src/main.ts`).
  *
  *   traffic-light [--scope ...] [--cars N] [--green D] [--red D] [--duration D]   one run, printed
- *   traffic-light serve [--port 0]                                                 the live page
+ *   traffic-light serve [--host 127.0.0.1] [--public-host NAME] [--port 0]          the live page
  *
  * Exit codes: 0 done (or stopped with Ctrl-C / SIGTERM), 1 the simulation or
  * the server failed, 2 bad flags.
  */
 import { Effect } from "effect"
-import { Main, Serve } from "@weft/app"
+import { Host, Main, Serve } from "@weft/app"
 import { parse, parseServe, UsageError, usage } from "./cli.ts"
 import * as Runs from "./runs.ts"
 import { primitive, run } from "./scopes.ts"
@@ -31,8 +31,10 @@ if (argv[0] === "serve") {
     Main.runMain(
       Effect.scoped(Effect.gen(function*() {
         const runs = yield* Runs.make
-        const server = yield* Serve.serve(makeApp(runs), { port: options.port })
-        console.log(`traffic light: serving ${server.url} (GET / for the live page, GET /health)`)
+        const server = yield* Serve.serve(makeApp(runs, options), { port: options.port, hostname: options.host })
+        // Where users reach it: a wildcard bind is named by this machine's host name, or --public-host.
+        const url = Host.url(Host.shown(options.host, options.publicHost), server.port)
+        console.log(`traffic light: serving ${url} (GET / for the live page, GET /health)`)
         return yield* Effect.never
       })),
       { name: "traffic-light" }

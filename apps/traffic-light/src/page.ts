@@ -43,16 +43,26 @@ button:disabled { opacity: .5; cursor: default; }
 #form-error { color: #c62828; min-height: 1.2em; margin: 0; font-size: .9rem; }
 #timeline { margin: 0; padding: 0; list-style: none; font-family: ui-monospace, monospace; font-size: .85rem;
   max-height: 22rem; overflow: auto; }
-#timeline li { padding: .1rem 0; white-space: pre-wrap; }
+/* A line too long for a phone wraps under its text, not under its time (the time column is 11 characters). */
+#timeline li { padding: .1rem 0 .1rem 11ch; text-indent: -11ch; white-space: pre-wrap; }
 #timeline li[data-kind="red"] { color: #c62828; }
 #timeline li[data-kind="green"] { color: #2e7d32; }
 #timeline li.end { font-weight: 600; }
 `
 
-const script = `
+/**
+ * The page's script, exported for the Content-Security-Policy (allowed by its hash).
+ *
+ * @example
+ * ```ts
+ * Guard.make({ scripts: [script] })
+ * ```
+ */
+export const script = `
 const $ = (id) => document.getElementById(id)
 const lanes = { coming: $("coming"), waiting: $("waiting"), passed: $("passed") }
 let runId = 0
+let runText = ""
 
 function chip(car) {
   let el = document.querySelector('.car[data-car="' + car + '"]')
@@ -84,11 +94,19 @@ const on = {
     $("timeline").replaceChildren()
     setLight("red")
     setBadge({ ok: true, violations: [] })
-    $("status").textContent = "run " + u.id + ": " + u.config.cars + " cars at " + u.config.scope + " scope, green " +
+    runText = "run " + u.id + ": " + u.config.cars + " cars at " + u.config.scope + " scope, green " +
       u.config.green + " ms, red " + u.config.red + " ms, for " + u.config.duration + " ms"
-    $("status").dataset.state = "running"
+    // Until the cars' workers have started, nothing moves: say so. The run's clock starts at "ready".
+    const workers = u.config.scope === "process" ? " worker processes" : u.config.scope === "thread" ? " worker threads" : ""
+    $("status").textContent = workers ? "run " + u.id + ": starting " + u.config.cars + workers + "..." : runText
+    $("status").dataset.state = workers ? "starting" : "running"
     $("status").dataset.run = u.id
     $("go").disabled = true
+  },
+  ready(u) {
+    if (u.id !== runId) return
+    $("status").textContent = runText
+    $("status").dataset.state = "running"
   },
   entry(u) {
     const e = u.entry
@@ -120,6 +138,9 @@ $("start").addEventListener("submit", async (event) => {
 })
 `
 
+/** An inline icon (a traffic light): no request, so no 404 for /favicon.ico. */
+const icon = `data:image/svg+xml,${encodeURIComponent(`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect x="4" width="8" height="16" rx="2" fill="#222"/><circle cx="8" cy="4.5" r="2.5" fill="#e53935"/><circle cx="8" cy="11.5" r="2.5" fill="#43a047"/></svg>`)}`
+
 /**
  * The whole page.
  *
@@ -134,6 +155,7 @@ export const page = (): ReturnType<typeof html> => html`<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Weft traffic light</title>
+<link rel="icon" href="${icon}">
 <style>${raw(style)}</style>
 </head>
 <body>

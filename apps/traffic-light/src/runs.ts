@@ -2,7 +2,9 @@
  * The runs of the `serve` mode: at most one at a time, started from the page.
  * Everything a run records is kept (the server's event log) and pushed to
  * every subscriber (the page's SSE streams) in the same order: first `run`,
- * then each `entry` as it is recorded, then `end`.
+ * then `ready` once the cars' workers have started (the run's clock starts
+ * then; until then the page says it is starting them), then each `entry` as
+ * it is recorded, then `end`.
  */
 import { Data, Effect, FiberHandle, type Scope } from "effect"
 import * as Invariant from "./invariant.ts"
@@ -14,7 +16,7 @@ import { type Entry, line, summary } from "./simulation.ts"
  *
  * @example
  * ```ts
- * const run: Run = runs.current()! // { id: 1, config, entries: [...], status: "done", summary, verdict }
+ * const run: Run = runs.current()! // { id: 1, config, entries: [...], status: "done", ready: true, summary, verdict }
  * ```
  */
 export interface Run {
@@ -22,6 +24,8 @@ export interface Run {
   readonly config: Config
   readonly entries: ReadonlyArray<Entry>
   readonly status: "running" | "done" | "failed"
+  /** Whether the cars' workers have all started (at once at fiber scope) and the run's clock runs. */
+  readonly ready: boolean
   readonly summary?: string | undefined
   readonly error?: string | undefined
   readonly verdict: Invariant.Verdict
@@ -37,6 +41,7 @@ export interface Run {
  */
 export type Update =
   | { readonly type: "run"; readonly id: number; readonly config: Config }
+  | { readonly type: "ready"; readonly id: number }
   | { readonly type: "entry"; readonly id: number; readonly entry: Entry; readonly text: string; readonly verdict: Invariant.Verdict }
   | {
     readonly type: "end"
@@ -106,7 +111,7 @@ export const make: Effect.Effect<Runs, never, Scope.Scope> = Effect.gen(function
     Effect.suspend(() => {
       if (latest?.status === "running") return Effect.fail(new RunInProgressError({ id: latest.id }))
       const id = nextId++
-      const first: Run = { id, config, entries: [], status: "running", verdict: { ok: true, violations: [] } }
+      const first: Run = { id, config, entries: [], status: "running", ready: false, verdict: { ok: true, violations: [] } }
       log = []
       publish({ type: "run", id, config }, first)
       const entries: Array<Entry> = []
@@ -115,7 +120,8 @@ export const make: Effect.Effect<Runs, never, Scope.Scope> = Effect.gen(function
         const verdict = Invariant.check(entries)
         publish({ type: "entry", id, entry, text: line(entry), verdict }, { ...latest!, entries: [...entries], verdict })
       }
-      const program = run(config, onEntry).pipe(
+      const onReady = () => publish({ type: "ready", id }, { ...latest!, ready: true })
+      const program = run(config, onEntry, onReady).pipe(
         Effect.matchEffect({
           onSuccess: (all) =>
             Effect.sync(() => {

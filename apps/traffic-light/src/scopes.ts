@@ -4,11 +4,12 @@
  *
  * - fiber: `Event.make`; every car is a fiber of this thread.
  * - thread: `SharedEvent.make`; every car is a task of a `ThreadPool` (one
- *   worker per car, all ready before the light starts: `ready: "all"`), which
- *   attaches the event's `handle`.
+ *   worker per car, all ready before the light starts: `ready: "all"`).
  * - process: `Manager.serve()` hosts `manager.event()`; every car is a task of
- *   a `ProcessPool` (one child process per car, all ready), which attaches its handle
- *   through `Manager.attach`.
+ *   a `ProcessPool` (one child process per car, all ready).
+ *
+ * The event and the timeline are passed to the tasks as they are: the pool
+ * sends their handles and the task receives them attached.
  *
  * The light always runs here, and the timeline is kept here: remote cars put
  * their entries (timed by their own clock, against the shared start) on a
@@ -38,9 +39,14 @@ export class CarError extends Data.TaggedError("CarError")<{ readonly message: s
 const grace = 1_000
 
 /** Fibers: `Event.make`; cars are fibers. Runs under `TestClock` too. */
-export const runFiber = (config: Config, onEntry: (entry: Entry) => void = () => {}): Effect.Effect<Array<Entry>> =>
+export const runFiber = (
+  config: Config,
+  onEntry: (entry: Entry) => void = () => {},
+  onReady: () => void = () => {}
+): Effect.Effect<Array<Entry>> =>
   Effect.scoped(Effect.gen(function*() {
     const event = yield* Event.make
+    onReady()
     const entries: Array<Entry> = []
     const record = (entry: Entry) =>
       Effect.sync(() => {
@@ -65,14 +71,18 @@ type CarPool = Pool.Pool<typeof import("./cars.ts").default>
  * The light runs here; each car is a `drive` task of `pool`. Cars put their
  * entries on `timeline` as they happen; a fiber here reads them into the run's
  * timeline. Once the light stops, cars still waiting get `grace` ms, then
- * their tasks are cancelled, and the timeline is drained.
+ * their tasks are cancelled, and the timeline is drained. The pool is ready
+ * (every worker started) when this runs: `onReady` is called, then the run's
+ * clock starts, so a 30 s run lasts 30 s from then, however long the workers
+ * took to start.
  */
 const simulatePool = (
   config: Config,
   event: Event.Event,
   timeline: Queue.Queue<Entry | null>,
   drive: (car: number, arriveAt: number, start: number) => Effect.Effect<unknown, unknown>,
-  onEntry: (entry: Entry) => void
+  onEntry: (entry: Entry) => void,
+  onReady: () => void
 ): Effect.Effect<Array<Entry>> =>
   Effect.scoped(Effect.gen(function*() {
     const entries: Array<Entry> = []
@@ -85,6 +95,7 @@ const simulatePool = (
       Effect.forever(Effect.flatMap(timeline.get, (entry) => Effect.sync(() => entry && push(entry)))).pipe(Effect.ignore)
     )
     yield* event.clear
+    onReady()
     const start = yield* Clock.currentTimeMillis
     const cars = yield* Effect.forkScoped(Effect.forEach(
       arrivals(config.cars, config.duration),
@@ -105,7 +116,11 @@ const poolError = (what: string) => (error: { readonly message: string }) =>
   new CarError({ message: `cannot start the cars' ${what}: ${error.message}` })
 
 /** Worker threads: the light is a `SharedEvent`; each car is a task of a `ThreadPool`. */
-export const runThread = (config: Config, onEntry: (entry: Entry) => void = () => {}): Effect.Effect<Array<Entry>, CarError> =>
+export const runThread = (
+  config: Config,
+  onEntry: (entry: Entry) => void = () => {},
+  onReady: () => void = () => {}
+): Effect.Effect<Array<Entry>, CarError> =>
   Effect.scoped(Effect.gen(function*() {
     const event = yield* SharedEvent.make
     const timeline = yield* Effect.orDie(SharedQueue.make<Entry | null>(0, { bytes: 1 << 20 }))
@@ -114,11 +129,15 @@ export const runThread = (config: Config, onEntry: (entry: Entry) => void = () =
       poolError("thread pool")
     )
     return yield* simulatePool(config, event, timeline, (car, arriveAt, start) =>
-      pool.submit("drive", { scope: "thread", light: event.handle, timeline: timeline.handle, car, arriveAt, start }), onEntry)
+      pool.submit("drive", event, timeline, { car, arriveAt, start }), onEntry, onReady)
   }))
 
 /** Processes: a `Manager` hosts the light (an event) and the timeline (a queue); each car is a task of a `ProcessPool`. */
-export const runProcess = (config: Config, onEntry: (entry: Entry) => void = () => {}): Effect.Effect<Array<Entry>, CarError> =>
+export const runProcess = (
+  config: Config,
+  onEntry: (entry: Entry) => void = () => {},
+  onReady: () => void = () => {}
+): Effect.Effect<Array<Entry>, CarError> =>
   Effect.scoped(Effect.gen(function*() {
     const manager = yield* Effect.mapError(
       Manager.serve(),
@@ -131,16 +150,19 @@ export const runProcess = (config: Config, onEntry: (entry: Entry) => void = () 
       poolError("process pool")
     )
     return yield* simulatePool(config, event, timeline, (car, arriveAt, start) =>
-      pool.submit("drive", { scope: "process", light: event.handle, timeline: timeline.handle, car, arriveAt, start }), onEntry)
+      pool.submit("drive", event, timeline, { car, arriveAt, start }), onEntry, onReady)
   }))
 
-/** Runs the simulation at `config.scope`; `onEntry` sees every entry as it is recorded. */
-export const run = (config: Config, onEntry?: (entry: Entry) => void): Effect.Effect<Array<Entry>, CarError> =>
+/**
+ * Runs the simulation at `config.scope`; `onEntry` sees every entry as it is recorded, `onReady`
+ * is called once the cars' workers have all started, right before the run's clock starts.
+ */
+export const run = (config: Config, onEntry?: (entry: Entry) => void, onReady?: () => void): Effect.Effect<Array<Entry>, CarError> =>
   config.scope === "fiber"
-    ? runFiber(config, onEntry)
+    ? runFiber(config, onEntry, onReady)
     : config.scope === "thread"
-    ? runThread(config, onEntry)
-    : runProcess(config, onEntry)
+    ? runThread(config, onEntry, onReady)
+    : runProcess(config, onEntry, onReady)
 
 /** Which Weft primitive is the light at each scope (for the CLI's header and the README). */
 export const primitive: { readonly [S in ScopeName]: string } = {

@@ -5,25 +5,35 @@
  *   GET  /             the live page
  *   GET  /events       Server-Sent Events: the latest run's log so far, then every update
  *                      (`run`, `entry`, `end`; each `data` is JSON)
- *   POST /runs         start a run: JSON or form `{ scope, cars, green, red, duration }`
- *                      (the CLI's flags and limits, and at most 2 minutes)
- *                      -> 202 the run | 400 { error } | 409 { error }
+ *   POST /runs         start a run: JSON `{ scope, cars, green, red, duration }`
+ *                      (the CLI's flags and limits; at most 2 minutes, phases of at least 100 ms)
+ *                      -> 202 the run | 400 { error } in the form's words | 409 { error }
+ *
+ * Every route is behind `@weft/app`'s `Guard`: a foreign `Host` gets 421, a
+ * POST from another origin 403, a form or text body 415, one over 4 KiB 413.
  *   GET  /runs/current the server's event log of the latest run | 404
  *   GET  /health       { ok: true, running }
  */
+import * as Guard from "@weft/app/Guard"
 import { Effect } from "effect"
 import { Hono } from "hono"
 import { streamSSE } from "hono/streaming"
 import { parse, UsageError } from "./cli.ts"
-import { page } from "./page.ts"
+import { page, script } from "./page.ts"
 import type { Runs, Update } from "./runs.ts"
 
 const fields = ["scope", "cars", "green", "red", "duration"] as const
 
 /** The longest run the page starts (the CLI has no limit). */
 const maxDuration = 120_000
+/** The shortest green or red phase the page allows: a run has at most ~1,200 light changes. */
+const minPhase = 100
 
-/** The form's fields as the CLI's flags, so the page gets the same checks and messages. */
+/** The form's labels: errors name the field as the page shows it. */
+const labels: Record<string, string> = { scope: "Scope", cars: "Cars", green: "Green", red: "Red", duration: "Duration" }
+const label = (field: string) => labels[field] ?? field
+
+/** The form's fields through the CLI's checks, so the page gets the same rules, in its own words. */
 const configOf = (body: unknown) => {
   if (typeof body !== "object" || body === null) return new UsageError({ message: "the body must be an object of scope, cars, green, red, duration" })
   const argv: Array<string> = []
@@ -31,35 +41,33 @@ const configOf = (body: unknown) => {
     const value = (body as Record<string, unknown>)[field]
     if (value === undefined || value === "") continue
     if (typeof value !== "string" && typeof value !== "number") {
-      return new UsageError({ message: `--${field}: must be a string or a number` })
+      return new UsageError({ message: `${label(field)}: must be a string or a number` })
     }
-    argv.push(`--${field}`, String(value))
+    argv.push(`--${field}=${String(value)}`)
   }
-  const config = parse(argv)
+  const config = parse(argv, label)
   if (config === "help") return new UsageError({ message: "no help here" })
-  // One run at a time for everyone who opens the page: keep each one short.
-  if (!(config instanceof UsageError) && config.duration > maxDuration) {
-    return new UsageError({ message: `--duration: at most ${maxDuration / 60_000}m on the page` })
+  if (config instanceof UsageError) return config
+  // One run at a time for everyone who opens the page: each one short, and its log small.
+  if (config.duration > maxDuration) return new UsageError({ message: `${label("duration")}: at most ${maxDuration / 60_000}m` })
+  for (const phase of ["green", "red"] as const) {
+    if (config[phase] < minPhase) return new UsageError({ message: `${label(phase)}: at least ${minPhase}ms` })
   }
   return config
 }
 
-const readBody = async (request: Request): Promise<unknown> => {
-  const type = request.headers.get("content-type") ?? ""
-  if (type.includes("application/json")) return request.json()
-  return Object.fromEntries(await request.formData())
-}
-
 /**
- * The Hono app of `serve` mode (the routes above).
+ * The Hono app of `serve` mode (the routes above); `guard` says where the
+ * server listens (for the `Host` check).
  *
  * @example
  * ```ts
  * const server = yield* Serve.serve(makeApp(yield* Runs.make), { port: 8083 })
  * ```
  */
-export const makeApp = (runs: Runs): Hono => {
+export const makeApp = (runs: Runs, guard: Guard.Options = {}): Hono => {
   const app = new Hono()
+  app.use(Guard.make({ maxBody: 4096, scripts: [script], ...guard }))
 
   app.get("/", (c) => c.html(page()))
 
@@ -73,9 +81,9 @@ export const makeApp = (runs: Runs): Hono => {
   app.post("/runs", async (c) => {
     let body: unknown
     try {
-      body = await readBody(c.req.raw)
+      body = await c.req.json()
     } catch {
-      return c.json({ error: "the body must be JSON or a form" }, 400)
+      return c.json({ error: "the body must be JSON like {\"scope\": \"fiber\", \"cars\": 5}" }, 400)
     }
     const config = configOf(body)
     if (config instanceof UsageError) return c.json({ error: config.message }, 400)

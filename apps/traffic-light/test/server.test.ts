@@ -40,17 +40,25 @@ const lightsAlternate = (entries: ReadonlyArray<Entry>) => {
 }
 
 describe("serve: the HTTP API", () => {
-  it("bad runs are refused with 400 naming the field; a second run while one goes gets 409", async () => {
+  it("bad runs are refused with 400 naming the field as the form does; a second run while one goes gets 409", async () => {
     const { close, runs, url } = await start()
     try {
-      const bad = await post(url, { scope: "bus" })
-      expect(bad.status).toBe(400)
-      expect(((await bad.json()) as { error: string }).error).toBe(`--scope: "bus" is not a scope (use fiber, thread or process)`)
-      expect((await post(url, { cars: "0" })).status).toBe(400)
-      expect((await post(url, { green: "2" })).status).toBe(400)
-      const long = await post(url, { duration: "3m" })
-      expect(long.status).toBe(400)
-      expect(((await long.json()) as { error: string }).error).toBe("--duration: at most 2m on the page")
+      const refusal = async (body: unknown) => {
+        const response = await post(url, body)
+        expect(response.status, JSON.stringify(body)).toBe(400)
+        return ((await response.json()) as { error: string }).error
+      }
+      expect(await refusal({ scope: "bus" })).toBe(`Scope: "bus" is not a scope (use fiber, thread or process)`)
+      expect(await refusal({ cars: "51" })).toBe(`Cars: "51" is not a whole number from 1 to 50`)
+      expect(await refusal({ cars: -5 })).toBe(`Cars: "-5" is not a whole number from 1 to 50`)
+      expect(await refusal({ green: "2" })).toBe(`Green: "2" is not a duration (use e.g. 500ms, 2s, 1.5s, 1m)`)
+      // A run stays bounded whoever starts it: its length, and how often the light turns.
+      expect(await refusal({ duration: "3m" })).toBe("Duration: at most 2m")
+      expect(await refusal({ green: "99ms" })).toBe("Green: at least 100ms")
+      expect(await refusal({ red: "1ms" })).toBe("Red: at least 100ms")
+      // Only JSON: a form (what another site's <form> posts) is 415.
+      const form = await fetch(`${url}/runs`, { method: "POST", body: new URLSearchParams({ scope: "fiber" }) })
+      expect(form.status).toBe(415)
       expect((await fetch(`${url}/runs/current`)).status).toBe(404)
       const first = await post(url, { scope: "fiber", ...short })
       expect(first.status).toBe(202)
@@ -98,6 +106,7 @@ describe("serve: the page, in Chromium", () => {
       const browser = await Chromium.open()
       try {
         const page = await browser.newPage({ viewport: { width: 1000, height: 900 } })
+        const problems = await Chromium.watch(page)
         await page.goto(`${url}/`)
         await page.waitForSelector("body[data-live=true]")
         // Every state the light shows, as it shows it.
@@ -143,6 +152,25 @@ describe("serve: the page, in Chromium", () => {
         await page.setViewportSize({ width: 390, height: 844 })
         expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390)
         await page.screenshot({ path: new URL("../.results/screenshot-phone.png", import.meta.url).pathname, fullPage: true })
+        // A timeline line too long for the phone goes on under its text, not under its time.
+        const lines = await page.$$eval("#timeline li:not(.end)", (items) =>
+          items.map((li) => {
+            const all = document.createRange()
+            all.selectNodeContents(li)
+            // One or more boxes per line: each line starts at the leftmost box of its top.
+            const starts = new Map<number, number>()
+            for (const box of all.getClientRects()) starts.set(Math.round(box.top), Math.min(starts.get(Math.round(box.top)) ?? Infinity, box.left))
+            const text = document.createRange()
+            text.setStart(li.firstChild!, 11) // after "   0.600s  "
+            text.setEnd(li.firstChild!, 12)
+            const column = text.getBoundingClientRect().left
+            const following = [...starts.entries()].sort(([a], [b]) => a - b).slice(1).map(([, left]) => left)
+            return { wrapped: following.length > 0, aligned: following.every((left) => Math.abs(left - column) <= 2) }
+          }))
+        expect(lines.some((l) => l.wrapped)).toBe(true)
+        expect(lines.filter((l) => !l.aligned)).toEqual([])
+        // Three runs under the page's Content-Security-Policy, and an inline favicon: a clean console.
+        expect(problems()).toEqual([])
       } finally {
         await browser.close()
         await close()

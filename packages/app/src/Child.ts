@@ -31,6 +31,7 @@ import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodePath from "@effect/platform-node/NodePath"
 import * as Layer from "effect/Layer"
 import { ChildProcess, type ChildProcessSpawner } from "effect/process"
+import { env as parentEnv } from "./Parent.ts"
 import * as Runtime from "./Runtime.ts"
 
 /**
@@ -66,21 +67,50 @@ export const argv = (script: string | URL, args: ReadonlyArray<string> = []): [s
 ]
 
 /**
+ * `command`'s options: Effect's, and `exitWithParent`.
+ *
+ * @example
+ * ```ts
+ * const options: Child.CommandOptions = { cwd: root, exitWithParent: true }
+ * ```
+ */
+export interface CommandOptions extends ChildProcess.CommandOptions {
+  /**
+   * The child stops when this process dies, however it dies (SIGKILL too): it
+   * gets a stdin pipe whose write end only this process holds, and
+   * `WEFT_EXIT_WITH_PARENT=stdin`, on which a program run by `Main.runMain`
+   * stops (finalizers run) once that pipe closes. Default false.
+   */
+  readonly exitWithParent?: boolean | undefined
+}
+
+/**
  * Effect's `ChildProcess` command for `script` on this runtime. Defaults:
  * stdin ignored, SIGTERM on release, then SIGKILL after 5 seconds.
  *
  * @example
  * ```ts
  * const handle = yield* spawner.spawn(Child.command("apps/chat-server/src/main.ts", ["--port", "7000"], { cwd: root }))
+ * // Gone with this process, even if it is SIGKILLed (a Main.runMain program):
+ * Child.command("apps/ticketing/src/main.ts", ["serve"], { cwd: root, exitWithParent: true })
  * ```
  */
 export const command = (
   script: string | URL,
   args: ReadonlyArray<string> = [],
-  options: ChildProcess.CommandOptions = {}
+  options: CommandOptions = {}
 ): ChildProcess.StandardCommand => {
   const [program, ...rest] = argv(script, args)
-  return ChildProcess.make(program, rest, { stdin: "ignore", forceKillAfter: "5 seconds", ...options })
+  const { exitWithParent, ...effectOptions } = options
+  const watched: ChildProcess.CommandOptions = exitWithParent === true
+    ? {
+      stdin: "pipe",
+      env: { ...effectOptions.env, [parentEnv]: "stdin" },
+      // No env given means all of this process's; given without extendEnv, it replaces it.
+      extendEnv: effectOptions.env === undefined || effectOptions.extendEnv === true
+    }
+    : {}
+  return ChildProcess.make(program, rest, { stdin: "ignore", forceKillAfter: "5 seconds", ...effectOptions, ...watched })
 }
 
 /**

@@ -35,7 +35,7 @@ import { existsSync } from "node:fs"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
-import type { Browser } from "playwright-core"
+import type { Browser, Page } from "playwright-core"
 
 /**
  * Where Debian's `chromium` package puts the browser (`.ci/run` installs it).
@@ -163,3 +163,30 @@ export const launch: Effect.Effect<Browser, ChromiumError, Scope.Scope> = Effect
   }),
   (browser) => Effect.promise(() => browser.close())
 )
+
+/**
+ * Watches a page for what a user's console would show as wrong: console
+ * errors (a failed load, a 404 favicon, a refused script), uncaught page
+ * errors, and Content-Security-Policy violations. Call it before `goto`; the
+ * returned function lists what was seen so far, one line each.
+ *
+ * @example
+ * ```ts
+ * const problems = await Chromium.watch(page)
+ * await page.goto(url)
+ * expect(problems()).toEqual([])
+ * ```
+ */
+export const watch = async (page: Page): Promise<() => ReadonlyArray<string>> => {
+  const seen: Array<string> = []
+  page.on("console", (message) => {
+    if (message.type() === "error") seen.push(`console error: ${message.text()}`)
+  })
+  page.on("pageerror", (error) => seen.push(`page error: ${error.message}`))
+  // Init scripts are not subject to the page's CSP: this one reports the violations themselves.
+  await page.addInitScript({
+    content: `document.addEventListener("securitypolicyviolation", (event) =>
+      console.error("CSP violation: " + event.violatedDirective + " blocked " + (event.blockedURI || "an inline script")))`
+  })
+  return () => [...seen]
+}

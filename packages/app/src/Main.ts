@@ -11,6 +11,10 @@
  *   error), else 1; the failure is printed as one line, `name: message`;
  * - 130: interrupted from inside, with no signal.
  *
+ * SIGHUP (the terminal closed) stops the program like SIGTERM. A process
+ * started by `Child.command(..., { exitWithParent: true })` also stops when its
+ * parent dies, however it dies (SIGKILL included): see `Parent.watch`.
+ *
  * @example
  * ```ts
  * import { Data, Effect, Runtime } from "effect"
@@ -34,9 +38,10 @@
  */
 import { runMain as nodeRunMain } from "@effect/platform-node/NodeRuntime"
 import * as Cause from "effect/Cause"
-import type * as Effect from "effect/Effect"
+import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Runtime from "effect/Runtime"
+import { ParentGone, watch as watchParent } from "./Parent.ts"
 
 /**
  * How `runMain` reports a failure.
@@ -71,6 +76,9 @@ export const describe = (cause: Cause.Cause<unknown>): string => {
   return Cause.pretty(cause)
 }
 
+const isParentGone = (exit: Exit.Exit<unknown, unknown>): boolean =>
+  Exit.isFailure(exit) && Cause.squash(exit.cause) instanceof ParentGone
+
 /**
  * The exit code of a finished main program (see the module's table).
  *
@@ -84,6 +92,7 @@ export const describe = (cause: Cause.Cause<unknown>): string => {
 export const exitCode = (exit: Exit.Exit<unknown, unknown>, signalled: boolean): number => {
   if (Exit.isSuccess(exit)) return 0
   if (Cause.hasInterruptsOnly(exit.cause)) return signalled ? 0 : 130
+  if (isParentGone(exit)) return 0
   return Runtime.getErrorExitCode(Cause.squash(exit.cause))
 }
 
@@ -105,12 +114,34 @@ export const runMain = <A, E>(effect: Effect.Effect<A, E>, options: Options = {}
   }
   process.on("SIGINT", onSignal)
   process.on("SIGTERM", onSignal)
+  // SIGHUP (the terminal closed) stops the program as SIGTERM does; its default action would
+  // kill this process at once and orphan whatever it started. Listened to from here on, before
+  // the program runs, so that no SIGHUP finds the default action.
+  let hungUp = false
+  let onHangup: (() => void) | undefined
+  try {
+    process.on("SIGHUP", () => {
+      signalled = true
+      hungUp = true
+      onHangup?.()
+    })
+  } catch {
+    // a runtime without SIGHUP (Windows)
+  }
+  const hangup = Effect.callback<never, ParentGone>((resume) => {
+    const stop = () => resume(Effect.fail(new ParentGone({ how: "SIGHUP" })))
+    if (hungUp) return stop()
+    onHangup = stop
+    return Effect.sync(() => void (onHangup = undefined))
+  })
   const report = options.report ?? ((line: string) => console.error(line))
-  nodeRunMain(effect, {
+  // Read now, before the program can start children that would inherit the request.
+  const parentGone = watchParent()
+  nodeRunMain(Effect.raceFirst(effect, Effect.raceFirst(parentGone, hangup)), {
     disableErrorReporting: true,
     teardown: (exit, onExit) => {
       const code = exitCode(exit, signalled)
-      if (Exit.isFailure(exit) && !Cause.hasInterruptsOnly(exit.cause)) {
+      if (Exit.isFailure(exit) && !Cause.hasInterruptsOnly(exit.cause) && !isParentGone(exit)) {
         report(options.name ? `${options.name}: ${describe(exit.cause)}` : describe(exit.cause))
       }
       onExit(code)

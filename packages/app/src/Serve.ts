@@ -36,7 +36,7 @@
  *
  * @module
  */
-import type { IncomingMessage, Server as NodeServer } from "node:http"
+import type { Server as NodeServer } from "node:http"
 import type { AddressInfo } from "node:net"
 import type { Socket } from "node:net"
 import * as Data from "effect/Data"
@@ -44,6 +44,7 @@ import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import { dual } from "effect/Function"
 import type { UpgradeWebSocket } from "hono/ws"
+import * as Host from "./Host.ts"
 import * as Runtime from "./Runtime.ts"
 
 /**
@@ -69,8 +70,16 @@ export interface Fetchable {
 export interface Options {
   /** The TCP port; 0 (the default) picks a free one. */
   readonly port?: number | undefined
-  /** The address to bind; default `127.0.0.1` (loopback only). */
+  /** The address to bind; default `127.0.0.1` (loopback only); `0.0.0.0` or `::` for every interface. */
   readonly hostname?: string | undefined
+  /**
+   * The port is shared by `node:cluster` workers (see `Workers`): served
+   * through `node:http` on every runtime, the server node:cluster shares,
+   * instead of `Bun.serve` or `Deno.serve`. For HTTP and SSE: this module's
+   * `upgradeWebSocket` is the runtime's own server's, so WebSocket routes
+   * need `shared` off on Bun and Deno.
+   */
+  readonly shared?: boolean | undefined
 }
 
 /**
@@ -86,7 +95,7 @@ export interface Server {
   /** The bound port (the free one picked when asked for port 0). */
   readonly port: number
   readonly hostname: string
-  /** `http://hostname:port`, without a trailing slash. */
+  /** `http://hostname:port` (an IPv6 address bracketed), without a trailing slash. */
   readonly url: string
 }
 
@@ -110,7 +119,7 @@ export class ServeError extends Data.TaggedError("ServeError")<{
   readonly inUse: boolean
 }> {
   override get message(): string {
-    return `cannot listen on ${this.hostname}:${this.port}: ${this.reason}`
+    return `cannot listen on ${Host.authority(this.hostname, this.port)}: ${this.reason}`
   }
 }
 
@@ -130,11 +139,12 @@ const serveNode = async (app: Fetchable, hostname: string, port: number): Promis
   const wss = new WebSocketServer({ noServer: true })
   // `as never`: ws's own types and exactOptionalPropertyTypes disagree on `options.noServer`.
   const server = createAdaptorServer({ fetch: app.fetch, hostname, websocket: { server: wss as never } }) as NodeServer
-  // Upgraded sockets leave the HTTP server's books; keep them to cut them on close.
-  const upgraded = new Set<Socket>()
-  server.on("upgrade", (_request: IncomingMessage, socket: Socket) => {
-    upgraded.add(socket)
-    socket.once("close", () => upgraded.delete(socket))
+  // Upgraded sockets leave the HTTP server's books; keep every socket to cut them on close. (Not an
+  // "upgrade" listener: with a second one, @hono/node-server leaves a refused handshake unanswered.)
+  const sockets = new Set<Socket>()
+  server.on("connection", (socket: Socket) => {
+    sockets.add(socket)
+    socket.once("close", () => sockets.delete(socket))
   })
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject)
@@ -149,7 +159,7 @@ const serveNode = async (app: Fetchable, hostname: string, port: number): Promis
       new Promise<void>((resolve) => {
         server.close(() => resolve())
         for (const client of wss.clients) client.terminate()
-        for (const socket of upgraded) socket.destroy()
+        for (const socket of sockets) socket.destroy()
         server.closeAllConnections()
       })
   }
@@ -191,8 +201,12 @@ const serveDeno = async (app: Fetchable, hostname: string, port: number): Promis
   }
 }
 
-const start = (app: Fetchable, hostname: string, port: number): Promise<Started> =>
-  Runtime.current === "bun" ? serveBun(app, hostname, port) : Runtime.current === "deno" ? serveDeno(app, hostname, port) : serveNode(app, hostname, port)
+const start = (app: Fetchable, hostname: string, port: number, shared: boolean): Promise<Started> =>
+  shared || Runtime.current === "node"
+    ? serveNode(app, hostname, port)
+    : Runtime.current === "bun"
+    ? serveBun(app, hostname, port)
+    : serveDeno(app, hostname, port)
 
 /**
  * Serves `app` on `hostname:port` (default 127.0.0.1, a free port) until the
@@ -215,10 +229,10 @@ export const serve: {
     const port = options.port ?? 0
     return Effect.map(
       Effect.acquireRelease(
-        Effect.tryPromise({ try: () => start(app, hostname, port), catch: (error) => listenError(hostname, port, error) }),
+        Effect.tryPromise({ try: () => start(app, hostname, port, options.shared === true), catch: (error) => listenError(hostname, port, error) }),
         (started) => Effect.promise(() => started.close())
       ),
-      (started): Server => ({ port: started.port, hostname, url: `http://${hostname}:${started.port}` })
+      (started): Server => ({ port: started.port, hostname, url: Host.url(hostname, started.port) })
     )
   }
 )

@@ -2,6 +2,7 @@ import { Effect } from "effect"
 import { Hono } from "hono"
 import { describe, expect, it } from "vitest"
 import * as Chromium from "../src/Chromium.ts"
+import * as Guard from "../src/Guard.ts"
 import { serve } from "../src/Serve.ts"
 
 describe("Chromium", () => {
@@ -49,6 +50,32 @@ describe("Chromium", () => {
         }))
       expect(yield* stored(true)).toBe("v")
       expect(yield* stored(false)).toBe(null)
+    })))
+  }, 60_000)
+
+  it.skipIf(!Chromium.available)(Chromium.skipTitle("watch reports console errors, page errors and CSP violations, and nothing on a clean page"), async () => {
+    const good = `document.getElementById("out").textContent = "ran"`
+    const app = new Hono()
+    app.use(Guard.make({ scripts: [good] }))
+    app.get("/clean", (c) => c.html(`<link rel="icon" href="data:,"><p id="out"></p><script>${good}</script>`))
+    app.get("/dirty", (c) => c.html(`<link rel="icon" href="data:,"><p id="out"></p><script>${good}</script><script>document.title = "x"</script><script>${good};throw new Error("boom")</script>`))
+    await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+      const server = yield* serve(app)
+      const browser = yield* Chromium.launch
+      const [clean, dirty] = yield* Effect.promise(async () => {
+        const look = async (path: string) => {
+          const page = await browser.newPage()
+          const problems = await Chromium.watch(page)
+          await page.goto(`${server.url}${path}`)
+          await page.waitForFunction(`document.getElementById("out")?.textContent === "ran"`)
+          return problems
+        }
+        return [await look("/clean"), await look("/dirty")] as const
+      })
+      expect(clean()).toEqual([])
+      // Both unhashed scripts are refused (the second differs from the hashed one), and reported.
+      yield* Effect.promise(() => expect.poll(() => dirty().filter((p) => p.includes("CSP violation: script-src")).length).toBe(2))
+      expect(dirty().some((p) => p.startsWith("console error: Executing inline script violates") || p.includes("Refused to execute inline script"))).toBe(true)
     })))
   }, 60_000)
 })

@@ -1,6 +1,7 @@
 import { Cause, Exit } from "effect"
 import { describe, expect, it } from "vitest"
 import { describe as describeCause, exitCode } from "../src/Main.ts"
+import { ParentGone } from "../src/Parent.ts"
 import { run } from "./helpers.ts"
 
 const fixture = new URL("./fixtures/main.ts", import.meta.url)
@@ -8,6 +9,7 @@ const fixture = new URL("./fixtures/main.ts", import.meta.url)
 describe("exitCode", () => {
   it("0 on success and on a stop asked for by a signal; 130 interrupted otherwise; the error's code or 1", () => {
     expect(exitCode(Exit.succeed(1), false)).toBe(0)
+    expect(exitCode(Exit.fail(new ParentGone({ how: "stdin closed" })), false)).toBe(0) // its parent is gone: a stop, not a failure
     expect(exitCode(Exit.interrupt(1), true)).toBe(0)
     expect(exitCode(Exit.interrupt(1), false)).toBe(130)
     expect(exitCode(Exit.fail(new Error("x")), true)).toBe(1)
@@ -22,7 +24,7 @@ describe("exitCode", () => {
 })
 
 describe("runMain, as a child process", () => {
-  it.each(["SIGTERM", "SIGINT"] as const)("%s: the finalizers run, exit code 0", async (signal) => {
+  it.each(["SIGTERM", "SIGINT", "SIGHUP"] as const)("%s: the finalizers run, exit code 0", async (signal) => {
     const main = run(fixture, ["serve"])
     await main.line(/^ready$/)
     // process.kill, not child.kill: Deno's ChildProcess reports the signal it sent as the cause of exit.

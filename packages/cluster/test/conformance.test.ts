@@ -4,11 +4,13 @@
 // (several processes, SIGKILL, the server going away) is in the other files.
 import { describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { eventConformance } from "../../primitives/test/conformance/Event.ts"
-import { lockConformance } from "../../primitives/test/conformance/Lock.ts"
-import { queueConformance } from "../../primitives/test/conformance/Queue.ts"
-import { rlockConformance } from "../../primitives/test/conformance/RLock.ts"
-import { semaphoreConformance } from "../../primitives/test/conformance/Semaphore.ts"
+import {
+  eventConformance,
+  lockConformance,
+  queueConformance,
+  rlockConformance,
+  semaphoreConformance
+} from "@weft/primitives/conformance"
 import { connect, skip, title, unique } from "./helpers.ts"
 
 if (skip) {

@@ -278,8 +278,10 @@ export interface Pool<W = WorkerDefinition> {
   readonly join: Effect.Effect<void, PoolRunningError>
   /**
    * The Promise face, for code that does not use Effect: runs one task and
-   * resolves with its result, or rejects with the same tagged error `submit`
-   * fails with (an `Error`).
+   * resolves with its result. When the task throws, it rejects with the error
+   * the task threw (same class for the built-in ones, same `name`, `message`
+   * and the worker's `stack`; Weft's `TaskError` is its `cause`); any other
+   * failure rejects with the same tagged error `submit` fails with.
    *
    * @example
    * ```ts

@@ -47,6 +47,10 @@ export interface Options extends Pool.Options, Pool.SpawnOptions {
     readonly codeRangeSizeMb?: number
     readonly stackSizeMb?: number
   } | undefined
+  /** A value cloned to each worker as `workerData` (`import { workerData } from "node:worker_threads"`). */
+  readonly workerData?: unknown
+  /** Arguments appended to `process.argv` in each worker (stringified), as `new Worker`'s `argv`. */
+  readonly argv?: ReadonlyArray<unknown> | undefined
 }
 
 /**

@@ -7,6 +7,37 @@ import { fixture, poolSuite, runtime, waitUntil, workerModule } from "./fixtures
 poolSuite("ThreadPool")
 
 describe("ThreadPool", () => {
+  it.effect("workerData and argv reach each worker thread (workerData is the user's own)", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const pool = yield* ThreadPool.make({
+        module: fixture("piscina/tools.mjs"),
+        size: 2,
+        ready: "all",
+        workerData: { answer: 42 },
+        argv: ["--mode", 7]
+      })
+      const data = yield* Effect.all([pool.submit("data"), pool.submit("data")], { concurrency: 2 })
+      assert.deepStrictEqual(data, [{ answer: 42 }, { answer: 42 }])
+      assert.deepStrictEqual(yield* pool.submit("argv"), ["--mode", "7"])
+    })))
+
+  it.effect("resourceLimits are checked: a limit that is not a positive number fails make", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(Effect.scoped(ThreadPool.make({ module: workerModule, size: 1, resourceLimits: { maxOldGenerationSizeMb: 0 } })))
+      assert.strictEqual(error._tag, "InvalidArgumentError")
+      assert.include(error.message, "resourceLimits.maxOldGenerationSizeMb")
+    }))
+
+  it.effect("the pool's size is right as soon as submit returns (the worker a task needs starts at once)", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const pool = yield* ThreadPool.make({ module: workerModule, size: 2, minSize: 1 })
+      yield* pool.submit("inc", 1) // the first worker is up
+      // Two Promise-face calls, then the stats in the same synchronous step (no microtask between).
+      const running = [pool.run("sleep", 100, "a"), pool.run("sleep", 100, "b")]
+      assert.strictEqual((yield* pool.stats).size, 2)
+      assert.deepStrictEqual(yield* Effect.promise(() => Promise.all(running)), ["a", "b"])
+    })))
+
   it.effect("a pool typed by its worker module checks task names, arguments and results", () =>
     Effect.scoped(Effect.gen(function*() {
       const pool = yield* ThreadPool.make<typeof import("./fixtures/worker.ts").default>({ module: workerModule, size: 1 })

@@ -33,7 +33,7 @@ import * as Latch from "effect/Latch"
 import { dual } from "effect/Function"
 import type { InvalidArgumentError } from "./errors.ts"
 import { bindMethods } from "./internal/bind.ts"
-import { within } from "./internal/validate.ts"
+import { within } from "./internal/within.ts"
 
 /**
  * The event interface, shared by every scope: `Event`, `SharedEvent` and a

@@ -33,12 +33,13 @@
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
-import { type InvalidArgumentError, NotHeldError } from "./errors.ts"
+import { type InvalidArgumentError, NotHeldError, WaitCancelledError } from "./errors.ts"
 import { type ConditionLock, ConditionLockId } from "./internal/ownership.ts"
 import { bindMethods } from "./internal/bind.ts"
 import { guarded } from "./internal/guard.ts"
 import { Permits, PermitsId, type PermitsHook } from "./internal/Permits.ts"
-import { within } from "./internal/validate.ts"
+import { within } from "./internal/within.ts"
+import { priority as checkPriority } from "./validate.ts"
 
 /**
  * The lock interface, shared by every scope: `Lock`, `SharedLock`, a
@@ -64,11 +65,76 @@ export interface Lock {
   readonly locked: Effect.Effect<boolean>
 }
 
-class LockImpl implements Lock {
+/**
+ * Options of a wait on a fiber-scope `Lock`.
+ *
+ * @example
+ * ```ts
+ * const lock = yield* Lock.make
+ * yield* lock.acquireWith({ priority: 10 }) // ahead of every waiter below 10
+ * ```
+ */
+export interface WaitOptions {
+  /** Higher is served first; equal priorities stay FIFO. Any finite number; default 0. */
+  readonly priority?: number | undefined
+}
+
+/**
+ * What the fiber-scope `Lock` adds to the interface of every scope: waits
+ * with a priority, cancelling the pending waiters, and waiting until the lock
+ * could be taken without taking it (what async-mutex offers; its drop-in,
+ * `@weft/primitives/compat/async-mutex`, is built on these).
+ *
+ * @example
+ * ```ts
+ * const lock = yield* Lock.make
+ * yield* lock.acquire
+ * const urgent = yield* Effect.forkChild(lock.acquireWith({ priority: 1 }))
+ * yield* lock.cancelWaiters("shutting down") // urgent fails with WaitCancelledError
+ * ```
+ */
+export interface FiberLock extends Lock {
+  /**
+   * Waits for the lock ahead of every waiter of lower priority, then takes it.
+   * Fails with `WaitCancelledError` if `cancelWaiters` ends the wait first.
+   */
+  acquireWith(options: WaitOptions): Effect.Effect<void, WaitCancelledError | InvalidArgumentError>
+  /**
+   * Waits until the lock could be taken at this priority, without taking it.
+   * Nothing guarantees it is still free once the fiber runs on.
+   */
+  waitUntilFree(options?: WaitOptions): Effect.Effect<void, InvalidArgumentError>
+  /**
+   * Fails every pending `acquireWith` with `WaitCancelledError` carrying
+   * `reason` (a Promise-face wait rejects with `reason` itself); returns how
+   * many. The holder keeps
+   * the lock, and waits that cannot fail (`acquire`, `withLock`) keep their
+   * place.
+   */
+  cancelWaiters(reason?: unknown): Effect.Effect<number>
+}
+
+class LockImpl implements FiberLock {
   readonly permits = new Permits(1)
 
   constructor() {
-    bindMethods(this, "acquireFor", "withLock")
+    bindMethods(this, "acquireFor", "withLock", "acquireWith", "waitUntilFree", "cancelWaiters")
+  }
+
+  acquireWith(options: WaitOptions): Effect.Effect<void, WaitCancelledError | InvalidArgumentError> {
+    const error = checkPriority("Lock.acquireWith", options.priority)
+    return error
+      ? Effect.fail(error)
+      : this.permits.takeAt(1, options.priority ?? 0, (reason) => new WaitCancelledError({ primitive: "Lock", reason }))
+  }
+
+  waitUntilFree(options: WaitOptions = {}): Effect.Effect<void, InvalidArgumentError> {
+    const error = checkPriority("Lock.waitUntilFree", options.priority)
+    return error ? Effect.fail(error) : this.permits.whenFree(1, options.priority ?? 0)
+  }
+
+  cancelWaiters(reason?: unknown): Effect.Effect<number> {
+    return Effect.sync(() => this.permits.cancel(reason))
   }
 
   readonly acquire: Effect.Effect<void> = this.permits.take(1)
@@ -116,7 +182,7 @@ class LockImpl implements Lock {
  * yield* lock.release
  * ```
  */
-export const make: Effect.Effect<Lock> = Effect.sync(() => new LockImpl())
+export const make: Effect.Effect<FiberLock> = Effect.sync(() => new LockImpl())
 
 /**
  * Creates an unlocked `Lock` outside of an effect, for module-level state.
@@ -126,7 +192,7 @@ export const make: Effect.Effect<Lock> = Effect.sync(() => new LockImpl())
  * const lock = Lock.makeUnsafe()
  * ```
  */
-export const makeUnsafe = (): Lock => new LockImpl()
+export const makeUnsafe = (): FiberLock => new LockImpl()
 
 // ---------------------------------------------------------------------------
 // Module functions: the instance members as functions, for any scope's lock

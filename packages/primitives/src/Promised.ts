@@ -39,6 +39,23 @@ import type * as Queue from "./Queue.ts"
 import * as Semaphore from "./Semaphore.ts"
 
 /**
+ * What `acquire` resolves with: releases exactly the hold that acquire gave,
+ * the first time it is called, and does nothing after. Prefer it to the
+ * unscoped `release()`: calling it twice cannot release someone else's hold.
+ *
+ * @example
+ * ```ts
+ * import { Promised } from "@weft/primitives"
+ *
+ * const mutex = Promised.lock()
+ * const release = await mutex.acquire()
+ * await release()
+ * await release() // no-op: the lock may already be someone else's
+ * ```
+ */
+export type Releaser = () => Promise<void>
+
+/**
  * A lock with Promise methods, named after async-mutex's `Mutex` where they
  * overlap (`runExclusive`, `isLocked`).
  *
@@ -52,13 +69,17 @@ import * as Semaphore from "./Semaphore.ts"
 export interface PromiseLock {
   /** The lock underneath, for Effect code that shares it. */
   readonly lock: Lock.Lock
-  /** Resolves once the lock is taken (FIFO). */
-  acquire(): Promise<void>
+  /** Resolves once the lock is taken (FIFO), with a one-shot `Releaser` for this hold. */
+  acquire(): Promise<Releaser>
   /** Takes the lock if it is free right now; `false` otherwise. */
   tryAcquire(): Promise<boolean>
   /** Waits at most `timeout` for the lock; `true` if it was taken. */
   acquireFor(timeout: Duration.Input): Promise<boolean>
-  /** Releases the lock; rejects with `NotHeldError` when it is not locked. */
+  /**
+   * Releases the lock, whoever holds it (a `Lock` has no owner, as in
+   * Python); rejects with `NotHeldError` when it is not locked. The
+   * `Releaser` from `acquire` is the safe form.
+   */
   release(): Promise<void>
   /** Runs `fn` holding the lock, and releases it however `fn` ends. */
   runExclusive<T>(fn: () => T | PromiseLike<T>): Promise<T>
@@ -79,9 +100,11 @@ export interface PromiseLock {
 export interface PromiseSemaphore {
   /** The semaphore underneath. */
   readonly semaphore: Semaphore.Semaphore
-  acquire(k?: number): Promise<void>
+  /** Resolves once `k` permits (default 1) are taken, with a one-shot `Releaser` for exactly these. */
+  acquire(k?: number): Promise<Releaser>
   tryAcquire(k?: number): Promise<boolean>
   acquireFor(timeout: Duration.Input, k?: number): Promise<boolean>
+  /** Returns `k` permits, unscoped (as Python's `release`); the `Releaser` from `acquire` is the safe form. */
   release(k?: number): Promise<void>
   /** Runs `fn` holding `k` permits (default 1), and returns them however `fn` ends. */
   runExclusive<T>(fn: () => T | PromiseLike<T>, k?: number): Promise<T>
@@ -145,6 +168,33 @@ const run = Effect.runPromise
 const attempt = <T>(fn: () => T | PromiseLike<T>): Effect.Effect<T, unknown> =>
   Effect.tryPromise({ try: async () => fn(), catch: (error) => error })
 
+const resolved: Promise<void> = Promise.resolve()
+
+/** A one-shot `Releaser` over the fiber-scope `permits`. */
+const permitReleaser = (permits: Permits, k: number): Releaser => {
+  const release = permits.releaser(k)
+  return () => {
+    release()
+    return resolved
+  }
+}
+
+/** A one-shot `Releaser` over any scope's release effect. */
+const effectReleaser = (release: Effect.Effect<void, unknown>): Releaser => {
+  let held = true
+  return () => {
+    if (!held) return resolved
+    held = false
+    return run(release)
+  }
+}
+
+/** Takes `k` of `permits` (FIFO with the Effect callers) and resolves with their releaser. */
+const take = async (permits: Permits, k: number): Promise<Releaser> => {
+  if (!permits.tryTake(k)) await permits.waitPromise(k)
+  return permitReleaser(permits, k)
+}
+
 /** Holds `k` of `permits` (FIFO with the Effect callers) around `fn`. */
 const exclusive = async <T>(permits: Permits, k: number, fn: () => T | PromiseLike<T>): Promise<T> => {
   if (!permits.tryTake(k)) await permits.waitPromise(k)
@@ -171,7 +221,9 @@ export const lock = (self: Lock.Lock = Lock.makeUnsafe()): PromiseLock => {
   const hook = permitsOf(self)
   return {
     lock: self,
-    acquire: () => run(self.acquire),
+    acquire: hook !== undefined
+      ? () => take(hook.permits, 1)
+      : () => run(self.acquire).then(() => effectReleaser(self.release)),
     tryAcquire: () => run(self.tryAcquire),
     acquireFor: (timeout) => run(self.acquireFor(timeout)),
     release: () => run(self.release),
@@ -200,7 +252,10 @@ export const semaphore = (self: Semaphore.Semaphore | number): PromiseSemaphore 
   const hook = permitsOf(sem)
   return {
     semaphore: sem,
-    acquire: (k) => run(sem.acquire(k)),
+    acquire: (k = 1) =>
+      hook !== undefined && hook.valid(k)
+        ? take(hook.permits, k)
+        : run(sem.acquire(k)).then(() => effectReleaser(sem.release(k))),
     tryAcquire: (k) => run(sem.tryAcquire(k)),
     acquireFor: (timeout, k) => run(sem.acquireFor(timeout, k)),
     release: (k) => run(sem.release(k)),

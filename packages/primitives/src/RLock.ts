@@ -38,7 +38,7 @@ import { type InvalidArgumentError, NotHeldError, NotOwnerError } from "./errors
 import { type ConditionLock, ConditionLockId } from "./internal/ownership.ts"
 import { bindMethods } from "./internal/bind.ts"
 import { Permits } from "./internal/Permits.ts"
-import { within } from "./internal/validate.ts"
+import { within } from "./internal/within.ts"
 
 /**
  * The reentrant lock interface: `Lock`'s, plus ownership. `RLock` and a

@@ -34,10 +34,11 @@
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
-import { InvalidArgumentError, SemaphoreOverflowError } from "./errors.ts"
+import { InvalidArgumentError, SemaphoreOverflowError, WaitCancelledError } from "./errors.ts"
+import { bindMethods } from "./internal/bind.ts"
 import { PermitSemaphore } from "./internal/PermitSemaphore.ts"
 import { Permits, PermitsId, type PermitsHook } from "./internal/Permits.ts"
-import { count } from "./validate.ts"
+import { count, priority as checkPriority } from "./validate.ts"
 
 /**
  * The semaphore interface, shared by every scope: `Semaphore`,
@@ -67,20 +68,90 @@ export interface Semaphore {
   readonly available: Effect.Effect<number>
 }
 
-class SemaphoreImpl extends PermitSemaphore {
+/**
+ * Options of a wait on a fiber-scope `Semaphore`.
+ *
+ * @example
+ * ```ts
+ * const sem = yield* Semaphore.make(2)
+ * yield* sem.acquireWith({ permits: 2, priority: 10 })
+ * ```
+ */
+export interface WaitOptions {
+  /** How many permits (default 1). */
+  readonly permits?: number | undefined
+  /** Higher is served first; equal priorities stay FIFO. Any finite number; default 0. */
+  readonly priority?: number | undefined
+}
+
+/**
+ * What the fiber-scope `Semaphore` adds to the interface of every scope:
+ * waits with a priority, cancelling the pending waiters, and waiting until
+ * permits could be taken without taking them.
+ *
+ * @example
+ * ```ts
+ * const sem = yield* Semaphore.make(0)
+ * const urgent = yield* Effect.forkChild(sem.acquireWith({ permits: 2, priority: 1 }))
+ * yield* sem.cancelWaiters("closing") // urgent fails with WaitCancelledError
+ * ```
+ */
+export interface FiberSemaphore extends Semaphore {
+  /**
+   * Waits for the permits ahead of every waiter of lower priority, then takes
+   * them. Fails with `WaitCancelledError` if `cancelWaiters` ends the wait.
+   */
+  acquireWith(options: WaitOptions): Effect.Effect<void, WaitCancelledError | InvalidArgumentError>
+  /** Waits until the permits could be taken at this priority, without taking them. */
+  waitUntilFree(options?: WaitOptions): Effect.Effect<void, InvalidArgumentError>
+  /**
+   * Fails every pending `acquireWith` with `WaitCancelledError` carrying
+   * `reason` (a Promise-face wait rejects with `reason` itself); returns how
+   * many. Held permits stay held; `acquire` and `withPermits` waits keep their
+   * place.
+   */
+  cancelWaiters(reason?: unknown): Effect.Effect<number>
+}
+
+class SemaphoreImpl extends PermitSemaphore implements FiberSemaphore {
   readonly [PermitsId]: PermitsHook
+  readonly permits: Permits
 
   constructor(initial: number, bounded: boolean) {
     const permits = new Permits(initial)
     super(bounded ? "BoundedSemaphore" : "Semaphore", permits, initial, bounded)
+    this.permits = permits
     this[PermitsId] = { permits, valid: (k) => this.check("withPermits", k) === undefined }
+    bindMethods(this, "acquireWith", "waitUntilFree", "cancelWaiters")
+  }
+
+  private checkWait(operation: string, options: WaitOptions): InvalidArgumentError | undefined {
+    return this.check(operation, options.permits ?? 1) ?? checkPriority(`${this.name}.${operation}`, options.priority)
+  }
+
+  acquireWith(options: WaitOptions): Effect.Effect<void, WaitCancelledError | InvalidArgumentError> {
+    const error = this.checkWait("acquireWith", options)
+    return error ? Effect.fail(error) : this.permits.takeAt(
+      options.permits ?? 1,
+      options.priority ?? 0,
+      (reason) => new WaitCancelledError({ primitive: this.name, reason })
+    )
+  }
+
+  waitUntilFree(options: WaitOptions = {}): Effect.Effect<void, InvalidArgumentError> {
+    const error = this.checkWait("waitUntilFree", options)
+    return error ? Effect.fail(error) : this.permits.whenFree(options.permits ?? 1, options.priority ?? 0)
+  }
+
+  cancelWaiters(reason?: unknown): Effect.Effect<number> {
+    return Effect.sync(() => this.permits.cancel(reason))
   }
 }
 
 const makeWith = (operation: string, permits: number, bounded: boolean) =>
   Effect.suspend(() => {
     const error = count(operation, "permits", permits, 0)
-    return error ? Effect.fail(error) : Effect.succeed<Semaphore>(new SemaphoreImpl(permits, bounded))
+    return error ? Effect.fail(error) : Effect.succeed<FiberSemaphore>(new SemaphoreImpl(permits, bounded))
   })
 
 /**
@@ -94,7 +165,7 @@ const makeWith = (operation: string, permits: number, bounded: boolean) =>
  * yield* sem.available // 1
  * ```
  */
-export const make = (permits: number): Effect.Effect<Semaphore, InvalidArgumentError> =>
+export const make = (permits: number): Effect.Effect<FiberSemaphore, InvalidArgumentError> =>
   makeWith("Semaphore.make", permits, false)
 
 /**
@@ -108,7 +179,7 @@ export const make = (permits: number): Effect.Effect<Semaphore, InvalidArgumentE
  * yield* Effect.flip(sem.release()) // SemaphoreOverflowError
  * ```
  */
-export const bounded = (permits: number): Effect.Effect<Semaphore, InvalidArgumentError> =>
+export const bounded = (permits: number): Effect.Effect<FiberSemaphore, InvalidArgumentError> =>
   makeWith("Semaphore.bounded", permits, true)
 
 // ---------------------------------------------------------------------------

@@ -168,6 +168,28 @@ export class TaskDoneError extends Data.TaggedError("TaskDoneError")<{}> {
 }
 
 /**
+ * A wait on a fiber-scope `Lock` or `Semaphore` that was cancelled by
+ * `cancelWaiters(reason)` before it was served; `reason` is what the canceller
+ * gave (async-mutex's `cancel()` rejects with `E_CANCELED`).
+ *
+ * @example
+ * ```ts
+ * const err = new WaitCancelledError({ primitive: "Lock", reason: "shutting down" })
+ * err.message // "Lock: the wait was cancelled (shutting down)"
+ * ```
+ */
+export class WaitCancelledError extends Data.TaggedError("WaitCancelledError")<{
+  readonly primitive: string
+  readonly reason: unknown
+}> {
+  override get message(): string {
+    return this.reason === undefined
+      ? `${this.primitive}: the wait was cancelled`
+      : `${this.primitive}: the wait was cancelled (${this.reason instanceof Error ? this.reason.message : String(this.reason)})`
+  }
+}
+
+/**
  * A bad argument to a constructor or method: negative or fractional permits, a
  * negative maxsize, parties < 1, a negative timeout. It names the argument,
  * what it got, and what it expected. It is a typed failure, not a defect, so

@@ -117,3 +117,73 @@ export const timeout = (operation: string, input: Duration.Input): Effect.Effect
   const checked = duration(operation, "timeout", input)
   return checked instanceof InvalidArgumentError ? Effect.fail(checked) : Effect.succeed(checked)
 }
+
+/**
+ * A request for `k` permits of a semaphore named `name`: an integer >= 1, and
+ * for a bounded semaphore at most its size (a larger request could never be
+ * served). `undefined` when it is good.
+ *
+ * @example
+ * ```ts
+ * import { permitRequest } from "@weft/primitives/validate"
+ *
+ * permitRequest("Semaphore", "acquire", 2, 4) // undefined
+ * permitRequest("Semaphore", "acquire", 5, 4) // InvalidArgumentError: k must be at most the semaphore's 4 permits
+ * ```
+ */
+export const permitRequest = (
+  name: string,
+  operation: string,
+  k: unknown,
+  bound: number | undefined
+): InvalidArgumentError | undefined => {
+  if (bound !== undefined && isCount(k, 1) && k > bound) {
+    return new InvalidArgumentError({
+      operation: `${name}.${operation}`,
+      argument: "k",
+      value: k,
+      expected: `at most the semaphore's ${bound} permits`
+    })
+  }
+  return count(`${name}.${operation}`, "k", k, 1)
+}
+
+/**
+ * The priority of a wait (`acquireWith({ priority })`): any finite number,
+ * higher served first; absent is the default 0.
+ *
+ * @example
+ * ```ts
+ * import { priority } from "@weft/primitives/validate"
+ *
+ * priority("Lock.acquireWith", 5) // undefined
+ * priority("Lock.acquireWith", Number.NaN) // InvalidArgumentError: priority must be a finite number
+ * ```
+ */
+export const priority = (operation: string, value: unknown): InvalidArgumentError | undefined =>
+  value === undefined || (typeof value === "number" && Number.isFinite(value))
+    ? undefined
+    : new InvalidArgumentError({ operation, argument: "priority", value, expected: "a finite number" })
+
+/**
+ * A duration argument as milliseconds (`Infinity` stays `Infinity`), or the
+ * `InvalidArgumentError` that names it: `duration`, for the APIs that keep
+ * milliseconds (timers, pool options).
+ *
+ * @example
+ * ```ts
+ * import { millis } from "@weft/primitives/validate"
+ *
+ * millis("Pool.make", "idleTimeout", "5 seconds", { min: "zero" }) // 5000
+ * millis("FileLock.make", "stale", "0 millis", { min: "positive" }) // InvalidArgumentError
+ * ```
+ */
+export const millis = (
+  operation: string,
+  argument: string,
+  input: unknown,
+  bounds?: DurationBounds
+): number | InvalidArgumentError => {
+  const checked = duration(operation, argument, input, bounds)
+  return checked instanceof InvalidArgumentError ? checked : Duration.toMillis(checked)
+}

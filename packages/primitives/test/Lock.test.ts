@@ -17,6 +17,69 @@ describe("Lock", () => {
       yield* lock.release
       assert.isTrue(yield* lock.tryAcquire)
     }))
+
+  it.effect("acquireWith: a higher priority is served first, equal priorities FIFO, plain acquire at priority 0", () =>
+    Effect.gen(function*() {
+      const lock = yield* Lock.make
+      yield* lock.acquire
+      const order: Array<string> = []
+      const enter = (name: string, wait: Effect.Effect<void, unknown>) =>
+        Effect.forkChild(Effect.andThen(wait, Effect.andThen(Effect.sync(() => order.push(name)), lock.release)))
+      const fibers = [
+        yield* enter("low", lock.acquireWith({ priority: -1 })),
+        yield* enter("plain", lock.acquire),
+        yield* enter("high-a", lock.acquireWith({ priority: 3 })),
+        yield* enter("zero", lock.acquireWith({})),
+        yield* enter("high-b", lock.acquireWith({ priority: 3 }))
+      ]
+      yield* Effect.yieldNow
+      yield* lock.release
+      yield* Fiber.joinAll(fibers)
+      assert.deepStrictEqual(order, ["high-a", "high-b", "plain", "zero", "low"])
+      assert.isFalse(yield* lock.locked)
+    }))
+
+  it.effect("acquireWith refuses a priority that is not a finite number", () =>
+    Effect.gen(function*() {
+      const lock = yield* Lock.make
+      const error = yield* Effect.flip(lock.acquireWith({ priority: Number.NaN }))
+      assert.strictEqual(error._tag, "InvalidArgumentError")
+      assert.isFalse(yield* lock.locked)
+    }))
+
+  it.effect("cancelWaiters fails pending acquireWith waits with WaitCancelledError; the holder and plain waiters keep theirs", () =>
+    Effect.gen(function*() {
+      const lock = yield* Lock.make
+      yield* lock.acquire
+      const cancellable = yield* Effect.forkChild(lock.acquireWith({ priority: 1 }))
+      const plain = yield* Effect.forkChild(lock.acquire)
+      yield* Effect.yieldNow
+      assert.strictEqual(yield* lock.cancelWaiters("closing"), 1)
+      const exit = yield* Fiber.await(cancellable)
+      assert.isTrue(Exit.isFailure(exit))
+      const error = yield* Effect.flip(Fiber.join(cancellable))
+      assert.strictEqual(error._tag, "WaitCancelledError")
+      assert.strictEqual((error as { reason?: unknown }).reason, "closing")
+      assert.isTrue(yield* lock.locked)
+      yield* lock.release
+      yield* Fiber.join(plain) // the plain waiter got the lock
+      assert.isTrue(yield* lock.locked)
+    }))
+
+  it.effect("waitUntilFree waits for the lock to be free without taking it, and leaves when interrupted", () =>
+    Effect.gen(function*() {
+      const lock = yield* Lock.make
+      yield* lock.waitUntilFree() // free: at once
+      yield* lock.acquire
+      const watcher = yield* Effect.forkChild(lock.waitUntilFree())
+      const gone = yield* Effect.forkChild(lock.waitUntilFree({ priority: 5 }))
+      yield* Effect.yieldNow
+      assert.isUndefined(watcher.pollUnsafe())
+      yield* Fiber.interrupt(gone)
+      yield* lock.release
+      yield* Fiber.join(watcher)
+      assert.isFalse(yield* lock.locked)
+    }))
 })
 
 describe("Lock properties", () => {

@@ -48,6 +48,39 @@ describe("Promised", () => {
     })
   }
 
+  it("acquire resolves with a one-shot releaser: a second call cannot free someone else's hold", async () => {
+    const mutex = Promised.lock()
+    const releaseA = await mutex.acquire()
+    const b = mutex.acquire()
+    await releaseA()
+    const releaseB = await b
+    await releaseA() // A's second call: B keeps the lock
+    expect(await mutex.isLocked()).toBe(true)
+    await releaseB()
+    expect(await mutex.isLocked()).toBe(false)
+
+    const slots = Promised.semaphore(2)
+    const release = await slots.acquire()
+    await release()
+    await release()
+    expect(await slots.available()).toBe(2) // not 3
+    const releaseTwo = await slots.acquire(2)
+    expect(await slots.available()).toBe(0)
+    await releaseTwo()
+    expect(await slots.available()).toBe(2)
+  })
+
+  it("the releaser works the same over a lock of another scope (through its effects)", async () => {
+    const inner = Effect.runSync(Lock.make)
+    // Only the interface's members: no fast path to the permits underneath.
+    const { acquire, tryAcquire, acquireFor, release: unscoped, withLock, locked } = inner
+    const mutex = Promised.lock({ acquire, tryAcquire, acquireFor, release: unscoped, withLock, locked })
+    const release = await mutex.acquire()
+    await release()
+    await release()
+    expect(await mutex.isLocked()).toBe(false)
+  })
+
   it("a Promise caller and an Effect caller share one FIFO queue on the same Lock", async () => {
     const lock = Lock.makeUnsafe()
     const mutex = Promised.lock(lock)

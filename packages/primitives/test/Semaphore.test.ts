@@ -120,4 +120,36 @@ describe("Semaphore", () => {
       { numRuns: 150 }
     )
   })
+
+  it.effect("acquireWith: priorities first, then FIFO; a higher priority may take what fits ahead of a larger queued request", () =>
+    Effect.gen(function*() {
+      const sem = yield* Semaphore.make(1)
+      const large = yield* Effect.forkChild(sem.acquireWith({ permits: 2 }))
+      yield* Effect.yieldNow
+      yield* sem.acquireWith({ permits: 1, priority: 1 }) // nobody of priority >= 1 waits: at once
+      assert.isUndefined(large.pollUnsafe())
+      yield* sem.release(1)
+      assert.isUndefined(large.pollUnsafe())
+      yield* sem.release(1)
+      yield* Fiber.join(large)
+      assert.strictEqual(yield* sem.available, 0)
+    }))
+
+  it.effect("cancelWaiters and waitUntilFree work on permits; bad options are InvalidArgumentError", () =>
+    Effect.gen(function*() {
+      const sem = yield* Semaphore.make(0)
+      const waiter = yield* Effect.forkChild(sem.acquireWith({ permits: 2 }))
+      const watcher = yield* Effect.forkChild(sem.waitUntilFree({ permits: 2 }))
+      yield* Effect.yieldNow
+      assert.strictEqual(yield* sem.cancelWaiters(), 1)
+      assert.strictEqual((yield* Effect.flip(Fiber.join(waiter)))._tag, "WaitCancelledError")
+      yield* sem.release(1)
+      yield* Effect.yieldNow
+      assert.isUndefined(watcher.pollUnsafe())
+      yield* sem.release(1)
+      yield* Fiber.join(watcher)
+      assert.strictEqual(yield* sem.available, 2)
+      assert.strictEqual((yield* Effect.flip(sem.acquireWith({ permits: 0 })))._tag, "InvalidArgumentError")
+      assert.strictEqual((yield* Effect.flip(sem.waitUntilFree({ priority: Infinity })))._tag, "InvalidArgumentError")
+    }))
 })

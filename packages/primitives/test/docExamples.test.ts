@@ -101,7 +101,8 @@ describe("doc comment examples", () => {
             "@weft/primitives": [relative("src/index.ts")],
             "@weft/primitives/validate": [relative("src/validate.ts")],
             "@weft/primitives/json": [relative("src/json.ts")],
-            "@weft/primitives/Permits": [relative("src/internal/Permits.ts")]
+            "@weft/primitives/Permits": [relative("src/internal/Permits.ts")],
+            "@weft/primitives/compat/async-mutex": [relative("src/compat/async-mutex.ts")]
           }
         },
         include: ["*.ts"]

@@ -18,7 +18,7 @@ describe("@weft/primitives as a package", () => {
     it(`imports as ESM on ${runtime} without a loader`, () => {
       const result = spawnSync(bin(runtime), args, { encoding: "utf8", timeout: 30_000 })
       expect(result.stderr).toBe("")
-      expect(result.stdout.trim()).toBe("42 NotHeldError")
+      expect(result.stdout.trim()).toBe("42 NotHeldError compat")
     })
   }
 

@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect } from "effect"
 import { InvalidArgumentError } from "../src/index.ts"
-import { count, duration, isCount, timeout } from "../src/validate.ts"
+import { count, duration, isCount, millis, permitRequest, priority, timeout } from "../src/validate.ts"
 
 describe("validate", () => {
   it("count: integers >= min pass; anything else is named in the error", () => {
@@ -13,6 +13,24 @@ describe("validate", () => {
       assert.strictEqual(error?.argument, "n")
       assert.strictEqual(error?.expected, "an integer >= 1")
     }
+  })
+
+  it("millis: a duration as milliseconds, Infinity kept, a bad one named", () => {
+    assert.strictEqual(millis("Pool.make", "idleTimeout", "5 seconds", { min: "zero" }), 5000)
+    assert.strictEqual(millis("X", "timeout", "Infinity"), Number.POSITIVE_INFINITY)
+    const error = millis("FileLock.make", "stale", 0, { min: "positive" })
+    assert.instanceOf(error, InvalidArgumentError)
+    assert.strictEqual((error as InvalidArgumentError).argument, "stale")
+  })
+
+  it("permitRequest: k >= 1, and at most a bounded semaphore's permits", () => {
+    assert.isUndefined(permitRequest("Semaphore", "acquire", 4, 4))
+    assert.isUndefined(permitRequest("Semaphore", "acquire", 9, undefined))
+    const over = permitRequest("ClusterSemaphore", "acquire", 5, 4)
+    assert.instanceOf(over, InvalidArgumentError)
+    assert.include(over!.message, "ClusterSemaphore.acquire")
+    assert.include(over!.message, "at most the semaphore's 4 permits")
+    assert.strictEqual(permitRequest("Semaphore", "acquire", 0, 4)?.expected, "an integer >= 1")
   })
 
   it("duration: bounds decide zero, positive and finite", () => {
@@ -35,4 +53,13 @@ describe("validate", () => {
       assert.strictEqual(error.operation, "Lock.acquireFor")
       assert.strictEqual(error.argument, "timeout")
     }))
+
+  it("priority: any finite number or nothing; NaN and infinities are refused, naming the operation", () => {
+    assert.isUndefined(priority("Lock.acquireWith", undefined))
+    assert.isUndefined(priority("Lock.acquireWith", -2.5))
+    const error = priority("Lock.acquireWith", Number.POSITIVE_INFINITY)
+    assert.instanceOf(error, InvalidArgumentError)
+    assert.include(error!.message, "Lock.acquireWith: priority must be a finite number")
+    assert.instanceOf(priority("Lock.acquireWith", "high"), InvalidArgumentError)
+  })
 })

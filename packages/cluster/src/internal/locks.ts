@@ -19,20 +19,10 @@ import {
   SemaphoreOverflowError
 } from "@weft/primitives"
 import { Permits } from "@weft/primitives/Permits"
-import { count, timeout as parseTimeout } from "@weft/primitives/validate"
+import { guardedBy } from "@weft/primitives/guard"
+import { millis, permitRequest } from "@weft/primitives/validate"
 import type { Db, PgFailure, Sql } from "./pg.ts"
 import { heldKeysSql, key, KeyKind } from "./schema.ts"
-
-/** Runs `effect` holding what `acquire` took, and releases it however `effect` ends. @internal */
-export const guarded = <A, E, R>(
-  acquire: Effect.Effect<unknown, any>,
-  release: Effect.Effect<unknown, any>,
-  effect: Effect.Effect<A, E, R>
-): Effect.Effect<A, E, R> =>
-  Effect.uninterruptibleMask((restore) => {
-    const done = Effect.ignore(release)
-    return Effect.flatMap(restore(acquire), () => Effect.onExitPrimitive(restore(effect), () => done, true))
-  }) as Effect.Effect<A, E, R>
 
 const isLockTimeout = (e: PgFailure): boolean => e.code === "55P03"
 
@@ -290,8 +280,10 @@ class Grant {
 }
 
 /** A timeout as milliseconds (`undefined`: forever), or the error that names it. */
-const millisOf = (operation: string, timeout: Duration.Input): Effect.Effect<number | undefined, InvalidArgumentError> =>
-  Effect.map(parseTimeout(operation, timeout), (d) => (Duration.isFinite(d) ? Duration.toMillis(d) : undefined))
+const millisOf = (operation: string, timeout: Duration.Input): Effect.Effect<number | undefined, InvalidArgumentError> => {
+  const ms = millis(operation, "timeout", timeout)
+  return ms instanceof InvalidArgumentError ? Effect.fail(ms) : Effect.succeed(Number.isFinite(ms) ? ms : undefined)
+}
 
 /** @internal */
 export type ClusterLock = import("@weft/primitives").Lock.Lock & Fenced
@@ -354,7 +346,7 @@ export const makeRLock = (db: Db, id: number): ClusterRLock => {
       Effect.flatMap(millisOf("ClusterRLock.acquireFor", timeout), (ms) =>
         Effect.withFiber((fiber) => take(fiber, ms === 0 ? "try" : ms))),
     release,
-    withLock: (effect) => guarded(acquire, release, effect),
+    withLock: (effect) => guardedBy(acquire, release, effect),
     locked: grant.locked,
     isOwned: Effect.withFiber((fiber) => Effect.succeed(owner === fiber.id)),
     fencingToken: grant.fencingToken
@@ -379,13 +371,7 @@ export const makeSemaphore = (db: Db, id: number, permits: number): Semaphore.Se
   /** Slots this process holds, each on its connection (newest last). */
   const held: Array<{ readonly sql: Sql; readonly slot: number }> = []
   const name = "ClusterSemaphore"
-  const check = (operation: string, k: unknown): InvalidArgumentError | undefined => {
-    const bad = count(`${name}.${operation}`, "k", k, 1)
-    if (bad !== undefined) return bad
-    return (k as number) > permits
-      ? new InvalidArgumentError({ operation: `${name}.${operation}`, argument: "k", value: k, expected: `at most the semaphore's ${permits} permits` })
-      : undefined
-  }
+  const check = (operation: string, k: unknown): InvalidArgumentError | undefined => permitRequest(name, operation, k, permits)
   const trySlots = `SELECT coalesce(string_agg(s::text, ','), '') AS got FROM (
       SELECT s FROM generate_series(0, $2::int - 1) s
       WHERE CASE WHEN s = ANY($3::int[]) THEN false ELSE pg_try_advisory_lock(($1::int8) + s) END
@@ -401,10 +387,6 @@ export const makeSemaphore = (db: Db, id: number, permits: number): Semaphore.Se
       )
     ).pipe(Effect.asVoid)
 
-  /**
-   * On `sql`: queue at the gate, then gather `k` slots. Returns the slots
-   * taken (`k` of them), or fewer when `tryOnly` and they are not free now.
-   */
   /**
    * One statement for the common case: queue at the gate (or, `tryOnly`,
    * try it), take up to `k` free slots, and leave the gate when they are
@@ -515,7 +497,7 @@ export const makeSemaphore = (db: Db, id: number, permits: number): Semaphore.Se
     },
     release,
     withPermits: (k: number) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-      guarded(acquire(k), release(k), effect) as Effect.Effect<A, E | InvalidArgumentError, R>,
+      guardedBy(acquire(k), release(k), effect) as Effect.Effect<A, E | InvalidArgumentError, R>,
     available: Effect.map(
       db.q<{ n: string }>(
         `SELECT count(*)::int AS n FROM (${heldKeysSql}) h WHERE h.k BETWEEN $1::int8 AND $1::int8 + $2::int - 1`,

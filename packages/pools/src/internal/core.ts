@@ -91,6 +91,9 @@ export class Core {
   private readonly exitWaiters: Array<() => void> = []
   private readonly readyWaiters: Array<(error: string | undefined) => void> = []
 
+  /** Told when a worker with no task dies of an uncaught error (the piscina drop-in's `'error'` event). */
+  onWorkerError: ((error: string) => void) | undefined = undefined
+
   readonly options: CoreOptions
   constructor(options: CoreOptions) {
     this.options = options
@@ -130,6 +133,9 @@ export class Core {
     this.queue.push(task)
     this.waiting++
     if (this.startupFailures >= 3 && this.workers.live === 0) this.startupFailures = 0
+    // Start the worker this task needs now, not at the dispatch: the pool's
+    // size is right as soon as submit returns (dispatch stays batched).
+    if (this.workers.live < this.options.size) this.growFor()
     if (!this.dispatchScheduled) {
       this.dispatchScheduled = true
       queueMicrotask(this.dispatch)
@@ -153,6 +159,66 @@ export class Core {
     if (slot.state === DEAD || slot.state === STOPPING) return
     trySend(slot, [P.CANCEL, task.id])
     if (task.state === RUNNING) this.armAbortTimer(slot, task)
+  }
+
+  /**
+   * Like `cancel`, but a running task's worker is replaced at once instead of
+   * after `abortTimeout` (piscina stops the thread of an aborted task).
+   */
+  abort(task: Task): void {
+    const slot = task.worker
+    const running = task.state === RUNNING
+    this.cancel(task)
+    if (running && slot !== undefined && slot.inflight[0] === task && slot.state !== DEAD && slot.state !== STOPPING) {
+      this.replace(slot)
+    }
+  }
+
+  /**
+   * Fails every task that has not started with `error`, as if its caller
+   * had cancelled it (piscina's `close({ force: true })`); running ones go on.
+   */
+  dropUnstarted(error: unknown): void {
+    const unstarted: Array<Task> = []
+    for (let i = this.qhead; i < this.queue.length; i++) {
+      const task = this.queue[i]!
+      if (!task.cancelled && task.state === QUEUED) unstarted.push(task)
+    }
+    for (const slot of this.workers.slots) {
+      for (const task of slot.inflight) if (!task.cancelled && task.state === SENT) unstarted.push(task)
+    }
+    for (const task of unstarted) {
+      const settle = task.settle
+      this.cancel(task)
+      settle?.(false, error)
+    }
+  }
+
+  /** What each live worker's transport exposes (a thread worker: its `Worker`). */
+  handles(): Array<unknown> {
+    const out: Array<unknown> = []
+    for (const slot of this.workers.slots) {
+      if (slot.state !== STOPPING && slot.state !== DEAD) out.push(slot.transport.handle)
+    }
+    return out
+  }
+
+  /** Workers alive, starting, busy and idle right now. */
+  counts(): { size: number; starting: number; busy: number; idle: number } {
+    return this.workers.counts()
+  }
+
+  /** Tasks submitted and not started (queued, or sent behind a running task). */
+  get queued(): number {
+    return this.waiting
+  }
+
+  /** Spawns a worker when the tasks not yet sent outnumber the idle and starting workers. */
+  private growFor(): void {
+    if (this.startupFailures >= 3) return
+    const unsent = this.queue.length - this.qhead
+    const { idle } = this.workers.counts()
+    if (unsent > idle + this.workers.starting) this.workers.spawn()
   }
 
   // ---------------------------------------------------------------- dispatch
@@ -216,6 +282,7 @@ export class Core {
     }
     if (message === undefined) return
     cancelIdleTimer(slot)
+    if (slot.transport.idle !== undefined && slot.inflight.length === batch.length) slot.transport.idle(false)
     if (slot.sent >= max) this.workers.retire(slot)
     try {
       slot.transport.send(message, transferList)
@@ -330,7 +397,10 @@ export class Core {
       const task = inflight[index]!
       inflight.splice(index, 1)
       unload(slot, task)
-      if (micros >= 0) record(task.cost, micros / 1000)
+      if (micros >= 0) {
+        record(task.cost, micros / 1000)
+        task.runMillis = micros / 1000
+      }
       if (task.timer !== undefined) this.clearTimer(task)
       if (index === 0 && inflight.length > 0) this.markRunning(slot, inflight[0]!, now)
       if (status === P.CANCELLED) takeClaim(slot, task) // the worker never took it: free its word
@@ -405,6 +475,7 @@ export class Core {
 
   private onIdle(slot: Slot): void {
     if (slot.inflight.length > 0) return
+    slot.transport.idle?.(true)
     if (slot.state === RETIRING) return this.workers.stop(slot)
     if (slot.state !== READY) return
     if (this.state === "closing" && this.waiting === 0) return this.workers.stop(slot)
@@ -483,6 +554,10 @@ export class Core {
 
   private onExit(slot: Slot, info: ExitInfo): void {
     const was = this.workers.exited(slot)
+    if (was === READY && slot.inflight.length === 0 && info.error !== undefined) {
+      // Died with no task to fail: only a listener can hear of it.
+      this.onWorkerError?.(info.error)
+    }
     if (was !== STOPPING || slot.replaced) {
       // A crash, or a replaced worker: sort out what ran there.
       const reason = slot.initError ?? info.error

@@ -1,8 +1,12 @@
 /**
  * The program every pool worker runs, in a worker thread or a forked child
- * process. It imports the user's module, checks its default export is a
- * `defineWorker` result, says READY with the task names, then runs tasks one
- * at a time in the order they arrive, sending results back in batches.
+ * process. It imports the user's module, finds its tasks (`tasksOf`: a
+ * `defineWorker` result, or plain function exports as piscina takes them),
+ * says READY with the task names, then runs tasks one at a time in the order
+ * they arrive, sending results back in batches.
+ *
+ * A thread worker learns its module and claim words from its first message
+ * (INIT), so that `workerData` is the user's own (piscina's `workerData`).
  *
  * Running one task at a time is what lets the pool keep several tasks in
  * flight per worker and still know which one is running: the first
@@ -18,17 +22,17 @@
  * @internal
  */
 import { openSync, rmSync, writeSync } from "node:fs"
-import { parentPort, workerData } from "node:worker_threads"
-import { isTransfer, isWorkerDefinition, type TaskContext, type TaskFunction } from "../worker.ts"
+import { parentPort } from "node:worker_threads"
+import { isTransfer, type TaskContext, type TaskFunction } from "../worker.ts"
 import * as P from "./protocol.ts"
+import { tasksOf } from "./tasksOf.ts"
 
 const port = parentPort
 const isThread = port !== null && port !== undefined
-const moduleUrl: string = isThread ? (workerData as { module: string }).module : process.argv[2]!
-// Claim words shared with the pool (threads only): a task runs here only if
-// this worker takes its word first; otherwise the pool moved it elsewhere.
-const claimBuffer = isThread ? (workerData as { claims?: SharedArrayBuffer }).claims : undefined
-const claims = claimBuffer !== undefined ? new Int32Array(claimBuffer) : undefined
+// Claim words shared with the pool (threads only, sent with INIT): a task runs
+// here only if this worker takes its word first; otherwise the pool moved it
+// elsewhere.
+let claims: Int32Array | undefined = undefined
 const json = !isThread
 // The progress file (processes only): the id of the last task started here.
 const progressFd = !isThread && process.argv[3] !== undefined ? openSync(process.argv[3], "r+") : -1
@@ -184,20 +188,26 @@ const call = (id: number, fn: TaskFunction, args: Array<unknown>, controller: Ab
 // task that was sent a cluster primitive needs it, and then its sender had it.
 const clusterPackage = "@weft/cluster"
 
+/**
+ * The module that attaches a handle, by its tag: each primitive's own entry
+ * (`@weft/primitives/SharedEvent`, `/Manager`, ...), never the package index,
+ * so the first task sent a primitive does not wait for every scope to load.
+ */
+const attacherOf = (tag: string): Promise<{ attach: (handle: unknown) => any }> =>
+  tag === "ManagerHandle"
+    ? import("@weft/primitives/Manager") as Promise<any>
+    : tag === "ClusterHandle"
+    ? import(clusterPackage).then((m) => m.Cluster)
+    : import(`@weft/primitives/${tag}`) // SharedLock, SharedSemaphore, SharedEvent, SharedQueue (protocol.ts's ATTACHABLE)
+
 /** Turns the handles of Weft primitives back into working primitives. */
 const attachArgs = async (wrapped: { [P.ATTACH]: Array<number>; args: Array<any> }): Promise<Array<unknown>> => {
-  const primitives: any = await import("@weft/primitives")
   effectModule ??= import("effect/Effect")
   const Effect = await effectModule
   const args = wrapped.args
   for (const i of wrapped[P.ATTACH]) {
     const handle = args[i]
-    const module = handle._tag === "ManagerHandle"
-      ? primitives.Manager
-      : handle._tag === "ClusterHandle"
-      ? (await import(clusterPackage)).Cluster
-      : primitives[handle._tag]
-    args[i] = await Effect.runPromise(module.attach(handle))
+    args[i] = await Effect.runPromise((await attacherOf(handle._tag)).attach(handle))
   }
   return args
 }
@@ -300,23 +310,29 @@ const onMessage = (message: Array<any>): void => {
   }
 }
 
-const start = async (): Promise<void> => {
-  let definition: unknown
+const start = async (moduleUrl: string): Promise<void> => {
+  let found: Record<string, TaskFunction> | undefined
   try {
-    const mod = await import(moduleUrl)
-    definition = mod.default
+    found = await tasksOf(await import(moduleUrl))
   } catch (error) {
     post([P.INIT_FAILED, `could not import ${moduleUrl}: ${String((error as Error)?.stack ?? error)}`])
     return
   }
-  if (!isWorkerDefinition(definition)) {
-    post([P.INIT_FAILED, `${moduleUrl} has no defineWorker({ ... }) default export`])
+  if (found === undefined) {
+    post([P.INIT_FAILED, `${moduleUrl} exports no task: neither defineWorker({ ... }) nor a function`])
     return
   }
-  tasks = Object.assign(Object.create(null), definition.tasks)
+  tasks = found
   if (isThread) port.on("message", onMessage)
   else process.on("message", onMessage as (message: unknown) => void)
   post([P.READY, Object.keys(tasks)])
 }
 
-void start()
+if (isThread) {
+  port.once("message", (init: Array<any>) => {
+    if (init[2] !== undefined) claims = new Int32Array(init[2] as SharedArrayBuffer)
+    void start(init[1] as string)
+  })
+} else {
+  void start(process.argv[2]!)
+}

@@ -11,8 +11,9 @@ const BUCKETS = PER_DOUBLING * 42
 
 export class Histogram {
   private readonly counts = new Float64Array(BUCKETS)
-  private count = 0
+  count = 0
   private sum = 0
+  private sumOfSquares = 0
   private min = Number.POSITIVE_INFINITY
   private max = 0
 
@@ -23,6 +24,7 @@ export class Histogram {
     this.counts[index]!++
     this.count++
     this.sum += millis
+    this.sumOfSquares += millis * millis
     if (millis < this.min) this.min = millis
     if (millis > this.max) this.max = millis
   }
@@ -40,6 +42,13 @@ export class Histogram {
       }
     }
     return this.max
+  }
+
+  /** The standard deviation (ms) of what was recorded. */
+  stddev(): number {
+    if (this.count === 0) return 0
+    const mean = this.sum / this.count
+    return Math.sqrt(Math.max(0, this.sumOfSquares / this.count - mean * mean))
   }
 
   summary(): LatencySummary {

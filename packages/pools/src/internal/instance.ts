@@ -9,6 +9,7 @@ import { Cause, Deferred, Effect, Queue, Stream } from "effect"
 import { PoolRunningError } from "../errors.ts"
 import type { AsyncResult, Callbacks, Pool, SubmitError } from "../Pool.ts"
 import type { Config, Core } from "./core.ts"
+import { asThrown } from "./thrown.ts"
 import type { Task } from "./task.ts"
 
 export const terminateAndWait = (core: Core): Effect.Effect<void> =>
@@ -21,10 +22,11 @@ export const makePool = (core: Core, config: Config): Pool<any> => {
   // Bulk calls keep at most maxQueued tasks outstanding, so they alone never overflow the queue.
   const window = config.maxQueued
 
-  // The Promise face: straight onto the core, no fiber.
+  // The Promise face: straight onto the core, no fiber. A task's error comes
+  // back as the error it threw (Weft's TaskError in its `cause`).
   const run = (name: string, ...args: Array<unknown>): Promise<unknown> =>
     new Promise((resolve, reject) => {
-      core.submit(name, args, (ok, value) => (ok ? resolve(value) : reject(value)))
+      core.submit(name, args, (ok, value) => (ok ? resolve(value) : reject(asThrown(value))))
     })
 
   const submit = (name: string, ...args: Array<unknown>): Effect.Effect<any, SubmitError> =>

@@ -6,12 +6,12 @@
  *
  * @internal
  */
-import { Duration, Effect, type Scope } from "effect"
+import { Effect, type Scope } from "effect"
 import { existsSync } from "node:fs"
 import { availableParallelism } from "node:os"
 import { isAbsolute } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
-import { count, duration } from "@weft/primitives/validate"
+import { count, millis } from "@weft/primitives/validate"
 import { InvalidArgumentError, type PoolKind, WorkerCrashedError } from "../errors.ts"
 import type { Options, Pool } from "../Pool.ts"
 import { type Config, Core, type Timers } from "./core.ts"
@@ -23,6 +23,17 @@ export const make = (
   options: Options,
   kind: (options: any) => TransportKind
 ): Effect.Effect<Pool<any>, InvalidArgumentError | WorkerCrashedError, Scope.Scope> =>
+  Effect.map(makeCore(pool, options, kind), ({ config, core }) => makePool(core, config))
+
+/**
+ * `make` without the Effect API on top: the started core and its config (the
+ * piscina drop-in drives the core directly).
+ */
+export const makeCore = (
+  pool: PoolKind,
+  options: Options,
+  kind: (options: any) => TransportKind
+): Effect.Effect<{ readonly core: Core; readonly config: Config }, InvalidArgumentError | WorkerCrashedError, Scope.Scope> =>
   Effect.gen(function*() {
     const operation = `${pool}.make`
     const config = yield* validate(operation, options)
@@ -52,15 +63,16 @@ export const make = (
           operation,
           argument: "module",
           value: config.moduleUrl,
-          expected: `a module whose default export is defineWorker({ ... }) (${init})`
+          expected: `a module exporting defineWorker({ ... }) or task functions (${init})`
         })
       }
       return yield* new WorkerCrashedError({ pool, task: "(start-up)", workerId: 0, exitCode: null, signal: null, reason: startError })
     }
-    return makePool(core, config)
+    return { core, config }
   })
 
-const validate = (operation: string, options: Options): Effect.Effect<Config, InvalidArgumentError> =>
+/** Checks the options of a pool; the piscina drop-in calls it before it starts a core itself. */
+export const validate = (operation: string, options: Options): Effect.Effect<Config, InvalidArgumentError> =>
   Effect.suspend(() => {
     const bad = (argument: string, value: unknown, expected: string) =>
       Effect.fail(new InvalidArgumentError({ operation, argument, value, expected }))
@@ -79,17 +91,24 @@ const validate = (operation: string, options: Options): Effect.Effect<Config, In
       (options.maxTasksPerWorker === undefined ? undefined : count(operation, "maxTasksPerWorker", maxTasksPerWorker, 1))
     if (countError !== undefined) return Effect.fail(countError)
     if (minSize > size) return bad("minSize", minSize, `at most size (${size})`)
-    const millis = (name: string, value: unknown, min: "zero" | "positive") => {
-      if (value === undefined) return undefined
-      const checked = duration(operation, name, value, { min })
-      return checked instanceof InvalidArgumentError ? checked : Duration.toMillis(checked)
-    }
-    const idle = millis("idleTimeout", options.idleTimeout, "zero")
+    const optional = (name: string, value: unknown, min: "zero" | "positive") =>
+      value === undefined ? undefined : millis(operation, name, value, { min })
+    const idle = optional("idleTimeout", options.idleTimeout, "zero")
     if (idle instanceof InvalidArgumentError) return Effect.fail(idle)
-    const taskTimeout = millis("taskTimeout", options.taskTimeout, "positive")
+    const taskTimeout = optional("taskTimeout", options.taskTimeout, "positive")
     if (taskTimeout instanceof InvalidArgumentError) return Effect.fail(taskTimeout)
-    const abort = millis("abortTimeout", options.abortTimeout, "zero")
+    const abort = optional("abortTimeout", options.abortTimeout, "zero")
     if (abort instanceof InvalidArgumentError) return Effect.fail(abort)
+    const limits = (options as { readonly resourceLimits?: unknown }).resourceLimits
+    if (limits !== undefined) {
+      if (limits === null || typeof limits !== "object") return bad("resourceLimits", limits, "an object of limits in MB")
+      for (const [key, value] of Object.entries(limits)) {
+        if (!resourceLimitKeys.includes(key)) return bad("resourceLimits", key, `one of ${resourceLimitKeys.join(", ")}`)
+        if (value !== undefined && !(typeof value === "number" && value > 0 && Number.isFinite(value))) {
+          return bad(`resourceLimits.${key}`, value, "a positive number of MB")
+        }
+      }
+    }
     const ready = options.ready ?? "first"
     if (ready !== "first" && ready !== "all") return bad("ready", ready, "\"first\" or \"all\"")
     return Effect.succeed({
@@ -104,6 +123,8 @@ const validate = (operation: string, options: Options): Effect.Effect<Config, In
       ready
     })
   })
+
+const resourceLimitKeys = ["maxOldGenerationSizeMb", "maxYoungGenerationSizeMb", "codeRangeSizeMb", "stackSizeMb"]
 
 const toModuleUrl = (module: unknown): string | undefined => {
   if (module instanceof URL) return module.protocol === "file:" ? module.href : undefined

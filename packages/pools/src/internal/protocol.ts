@@ -4,6 +4,7 @@
  * makes tiny tasks cheap.
  *
  * main -> worker
+ *   [INIT, moduleUrl, claims]      (threads: first message; `workerData` stays the user's)
  *   [RUN, id, claim, name, args, id, claim, name, args, ...]
  *   [CANCEL, id]
  *   [GIVE_BACK, count]            (hand back up to `count` tasks not started)
@@ -22,6 +23,7 @@
 export const RUN = 0
 export const CANCEL = 1
 export const GIVE_BACK = 2
+export const INIT = 3
 
 /**
  * Work stealing between worker threads. Each thread worker gets a small

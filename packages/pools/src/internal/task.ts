@@ -29,6 +29,8 @@ export class Task {
   claim = -1
   /** The expected milliseconds it added to its worker's load when it was sent (see `cost.ts`). */
   load = 0
+  /** Its own run time in the worker, in milliseconds, once its result is in (-1 before, or if it did not run). */
+  runMillis = -1
   readonly id: number
   readonly name: string
   readonly args: Array<unknown>

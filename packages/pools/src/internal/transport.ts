@@ -16,6 +16,7 @@ import { problem as jsonProblem } from "@weft/primitives/json"
 import type { PoolKind } from "../errors.ts"
 import type { Options as ProcessOptions } from "../ProcessPool.ts"
 import type { Options as ThreadOptions } from "../ThreadPool.ts"
+import * as P from "./protocol.ts"
 
 export interface ExitInfo {
   readonly code: number | null
@@ -36,6 +37,14 @@ export interface Transport {
   readonly send: (message: Array<unknown>, transferList: Array<any> | undefined) => void
   /** Stops the worker now. The exit handler still runs once it is gone. */
   readonly kill: () => void
+  /**
+   * Told when the worker runs dry (`true`) or gets tasks again (`false`);
+   * the piscina drop-in unrefs idle threads there, so that an idle pool does
+   * not keep the process alive (a Weft pool lives in its `Scope` instead).
+   */
+  readonly idle?: ((idle: boolean) => void) | undefined
+  /** The worker object itself, for callers that list them (piscina's `threads`). */
+  readonly handle?: unknown
 }
 
 export interface TransportKind {
@@ -49,19 +58,22 @@ export interface TransportKind {
 
 const entryUrl = new URL(`./entry${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`, import.meta.url)
 
-export const threads = (options: ThreadOptions): TransportKind => ({
+export const threads = (options: ThreadOptions, behaviour: { readonly unrefIdle?: boolean } = {}): TransportKind => ({
   pool: "ThreadPool",
   claims: true,
   problem: undefined,
   spawn(moduleUrl, handlers, claims) {
     const worker = new Worker(entryUrl, {
-      workerData: { module: moduleUrl, claims },
+      workerData: options.workerData,
+      ...(options.argv !== undefined ? { argv: [...options.argv] } : {}),
       ...(options.resourceLimits !== undefined ? { resourceLimits: { ...options.resourceLimits } } : {}),
       ...(options.env !== undefined ? { env: { ...options.env } } : {}),
       ...(options.execArgv !== undefined ? { execArgv: [...options.execArgv] } : {})
     })
     let error: string | undefined
     let exited = false
+    // The module and claim words go in the first message, so workerData is the user's.
+    worker.postMessage([P.INIT, moduleUrl, claims])
     worker.on("message", handlers.message)
     worker.on("error", (e) => {
       error ??= e instanceof Error ? `${e.name}: ${e.message}` : String(e)
@@ -75,7 +87,9 @@ export const threads = (options: ThreadOptions): TransportKind => ({
       send: (message, transferList) => worker.postMessage(message, transferList as any),
       kill: () => {
         void worker.terminate().catch(() => {})
-      }
+      },
+      idle: behaviour.unrefIdle === true ? (idle) => (idle ? worker.unref() : worker.ref()) : undefined,
+      handle: worker
     }
   }
 })

@@ -10,10 +10,9 @@ import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { type InvalidArgumentError, SemaphoreOverflowError } from "../errors.ts"
 import type * as Semaphore from "../Semaphore.ts"
-import { count } from "../validate.ts"
 import { bindMethods } from "./bind.ts"
 import { guarded, type PermitSource } from "./guard.ts"
-import { permitRequest } from "./validate.ts"
+import { count, permitRequest } from "../validate.ts"
 
 /** What a semaphore needs from its counter. @internal */
 export interface SemaphoreCore extends PermitSource {

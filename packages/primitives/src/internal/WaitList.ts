@@ -33,6 +33,18 @@ export class WaitList<W extends Link<W>> {
     this.size++
   }
 
+  /** Inserts `waiter` (which must not be in a list) right after `after`, or first when `after` is `undefined`. */
+  insertAfter(after: W | undefined, waiter: W): void {
+    if (after === this.tail) return this.push(waiter)
+    const next = after === undefined ? this.head! : after.next!
+    waiter.prev = after
+    waiter.next = next
+    next.prev = waiter
+    if (after === undefined) this.head = waiter
+    else after.next = waiter
+    this.size++
+  }
+
   /** Removes and returns the longest-waiting waiter, if any. */
   shift(): W | undefined {
     const waiter = this.head

@@ -10,7 +10,11 @@
  * it, so no extra region is pushed). An `Effect.suspend` and a plain
  * `Effect.onExit` around the same logic cost about a fifth of the throughput.
  *
- * @internal
+ * `guardedBy(acquire, release)` is the same shape for holds that are
+ * effects, not permit counts: a manager's remote lock, a cluster lock. It is
+ * exported (`@weft/primitives/guard`) for the sibling packages.
+ *
+ * @module
  */
 import * as Effect from "effect/Effect"
 
@@ -35,3 +39,30 @@ export const guarded = (source: PermitSource, k: number) => {
         : Effect.flatMap(restore(source.wait(k)), () => Effect.onExitPrimitive(restore(effect), release, true))
     )
 }
+
+/**
+ * Runs `effect` holding what `acquire` took, and runs `release` however
+ * `effect` ends (success, failure, interruption). Interruption is possible
+ * only while `acquire` waits and inside `effect`, never between them, so a
+ * hold is never leaked; a failing `release` is ignored (the body's outcome
+ * stands).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { guardedBy } from "@weft/primitives/guard"
+ *
+ * declare const take: Effect.Effect<void>
+ * declare const give: Effect.Effect<void>
+ * const withHold = <A, E, R>(body: Effect.Effect<A, E, R>) => guardedBy(take, give, body)
+ * ```
+ */
+export const guardedBy = <A, E, R>(
+  acquire: Effect.Effect<unknown, any>,
+  release: Effect.Effect<unknown, any>,
+  effect: Effect.Effect<A, E, R>
+): Effect.Effect<A, E, R> =>
+  Effect.uninterruptibleMask((restore) => {
+    const done = Effect.ignore(release)
+    return Effect.flatMap(restore(acquire), () => Effect.onExitPrimitive(restore(effect), () => done, true))
+  }) as Effect.Effect<A, E, R>

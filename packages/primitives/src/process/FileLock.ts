@@ -67,8 +67,8 @@ import { FileLockCorruptError, FileLockError, InvalidArgumentError, NotHeldError
 import { bindMethods } from "../internal/bind.ts"
 import { Permits } from "../internal/Permits.ts"
 import type * as Lock from "../Lock.ts"
-import { within } from "../internal/validate.ts"
-import { duration } from "../validate.ts"
+import { within } from "../internal/within.ts"
+import { millis } from "../validate.ts"
 
 /**
  * Options of `FileLock.make`.
@@ -405,10 +405,8 @@ class FileLockImpl implements FileLock {
   })
 }
 
-const millis = (operation: string, argument: string, input: Duration.Input): number | InvalidArgumentError => {
-  const checked = duration(operation, argument, input, { min: "positive", finite: true })
-  return checked instanceof InvalidArgumentError ? checked : Duration.toMillis(checked)
-}
+const finiteMillis = (operation: string, argument: string, input: Duration.Input): number | InvalidArgumentError =>
+  millis(operation, argument, input, { min: "positive", finite: true })
 
 /**
  * A `FileLock` on the lock file at `path` (created on acquire, deleted on
@@ -429,9 +427,9 @@ export const make = (path: string, options: Options = {}): Effect.Effect<FileLoc
         new InvalidArgumentError({ operation: "FileLock.make", argument: "path", value: path, expected: "a non-empty file path" })
       )
     }
-    const stale = millis("FileLock.make", "stale", options.stale ?? "10 seconds")
+    const stale = finiteMillis("FileLock.make", "stale", options.stale ?? "10 seconds")
     if (typeof stale !== "number") return Effect.fail(stale)
-    const heartbeat = millis("FileLock.make", "heartbeat", options.heartbeat ?? stale / 4)
+    const heartbeat = finiteMillis("FileLock.make", "heartbeat", options.heartbeat ?? stale / 4)
     if (typeof heartbeat !== "number") return Effect.fail(heartbeat)
     return Effect.succeed<FileLock>(new FileLockImpl(path, stale, heartbeat, options.schedule ?? defaultSchedule))
   })

@@ -21,7 +21,7 @@ import type * as Scope from "effect/Scope"
 import { ManagerAuthError, ManagerClosedError, ManagerUnavailableError } from "../errors.ts"
 import { type Address, decodeError, describeAddress, readLines, type Reply, send, type ServerMessage } from "./protocol.ts"
 import { subscriptionOf, type Subscription } from "../PubSub.ts"
-import { compensation } from "./views.ts"
+import { kindOf } from "./kinds.ts"
 
 interface Pending {
   onReply: (reply: Reply) => void
@@ -162,7 +162,7 @@ export class Connection {
           if (!this.pending.has(r)) return done(Effect.void)
           pending.onLost = () => done(Effect.void)
           pending.onReply = (reply) => {
-            const undo = reply.x === "ok" ? compensation(kind, op, args, reply.v) : undefined
+            const undo = reply.x === "ok" ? kindOf(kind)?.compensate?.(op, args, reply.v) : undefined
             if (undo === undefined) {
               if (reply.x === "ok" && reply.k === 1) send(this.socket, { t: "ack", r })
               return done(Effect.void)

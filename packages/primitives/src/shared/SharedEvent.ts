@@ -46,7 +46,7 @@ import * as Effect from "effect/Effect"
 import type { InvalidArgumentError } from "../errors.ts"
 import type * as Event from "../Event.ts"
 import { bindMethods } from "../internal/bind.ts"
-import { within } from "../internal/validate.ts"
+import { within } from "../internal/within.ts"
 import { checkHandle, type Handle as AnyHandle, hold, Kind, unhold, waitOn } from "./internal/futex.ts"
 
 const FLAG = 1

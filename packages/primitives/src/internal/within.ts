@@ -1,7 +1,6 @@
 /**
- * Checks only the primitives need: a permit request against a semaphore's
- * bound, and the timed form of a wait. Counts and durations are checked by
- * the public `validate.ts`, which every package shares.
+ * The timed form of a wait (`acquireFor`, `waitFor`): the timeout checked,
+ * then a try, then the wait for at most that long.
  *
  * @internal
  */
@@ -9,31 +8,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { InvalidArgumentError } from "../errors.ts"
-import { count, isCount, timeout } from "../validate.ts"
-
-/**
- * A request for `k` permits of a semaphore named `name`: an integer >= 1, and
- * for a bounded semaphore at most its size (a larger request could never be
- * served).
- *
- * @internal
- */
-export const permitRequest = (
-  name: string,
-  operation: string,
-  k: unknown,
-  bound: number | undefined
-): InvalidArgumentError | undefined => {
-  if (bound !== undefined && isCount(k, 1) && k > bound) {
-    return new InvalidArgumentError({
-      operation: `${name}.${operation}`,
-      argument: "k",
-      value: k,
-      expected: `at most the semaphore's ${bound} permits`
-    })
-  }
-  return count(`${name}.${operation}`, "k", k, 1)
-}
+import { timeout } from "../validate.ts"
 
 /**
  * The timed form of a wait: checks the timeout first (a bad one fails even
