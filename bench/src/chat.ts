@@ -21,12 +21,19 @@
  *
  *   node bench/src/chat.ts [--quick] [--scenario s1,s2,idle] [--server net,cluster,weft]
  *        [--client-procs 2] [--weft-dir apps/chat-server] [--weft-runtime node|bun|deno]
+ *   node bench/src/chat.ts --scenario irc1,irc2 --server weft,ergo --ergo DIR
+ *
+ * The IRC scenarios (irc1: 1,000 clients in #bench, 10 senders x 20 msg/s; irc2: 20 x 100 msg/s)
+ * speak IRC to the weft chat's --irc-port and to Ergo (built from its source in DIR, which holds
+ * the `ergo` binary and its `default.yaml`; run with fakelag off, loopback only).
  *
  * Linux only (reads /proc). Every phase is bounded in time; servers and client
  * processes are stopped (SIGTERM, then SIGKILL to the whole tree) at the end.
  */
 import { fork, spawnSync, type ChildProcess } from "node:child_process"
 import * as fs from "node:fs"
+import * as net from "node:net"
+import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
@@ -39,7 +46,8 @@ const repo = path.resolve(here, "../..")
 
 const usage = `usage: node bench/src/chat.ts [--quick] [--scenario s1,s2,idle] [--server net,cluster,weft]
   [--client-procs N] [--weft-dir DIR] [--weft-runtime node|bun|deno] [--duration SECONDS] [--connections N]
-  [--rounds N] [--base-dir DIR (with --server ...,base: a second copy of the server, e.g. an older commit)]`
+  [--rounds N] [--base-dir DIR (with --server ...,base: a second copy of the server, e.g. an older commit)]
+  [--scenario irc1,irc2 --server weft,ergo --ergo DIR (Ergo built from its source in DIR)]`
 
 const { values: flags } = (() => {
   try {
@@ -51,6 +59,7 @@ const { values: flags } = (() => {
         "client-procs": { type: "string", default: "2" },
         "weft-dir": { type: "string", default: path.join(repo, "apps/chat-server") },
         "base-dir": { type: "string" },
+        ergo: { type: "string" },
         "weft-runtime": { type: "string", default: "node" },
         duration: { type: "string" },
         connections: { type: "string" },
@@ -80,8 +89,17 @@ const list = (raw: string, allowed: ReadonlyArray<string>, what: string): Array<
   return items
 }
 const quick = flags.quick
-const scenarios = list(flags.scenario, ["s1", "s2", "idle"], "scenario")
-const servers = list(flags.server, ["net", "cluster", "weft", "base"], "server")
+const scenarios = list(flags.scenario, ["s1", "s2", "idle", "irc1", "irc2"], "scenario")
+const servers = list(flags.server, ["net", "cluster", "weft", "base", "ergo"], "server")
+const ergoDir = flags.ergo === undefined ? undefined : path.resolve(flags.ergo)
+if (servers.includes("ergo") !== (ergoDir !== undefined)) {
+  console.error(`--server ergo and --ergo DIR go together\n${usage}`)
+  process.exit(2)
+}
+if (scenarios.some((n) => n.startsWith("irc")) && scenarios.some((n) => !n.startsWith("irc"))) {
+  console.error(`the IRC scenarios (irc1, irc2) run apart from the others\n${usage}`)
+  process.exit(2)
+}
 const clientProcs = Math.max(1, Number(flags["client-procs"]))
 const weftDir = path.resolve(flags["weft-dir"])
 /** `--server ...,base`: another copy of the server (e.g. an older commit) measured in the same run. */
@@ -118,6 +136,13 @@ const scenarioOf = (name: string): Scenario => {
     case "s2": {
       const windowMs = secs(10, 3)
       return { name, clients: 1_000, senders: 10, rate: 20, count: (20 * windowMs) / 1000, windowMs, drainMs: quick ? 5_000 : 15_000, settleMs: 5_000 }
+    }
+    case "irc1":
+    case "irc2": {
+      // 1,000 joins: a server that tells every member of each one sends half a million JOIN lines first.
+      const windowMs = secs(10, 3)
+      const [senders, rate] = name === "irc1" ? [10, 20] : [20, 100]
+      return { name, clients: 1_000, senders, rate, count: (rate * windowMs) / 1000, windowMs, drainMs: quick ? 5_000 : 15_000, settleMs: 30_000 }
     }
     default:
       return {
@@ -190,10 +215,53 @@ const serverCommand = (name: string): { label: string; argv: Array<string>; cwd:
   }
 }
 
-/** Starts a server with its open-file limit raised to the hard limit (a shell `ulimit -n` before exec). */
-const launch = (name: string): Promise<Server> => {
+/** Starts a server with its open-file limit raised to the hard limit (a shell `ulimit -n` before exec); `irc`: on its IRC port. */
+const launch = (name: string, irc: boolean): Promise<Server> => {
+  if (name === "ergo") return launchErgo()
   const { label, argv, cwd } = serverCommand(name)
-  return startServer(label, "/bin/sh", ["-c", `ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"`, "sh", ...argv], { cwd })
+  const portPattern = irc ? /irc: irc 127\.0\.0\.1:(\d+)/ : undefined
+  return startServer(label, "/bin/sh", ["-c", `ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"`, "sh", ...argv], { cwd, portPattern })
+}
+
+/** A free loopback port (asked of the kernel, then released for the server to take). */
+const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const probe = net.createServer()
+    probe.once("error", reject)
+    probe.listen(0, "127.0.0.1", () => {
+      const port = (probe.address() as net.AddressInfo).port
+      probe.close(() => resolve(port))
+    })
+  })
+
+/**
+ * Ergo from `--ergo DIR`, on its own default configuration with: one plaintext listener on
+ * 127.0.0.1 (no TLS, no IPv6), fakelag off, the datastore in a fresh temporary directory.
+ */
+const launchErgo = async (): Promise<Server> => {
+  const port = await freePort()
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-ergo-"))
+  let conf = fs.readFileSync(path.join(ergoDir!, "default.yaml"), "utf8")
+  const edits: Array<[RegExp | string, string]> = [
+    ['"127.0.0.1:6667":', `"127.0.0.1:${port}":`],
+    [/\n\s+"\[::1\]:6667":[^\n]*/, ""],
+    [/\n {8}":6697":\n(?:(?: {12}[^\n]*|\s*)\n)*? {12}proxy: false/, ""],
+    [/(\nfakelag:\n(?:[^\n]*\n)*? {4}enabled:) true/, "$1 false"],
+    ["path: ircd.db", `path: ${dir}/ircd.db`],
+    ['lock-file: "ircd.lock"', `lock-file: "${dir}/ircd.lock"`]
+  ]
+  for (const [from, to] of edits) {
+    const next = conf.replace(from, to)
+    if (next === conf) throw new Error(`ergo's default.yaml changed: no ${String(from)} to edit`)
+    conf = next
+  }
+  const file = path.join(dir, "ircd.yaml")
+  fs.writeFileSync(file, conf)
+  const server = await startServer("ergo 2.11.1, fakelag off", "/bin/sh", ["-c", `ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"`, "sh", path.join(ergoDir!, "ergo"), "run", "--conf", file], {
+    cwd: ergoDir,
+    portPattern: /now listening on 127\.0\.0\.1:(\d+)/
+  })
+  return { ...server, stop: () => server.stop().finally(() => fs.rmSync(dir, { recursive: true, force: true })) }
 }
 
 // ---------------------------------------------------------------------------
@@ -318,7 +386,8 @@ process.on("SIGINT", interrupted)
 process.on("SIGTERM", interrupted)
 
 const measure = async (scenario: Scenario, name: string): Promise<Result> => {
-  const server = await launch(name)
+  const irc = scenario.name.startsWith("irc")
+  const server = await launch(name, irc)
   const procs: Array<ClientProc> = []
   let stopped: Promise<void> | undefined
   const cleanup = () =>
@@ -347,7 +416,8 @@ const measure = async (scenario: Scenario, name: string): Promise<Result> => {
         clients: ids,
         senderOf: ids.map((i) => senderAt.get(i) ?? -1),
         senders: scenario.senders,
-        concurrency: 32
+        concurrency: 32,
+        irc
       }, "connected")
     }))
     const connectMs = performance.now() - connectStart
@@ -486,9 +556,9 @@ const lost = (r: Result) => r.lost
 const rate = (r: Result, s: Scenario) => r.inWindow / (s.windowMs / 1000)
 
 const loadTable = (s: Scenario, results: ReadonlyArray<Result>): string => {
-  const cluster = results.find((r) => r.server === "cluster")
+  const cluster = results.find((r) => r.server === (s.name.startsWith("irc") ? "ergo" : "cluster"))
   const head = [
-    "server", "procs", "sent", "offered deliveries/s", "delivered in window/s", "vs cluster anchor",
+    "server", "procs", "sent", "offered deliveries/s", "delivered in window/s", s.name.startsWith("irc") ? "vs Ergo" : "vs cluster anchor",
     "queued at window end", "delivered after drain", "lost after drain", "drain s", "p50 ms", "p99 ms", "out of order",
     "server CPU", "generator CPU (busiest proc)", "RSS rest", "RSS peak"
   ]
@@ -522,7 +592,9 @@ const idleTable = (s: Scenario, results: ReadonlyArray<Result>): string => {
 
 const verdict = (ok: boolean) => (ok ? "met" : "**not met**")
 
+let ergoResult: Result | undefined
 const targets = (s: Scenario, results: ReadonlyArray<Result>): Array<string> => {
+  ergoResult = results.find((r) => r.server === "ergo")
   const weft = results.find((r) => r.server === "weft")
   const cluster = results.find((r) => r.server === "cluster")
   const anchors = results.filter((r) => r.server === "net" || r.server === "cluster")
@@ -538,6 +610,17 @@ const targets = (s: Scenario, results: ReadonlyArray<Result>): Array<string> => 
 
 const targetsOf = (s: Scenario, weft: Result, cluster: Result | undefined, anchors: ReadonlyArray<Result>): Array<string> => {
   switch (s.name) {
+    case "irc1":
+    case "irc2": {
+      const ergo = ergoResult
+      if (ergo === undefined) return ["- Ergo targets: no Ergo in this run"]
+      const need = s.name === "irc1" ? 1 : 3
+      return [
+        `- target delivered in window >= ${need}x Ergo${s.name === "irc1" ? " with p99 <= 200 ms" : ""}: ${ratio(rate(weft, s), rate(ergo, s))}, p99 ${ms(weft.p99)} ms (Ergo ${ms(ergo.p99)} ms) — ${
+          verdict(rate(weft, s) >= need * rate(ergo, s) && (s.name !== "irc1" || weft.p99 <= 200))
+        }`
+      ]
+    }
     case "s1": {
       const best = Math.min(...anchors.map((a) => a.p99))
       return [

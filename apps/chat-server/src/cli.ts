@@ -11,6 +11,8 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Parent from "@weft/app/Parent"
+import { SERVER } from "./irc.ts"
+import { hashPassword, parseOpers } from "./oper.ts"
 import { runPrimary } from "./primary.ts"
 import { DEFAULT_MAX_LINE } from "./protocol.ts"
 
@@ -28,7 +30,10 @@ export const usage = `usage: [--host 127.0.0.1] [--public-host NAME] [--port 0] 
   --quiet-above  rooms bigger than this get no join/part/quit/rename notices (default 50)
   --flood-burst  lines a client may send at once before pacing starts (default 200)
   --flood-rate   lines per second processed past the burst (default 200)
-  --idle         seconds of silence before an IRC client is pinged, and then dropped (default 120)`
+  --idle         seconds of silence before an IRC client is pinged, and then dropped (default 120)
+  --server-name  the IRC server's name in every server line (default weft.chat)
+  --oper         NAME:HASH, a server operator for IRC's OPER (repeatable; HASH from: node src/main.ts hash-password)
+  --password     a password every IRC client must give with PASS (default: none)`
 
 class UsageError extends Error {}
 
@@ -40,6 +45,7 @@ class UsageError extends Error {}
  * main(["--port", "0", "--irc-port", "0", "--workers", "2"])
  */
 export const main = (argv: ReadonlyArray<string>): void => {
+  if (argv[0] === "hash-password") return hashFromStdin()
   const options = (() => {
     try {
       return parseArgs({
@@ -55,7 +61,10 @@ export const main = (argv: ReadonlyArray<string>): void => {
           "quiet-above": { type: "string" },
           "flood-burst": { type: "string" },
           "flood-rate": { type: "string" },
-          idle: { type: "string" }
+          idle: { type: "string" },
+          "server-name": { type: "string" },
+          oper: { type: "string", multiple: true },
+          password: { type: "string" }
         },
         strict: true,
         allowPositionals: false
@@ -66,7 +75,7 @@ export const main = (argv: ReadonlyArray<string>): void => {
     }
   })()
 
-  const int = (name: keyof typeof options, fallback: number, min: number, max: number): number => {
+  const int = (name: Exclude<keyof typeof options, "oper">, fallback: number, min: number, max: number): number => {
     const raw = options[name]
     if (raw === undefined) return fallback
     const value = Number(raw)
@@ -81,6 +90,14 @@ export const main = (argv: ReadonlyArray<string>): void => {
     if (host instanceof Host.HostError) return yield* Effect.fail(new UsageError(host.message))
     const publicHost = options["public-host"] === undefined ? undefined : Host.parsePublic(options["public-host"])
     if (publicHost instanceof Host.HostError) return yield* Effect.fail(new UsageError(publicHost.message))
+    const serverName = options["server-name"] ?? SERVER
+    if (!/^[A-Za-z0-9][A-Za-z0-9.-]{0,62}$/.test(serverName)) {
+      return yield* Effect.fail(new UsageError(`--server-name must be a host name (letters, digits, . and -), got ${JSON.stringify(serverName)}`))
+    }
+    const opers = yield* Effect.try({ try: () => parseOpers(options.oper ?? []), catch: (e) => new UsageError((e as Error).message) })
+    if (options.password !== undefined && !/^[\x21-\x7e]{1,64}$/.test(options.password)) {
+      return yield* Effect.fail(new UsageError("--password must be 1-64 printable characters without spaces"))
+    }
     const workers = int("workers", Math.min(4, Math.max(1, os.availableParallelism())), 1, 64)
     const { port, ircPort, httpPort } = yield* runPrimary({
       host,
@@ -94,6 +111,9 @@ export const main = (argv: ReadonlyArray<string>): void => {
       floodBurst: int("flood-burst", 200, 1, 1_000_000),
       floodRate: int("flood-rate", 200, 1, 1_000_000),
       idleMs: int("idle", 120, 0.1, 86_400) * 1000,
+      serverName,
+      opers: [...opers],
+      password: options.password,
       log: (line) => console.log(line)
     })
     // Where users reach it: a wildcard bind is named by this machine's host name, or --public-host.
@@ -128,5 +148,21 @@ export const main = (argv: ReadonlyArray<string>): void => {
     if (error instanceof UsageError) console.error(`${error.message}\n${usage}`)
     else console.error(error instanceof Error ? error.message : String(error))
     process.exit(error instanceof UsageError ? 2 : 1)
+  })
+}
+
+/** `hash-password`: reads a password on stdin (not the command line, which others can see) and prints its hash for `--oper`. */
+const hashFromStdin = (): void => {
+  let input = ""
+  process.stdin.setEncoding("utf8")
+  process.stdin.on("data", (chunk: string) => void (input += chunk))
+  process.stdin.on("end", () => {
+    const password = input.replace(/\r?\n$/, "")
+    if (password === "") {
+      console.error("hash-password: give the password on stdin, e.g. echo secret | node src/main.ts hash-password")
+      process.exit(2)
+    }
+    console.log(hashPassword(password))
+    process.exit(0)
   })
 }

@@ -47,7 +47,7 @@ export interface Handler {
   readonly echo: boolean
   start(session: Session): void
   line(session: Session, text: string): void
-  malformed(session: Session, reason: string, tooLong: boolean): void
+  malformed(session: Session, reason: string, tooLong: boolean, lossy: string | undefined): void
   reply(session: Session, r: Reply): void
   /** The lines for an event, or undefined when this connection should not see it. */
   event(session: Session, e: Event): string | undefined
@@ -113,7 +113,30 @@ export class Session {
   // IRC registration.
   wantNick: string | undefined
   user: string | undefined
+  real: string | undefined
+  /** IRC: the password given with PASS; CAP negotiation under way (registration waits for CAP END). */
+  pass: string | undefined
+  negotiating = false
+  /** The one capability offered (a flag, not a set: 10,000 idle connections count every byte). */
+  multiPrefix = false
+  /** IRC: the WHOX fields and token of the WHO in flight. */
+  whox: { readonly fields: string; readonly token: string } | undefined
   awaiting = false
+  /** Lines wait while a slow check runs (an operator's password): `Hub.resume` lets them go. */
+  paused = false
+  // Per-connection order: a line answered here (PING, a 461) must not overtake the registry's
+  // answers to this connection's earlier lines. `sent` counts commands sent to the registry, `synced`
+  // is the last count it has answered all of; while they differ, local answers are `held` and sent
+  // round through the registry (an `echo`), which returns them behind everything sent before.
+  sent = 0
+  synced = 0
+  /** Inside the handler of one of this connection's lines. */
+  local = false
+  held: Array<string> | undefined
+  /** `sent` when registration was asked for: its answer settles everything up to there. */
+  opened = -1
+  /** Close once the held answers are out (QUIT before registration). */
+  quitting = false
 
   constructor(hub: Hub, id: number, proto: Proto, handler: Handler, transport: Transport, burst: number) {
     this.hub = hub
@@ -126,14 +149,25 @@ export class Session {
     this.stamp = this.heard = Date.now()
   }
 
-  /** Writes one line (no line ending) to this connection. */
+  /** Writes one line (no line ending) to this connection, after the answers to its earlier lines. */
   say(line: string): void {
-    this.hub.write(this, encode(line + this.handler.eol))
+    if (this.local && this.sent !== this.synced) (this.held ??= []).push(line)
+    else this.hub.write(this, encode(line + this.handler.eol))
   }
 
-  /** Sends a command for this connection to the registry. */
+  /** Sends a command for this connection to the registry (after the local answers held before it). */
   send(message: FromHub): void {
+    if (this.held !== undefined) this.release()
+    if (message.t === "cmd" || message.t === "open") this.sent++
+    if (message.t === "open") this.opened = this.sent
     this.hub.options.send(message)
+  }
+
+  /** Sends the held local answers round through the registry, to come back in their place. */
+  release(): void {
+    const lines = this.held!
+    this.held = undefined
+    this.hub.options.send({ t: "cmd", c: this.id, cmd: { c: "echo", seq: ++this.sent, lines } })
   }
 }
 
@@ -347,8 +381,16 @@ export class Hub {
   }
 
   private reply(session: Session, r: Reply): void {
+    if (r.r === "echo") {
+      if (r.seq === session.sent) session.synced = r.seq
+      for (const line of r.lines) this.write(session, encode(line + session.handler.eol))
+      if (session.quitting && session.synced === session.sent) this.finish(session)
+      return
+    }
+    if ((r.r === "welcome" || r.r === "refused") && session.opened === session.sent) session.synced = session.sent
     session.handler.reply(session, r)
-    if (r.r === "welcome") this.drain(session)
+    // Registration settled: the lines that came after it are handled now.
+    if (r.r === "welcome" || r.r === "refused") this.drain(session)
   }
 
   // ---- input and flood control
@@ -378,9 +420,12 @@ export class Hub {
     }
   }
 
-  /** Plain and web connections wait for their nick before their lines count; IRC registers with lines. */
+  /**
+   * Plain and web connections wait for their nick before their lines count; IRC registers with
+   * lines, and the lines after NICK/USER wait until the registry has answered them.
+   */
   private ready(session: Session): boolean {
-    return session.registered || session.proto === "irc"
+    return !session.paused && (session.registered || (session.proto === "irc" && !session.awaiting))
   }
 
   private take(session: Session): boolean {
@@ -402,6 +447,12 @@ export class Hub {
     }, wait)
   }
 
+  /** Lets a paused connection's lines go on. */
+  resume(session: Session): void {
+    session.paused = false
+    this.drain(session)
+  }
+
   private drain(session: Session): void {
     while (session.queue !== undefined && !session.closed && this.ready(session)) {
       if (!this.take(session)) return this.schedule(session)
@@ -417,12 +468,16 @@ export class Hub {
 
   private process(session: Session, frame: Frame): void {
     this.messagesIn++
+    session.local = true
     try {
-      if (frame._tag === "Malformed") session.handler.malformed(session, frame.reason, frame.reason.startsWith("line too long"))
+      if (frame._tag === "Malformed") session.handler.malformed(session, frame.reason, frame.reason.startsWith("line too long"), frame.lossy)
       else session.handler.line(session, frame.text)
     } catch (error) {
       // A bug in a handler must cost one line, not the worker.
       session.say(`! error: internal error: ${error instanceof Error ? error.message : String(error)}`)
+    } finally {
+      session.local = false
+      if (session.held !== undefined) session.release()
     }
   }
 

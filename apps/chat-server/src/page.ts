@@ -30,6 +30,8 @@ aside ul{list-style:none;margin:0 0 .8rem;padding:0}
 aside li{padding:.2rem .4rem;border-radius:4px;cursor:pointer;display:flex;justify-content:space-between}
 aside li:hover{background:#eef1f6}
 aside li.current{background:#dfe9ff;font-weight:600}
+aside li.op{font-weight:600}
+aside button.kick{margin-left:.4rem;font-size:.75rem;padding:0 .3rem;cursor:pointer}
 aside li .count{color:#5b6578;font-size:.85rem}
 aside form{display:flex;gap:.3rem}
 .chat{display:flex;flex-direction:column;min-height:0}
@@ -93,12 +95,24 @@ export const script = `
   }
   const renderWho = () => {
     $("whoTitle").textContent = current ? "In " + current : "Who"
-    whoEl.replaceChildren(...who.map((n) => {
+    // Entries carry their prefix: @ an operator of the room, + a voice.
+    const amOp = who.includes("@" + me) || who.includes("@+" + me)
+    whoEl.replaceChildren(...who.map((entry) => {
+      const prefix = /^[@+]*/.exec(entry)[0], n = entry.slice(prefix.length)
       const li = document.createElement("li")
-      li.textContent = n === me ? n + " (you)" : n
+      const name = document.createElement("span")
+      name.textContent = prefix + (n === me ? n + " (you)" : n)
+      li.append(name)
       li.dataset.nick = n
+      if (prefix.includes("@")) li.className = "op"
       li.title = "private message"
       li.onclick = () => { $("line").value = "/msg " + n + " "; $("line").focus() }
+      if (amOp && n !== me) {
+        const kick = document.createElement("button")
+        kick.type = "button"; kick.className = "kick"; kick.textContent = "kick"; kick.title = "put " + n + " out of " + current
+        kick.onclick = (e) => { e.stopPropagation(); send("/kick " + n) }
+        li.append(kick)
+      }
       return li
     }))
   }
@@ -142,7 +156,8 @@ export const script = `
     if ((m = /^\\* you left \\S+; (?:your current room is (\\S+)|you are in no room now)$/.exec(line))) { current = m[1] || ""; setTopic(""); who = []; renderWho(); refresh() }
     if ((m = /^\\* topic of (\\S+): (.*)$/.exec(line)) || (m = /^\\* \\S+ set the topic of (\\S+): (.*)$/.exec(line))) { if (m[1].toLowerCase() === current.toLowerCase()) setTopic(m[2]) }
     if ((m = /^\\* (\\S+) has no topic$/.exec(line)) && m[1].toLowerCase() === current.toLowerCase()) setTopic("")
-    if (/^\\* \\S+ (joined|left|quit|is now) /.test(line) || /^\\* \\S+ (left|quit)/.test(line)) refresh()
+    if ((m = /^\\* you were kicked from \\S+ by \\S+ \\(.*\\); (?:your current room is (\\S+)|you are in no room now)$/.exec(line))) { current = m[1] || ""; setTopic(""); who = []; renderWho(); refresh() }
+    if (/^\\* \\S+ (joined|left|quit|is now|kicked|set mode) /.test(line) || /^\\* \\S+ (left|quit)/.test(line)) refresh()
   }
   const connect = () => {
     ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws")

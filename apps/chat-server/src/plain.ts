@@ -29,6 +29,7 @@ const wrap = (head: string, words: ReadonlyArray<string>, width = 400): Array<st
 export const renderEvent = (e: Event): string => {
   switch (e.e) {
     case "msg":
+      if (e.status !== undefined) return `[${e.status}${e.room}] ${e.nick}: ${e.text}`
       return e.kind === "me" ? `* ${e.nick} ${e.text}` : e.kind === "notice" ? `[${e.room}] -${e.nick}- ${e.text}` : `[${e.room}] ${e.nick}: ${e.text}`
     case "join":
       return `* ${e.nick} joined ${e.room}`
@@ -42,6 +43,14 @@ export const renderEvent = (e: Event): string => {
       return `* ${e.nick} ${e.reason}`
     case "pm":
       return `[pm] ${e.from}: ${e.text}`
+    case "kick":
+      return `* ${e.nick} kicked ${e.target} from ${e.room} (${e.reason})`
+    case "mode":
+      return `* ${e.nick} set mode ${e.modes} on ${e.room}`
+    case "invite":
+      return `* ${e.from} invites you to ${e.room}: /join ${e.room}`
+    case "wallops":
+      return `* wallops from ${e.from}: ${e.text}`
   }
 }
 
@@ -96,6 +105,16 @@ export const make = (maxLine: number): Handler => ({
         return
       case "Quit":
         return session.send({ t: "cmd", c, cmd: { c: "quit", reason: cmd.reason } })
+      case "Kick":
+        return session.send({ t: "cmd", c, cmd: { c: "kick", room: cmd.room, nick: cmd.nick, reason: cmd.reason } })
+      case "Invite":
+        return session.send({ t: "cmd", c, cmd: { c: "invite", nick: cmd.nick, room: cmd.room } })
+      case "Mode":
+        return session.send({ t: "cmd", c, cmd: { c: "mode", room: cmd.room, modes: cmd.modes, args: cmd.args } })
+      case "Away":
+        return session.send({ t: "cmd", c, cmd: { c: "away", text: cmd.text } })
+      case "Whois":
+        return session.send({ t: "cmd", c, cmd: { c: "whois", nick: cmd.nick } })
     }
   },
   malformed(session, reason) {
@@ -138,6 +157,21 @@ export const make = (maxLine: number): Handler => ({
         if (!r.exists) return session.say(`! error: there is no room ${r.room}`)
         for (const line of wrap(`* in ${r.room} (${r.nicks.length}):`, r.nicks)) session.say(line)
         return
+      case "whomask":
+        return session.say(`* ${r.users.map((u) => u.nick).join(" ")}`)
+      case "info":
+        for (const line of r.lines) if (line.plain !== undefined) session.say(`* ${line.plain}`)
+        return
+      case "kicked": {
+        hub.parted(session, r.room.toLowerCase())
+        session.current = r.current?.toLowerCase()
+        return session.say(`* you were kicked from ${r.room} by ${r.by} (${r.reason}); ${r.current === undefined ? "you are in no room now" : `your current room is ${r.current}`}`)
+      }
+      case "killed":
+        session.say(`* you were disconnected by ${r.by}: ${r.reason}`)
+        return hub.finish(session)
+      case "umode":
+        return session.say(`* your modes: ${r.modes}`)
       case "rooms":
         session.say(`* rooms (${r.rooms.length}):`)
         for (const room of r.rooms) session.say(`*   ${room.room} (${room.members})${room.topic === "" ? "" : `: ${room.topic}`}`)

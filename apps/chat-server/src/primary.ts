@@ -42,6 +42,10 @@ export interface PrimaryOptions {
   readonly floodBurst: number
   readonly floodRate: number
   readonly idleMs: number
+  /** IRC: the server's name; operators (name, scrypt hash); the connection password. */
+  readonly serverName?: string | undefined
+  readonly opers?: ReadonlyArray<readonly [string, string]> | undefined
+  readonly password?: string | undefined
   readonly log: (line: string) => void
 }
 
@@ -85,10 +89,12 @@ export const runPrimary = (options: PrimaryOptions): Effect.Effect<Running, Erro
       floodRate: options.floodRate,
       idleMs: options.idleMs,
       maxBacklog: MAX_BACKLOG,
+      serverName: options.serverName,
       toRegistry: (message) => fromHub(Web.ENDPOINT, message)
     })
     const registry = new Registry({
       quietAbove: options.quietAbove,
+      serverName: options.serverName,
       deliver: (endpoints: ReadonlyArray<number>, message: ToHub) => {
         // Serialized once, however many workers it goes to.
         let line: string | undefined
@@ -110,7 +116,7 @@ export const runPrimary = (options: PrimaryOptions): Effect.Effect<Running, Erro
     function fromHub(endpoint: number, message: FromHub) {
       switch (message.t) {
         case "open":
-          return registry.open(endpoint, message.c, message.proto, message.nick)
+          return registry.open(endpoint, message.c, message.proto, message.nick, message.user, message.real)
         case "cmd":
           return registry.command(endpoint, message.c, message.cmd)
         case "close":
@@ -174,7 +180,10 @@ export const runPrimary = (options: PrimaryOptions): Effect.Effect<Running, Erro
           token,
           floodBurst: options.floodBurst,
           floodRate: options.floodRate,
-          idleMs: options.idleMs
+          idleMs: options.idleMs,
+          serverName: options.serverName,
+          opers: options.opers,
+          password: options.password
         })
       },
       log: options.log,

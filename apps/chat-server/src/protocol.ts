@@ -24,9 +24,11 @@ export const DEFAULT_MAX_LINE = 4096
 /** One line off the wire: its text, or why it was refused. */
 export type Frame =
   | { readonly _tag: "Line"; readonly text: string }
-  | { readonly _tag: "Malformed"; readonly reason: string }
+  /** `lossy`: a line that is not UTF-8, decoded with replacement characters (IRC takes a USER line so). */
+  | { readonly _tag: "Malformed"; readonly reason: string; readonly lossy?: string }
 
 const decoder = new TextDecoder("utf-8", { fatal: true })
+const lossyDecoder = new TextDecoder("utf-8")
 // Control characters other than tab would corrupt other clients' terminals.
 // eslint-disable-next-line no-control-regex
 const controlChars = /[\u0000-\u0008\u000a-\u001f\u007f]/
@@ -37,7 +39,7 @@ const decode = (bytes: Uint8Array, allowControls: boolean): Frame => {
   try {
     text = decoder.decode(body)
   } catch {
-    return { _tag: "Malformed", reason: "malformed line: not valid UTF-8" }
+    return { _tag: "Malformed", reason: "malformed line: not valid UTF-8", lossy: lossyDecoder.decode(body) }
   }
   if (!allowControls && controlChars.test(text)) return { _tag: "Malformed", reason: "malformed line: control characters are not allowed" }
   return { _tag: "Line", text }
@@ -121,6 +123,13 @@ export type Command =
   | { readonly _tag: "Topic"; readonly text: string | undefined }
   | { readonly _tag: "Help" }
   | { readonly _tag: "Quit"; readonly reason: string | undefined }
+  /** `/kick NICK [reason]` in the current room. */
+  | { readonly _tag: "Kick"; readonly room: string | undefined; readonly nick: string; readonly reason: string | undefined }
+  | { readonly _tag: "Invite"; readonly nick: string; readonly room: string | undefined }
+  /** `/mode [ROOM] [+-modes args]`, and `/op` `/deop` `/voice` `/devoice` `/ban` `/unban` as modes. */
+  | { readonly _tag: "Mode"; readonly room: string | undefined; readonly modes: string | undefined; readonly args: ReadonlyArray<string> }
+  | { readonly _tag: "Away"; readonly text: string | undefined }
+  | { readonly _tag: "Whois"; readonly nick: string }
   | { readonly _tag: "Empty" }
   | { readonly _tag: "Invalid"; readonly reason: string }
 
@@ -128,6 +137,25 @@ export type Command =
 export const NICK = /^[A-Za-z_][A-Za-z0-9_-]{0,23}$/
 /** A room: 1-24 letters, digits, `_` or `-`; IRC clients see it as `#room`. */
 export const ROOM = /^[A-Za-z0-9_-]{1,24}$/
+/**
+ * Lengths and counts the server holds everyone to (IRC's ISUPPORT advertises them): longer topics,
+ * kick reasons and away messages are cut to these; more modes in one MODE than `modes` are ignored.
+ *
+ * @example `TOPICLEN=${LIMITS.topic}`
+ */
+export const LIMITS = {
+  nick: 24,
+  room: 24,
+  topic: 390,
+  kick: 255,
+  away: 200,
+  key: 23,
+  /** Rooms one user may be in. */
+  rooms: 50,
+  modes: 20,
+  bans: 100
+} as const
+
 /** The nick rule in words, for error messages. */
 export const NICK_RULE = "a letter or _, then up to 23 letters, digits, _ or -"
 /** The room rule in words, for error messages. */
@@ -149,12 +177,28 @@ export const HELP: ReadonlyArray<string> = [
   "*   /rooms            the rooms and how many are in each",
   "*   /topic [text]     show or set the current room's topic",
   "*   /nick NAME        change your nick",
+  "*   /away [text]      mark yourself away (no text: back)",
+  "*   /whois NICK       who NICK is, where, and whether away",
+  "* room operators (@, the room's maker first) can:",
+  "*   /kick NICK [why]  put NICK out of the current room",
+  "*   /ban NICK|MASK    keep NICK (or nick!user@host MASK) out; /unban to lift it; /ban alone lists",
+  "*   /invite NICK [ROOM]  let NICK in past +i, +k, +l and bans",
+  "*   /op NICK, /deop NICK, /voice NICK, /devoice NICK",
+  "*   /mode [ROOM] [+-modes args]  show or change modes: o v b k l i m n s t (e.g. /mode +m)",
   "*   /quit [reason]    leave",
   "*   /help             this list",
   "*   anything else is a message to your current room; //text sends /text"
 ]
 
 const USAGE: Record<string, string> = {
+  "/kick": "/kick NICK [reason]",
+  "/invite": "/invite NICK [ROOM]",
+  "/whois": "/whois NICK",
+  "/op": "/op NICK",
+  "/deop": "/deop NICK",
+  "/voice": "/voice NICK",
+  "/devoice": "/devoice NICK",
+  "/unban": "/unban NICK|MASK",
   "/join": "/join ROOM",
   "/msg": "/msg NICK text",
   "/me": "/me text",
@@ -207,6 +251,45 @@ export const parse = (line: string): Command => {
       return { _tag: "Topic", text: rest === "" ? undefined : rest }
     case "/help":
       return { _tag: "Help" }
+    case "/away":
+      return { _tag: "Away", text: rest === "" ? undefined : rest }
+    case "/whois":
+    case "/kick":
+    case "/invite":
+    case "/op":
+    case "/deop":
+    case "/voice":
+    case "/devoice":
+    case "/ban":
+    case "/unban": {
+      if (words.length === 0) return command === "/ban" ? { _tag: "Mode", room: undefined, modes: "+b", args: [] } : missing()
+      const nick = words[0]!
+      const isMask = (command === "/ban" || command === "/unban") && /[!@*?]/.test(nick)
+      if (!isMask && !isNick(nick)) return { _tag: "Invalid", reason: `bad nick ${JSON.stringify(nick)}: a nick is ${NICK_RULE}` }
+      if (command === "/whois") return { _tag: "Whois", nick }
+      if (command === "/kick") {
+        const reason = rest.slice(nick.length).trim()
+        return { _tag: "Kick", room: undefined, nick, reason: reason === "" ? undefined : reason }
+      }
+      if (command === "/invite") {
+        const room = words[1] === undefined ? undefined : roomArg(words[1])
+        if (room !== undefined && !isRoom(room)) return { _tag: "Invalid", reason: `bad room ${JSON.stringify(words[1])}: a room is ${ROOM_RULE}` }
+        return { _tag: "Invite", nick, room }
+      }
+      const modes = { "/op": "+o", "/deop": "-o", "/voice": "+v", "/devoice": "-v", "/ban": "+b", "/unban": "-b" }[command]
+      return { _tag: "Mode", room: undefined, modes, args: [nick] }
+    }
+    case "/mode": {
+      // `/mode`, `/mode den`, `/mode +m`, `/mode den +l 5`
+      let i = 0
+      let room: string | undefined
+      if (words[0] !== undefined && !/^[+-]/.test(words[0])) {
+        room = roomArg(words[0])
+        if (!isRoom(room)) return { _tag: "Invalid", reason: `bad room ${JSON.stringify(words[0])}: a room is ${ROOM_RULE}` }
+        i = 1
+      }
+      return { _tag: "Mode", room, modes: words[i], args: words.slice(i + 1) }
+    }
     case "/quit":
       return { _tag: "Quit", reason: rest === "" ? undefined : rest }
     default:

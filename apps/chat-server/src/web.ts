@@ -27,6 +27,7 @@ export interface WebOptions {
   readonly floodRate: number
   readonly idleMs: number
   readonly maxBacklog: number
+  readonly serverName?: string | undefined
   /** To the registry (called on a later microtask, never from inside the registry's own call). */
   readonly toRegistry: (message: FromHub) => void
 }
@@ -39,7 +40,7 @@ export interface WebOptions {
  */
 export const make = (options: WebOptions): Hub =>
   new Hub({
-    handlers: { plain: Plain.make(options.maxLine), web: Plain.make(options.maxLine), irc: Irc.make() },
+    handlers: { plain: Plain.make(options.maxLine), web: Plain.make(options.maxLine), irc: Irc.make({ serverName: options.serverName }) },
     flood: { burst: options.floodBurst, rate: options.floodRate, maxQueued: Math.max(64 * 1024, options.maxLine * 16) },
     maxBacklog: options.maxBacklog,
     idleMs: options.idleMs,

@@ -27,6 +27,9 @@ export interface WorkerOptions {
   readonly floodBurst: number
   readonly floodRate: number
   readonly idleMs: number
+  readonly serverName?: string | undefined
+  readonly opers?: ReadonlyArray<readonly [string, string]> | undefined
+  readonly password?: string | undefined
 }
 
 /** A client that does not read and lets this much output queue up is disconnected. */
@@ -70,7 +73,7 @@ export const runWorker = (options: WorkerOptions): void => {
   send({ t: "hello", token: options.token, id })
 
   const hub = new Hub({
-    handlers: { plain: Plain.make(options.maxLine), web: Plain.make(options.maxLine), irc: Irc.make() },
+    handlers: { plain: Plain.make(options.maxLine), web: Plain.make(options.maxLine), irc: Irc.make({ serverName: options.serverName, opers: new Map(options.opers ?? []), password: options.password }) },
     flood: { burst: options.floodBurst, rate: options.floodRate, maxQueued: Math.max(64 * 1024, options.maxLine * 16) },
     maxBacklog: MAX_BACKLOG,
     idleMs: options.idleMs,

@@ -128,7 +128,7 @@ describe("chat server (node:cluster, 2 workers)", () => {
       assert.deepStrictEqual(yield* c!.waitFor(isMessage, 1), ["[lobby] cat: in the lobby"])
       // /who and /rooms, /topic shows it.
       yield* c!.write("/who den\n/rooms\n/who\n")
-      yield* c!.waitFor((l) => l === "* in den (2): ann ben")
+      yield* c!.waitFor((l) => l === "* in den (2): @ann ben")
       yield* c!.waitFor((l) => l === "*   den (2): dens and burrows")
       yield* c!.waitFor((l) => l === "*   lobby (3)")
       yield* c!.waitFor((l) => l === "* in lobby (3): ann ben cat")
@@ -156,12 +156,67 @@ describe("chat server (node:cluster, 2 workers)", () => {
       assert.strictEqual(a!.lines().filter((l) => l === "* ben quit").length, 1, "one notice, though they shared two rooms")
     })))
 
+  it.live("moderation in nc's words: /op /voice /mode /kick /ban /invite /away /whois, /help lists them; a banned nc user cannot rejoin", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const server = yield* startServer(["--workers", "2"])
+      const [ann, bob, cat] = [yield* connect(server.port), yield* connect(server.port), yield* connect(server.port)]
+      yield* ann.write("/nick ann\n/join den\n")
+      yield* ann.waitFor((l) => l === "* you are in den (1 here)")
+      yield* bob.write("/nick bob\n/join den\n")
+      yield* bob.waitFor((l) => l === "* you are in den (2 here)")
+      yield* cat.write("/nick cat\n/help\n")
+      for (const command of ["/kick", "/ban", "/invite", "/mode", "/op", "/away", "/whois"]) yield* cat.waitFor((l) => l.startsWith(`*   ${command} `))
+      // Only the room's maker (ann) is its operator.
+      yield* bob.write("/who\n/kick ann\n")
+      yield* bob.waitFor((l) => l === "* in den (2): @ann bob")
+      yield* bob.waitFor((l) => l === "! error: you are not an operator of den")
+      yield* ann.write("/mode +m\n")
+      yield* bob.waitFor((l) => l === "* ann set mode +m on den")
+      yield* bob.write("hello?\n")
+      yield* bob.waitFor((l) => l === "! error: you cannot speak in den: the room is moderated (+m)")
+      yield* ann.write("/voice bob\n")
+      yield* bob.waitFor((l) => l === "* ann set mode +v bob on den")
+      yield* bob.write("thanks\n/mode\n")
+      yield* ann.waitFor((l) => l === "[den] bob: thanks")
+      yield* bob.waitFor((l) => /^\* modes of den: \+mnt$/.test(l))
+      // Invite only: cat needs an invitation, which also tells cat.
+      yield* ann.write("/mode +i\n")
+      yield* cat.write("/join den\n")
+      yield* cat.waitFor((l) => l === "! error: cannot join den: it is invite only (+i)")
+      yield* ann.write("/invite cat\n")
+      yield* ann.waitFor((l) => l === "* you invited cat to den")
+      yield* cat.waitFor((l) => l === "* ann invites you to den: /join den")
+      yield* cat.write("/join den\n")
+      yield* cat.waitFor((l) => l === "* you are in den (3 here)")
+      // Away and whois.
+      yield* cat.write("/away brb\n")
+      yield* cat.waitFor((l) => l === "* you are away: brb")
+      yield* ann.write("/whois cat\n/msg cat ping\n")
+      yield* ann.waitFor((l) => l === "* cat is in lobby den")
+      yield* ann.waitFor((l) => l === "* cat is away: brb", 2)
+      // Kick, ban: bob cannot come back until unbanned.
+      yield* ann.write("/ban bob\n/kick bob enough\n")
+      yield* bob.waitFor((l) => l === "* ann set mode +b bob!*@* on den")
+      yield* bob.waitFor((l) => l === "* you were kicked from den by ann (enough); your current room is lobby")
+      yield* cat.waitFor((l) => l === "* ann kicked bob from den (enough)")
+      yield* ann.write("/mode -i\n")
+      yield* ann.waitFor((l) => l === "* ann set mode -i on den")
+      yield* bob.write("/join den\n")
+      yield* bob.waitFor((l) => l === "! error: cannot join den: you are banned (+b)")
+      yield* ann.write("/ban\n/unban bob!*@*\n")
+      yield* ann.waitFor((l) => l.startsWith("* banned from den: bob!*@* (by ann)"))
+      yield* ann.waitFor((l) => l === "* ann set mode -b bob!*@* on den")
+      yield* bob.write("/join den\n")
+      yield* bob.waitFor((l) => l === "* you are in den (3 here)")
+    })))
+
   it.live("typed ahead: a line right after /join goes to the new room, with no wait for the reply", () =>
     Effect.scoped(Effect.gen(function*() {
       const server = yield* startServer()
       const [a, b] = yield* connectSpread(server.port, 2, 1)
-      yield* b!.write("/join den\n")
-      yield* b!.waitFor((l) => l.startsWith("* you are in den"))
+      // b made den; -t lets any member set its topic.
+      yield* b!.write("/join den\n/mode -t\n")
+      yield* b!.waitFor((l) => l.endsWith(" set mode -t on den"))
       yield* a!.write("/nick ann\n/join den\n/topic typed ahead\nfirst in den\n/part\nback in lobby\n")
       yield* b!.waitFor((l) => l === "* ann set the topic of den: typed ahead")
       yield* b!.waitFor((l) => l === "[den] ann: first in den")

@@ -49,7 +49,9 @@ describe("real IRC clients", () => {
       )
       const host = path.join(dir, "127.0.0.1")
       const lobby = path.join(host, "#lobby")
-      // Registered and (as every user) in #lobby: ii made the channel's directory.
+      // Registered (the server's welcome is in ii's out), then it joins #lobby, as IRC users choose their channels.
+      yield* poll(Effect.sync(() => read(path.join(host, "out"))), (out) => out.includes("Welcome to the weft chat"), 10_000)
+      yield* Effect.promise(() => fs.promises.writeFile(path.join(host, "in"), "/j #lobby\n"))
       yield* poll(Effect.sync(() => read(path.join(lobby, "out"))), (out) => out.includes("iiuser"), 10_000)
       yield* nc.waitFor((l) => l === "* iiuser joined lobby")
       yield* nc.write("hello ii\n")
@@ -73,7 +75,7 @@ describe("real IRC clients", () => {
       yield* poll(Effect.sync(() => ii.exitCode ?? ii.signalCode), (code) => code !== null, 10_000)
     })))
 
-  it.live.skipIf(irssiMissing !== undefined)(`irssi (under tmux) connects, joins, talks with an nc user both ways, and quits${irssiMissing ? ` (skipped: ${irssiMissing})` : ""}`, () =>
+  it.live.skipIf(irssiMissing !== undefined)(`irssi (under tmux) connects, joins, talks with an nc user both ways, moderates (+m, +v, kick, ban), and quits${irssiMissing ? ` (skipped: ${irssiMissing})` : ""}`, () =>
     Effect.scoped(Effect.gen(function*() {
       const server = yield* startServer(["--workers", "2"])
       const dir = yield* tempDir
@@ -110,14 +112,16 @@ describe("real IRC clients", () => {
       const type = (text: string) => Effect.sync(() => void tmux("send-keys", "-t", "irc", "-l", text)).pipe(
         Effect.andThen(Effect.sync(() => void tmux("send-keys", "-t", "irc", "Enter")))
       )
+      yield* poll(screen(), (s) => s.includes("Welcome to the weft chat"), 15_000)
+      yield* type("/join #lobby")
       yield* nc.waitFor((l) => l === "* irssiuser joined lobby", 1, 15_000)
-      // Everyone starts in #lobby; irssi joins #den itself, and its window comes forward.
+      // irssi makes #den, so is its operator, and its window comes forward.
       yield* type("/join #den")
       yield* poll(screen(), (s) => s.includes("#den"), 10_000)
       // The server has it in den (asked again until it does: the window may come before the reply).
       yield* poll(
         nc.write("/who den\n").pipe(Effect.andThen(Effect.sleep("100 millis")), Effect.andThen(Effect.sync(() => nc.lines()))),
-        (lines) => lines.includes("* in den (1): irssiuser"),
+        (lines) => lines.includes("* in den (1): @irssiuser"),
         10_000
       )
       yield* nc.write("/join den\nhello irssi\n")
@@ -126,6 +130,22 @@ describe("real IRC clients", () => {
       yield* nc.waitFor((l) => l === "[den] irssiuser: hello nc")
       yield* type("/msg bob a private word")
       yield* nc.waitFor((l) => l === "[pm] irssiuser: a private word")
+      // The operator moderates #den: bob may not speak, then may (voiced), then is kicked and banned.
+      yield* type("/mode #den +m")
+      yield* nc.waitFor((l) => l === "* irssiuser set mode +m on den")
+      yield* nc.write("can I talk?\n")
+      yield* nc.waitFor((l) => l === "! error: you cannot speak in den: the room is moderated (+m)")
+      yield* type("/voice bob")
+      yield* nc.waitFor((l) => l === "* irssiuser set mode +v bob on den")
+      yield* nc.write("thanks for the voice\n")
+      yield* poll(screen(), (s) => /bob.*thanks for the voice/.test(s), 10_000)
+      yield* type("/mode #den +b bob!*@*")
+      yield* nc.waitFor((l) => l === "* irssiuser set mode +b bob!*@* on den")
+      yield* type("/kick bob too loud")
+      yield* nc.waitFor((l) => l === "* you were kicked from den by irssiuser (too loud); your current room is lobby")
+      yield* poll(screen(), (s) => /bob was kicked from #den by irssiuser/.test(s), 10_000)
+      yield* nc.write("/join den\n")
+      yield* nc.waitFor((l) => l === "! error: cannot join den: you are banned (+b)")
       yield* type("/quit off I go")
       yield* nc.waitFor((l) => l === "* irssiuser quit: off I go")
     })))

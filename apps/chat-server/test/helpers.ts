@@ -234,13 +234,13 @@ export const connect = (port: number): Effect.Effect<Client, Error, Scope.Scope>
     return { ...raw, nick: m[1]!, worker: Number(m[2]), pid: Number(m[3]) }
   })
 
-/** An IRC connection registered as `nick` (it waited for 001 and the JOIN of #lobby). */
-export const connectIrc = (port: number, nick: string): Effect.Effect<RawClient, Error, Scope.Scope> =>
+/** An IRC connection registered as `nick`, in #lobby (it joined, as IRC users are not put anywhere). */
+export const connectIrc = (port: number, nick: string, join = "#lobby"): Effect.Effect<RawClient, Error, Scope.Scope> =>
   Effect.gen(function*() {
     const raw = yield* connectRaw(port)
-    yield* raw.write(`CAP LS 302\r\nNICK ${nick}\r\nUSER ${nick} 0 * :${nick}\r\nCAP END\r\n`)
-    yield* raw.waitFor((l) => l.startsWith(`:weft.chat 001 ${nick} `))
-    yield* raw.waitFor((l) => l === `:${nick}!${nick}@weft JOIN #lobby`)
+    yield* raw.write(`CAP LS 302\r\nNICK ${nick}\r\nUSER ${nick} 0 * :${nick}\r\nCAP END\r\n${join === "" ? "" : `JOIN ${join}\r\n`}`)
+    yield* raw.waitFor((l) => l.includes(` 001 ${nick} :Welcome`))
+    if (join !== "") yield* raw.waitFor((l) => l === `:${nick}!${nick}@weft JOIN ${join}`)
     return raw
   })
 

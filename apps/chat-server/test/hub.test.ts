@@ -135,6 +135,33 @@ describe("Hub", () => {
     assert.isFalse(a.t.ended)
   })
 
+  it("per-connection order: a local answer goes straight out when nothing is in flight, else round through the registry behind it", async () => {
+    const { hub, sent } = make()
+    const t = fake()
+    const conn = hub.open("irc", t)
+    const id = conn.session.id
+    conn.push(bytes("NICK ann\r\nUSER ann 0 * :Ann\r\nFROB\r\n"))
+    // FROB waits for the registration.
+    assert.deepStrictEqual(sent.map((m) => m.t), ["open"])
+    hub.receive({ t: "r", c: id, r: { r: "welcome", nick: "ann", uid: 1, joined: undefined } })
+    await turn()
+    assert.include(t.text(), ":weft.chat 421 ann FROB :Unknown command\r\n", "nothing in flight: answered at once")
+    sent.length = 0
+    t.writes.length = 0
+    conn.push(bytes("JOIN #den\r\nFROB\r\n"))
+    await turn()
+    assert.strictEqual(t.text(), "", "held behind the JOIN")
+    assert.deepStrictEqual(sent.map((m) => m.t === "cmd" && m.cmd.c), ["join", "echo"])
+    const echo = (sent[1] as unknown as { cmd: { seq: number; lines: Array<string> } }).cmd
+    hub.receive({ t: "r", c: id, r: { r: "joined", room: "den", topic: "", members: 1, again: false, nicks: ["@ann"] } })
+    hub.receive({ t: "r", c: id, r: { r: "echo", seq: echo.seq, lines: echo.lines } })
+    await turn()
+    const lines = t.text().split("\r\n")
+    assert.strictEqual(lines[0], ":ann!ann@weft JOIN #den")
+    assert.strictEqual(lines.at(-2), ":weft.chat 421 ann FROB :Unknown command")
+    hub.shutdown("done")
+  })
+
   it("dead peers: a silent IRC client is pinged, then dropped when it does not answer", async () => {
     const { hub } = make(undefined, 1_000)
     const t = fake()

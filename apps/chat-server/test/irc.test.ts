@@ -2,6 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import fc from "fast-check"
 import { Effect } from "effect"
 import { MAX_LINE, parseMessage, splitBytes } from "../src/irc.ts"
+import { hashPassword } from "../src/oper.ts"
 import { connect, connectIrc, connectRaw, type RawClient, startServer } from "./helpers.ts"
 
 const bytes = (s: string) => new TextEncoder().encode(s).length
@@ -39,13 +40,13 @@ describe("IRC listener (--irc-port): the same users and rooms as nc", () => {
       yield* nc.write("/nick Taken\n")
       yield* nc.waitFor((l) => l === "* you are now Taken")
       const irc = yield* connectRaw(server.ircPort)
-      yield* irc.write("CAP LS 302\r\nJOIN #lobby\r\nPING :early\r\nNICK\r\nNICK 9lives\r\nNICK taken\r\nUSER ann 0 * :Ann\r\n")
+      yield* irc.write("CAP LS 302\r\nJOIN #lobby\r\nPING :early\r\nNICK\r\nNICK 9lives\r\nNICK taken\r\nUSER ann 0 * :Ann\r\nCAP END\r\n")
       yield* irc.waitFor(numeric("433"))
-      yield* irc.write("CAP REQ :sasl\r\nNICK ann\r\nCAP END\r\n")
+      yield* irc.write("CAP REQ :sasl\r\nNICK ann\r\nCAP END\r\nJOIN #lobby\r\n")
       yield* irc.waitFor(numeric("376"))
       const lines = irc.lines()
       const expect = [
-        ":weft.chat CAP * LS :",
+        ":weft.chat CAP * LS :multi-prefix",
         ":weft.chat 451 * :You have not registered",
         ":weft.chat PONG weft.chat :early",
         ":weft.chat 431 * :No nickname given",
@@ -57,6 +58,7 @@ describe("IRC listener (--irc-port): the same users and rooms as nc", () => {
       assert.deepStrictEqual(lines.slice(0, expect.length), expect)
       for (const code of ["002", "003", "004", "005", "375", "372", "376"]) assert.isTrue(lines.some(numeric(code)), code)
       yield* irc.waitFor((l) => l === ":ann!ann@weft JOIN #lobby")
+      // IRC users are not put in a room: this one joined #lobby itself (the lobby has no operator).
       yield* irc.waitFor((l) => l === ":weft.chat 353 ann = #lobby :Taken ann")
       for (const line of irc.lines()) assert.match(line, /^:(weft\.chat |ann!ann@weft )/, line)
     })))
@@ -88,7 +90,8 @@ describe("IRC listener (--irc-port): the same users and rooms as nc", () => {
       yield* irc.write("TOPIC #den :all about dens\r\nNAMES #den\r\nWHO #den\r\nLIST\r\n")
       yield* nc.waitFor((l) => l === "* ann set the topic of den: all about dens")
       yield* irc.waitFor((l) => l === ":ann!ann@weft TOPIC #den :all about dens")
-      yield* irc.waitFor((l) => l === ":weft.chat 353 ann = #den :ann bob")
+      yield* irc.waitFor((l) => l === ":weft.chat 353 ann = #den :@ann bob")
+      yield* irc.waitFor((l) => l === ":weft.chat 352 ann #den ann weft weft.chat ann H@ :0 ann")
       yield* irc.waitFor((l) => l === ":weft.chat 352 ann #den bob weft weft.chat bob H :0 bob")
       yield* irc.waitFor((l) => l === ":weft.chat 315 ann #den :End of /WHO list")
       yield* irc.waitFor((l) => l === ":weft.chat 322 ann #den 2 :all about dens")
@@ -104,37 +107,124 @@ describe("IRC listener (--irc-port): the same users and rooms as nc", () => {
       yield* nc.waitFor((l) => l === "* ann quit: see you")
     })))
 
-  it.live("the error numerics: 401 403 421 442 461; 512-byte lines, a longer one refused (417) not truncated; long nc lines reach IRC split", () =>
+  it.live("the error numerics: 401 403 411 421 442 461; a 512-byte line is cut to fit with the sender's prefix, a longer one refused (417); long nc lines reach IRC split", () =>
     Effect.scoped(Effect.gen(function*() {
       const server = yield* startServer(["--workers", "1"])
       const nc = yield* connect(server.port)
       const irc = yield* connectIrc(server.ircPort, "ann")
-      yield* irc.write("PRIVMSG nobody :hi\r\nJOIN bad\r\nPART #elsewhere\r\nFROB\r\nJOIN\r\nPRIVMSG\r\n")
-      yield* irc.waitFor(numeric("461"), 2)
-      // 401 and 442 come from the registry, after the checks the worker makes itself.
-      yield* irc.waitFor(numeric("401"))
-      yield* irc.waitFor(numeric("442"))
+      yield* irc.write("PRIVMSG nobody :hi\r\nJOIN bad\r\nPART #elsewhere\r\nFROB\r\nJOIN\r\nPRIVMSG\r\nJOIN #mine\r\nPART #lobby\r\nPART #lobby\r\nPRIVMSG #lobby :hi\r\nUSER a b c :d\r\nPING :done\r\n")
+      yield* irc.waitFor((l) => l === ":weft.chat PONG weft.chat :done")
       assert.includeMembers(irc.lines(), [
         ":weft.chat 401 ann nobody :No such nick/channel",
         ":weft.chat 403 ann bad :No such channel",
-        ":weft.chat 442 ann #elsewhere :You're not on that channel",
+        ":weft.chat 403 ann #elsewhere :No such channel",
         ":weft.chat 421 ann FROB :Unknown command",
         ":weft.chat 461 ann JOIN :Not enough parameters",
-        ":weft.chat 461 ann PRIVMSG :Not enough parameters"
+        ":weft.chat 411 ann :No recipient given (PRIVMSG)",
+        ":weft.chat 442 ann #lobby :You're not on that channel",
+        ":weft.chat 404 ann #lobby :Cannot send to channel",
+        ":weft.chat 462 ann :You may not reregister"
       ])
+      yield* irc.write("JOIN #lobby\r\n")
+      yield* irc.waitFor((l) => l === ":ann!ann@weft JOIN #lobby", 2)
       const head = "PRIVMSG #lobby :"
-      const fits = "a".repeat(MAX_LINE - head.length)
+      const fits = "é".repeat((MAX_LINE - head.length) / 2 - 1) + "ab"
       yield* irc.write(`${head}${fits}\r\n${head}${fits}b\r\n${head}after\r\n`)
-      yield* nc.waitFor((l) => l === `[lobby] ann: ${fits}`)
+      // Relayed as `:ann!ann@weft PRIVMSG #lobby :...`, 14 bytes more: cut to 512 on a character boundary.
+      const [cut] = yield* nc.waitFor((l) => l.startsWith("[lobby] ann: éé"))
+      const relayed = cut!.slice("[lobby] ann: ".length)
+      const size = bytes(`:ann!ann@weft ${head}${relayed}`)
+      assert.isTrue(size <= MAX_LINE && size >= MAX_LINE - 1, `${size} bytes`)
+      assert.isTrue(fits.startsWith(relayed))
       yield* nc.waitFor((l) => l === "[lobby] ann: after")
       yield* irc.waitFor((l) => l === ":weft.chat 417 ann :Input line was too long")
-      assert.isFalse(nc.lines().some((l) => l.includes(`${fits}b`) || l === `[lobby] ann: ${fits.slice(0, -1)}`), "not truncated")
       const long = "é".repeat(700) + " end"
       yield* nc.write(`${long}\n`)
       const pieces = yield* irc.waitFor((l) => l.startsWith(`:${nc.nick}!`), 3)
       for (const p of pieces) assert.isAtMost(bytes(p) + 2, 512)
       const prefix = `:${nc.nick}!${nc.nick}@weft PRIVMSG #lobby :`
       assert.strictEqual(pieces.map((p) => p.slice(prefix.length)).join(""), long)
+    })))
+
+  it.live("per-connection order: NICK/USER/JOIN in one write register, then join; each PING is answered after the lines before it", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const server = yield* startServer(["--workers", "2"])
+      const irc = yield* connectRaw(server.ircPort)
+      yield* irc.write("NICK ord\r\nUSER ord 0 * :Ord\r\nJOIN #den\r\nPING :one\r\nPART #den\r\nPING :two\r\nJOIN #nope,bad\r\nPING :three\r\nQUIT\r\n")
+      yield* irc.waitClosed()
+      const lines = irc.lines()
+      assert.isFalse(lines.some(numeric("451")), "registered before JOIN")
+      const at = (line: string) => {
+        const i = lines.indexOf(line)
+        assert.isAtLeast(i, 0, `missing ${line}`)
+        return i
+      }
+      const order = [
+        ":weft.chat 001 ord :Welcome to the weft chat, ord",
+        ":ord!ord@weft JOIN #den",
+        ":weft.chat PONG weft.chat :one",
+        ":ord!ord@weft PART #den",
+        ":weft.chat PONG weft.chat :two",
+        ":ord!ord@weft JOIN #nope",
+        ":weft.chat 403 ord bad :No such channel",
+        ":weft.chat PONG weft.chat :three",
+        "ERROR :Closing Link: ord (quit)"
+      ].map(at)
+      assert.deepStrictEqual(order, [...order].sort((a, b) => a - b), lines.join("\n"))
+    })))
+
+  it.live("--server-name and --oper: ISUPPORT tells the truth; WHOIS, AWAY, USERHOST, ISON, LUSERS, TIME, VERSION, MOTD, INFO, ADMIN; multi-prefix; OPER, KILL, WALLOPS", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const hash = hashPassword("hunter2", 4)
+      const server = yield* startServer(["--workers", "2", "--server-name", "irc.example", "--oper", `root:${hash}`])
+      const at = (code: string) => (l: string) => l.startsWith(`:irc.example ${code} `)
+      const ann = yield* connectIrc(server.ircPort, "ann", "#den")
+      const isupport = ann.lines().filter(at("005")).join(" ")
+      for (const token of ["PREFIX=(ov)@+", "CHANMODES=beI,k,l,imnst", "CHANLIMIT=#:50", "NICKLEN=24", "TOPICLEN=390", "KICKLEN=255", "AWAYLEN=200", "MODES=20"]) {
+        assert.include(isupport, ` ${token} `)
+      }
+      assert.isTrue(ann.lines().some(at("251")), "LUSERS at registration")
+      assert.isFalse(ann.lines().some((l) => l.includes("weft.chat")), "the server's name is irc.example everywhere")
+      // multi-prefix: NAMES shows every prefix of a member.
+      const bob = yield* connectRaw(server.ircPort)
+      yield* bob.write("CAP LS 302\r\nCAP REQ :multi-prefix\r\nNICK bob\r\nUSER bobu 0 * :Bob Real\r\nCAP END\r\nJOIN #den\r\n")
+      yield* bob.waitFor((l) => l === ":irc.example CAP * ACK :multi-prefix")
+      yield* bob.waitFor((l) => l === ":bob!bob@weft JOIN #den")
+      yield* ann.write("MODE #den +v ann\r\nAWAY :at lunch\r\n")
+      yield* ann.waitFor((l) => l === ":irc.example 306 ann :You have been marked as being away")
+      yield* bob.write("NAMES #den\r\nWHOIS ann\r\nUSERHOST ann bob\r\nISON ann nobody bob\r\nPRIVMSG ann :you there?\r\nLUSERS\r\nTIME\r\nVERSION\r\nMOTD\r\nINFO\r\nADMIN\r\nWHO #den\r\nPING :done\r\n")
+      yield* bob.waitFor((l) => l === ":irc.example PONG irc.example :done")
+      assert.includeMembers(bob.lines(), [
+        ":irc.example 353 bob = #den :@+ann bob",
+        ":irc.example 311 bob ann ann weft * :ann",
+        ":irc.example 319 bob ann :@+#den",
+        ":irc.example 312 bob ann irc.example :weft chat",
+        ":irc.example 301 bob ann :at lunch",
+        ":irc.example 318 bob ann :End of /WHOIS list",
+        ":irc.example 302 bob :ann=-ann@weft bob=+bobu@weft",
+        ":irc.example 303 bob :ann bob",
+        ":irc.example 251 bob :There are 2 users and 0 invisible on 1 servers",
+        ":irc.example 352 bob #den ann weft irc.example ann G@+ :0 ann",
+        ":irc.example 352 bob #den bobu weft irc.example bob H :0 Bob Real",
+        ":irc.example 374 bob :End of INFO list",
+        ":irc.example 376 bob :End of /MOTD command"
+      ])
+      for (const code of ["317", "391", "351", "256", "257", "258", "259", "255"]) assert.isTrue(bob.lines().some(at(code)), code)
+      // Operators: a wrong password or name is refused; the right one gives +o; KILL and WALLOPS.
+      yield* bob.write("KILL ann :no\r\nOPER root wrong\r\nOPER nobody hunter2\r\nOPER root hunter2\r\nMODE bob +w\r\nWALLOPS :hear ye\r\nKILL ann :enough\r\n")
+      yield* bob.waitFor(at("481"))
+      yield* bob.waitFor(at("464"))
+      yield* bob.waitFor(at("491"))
+      yield* bob.waitFor((l) => l === ":irc.example 381 bob :You are now an IRC operator")
+      yield* bob.waitFor((l) => l === ":bob!bob@weft MODE bob :+ow")
+      yield* bob.waitFor((l) => l === ":bob!bob@weft WALLOPS :hear ye")
+      yield* ann.waitFor((l) => l === "ERROR :Closing Link: ann (Killed (bob (enough)))")
+      yield* ann.waitClosed()
+      yield* bob.waitFor((l) => l === ":ann!ann@weft QUIT :Killed (bob (enough))")
+      // The order held: each refusal came before the next line's answer.
+      const lines = bob.lines()
+      const idx = (f: (l: string) => boolean) => lines.findIndex(f)
+      assert.isTrue(idx(at("481")) < idx(at("464")) && idx(at("464")) < idx(at("491")) && idx(at("491")) < idx(at("381")))
     })))
 
   it.live("dead peers: a silent IRC client gets a PING, and is dropped with a reason when it does not answer; one that answers stays", () =>

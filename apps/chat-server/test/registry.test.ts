@@ -85,7 +85,14 @@ describe("Registry", () => {
     take()
     registry.command(1, 1, { c: "say", room: "a", text: "x", kind: "say" })
     registry.command(1, 1, { c: "part", room: "a", reason: undefined })
-    assert.deepStrictEqual(replies(1, 1).map((r) => r.r === "error" && r.code), ["not-in-room", "not-in-room"])
+    const gone = replies(1, 1).map((r) => r.r === "error" && r.code)
+    registry.open(1, 2, "plain", undefined)
+    take()
+    registry.command(1, 2, { c: "say", room: "b", text: "x", kind: "say" })
+    registry.command(1, 2, { c: "part", room: "b", reason: undefined })
+    // A room that is gone is no such room (IRC: 403); one you are not in cannot take your line (404) or part (442).
+    assert.deepStrictEqual(gone, ["no-such-room", "no-such-room"])
+    assert.deepStrictEqual(replies(1, 2).map((r) => r.r === "error" && r.code), ["cannot-send", "not-in-room"])
   })
 
   it("the current room is the registry's: a line right after /join goes to the new room, /part falls back", () => {
@@ -152,8 +159,9 @@ describe("Registry", () => {
     registry.command(2, 1, { c: "topic", room: "nowhere", text: undefined })
     registry.command(2, 1, { c: "who", room: "lobby", kind: "who" })
     const r2 = replies(2, 1)
-    assert.deepStrictEqual(r2[0], { r: "topic", room: "lobby", topic: "welcome all" })
+    assert.deepStrictEqual(r2[0], { r: "topic", room: "lobby", topic: "welcome all", by: "guest1", at: (r2[0] as { at: number }).at })
     assert.strictEqual(r2[1]!.r === "error" && r2[1]!.code, "no-such-room")
+    // The lobby is everyone's: no operator, no topic protection.
     assert.deepStrictEqual(r2[2], { r: "who", room: "lobby", exists: true, nicks: ["guest1", "guest2"], kind: "who" })
     registry.dropEndpoint(1, "left (server worker died)")
     assert.strictEqual(registry.userCount, 1)

@@ -31,6 +31,8 @@ export type Command =
     readonly senderOf: ReadonlyArray<number>
     readonly senders: number
     readonly concurrency: number
+    /** Speak IRC: register as `b<id>`, join #bench, send PRIVMSG. */
+    readonly irc?: boolean
   }
   | { readonly t: "stats" }
   | {
@@ -106,6 +108,7 @@ let sent = 0
 let maxSendQueue = 0
 let cpuPercent = 0
 let lateSendMs = 0
+let irc = false
 
 const reply = (message: object) => process.send!(message)
 
@@ -193,12 +196,14 @@ const connectOne = (client: Client, port: number): Promise<boolean> =>
     socket.on("connect", () => {
       client.socket = socket
       client.open = true
+      if (irc) socket.write(`NICK b${client.id}\r\nUSER b${client.id} 0 * :bench\r\nJOIN #bench\r\n`)
       finish(true)
     })
   })
 
 const connect = async (command: Extract<Command, { t: "connect" }>) => {
   const start = performance.now()
+  irc = command.irc === true
   clients = command.clients.map((id, i) => ({
     id,
     sender: command.senderOf[i]!,
@@ -259,7 +264,8 @@ const send = (command: Extract<Command, { t: "send" }>) => {
           client.seq = command.count
           break
         }
-        socket.write(`bench ~B~${command.run}~${client.sender}~${client.seq}~${nowUs()}~\n`)
+        const payload = `bench ~B~${command.run}~${client.sender}~${client.seq}~${nowUs()}~`
+        socket.write(irc ? `PRIVMSG #bench :${payload}\r\n` : `${payload}\n`)
         maxSendQueue = Math.max(maxSendQueue, socket.writableLength)
         client.seq++
         sent++

@@ -81,7 +81,7 @@ export const startServer = (
   name: string,
   command: string,
   args: ReadonlyArray<string>,
-  options: { readonly cwd?: string; readonly timeoutMs?: number } = {}
+  options: { readonly cwd?: string; readonly timeoutMs?: number; readonly portPattern?: RegExp } = {}
 ): Promise<Server> =>
   new Promise((resolve, reject) => {
     const child = spawn(command, args, { cwd: options.cwd, stdio: ["ignore", "pipe", "pipe"] })
@@ -97,7 +97,7 @@ export const startServer = (
           const line = buffer.slice(0, nl)
           buffer = buffer.slice(nl + 1)
           if (output.length < 200) output.push(line)
-          const match = /chat: tcp 127\.0\.0\.1:(\d+)/.exec(line)
+          const match = (options.portPattern ?? /chat: tcp 127\.0\.0\.1:(\d+)/).exec(line)
           if (match !== null && !settled) {
             settled = true
             clearTimeout(timer)
