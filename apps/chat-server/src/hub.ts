@@ -6,9 +6,9 @@
  * writes output coalesced (every line for one connection in one event-loop
  * turn goes out in one write) and serialized once per message and format.
  *
- * Flood control is Ergo's "fakelag": a connection may send `burst` lines at
- * once; past that its lines are processed at `rate` per second, delayed, never
- * dropped. Input waiting beyond `maxQueued` bytes disconnects it, with a
+ * Flood control (flood.ts) is Ergo's "fakelag": a connection may send `burst`
+ * lines at once; past that its lines are processed at `rate` per second,
+ * delayed, never dropped. Input waiting beyond `maxQueued` bytes disconnects it, with a
  * notice saying why. Output waiting beyond `maxBacklog` bytes (a client that
  * stopped reading) disconnects it too. IRC connections quiet for `idleMs` get a
  * PING and are dropped if nothing comes back in another `idleMs`; TCP
@@ -21,6 +21,7 @@
  * socket.on("close", () => conn.closed())
  */
 import { Buffer } from "node:buffer"
+import * as Flood from "./flood.ts"
 import type { Counters, Event, FromHub, Proto, Reply, ToHub } from "./messages.ts"
 import { type Frame, LineReader } from "./protocol.ts"
 
@@ -57,20 +58,12 @@ export interface Handler {
   ping?(session: Session): string
 }
 
-/** Flood control: a burst, then a rate; a hard bound on waiting input. */
-export interface FloodOptions {
-  /** Lines processed at once before pacing starts. */
-  readonly burst: number
-  /** Lines per second past the burst. */
-  readonly rate: number
-  /** Unprocessed input, in bytes, that disconnects. */
-  readonly maxQueued: number
-}
+export type { FloodOptions } from "./flood.ts"
 
 /** A hub's protocols, limits, and its way to the registry. */
 export interface HubOptions {
   readonly handlers: Readonly<Record<Proto, Handler>>
-  readonly flood: FloodOptions
+  readonly flood: Flood.FloodOptions
   /** Unsent output, in bytes, that disconnects a client that does not read. */
   readonly maxBacklog: number
   /** Quiet time before a dead-peer probe, in ms. */
@@ -101,7 +94,7 @@ export class Session {
   /** One chunk as is, several in an array (most turns bring one line: no array for it). */
   out: Uint8Array | Array<Uint8Array> | undefined
   outBytes = 0
-  // Flood control.
+  // Flood control: the bucket (flood.ts) and the lines waiting for it.
   tokens: number
   stamp: number
   queue: Array<Frame> | undefined
@@ -110,17 +103,9 @@ export class Session {
   // Dead-peer detection.
   heard: number
   pinged = false
-  // IRC registration.
-  wantNick: string | undefined
-  user: string | undefined
-  real: string | undefined
-  /** IRC: the password given with PASS; CAP negotiation under way (registration waits for CAP END). */
-  pass: string | undefined
-  negotiating = false
-  /** The one capability offered (a flag, not a set: 10,000 idle connections count every byte). */
-  multiPrefix = false
-  /** IRC: the WHOX fields and token of the WHO in flight. */
-  whox: { readonly fields: string; readonly token: string } | undefined
+  /** What the protocol keeps for this connection (IRC: its registration fields); set by the protocol. */
+  own: unknown = undefined
+  /** Registration asked of the registry and not answered yet: later lines wait. */
   awaiting = false
   /** Lines wait while a slow check runs (an operator's password): `Hub.resume` lets them go. */
   paused = false
@@ -298,7 +283,42 @@ export class Hub {
 
   // ---- membership (on the registry's replies, which arrive in order with its events)
 
-  joined(session: Session, key: string, name: string): void {
+  /**
+   * The registry's answer applied to the connection and to the membership, the same for every
+   * protocol: the protocol only renders it (`Handler.reply`). A plain or web connection's current
+   * room follows its joins and leaves.
+   */
+  private keepBooks(session: Session, r: Reply): void {
+    switch (r.r) {
+      case "welcome":
+        session.registered = true
+        session.awaiting = false
+        session.nick = r.nick
+        session.uid = r.uid
+        if (r.joined !== undefined) {
+          this.joined(session, r.joined.room.toLowerCase(), r.joined.room)
+          session.current = r.joined.room.toLowerCase()
+        }
+        return
+      case "refused":
+        session.awaiting = false
+        return
+      case "joined":
+        this.joined(session, r.room.toLowerCase(), r.room)
+        session.current = r.room.toLowerCase()
+        return
+      case "parted":
+      case "kicked":
+        this.parted(session, r.room.toLowerCase())
+        session.current = r.current?.toLowerCase()
+        return
+      case "renamed":
+        session.nick = r.nick
+        return
+    }
+  }
+
+  private joined(session: Session, key: string, name: string): void {
     session.rooms.set(key, name)
     let members = this.rooms.get(key)
     if (members === undefined) this.rooms.set(key, members = new Set())
@@ -388,6 +408,7 @@ export class Hub {
       return
     }
     if ((r.r === "welcome" || r.r === "refused") && session.opened === session.sent) session.synced = session.sent
+    this.keepBooks(session, r)
     session.handler.reply(session, r)
     // Registration settled: the lines that came after it are handled now.
     if (r.r === "welcome" || r.r === "refused") this.drain(session)
@@ -429,18 +450,12 @@ export class Hub {
   }
 
   private take(session: Session): boolean {
-    const { burst, rate } = this.options.flood
-    const now = Date.now()
-    session.tokens = Math.min(burst, session.tokens + ((now - session.stamp) * rate) / 1000)
-    session.stamp = now
-    if (session.tokens < 1) return false
-    session.tokens -= 1
-    return true
+    return Flood.take(session, Date.now(), this.options.flood)
   }
 
   private schedule(session: Session): void {
     if (session.timer !== undefined || !this.ready(session)) return
-    const wait = Math.max(1, Math.ceil(((1 - session.tokens) * 1000) / this.options.flood.rate))
+    const wait = Flood.delay(session, this.options.flood)
     session.timer = setTimeout(() => {
       session.timer = undefined
       this.drain(session)

@@ -131,13 +131,31 @@ const roomErrors = new Set<ErrorCode>(["no-such-room", "cannot-send", "not-in-ro
 
 const channel = (room: string) => `#${room}`
 
+/** What IRC keeps for one connection besides the hub's books: registration, capabilities, WHOX. */
+class IrcState {
+  /** NICK, USER's user name and real name, PASS: registration asks for them once all are in. */
+  wantNick: string | undefined = undefined
+  user: string | undefined = undefined
+  real: string | undefined = undefined
+  pass: string | undefined = undefined
+  /** CAP negotiation under way: registration waits for CAP END. */
+  negotiating = false
+  /** The one capability offered. */
+  multiPrefix = false
+  /** The WHOX fields and token of the WHO in flight. */
+  whox: { readonly fields: string; readonly token: string } | undefined = undefined
+}
+
+/** The connection's IRC state, made on first use (only IRC connections pay for it). */
+const irc = (session: Session): IrcState => (session.own ??= new IrcState()) as IrcState
+
 /** `#den` to `den`, or undefined when it is not one of our channels. */
 const roomOf = (target: string): string | undefined => target.startsWith("#") && isRoom(target.slice(1)) ? target.slice(1) : undefined
 
 /** The prefixes to show: all of them with multi-prefix, else the highest. */
-const shownPrefix = (session: Session, prefix: string) => (session.multiPrefix ? prefix : prefix.slice(0, 1))
+const shownPrefix = (session: Session, prefix: string) => (irc(session).multiPrefix ? prefix : prefix.slice(0, 1))
 const withPrefix = (session: Session, nick: string) => {
-  if (session.multiPrefix) return nick
+  if (irc(session).multiPrefix) return nick
   const m = /^([@+]+)(.*)$/.exec(nick)
   return m === null ? nick : m[1]!.slice(0, 1) + m[2]
 }
@@ -214,7 +232,7 @@ export const make = (options: IrcOptions = {}): Handler => {
     const p = [...line.p]
     let last = p.pop()
     // WHOIS's channels carry every prefix: only the highest without multi-prefix.
-    if (line.n === "319" && !session.multiPrefix) last = last?.replace(/(^| )([@+])\+#/g, "$1$2#")
+    if (line.n === "319" && !irc(session).multiPrefix) last = last?.replace(/(^| )([@+])\+#/g, "$1$2#")
     numeric(session, line.n, ...p, `:${last ?? ""}`)
   }
   const isupport = (session: Session) => {
@@ -275,16 +293,17 @@ export const make = (options: IrcOptions = {}): Handler => {
     numeric(session, "354", ...out)
   }
   const register = (session: Session) => {
-    if (session.registered || session.awaiting || session.negotiating || session.wantNick === undefined || session.user === undefined) return
-    if (options.password !== undefined && session.pass !== options.password) {
+    const state = irc(session)
+    if (session.registered || session.awaiting || state.negotiating || state.wantNick === undefined || state.user === undefined) return
+    if (options.password !== undefined && state.pass !== options.password) {
       numeric(session, "464", ":Password incorrect")
-      session.say(`ERROR :Closing Link: ${session.wantNick} (bad password)`)
+      session.say(`ERROR :Closing Link: ${state.wantNick} (bad password)`)
       session.quitting = true
       if (session.held === undefined) session.hub.finish(session)
       return
     }
     session.awaiting = true
-    session.send({ t: "open", c: session.id, proto: "irc", nick: session.wantNick, user: session.user, real: session.real })
+    session.send({ t: "open", c: session.id, proto: "irc", nick: state.wantNick, user: state.user, real: state.real })
   }
   const oper = (session: Session, name: string, password: string) => {
     const hash = opers.get(name)
@@ -328,20 +347,20 @@ export const make = (options: IrcOptions = {}): Handler => {
           const sub = params[0]?.toUpperCase()
           const me = session.nick ?? "*"
           if (sub === "LS" || sub === "LIST") {
-            if (!session.registered && sub === "LS") session.negotiating = true
-            return session.say(`:${server} CAP ${me} ${sub} :${sub === "LS" ? "multi-prefix" : session.multiPrefix ? "multi-prefix" : ""}`)
+            if (!session.registered && sub === "LS") irc(session).negotiating = true
+            return session.say(`:${server} CAP ${me} ${sub} :${sub === "LS" ? "multi-prefix" : irc(session).multiPrefix ? "multi-prefix" : ""}`)
           }
           if (sub === "REQ") {
-            if (!session.registered) session.negotiating = true
+            if (!session.registered) irc(session).negotiating = true
             const wanted = (params[1] ?? "").split(" ").filter(Boolean)
             if (wanted.length === 0 || !wanted.every((cap) => cap === "multi-prefix" || cap === "-multi-prefix")) {
               return session.say(`:${server} CAP ${me} NAK :${params[1] ?? ""}`)
             }
-            for (const cap of wanted) session.multiPrefix = !cap.startsWith("-")
+            for (const cap of wanted) irc(session).multiPrefix = !cap.startsWith("-")
             return session.say(`:${server} CAP ${me} ACK :${params[1]}`)
           }
           if (sub === "END") {
-            session.negotiating = false
+            irc(session).negotiating = false
             return register(session)
           }
           return numeric(session, "410", sub ?? "", ":Invalid CAP command")
@@ -356,25 +375,25 @@ export const make = (options: IrcOptions = {}): Handler => {
         case "PASS":
           if (session.registered || session.awaiting) return numeric(session, "462", ":You may not reregister")
           if (!need(1)) return
-          session.pass = params[0]
+          irc(session).pass = params[0]
           return
         case "NICK": {
           const nick = params[0]
           if (nick === undefined || nick === "") return numeric(session, "431", ":No nickname given")
           if (!isNick(nick)) return numeric(session, "432", nick, ":Erroneous nickname")
           if (session.registered) return send({ c: "nick", nick })
-          session.wantNick = nick
+          irc(session).wantNick = nick
           return register(session)
         }
         case "USER":
           if (session.registered || session.awaiting) return numeric(session, "462", ":You may not reregister")
           if (!need(4)) return
-          session.user = params[0]!.slice(0, 16)
-          session.real = params[3]!.slice(0, 128)
+          irc(session).user = params[0]!.slice(0, 16)
+          irc(session).real = params[3]!.slice(0, 128)
           return register(session)
         case "QUIT":
           if (session.registered) return send({ c: "quit", reason: params[0] })
-          session.say(`ERROR :Closing Link: ${session.wantNick ?? "*"} (quit)`)
+          session.say(`ERROR :Closing Link: ${irc(session).wantNick ?? "*"} (quit)`)
           // Held behind earlier answers: closed once they (and it) are out.
           if (session.held !== undefined) session.quitting = true
           else session.hub.finish(session)
@@ -467,7 +486,7 @@ export const make = (options: IrcOptions = {}): Handler => {
           const target = params[0] === undefined || params[0] === "" ? "*" : params[0]
           const room = roomOf(target)
           const whox = params[1]?.startsWith("%") ? params[1].slice(1).split(",") : undefined
-          session.whox = whox === undefined ? undefined : { fields: whox[0] ?? "", token: whox[1] ?? "0" }
+          irc(session).whox = whox === undefined ? undefined : { fields: whox[0] ?? "", token: whox[1] ?? "0" }
           if (room !== undefined) return send({ c: "who", room, kind: "who" })
           if (target.startsWith("#")) return numeric(session, "315", target, ":End of /WHO list")
           return send({ c: "whomask", mask: target, opers: params[1] === "o" })
@@ -580,10 +599,6 @@ export const make = (options: IrcOptions = {}): Handler => {
       const hub = session.hub
       switch (r.r) {
         case "welcome": {
-          session.registered = true
-          session.awaiting = false
-          session.nick = r.nick
-          session.uid = r.uid
           const nick = r.nick
           numeric(session, "001", `:Welcome to the weft chat, ${nick}`)
           numeric(session, "002", `:Your host is ${server}, running ${VERSION}`)
@@ -594,8 +609,7 @@ export const make = (options: IrcOptions = {}): Handler => {
           return motd(session)
         }
         case "refused":
-          session.awaiting = false
-          session.wantNick = undefined
+          irc(session).wantNick = undefined
           return numeric(session, errorNumerics[r.code][0], r.nick, `:${errorNumerics[r.code][1]}`)
         case "error": {
           if (r.quiet) return
@@ -605,7 +619,6 @@ export const make = (options: IrcOptions = {}): Handler => {
         }
         case "joined": {
           if (r.again) return
-          hub.joined(session, r.room.toLowerCase(), r.room)
           session.say(`:${mask(session.nick!)} JOIN ${channel(r.room)}`)
           if (r.topic !== "") {
             numeric(session, "332", channel(r.room), `:${r.topic}`)
@@ -614,10 +627,8 @@ export const make = (options: IrcOptions = {}): Handler => {
           return names(session, r.room, r.nicks ?? [session.nick!], r.secret)
         }
         case "parted":
-          hub.parted(session, r.room.toLowerCase())
           return session.say(`:${mask(session.nick!)} PART ${channel(r.room)}${r.reason === undefined ? "" : ` :${r.reason}`}`)
         case "kicked":
-          hub.parted(session, r.room.toLowerCase())
           return session.say(`:${mask(r.by)} KICK ${channel(r.room)} ${session.nick} :${r.reason}`)
         case "killed":
           session.say(`:${mask(r.by)} KILL ${session.nick} :${r.reason}`)
@@ -626,19 +637,18 @@ export const make = (options: IrcOptions = {}): Handler => {
         case "umode":
           return session.say(`:${mask(session.nick!)} MODE ${session.nick} :${r.modes}`)
         case "renamed":
-          session.nick = r.nick
           return session.say(`:${mask(r.old)} NICK :${r.nick}`)
         case "who": {
           if (r.kind === "names") {
             if (!r.exists) return r.more ? undefined : numeric(session, "366", channel(r.room), ":End of /NAMES list")
             return names(session, r.room, r.nicks, r.secret, r.more)
           }
-          const whox = session.whox
+          const whox = irc(session).whox
           for (const e of r.users ?? []) whoLine(session, e, whox)
           return numeric(session, "315", channel(r.room), ":End of /WHO list")
         }
         case "whomask": {
-          const whox = session.whox
+          const whox = irc(session).whox
           for (const e of r.users) whoLine(session, e, whox)
           return numeric(session, "315", r.mask, ":End of /WHO list")
         }

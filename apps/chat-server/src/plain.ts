@@ -124,34 +124,17 @@ export const make = (maxLine: number): Handler => ({
     const hub = session.hub
     switch (r.r) {
       case "welcome":
-        session.registered = true
-        session.awaiting = false
-        session.nick = r.nick
-        session.uid = r.uid
         session.say(`* welcome ${r.nick}: ${hub.options.where}, room ${r.joined?.room ?? "none"}; type /help for the commands`)
-        if (r.joined !== undefined) {
-          hub.joined(session, r.joined.room.toLowerCase(), r.joined.room)
-          session.current = r.joined.room.toLowerCase()
-          joinedLines(session, r.joined.room, r.joined.members, r.joined.topic)
-        }
+        if (r.joined !== undefined) joinedLines(session, r.joined.room, r.joined.members, r.joined.topic)
         return
       case "refused":
       case "error":
         return session.say(`! error: ${r.text}`)
-      case "joined": {
-        const key = r.room.toLowerCase()
-        hub.joined(session, key, r.room)
-        session.current = key
+      case "joined":
         return joinedLines(session, r.room, r.members, r.topic)
-      }
-      case "parted": {
-        const key = r.room.toLowerCase()
-        hub.parted(session, key)
-        session.current = r.current?.toLowerCase()
+      case "parted":
         return session.say(`* you left ${r.room}; ${r.current === undefined ? "you are in no room now" : `your current room is ${r.current}`}`)
-      }
       case "renamed":
-        session.nick = r.nick
         return session.say(`* you are now ${r.nick}`)
       case "who":
         if (!r.exists) return session.say(`! error: there is no room ${r.room}`)
@@ -162,11 +145,8 @@ export const make = (maxLine: number): Handler => ({
       case "info":
         for (const line of r.lines) if (line.plain !== undefined) session.say(`* ${line.plain}`)
         return
-      case "kicked": {
-        hub.parted(session, r.room.toLowerCase())
-        session.current = r.current?.toLowerCase()
+      case "kicked":
         return session.say(`* you were kicked from ${r.room} by ${r.by} (${r.reason}); ${r.current === undefined ? "you are in no room now" : `your current room is ${r.current}`}`)
-      }
       case "killed":
         session.say(`* you were disconnected by ${r.by}: ${r.reason}`)
         return hub.finish(session)
