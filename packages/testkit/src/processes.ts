@@ -36,6 +36,24 @@ const statFields = (pid: number): Array<string> | undefined => {
 }
 
 /**
+ * Whether a process with this pid exists, a zombie not yet reaped included
+ * (`kill(pid, 0)`): "reaped" is what a test of a parent's cleanup checks.
+ *
+ * @example
+ * ```ts
+ * assert.isFalse(exists(pid), `child ${pid} is still there`)
+ * ```
+ */
+export const exists = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/**
  * Whether the process exists and is not a zombie (a zombie has ended; an
  * orphan's may wait long for a reaper). Without /proc: `kill(pid, 0)`.
  *
@@ -46,14 +64,7 @@ const statFields = (pid: number): Array<string> | undefined => {
  * ```
  */
 export const alive = (pid: number): boolean => {
-  if (!procAvailable) {
-    try {
-      process.kill(pid, 0)
-      return true
-    } catch {
-      return false
-    }
-  }
+  if (!procAvailable) return exists(pid)
   const fields = statFields(pid)
   return fields !== undefined && fields[0] !== "Z"
 }
