@@ -42,6 +42,8 @@ export interface Options {
   readonly stderr?: "pipe" | "inherit"
   /** Where `line` looks: stdout only (the default), or stdout and stderr. */
   readonly lines?: "stdout" | "both"
+  /** What errors call it ("server exited (2) before printing ..."); default "the child". */
+  readonly name?: string
 }
 
 /** A running script (the Promise face). */
@@ -177,7 +179,7 @@ export const start = (script: string | URL, args: ReadonlyArray<string> = [], op
     }
     if (closed !== undefined) {
       const how = closed.signal ?? closed.code ?? failed?.message ?? "unknown"
-      throw new Error(`the child exited (${how}) before printing ${describeMatch(match)}\n${showOutput()}`)
+      throw new Error(`${options.name ?? "the child"} exited (${how}) before printing ${describeMatch(match)}\n${showOutput()}`)
     }
     return undefined
   }
