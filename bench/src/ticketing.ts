@@ -33,6 +33,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import autocannon from "autocannon"
+import { argv } from "@weft/testkit"
 import { median, runtime } from "./harness.ts"
 
 const ROUNDS = Number(process.env.ROUNDS ?? 3)
@@ -40,7 +41,6 @@ const SECONDS = Number(process.env.SECONDS ?? 4)
 const CONNECTIONS = Number(process.env.CONNECTIONS ?? 64)
 const BOUND_OPS = Number(process.env.BOUND_OPS ?? 1000)
 const main = fileURLToPath(new URL("../../apps/ticketing/src/main.ts", import.meta.url))
-const isDeno = typeof (globalThis as { Deno?: unknown }).Deno !== "undefined"
 
 const dir = fs.mkdtempSync(path.join(process.env.TMP ?? os.tmpdir(), "weft-bench-tickets-"))
 
@@ -73,8 +73,8 @@ const fsyncBound = (ops: number) => {
 /** `serve --workers 2` on a fresh store; resolves with its URL once it serves. */
 const startServer = (file: string) =>
   new Promise<{ url: string; stop: () => Promise<void> }>((resolve, reject) => {
-    const args = [...(isDeno ? ["run", "-A"] : []), main, "serve", "--file", file, "--tickets", "100000000", "--workers", "2"]
-    const proc = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] })
+    const [command, ...args] = argv(main, ["serve", "--file", file, "--tickets", "100000000", "--workers", "2"])
+    const proc = spawn(command, args, { stdio: ["ignore", "pipe", "inherit"] })
     let out = ""
     proc.stdout!.setEncoding("utf8")
     proc.stdout!.on("data", (chunk: string) => {
@@ -127,8 +127,8 @@ const ordersOnDisk = (file: string): Array<{ seat: number }> => {
 /** `rush` as a process: its summary lines. */
 const runRush = (lock: string, file: string) =>
   new Promise<{ sold: number; tickets: number; seats: string; oversold: string }>((resolve, reject) => {
-    const args = [...(isDeno ? ["run", "-A"] : []), main, "rush", "--file", file, "--tickets", "5", "--buyers", "16", "--lock", lock, "--think", "0", "--hold", "5"]
-    const proc = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] })
+    const [command, ...args] = argv(main, ["rush", "--file", file, "--tickets", "5", "--buyers", "16", "--lock", lock, "--think", "0", "--hold", "5"])
+    const proc = spawn(command, args, { stdio: ["ignore", "pipe", "inherit"] })
     let out = ""
     proc.stdout!.setEncoding("utf8")
     proc.stdout!.on("data", (chunk: string) => void (out += chunk))

@@ -5,6 +5,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process"
 import * as fs from "node:fs"
+import { alive } from "@weft/testkit"
 
 /** Every pid in the tree rooted at `root` (root first), from /proc/<pid>/stat's ppid. */
 export const processTree = (root: number): Array<number> => {
@@ -118,16 +119,6 @@ export const startServer = (
     child.on("error", (error) => fail(error.message))
     child.on("exit", (code, signal) => fail(`exited (${signal ?? `code ${code}`}) before listening`))
   })
-
-/** Running, i.e. there and not a zombie waiting to be reaped. */
-const alive = (pid: number): boolean => {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
-    return stat[stat.lastIndexOf(")") + 2] !== "Z"
-  } catch {
-    return false
-  }
-}
 
 /**
  * SIGTERM to the root (a server drains its workers itself), then, after 5 s,
