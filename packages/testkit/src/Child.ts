@@ -31,7 +31,7 @@ export interface Exit {
 export interface Options {
   /** The whole command line, instead of running the script on this runtime (`argv`). */
   readonly command?: readonly [string, ...Array<string>]
-  readonly cwd?: string
+  readonly cwd?: string | undefined
   /** Added to this process's environment. */
   readonly env?: Readonly<Record<string, string>>
   /** In its own process group. */
