@@ -25,14 +25,13 @@
  *
  *   node_modules/.bin/node bench/src/cluster.ts
  */
-import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { Effect, Exit, Scope } from "effect"
 import { Manager } from "@weft/primitives"
 import { startServer } from "../../packages/cluster/test/fixtures/postgres.ts"
-import { launch, race, WARMUP } from "./contender.ts"
+import { launch, race, rmwRound, WARMUP } from "./contender.ts"
 import { median, runtime, table, type Row } from "./harness.ts"
 
 const PROCESSES = Number(process.env.PROCESSES ?? 4)
@@ -45,21 +44,7 @@ const QUEUE = process.env.QUEUE !== "0"
 const rmwWorker = fileURLToPath(new URL("./cluster-workers/rmw.ts", import.meta.url))
 const queueWorker = fileURLToPath(new URL("./cluster-workers/queue.ts", import.meta.url))
 
-const rmwRound = async (kind: string, target: (dir: string) => string) => {
-  const dir = fs.mkdtempSync(path.join(process.env.BENCH_DIR ?? os.tmpdir(), "weft-bench-cluster-"))
-  try {
-    const file = path.join(dir, "counter.json")
-    fs.writeFileSync(file, JSON.stringify({ count: 0 }))
-    const { reports, seconds } = await race(
-      Array.from({ length: PROCESSES }, () => launch(rmwWorker, [kind, target(dir), file, String(OPS)]))
-    )
-    const count = (JSON.parse(fs.readFileSync(file, "utf8")) as { count: number }).count
-    if (count !== PROCESSES * OPS) throw new Error(`${kind}: count ${count}, expected ${PROCESSES * OPS}`)
-    return { opsPerSecond: (PROCESSES * OPS) / seconds, longest: Math.max(...reports) }
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true })
-  }
-}
+const rmwCase = (kind: string, target: (dir: string) => string) => rmwRound(rmwWorker, kind, target, { processes: PROCESSES, ops: OPS, label: "cluster" })
 
 let queueRun = 0
 const queueRound = async (kind: string, url: string) => {
@@ -92,13 +77,13 @@ const main = async () => {
     const lockSamples = cases.map(() => ({ ops: [] as Array<number>, longest: [] as Array<number> }))
     const queueCases = [["raw SKIP LOCKED loop", "raw"], ["Weft cluster queue (put; get + taskDone)", "cluster"]] as const
     const queueSamples = queueCases.map(() => [] as Array<number>)
-    await rmwRound("cluster", () => url) // warm-up: creates the schema, warms the server
+    await rmwCase("cluster", () => url) // warm-up: creates the schema, warms the server
     for (let r = 0; r < ROUNDS; r++) {
       // Every other round runs the cases in reverse, so that no case always
       // follows the same one (a round can feel the one before it).
       const order = cases.map((_, i) => (r % 2 === 0 ? i : cases.length - 1 - i))
       for (const i of order) {
-        const result = await rmwRound(cases[i]![1], cases[i]![2])
+        const result = await rmwCase(cases[i]![1], cases[i]![2])
         lockSamples[i]!.ops.push(result.opsPerSecond)
         lockSamples[i]!.longest.push(result.longest)
       }

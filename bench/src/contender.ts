@@ -8,6 +8,8 @@
  */
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
 import * as readline from "node:readline"
 import { Effect } from "effect"
 import type { Lock } from "@weft/primitives"
@@ -149,4 +151,35 @@ export const finish = (work: Promise<void>, report: () => string = () => waits.l
       process.exit(1)
     }
   )
+}
+
+/**
+ * One round of the read-modify-write race: `processes` contenders running
+ * `worker` (`kind target file ops`) on a fresh counter in a fresh directory
+ * under `BENCH_DIR` (default the temp dir), checked for lost updates. Gives
+ * ops/s and the longest single wait any contender reported.
+ *
+ * @example
+ * ```ts
+ * const { opsPerSecond } = await rmwRound(worker, "filelock", (dir) => path.join(dir, "lock"), { processes: 4, ops: 500, label: "process" })
+ * ```
+ */
+export const rmwRound = async (
+  worker: string,
+  kind: string,
+  target: (dir: string) => string,
+  options: { readonly processes: number; readonly ops: number; readonly label: string }
+): Promise<{ opsPerSecond: number; longest: number }> => {
+  const { label, ops, processes } = options
+  const dir = fs.mkdtempSync(path.join(process.env.BENCH_DIR ?? os.tmpdir(), `weft-bench-${label}-`))
+  try {
+    const file = path.join(dir, "counter.json")
+    fs.writeFileSync(file, JSON.stringify({ count: 0 }))
+    const { reports, seconds } = await race(Array.from({ length: processes }, () => launch(worker, [kind, target(dir), file, String(ops)])))
+    const count = (JSON.parse(fs.readFileSync(file, "utf8")) as { count: number }).count
+    if (count !== processes * ops) throw new Error(`${kind}: count ${count}, expected ${processes * ops}`)
+    return { opsPerSecond: (processes * ops) / seconds, longest: Math.max(...reports) }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
 }

@@ -17,7 +17,7 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { Effect, Exit, Scope } from "effect"
 import { Manager } from "@weft/primitives"
-import { launch, race } from "./contender.ts"
+import { rmwRound } from "./contender.ts"
 import { median, runtime, table, type Row } from "./harness.ts"
 
 const PROCESSES = Number(process.env.PROCESSES ?? 4)
@@ -26,21 +26,7 @@ const ROUNDS = Number(process.env.ROUNDS ?? 3)
 const worker = fileURLToPath(new URL("./process-workers/rmw.ts", import.meta.url))
 
 /** One round of one case: ops/s and the longest single wait of any contender. */
-const round = async (kind: string, target: (dir: string) => string): Promise<{ opsPerSecond: number; longest: number }> => {
-  const dir = fs.mkdtempSync(path.join(process.env.BENCH_DIR ?? os.tmpdir(), "weft-bench-process-"))
-  try {
-    const file = path.join(dir, "counter.json")
-    fs.writeFileSync(file, JSON.stringify({ count: 0 }))
-    const { reports: waits, seconds } = await race(
-      Array.from({ length: PROCESSES }, () => launch(worker, [kind, target(dir), file, String(OPS)]))
-    )
-    const count = (JSON.parse(fs.readFileSync(file, "utf8")) as { count: number }).count
-    if (count !== PROCESSES * OPS) throw new Error(`${kind}: count ${count}, expected ${PROCESSES * OPS}`)
-    return { opsPerSecond: (PROCESSES * OPS) / seconds, longest: Math.max(...waits) }
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true })
-  }
-}
+const round = (kind: string, target: (dir: string) => string) => rmwRound(worker, kind, target, { processes: PROCESSES, ops: OPS, label: "process" })
 
 const main = async () => {
   const scope = Effect.runSync(Scope.make())
