@@ -14,9 +14,7 @@ import { randomBytes } from "node:crypto"
 import * as net from "node:net"
 import * as Host from "@weft/app/Host"
 import * as Serve from "@weft/app/Serve"
-// One module, not the package index: the primary loads only what it uses.
-import * as Condition from "@weft/primitives/Condition"
-import type * as Duration from "effect/Duration"
+import * as Workers from "@weft/app/Workers"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as Http from "./http.ts"
@@ -56,49 +54,12 @@ export interface Running {
 
 interface Entry {
   readonly worker: Worker
-  readonly pid: number | undefined
   relay: net.Socket | undefined
   outbox: { readonly push: (line: string) => void } | undefined
   counters: Counters
-  listening: boolean
 }
 
 const noCounters: Counters = { connections: 0, messagesIn: 0, messagesOut: 0, droppedSlow: 0, floodDelayed: 0, floodKicked: 0 }
-
-/**
- * With round robin the primary keys a shared socket by the port workers ask
- * for, and closes it when the last worker leaves: a replacement asking for port
- * 0 after that would get a new port. So port 0 is resolved once, here.
- */
-const freePort = (host: string) => Effect.callback<number, Error>((resume) => {
-  const probe = net.createServer()
-  probe.once("error", (error) => resume(Effect.fail(error)))
-  probe.listen(0, host, () => {
-    const port = (probe.address() as net.AddressInfo).port
-    probe.close(() => resume(Effect.succeed(port)))
-  })
-})
-
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
-
-/** Resolves once none of `pids` is alive (polled: a process's death has no portable event). */
-const waitGone = (pids: ReadonlyArray<number>) =>
-  Effect.callback<void>((resume) => {
-    const timer = setInterval(() => {
-      if (!pids.some(alive)) {
-        clearInterval(timer)
-        resume(Effect.void)
-      }
-    }, 20)
-    return Effect.sync(() => clearInterval(timer))
-  })
 
 /**
  * Starts the workers, the registry and the HTTP side; everything stops (clients told, workers
@@ -110,19 +71,13 @@ const waitGone = (pids: ReadonlyArray<number>) =>
 export const runPrimary = (options: PrimaryOptions): Effect.Effect<Running, Error, Scope.Scope> =>
   Effect.gen(function*() {
     const host = options.host ?? Host.loopback
-    const port = options.port === 0 ? yield* freePort(host) : options.port
-    const ircPort = options.ircPort === 0 ? yield* freePort(host) : options.ircPort
+    // Port 0 is resolved once, here: node:cluster keys a shared socket by the port its workers ask for.
+    const port = options.port === 0 ? yield* Workers.freePort(host) : options.port
+    const ircPort = options.ircPort === 0 ? yield* Workers.freePort(host) : options.ircPort
+    /** Each live worker's relay: its outbox and the counters it last reported. */
     const entries = new Map<number, Entry>()
-    let restarts = 0
-    let stopping = false
-    let failure: string | undefined
-    // The workers' state (`entries`, `failure`) changes in cluster and relay callbacks; start-up and
-    // shutdown wait for a predicate over it. That is a condition variable: wait under its lock until
-    // the predicate holds, re-checked on every notification.
-    const changed = yield* Condition.make()
-    const notify = () => void Effect.runFork(changed.withLock(changed.notifyAll))
-    /** Waits until `done()` holds, at most `timeout`; whether it does. */
-    const until = (done: () => boolean, timeout: Duration.Input) => Effect.orDie(changed.withLock(changed.waitUntil(done, timeout)))
+    /** Set with the first worker, before any relay can report. */
+    let supervisor: Workers.Workers | undefined
 
     const web = Web.make({
       maxLine: options.maxLine,
@@ -173,14 +128,10 @@ export const runPrimary = (options: PrimaryOptions): Effect.Effect<Running, Erro
           entry.counters = message.s
           return
         case "listening":
-          entry.listening = true
-          options.log(`worker ${id} pid ${entry.pid} listening`)
-          break
+          return supervisor?.ready(id)
         case "listen-error":
-          failure ??= message.message
-          break
+          return supervisor?.fail(message.message)
       }
-      notify()
     }
     const relayServer = yield* Effect.acquireRelease(
       Effect.callback<net.Server, Error>((resume) => {
@@ -211,8 +162,9 @@ export const runPrimary = (options: PrimaryOptions): Effect.Effect<Running, Erro
     const lean = leanWorkers()
     if (lean !== undefined) cluster.setupPrimary({ exec: lean.entry, execArgv: [...lean.execArgv] })
 
-    const fork = () => {
-      const worker = cluster.fork({
+    const workers = yield* Workers.fork({
+      count: options.workers,
+      env: {
         WEFT_CHAT: JSON.stringify({
           host,
           port,
@@ -224,72 +176,40 @@ export const runPrimary = (options: PrimaryOptions): Effect.Effect<Running, Erro
           floodRate: options.floodRate,
           idleMs: options.idleMs
         })
-      })
-      entries.set(worker.id, { worker, pid: worker.process.pid, relay: undefined, outbox: undefined, counters: noCounters, listening: false })
-      worker.on("error", () => {})
-    }
-
-    const onExit = (worker: Worker, code: number | null, signal: string | null) => {
-      const entry = entries.get(worker.id)
-      entries.delete(worker.id)
-      registry.dropEndpoint(worker.id, "left (server worker died)")
-      if (!stopping) {
-        const how = signal ?? `code ${code}`
-        if (entry?.listening) {
-          options.log(`worker ${worker.id} pid ${entry.pid} exited (${how}); starting a replacement`)
-          restarts++
-          fork()
-        } else {
-          // Dying before listening would die again: no crash loop.
-          failure ??= `worker ${worker.id} exited (${how}) before it listened`
-          options.log(`${failure}; not replaced`)
-        }
-      }
-      notify()
-    }
-
-    yield* Effect.acquireRelease(
-      Effect.sync(() => {
-        cluster.on("exit", onExit)
-        for (let i = 0; i < options.workers; i++) fork()
-      }),
-      () =>
-        Effect.gen(function*() {
-          stopping = true
-          const pids = [...entries.values()].flatMap((e) => e.pid === undefined ? [] : [e.pid])
-          // Asked over the relay first: on Deno a worker's SIGTERM handler does not always run.
-          for (const entry of entries.values()) entry.outbox?.push(JSON.stringify({ t: "stop" } satisfies ToHub) + "\n")
-          yield* until(() => entries.size === 0, "3 seconds")
-          for (const entry of entries.values()) entry.worker.process.kill("SIGTERM")
-          yield* until(() => entries.size === 0, "2 seconds")
-          for (const entry of entries.values()) entry.worker.process.kill("SIGKILL")
-          yield* until(() => entries.size === 0, "2 seconds")
-          cluster.off("exit", onExit)
-          // Deno reports a worker's exit when its channel closes: wait for the process itself, so
-          // that it finishes its goodbyes (and is not cut short when this process exits).
-          yield* Effect.timeoutOption(waitGone(pids), "3 seconds")
-          for (const pid of pids.filter(alive)) process.kill(pid, "SIGKILL")
-        })
-    )
-
-    const ready = () => failure !== undefined || [...entries.values()].filter((e) => e.listening).length >= options.workers
-    if (!(yield* until(ready, "20 seconds"))) {
-      return yield* Effect.fail(new Error(`the workers did not all listen on ${Host.authority(host, port)} and :${ircPort} within 20 s`))
-    }
-    if (failure !== undefined) return yield* Effect.fail(new Error(failure))
+      },
+      log: options.log,
+      // A worker listens when it says so over its relay: both its ports are bound then.
+      listening: "manual",
+      startTimeout: "20 seconds",
+      onFork: (worker, workers) => {
+        supervisor = workers
+        entries.set(worker.id, { worker, relay: undefined, outbox: undefined, counters: noCounters })
+      },
+      onExit: (worker) => {
+        entries.delete(worker.id)
+        registry.dropEndpoint(worker.id, "left (server worker died)")
+      },
+      // Asked over the relay first: on Deno a worker's SIGTERM handler does not always run.
+      ask: (worker) => entries.get(worker.id)?.outbox?.push(JSON.stringify({ t: "stop" } satisfies ToHub) + "\n")
+    }).pipe(Effect.mapError((error) => new Error(error.reason)))
 
     const stats = (): Http.Stats => ({
       port,
       ircPort,
       wanted: options.workers,
       workers: [
-        ...[...entries.values()].map((e) => ({ id: String(e.worker.id), pid: e.pid, listening: e.listening, ...e.counters })),
+        ...[...workers.live.values()].map((w) => ({
+          id: String(w.worker.id),
+          pid: w.pid,
+          listening: w.listening,
+          ...(entries.get(w.worker.id)?.counters ?? noCounters)
+        })),
         { id: "web", pid: process.pid, listening: false, ...web.counters() }
       ],
       users: registry.userCount,
       rooms: registry.roomList(),
       messages: registry.messages,
-      restarts
+      restarts: workers.restarts
     })
     const app = Http.makeApp(stats, (app) => Web.routes(app, web, Serve.upgradeWebSocket), {
       host,

@@ -16,11 +16,12 @@ import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
 import * as Host from "@weft/app/Host"
 import * as Main from "@weft/app/Main"
+import * as Serve from "@weft/app/Serve"
+import * as Workers from "@weft/app/Workers"
 import { Effect, Runtime } from "effect"
 import * as Http from "./http.ts"
 import * as Page from "./page.ts"
 import { type LockKind, rush } from "./rush.ts"
-import * as Server from "./server.ts"
 import * as Store from "./store.ts"
 
 const usage = `usage:
@@ -76,7 +77,8 @@ const serveHere = (settings: ServeSettings) =>
       extend: (app) => Page.routes(app, store, live),
       guard: { host: settings.host, publicHost: settings.publicHost, scripts: [Page.script] }
     })
-    return yield* Server.listen(app, { port: settings.port, host: settings.host })
+    // In a `--workers N` worker the port is shared through node:cluster.
+    return yield* Serve.serve(app, { port: settings.port, hostname: settings.host, shared: cluster.isWorker })
   })
 
 if (cluster.isWorker) {
@@ -185,15 +187,19 @@ if (cluster.isWorker) {
     if (workers === 1) {
       port = (yield* serveHere({ file, host, publicHost, port: int("port", 0, 0, 65535)!, adminToken, hold })).port
     } else {
-      port = int("port", 0, 0, 65535)! || (yield* Server.freePort(host))
-      yield* Server.forkWorkers(workers, {
-        WEFT_TICKETS_FILE: file,
-        WEFT_TICKETS_HOST: host,
-        WEFT_TICKETS_PUBLIC_HOST: publicHost ?? "",
-        WEFT_TICKETS_PORT: String(port),
-        WEFT_TICKETS_HOLD: String(hold),
-        TICKETING_ADMIN_TOKEN: adminToken ?? ""
-      }, (line) => console.log(line))
+      port = int("port", 0, 0, 65535)! || (yield* Workers.freePort(host))
+      yield* Workers.fork({
+        count: workers,
+        env: {
+          WEFT_TICKETS_FILE: file,
+          WEFT_TICKETS_HOST: host,
+          WEFT_TICKETS_PUBLIC_HOST: publicHost ?? "",
+          WEFT_TICKETS_PORT: String(port),
+          WEFT_TICKETS_HOLD: String(hold),
+          TICKETING_ADMIN_TOKEN: adminToken ?? ""
+        },
+        log: (line) => console.log(line)
+      })
     }
     // Where users reach it: a wildcard bind is named by this machine's host name, or --public-host.
     const url = Host.url(Host.shown(host, publicHost), port)

@@ -86,7 +86,7 @@ describe("SIGKILL at the worst moments", () => {
       const file = path.join(dir, "tickets.json")
       const server = yield* child(mainScript, ["serve", "--file", file, "--tickets", "100000", "--workers", "2"])
       const url = /serving (http:\/\/127\.0\.0\.1:\d+)/.exec(yield* server.line("serving http://127.0.0.1:", 30_000))![1]!
-      const workers = [...server.output().matchAll(/worker pid (\d+) listening/g)].map((m) => Number(m[1]))
+      const workers = [...server.output().matchAll(/worker \d+ pid (\d+) listening/g)].map((m) => Number(m[1]))
       assert.strictEqual(workers.length, 2, server.output())
       const pids = [server.proc.pid!, ...workers]
       const confirmed: Array<Store.Order> = []

@@ -5,7 +5,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { exists as alive } from "@weft/testkit"
 import * as Http from "../src/http.ts"
-import * as Server from "../src/server.ts"
+import * as Serve from "@weft/app/Serve"
 import * as Store from "../src/store.ts"
 import { type Child, child, mainScript, reopen, tempDir } from "./helpers.ts"
 
@@ -33,7 +33,7 @@ const served = (tickets: number, adminToken?: string) =>
     const file = path.join(dir, "tickets.json")
     const store = yield* Store.make(file)
     yield* store.reset(tickets)
-    const { url } = yield* Server.listen(Http.makeApp(store, { adminToken }))
+    const { url } = yield* Serve.serve(Http.makeApp(store, { adminToken }))
     return { url, file, store }
   })
 
@@ -263,7 +263,7 @@ describe("serve processes", () => {
       const pids = new Set<number>()
       for (let i = 0; i < 200 && pids.size < 3; i++) pids.add((yield* call(`${url}/health`, { headers: { connection: "close" } })).body.pid)
       assert.strictEqual(pids.size, 3, "three workers answer on one port")
-      assert.sameMembers([...pids], [...server.output().matchAll(/worker pid (\d+) listening/g)].map((m) => Number(m[1])))
+      assert.sameMembers([...pids], [...server.output().matchAll(/worker \d+ pid (\d+) listening/g)].map((m) => Number(m[1])))
       process.kill(server.proc.pid!, "SIGTERM")
       assert.strictEqual(yield* server.exited, 0)
       for (const pid of pids) {

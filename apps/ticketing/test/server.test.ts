@@ -22,7 +22,7 @@ describe("serve --workers N", () => {
         const server = yield* child(mainScript, ["serve", "--file", file, "--tickets", "5", "--workers", "3", "--port", "0"])
         const line = yield* server.line("serving http://127.0.0.1:", 30_000)
         const port = Number(/serving http:\/\/127\.0\.0\.1:(\d+)/.exec(line)![1])
-        const pids = [...server.output().matchAll(/worker pid (\d+) listening/g)].map((m) => Number(m[1]))
+        const pids = [...server.output().matchAll(/worker \d+ pid (\d+) listening/g)].map((m) => Number(m[1]))
         assert.strictEqual(pids.length, 3)
         const ids = pids.map(processIdentity)
         yield* Effect.addFinalizer(() => Effect.sync(() => ids.filter(aliveSame).forEach((id) => process.kill(id!.pid, "SIGKILL"))))

@@ -4,11 +4,12 @@
  *
  * - fiber: `Event.make`; every car is a fiber of this thread.
  * - thread: `SharedEvent.make`; every car is a task of a `ThreadPool` (one
- *   worker per car, all ready before the light starts: `ready: "all"`), which
- *   attaches the event's `handle`.
+ *   worker per car, all ready before the light starts: `ready: "all"`).
  * - process: `Manager.serve()` hosts `manager.event()`; every car is a task of
- *   a `ProcessPool` (one child process per car, all ready), which attaches its handle
- *   through `Manager.attach`.
+ *   a `ProcessPool` (one child process per car, all ready).
+ *
+ * The event and the timeline are passed to the tasks as they are: the pool
+ * sends their handles and the task receives them attached.
  *
  * The light always runs here, and the timeline is kept here: remote cars put
  * their entries (timed by their own clock, against the shared start) on a
@@ -128,7 +129,7 @@ export const runThread = (
       poolError("thread pool")
     )
     return yield* simulatePool(config, event, timeline, (car, arriveAt, start) =>
-      pool.submit("drive", { scope: "thread", light: event.handle, timeline: timeline.handle, car, arriveAt, start }), onEntry, onReady)
+      pool.submit("drive", event, timeline, { car, arriveAt, start }), onEntry, onReady)
   }))
 
 /** Processes: a `Manager` hosts the light (an event) and the timeline (a queue); each car is a task of a `ProcessPool`. */
@@ -149,7 +150,7 @@ export const runProcess = (
       poolError("process pool")
     )
     return yield* simulatePool(config, event, timeline, (car, arriveAt, start) =>
-      pool.submit("drive", { scope: "process", light: event.handle, timeline: timeline.handle, car, arriveAt, start }), onEntry, onReady)
+      pool.submit("drive", event, timeline, { car, arriveAt, start }), onEntry, onReady)
   }))
 
 /**

@@ -72,6 +72,14 @@ export interface Options {
   readonly port?: number | undefined
   /** The address to bind; default `127.0.0.1` (loopback only); `0.0.0.0` or `::` for every interface. */
   readonly hostname?: string | undefined
+  /**
+   * The port is shared by `node:cluster` workers (see `Workers`): served
+   * through `node:http` on every runtime, the server node:cluster shares,
+   * instead of `Bun.serve` or `Deno.serve`. For HTTP and SSE: this module's
+   * `upgradeWebSocket` is the runtime's own server's, so WebSocket routes
+   * need `shared` off on Bun and Deno.
+   */
+  readonly shared?: boolean | undefined
 }
 
 /**
@@ -193,8 +201,12 @@ const serveDeno = async (app: Fetchable, hostname: string, port: number): Promis
   }
 }
 
-const start = (app: Fetchable, hostname: string, port: number): Promise<Started> =>
-  Runtime.current === "bun" ? serveBun(app, hostname, port) : Runtime.current === "deno" ? serveDeno(app, hostname, port) : serveNode(app, hostname, port)
+const start = (app: Fetchable, hostname: string, port: number, shared: boolean): Promise<Started> =>
+  shared || Runtime.current === "node"
+    ? serveNode(app, hostname, port)
+    : Runtime.current === "bun"
+    ? serveBun(app, hostname, port)
+    : serveDeno(app, hostname, port)
 
 /**
  * Serves `app` on `hostname:port` (default 127.0.0.1, a free port) until the
@@ -217,7 +229,7 @@ export const serve: {
     const port = options.port ?? 0
     return Effect.map(
       Effect.acquireRelease(
-        Effect.tryPromise({ try: () => start(app, hostname, port), catch: (error) => listenError(hostname, port, error) }),
+        Effect.tryPromise({ try: () => start(app, hostname, port, options.shared === true), catch: (error) => listenError(hostname, port, error) }),
         (started) => Effect.promise(() => started.close())
       ),
       (started): Server => ({ port: started.port, hostname, url: Host.url(hostname, started.port) })

@@ -1,9 +1,12 @@
 /**
  * `@weft/app`: the plumbing every Weft app needs, in one place, on Node, Bun
- * and Deno — serve a Hono app on the runtime's own server (`Serve`), run a
- * main program with clean signal handling (`Main`), run a script on the same
- * runtime (`Child`), and know which runtime this is (`Runtime`). Chromium for
- * browser tests is the separate entry `@weft/app/Chromium`.
+ * and Deno — serve a Hono app on the runtime's own server (`Serve`) behind
+ * one HTTP guard (`Guard`, `Host`), run a main program with clean signal
+ * handling (`Main`), run a script on the same runtime (`Child`) that stops
+ * when its parent dies (`Parent`), supervise `node:cluster` workers
+ * (`Workers`), and know which runtime this is (`Runtime`). Chromium for
+ * browser tests and the hostile clients for security tests are the separate
+ * entries `@weft/app/Chromium` and `@weft/app/Hostile`.
  *
  * @example
  * ```ts
@@ -32,3 +35,4 @@ export * as Main from "./Main.ts"
 export * as Parent from "./Parent.ts"
 export * as Runtime from "./Runtime.ts"
 export * as Serve from "./Serve.ts"
+export * as Workers from "./Workers.ts"

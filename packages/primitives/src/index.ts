@@ -1,7 +1,7 @@
 /**
  * Weft's primitives: the same interface at three scopes.
  *
- * - fibers: `Lock`, `RLock`, `Semaphore`, `Event`, `Condition`, `Barrier`, `Timer`, `Queue`
+ * - fibers: `Lock`, `RLock`, `Semaphore`, `Event`, `Condition`, `Barrier`, `Timer`, `Queue`, `PubSub`
  * - worker threads: `SharedLock`, `SharedSemaphore`, `SharedEvent`, `SharedQueue`
  * - processes: `Manager` (hosts any fiber primitive on a local socket) and `FileLock`
  *

@@ -388,10 +388,6 @@ export const makeSemaphore = (db: Db, id: number, permits: number): Semaphore.Se
     ).pipe(Effect.asVoid)
 
   /**
-   * On `sql`: queue at the gate, then gather `k` slots. Returns the slots
-   * taken (`k` of them), or fewer when `tryOnly` and they are not free now.
-   */
-  /**
    * One statement for the common case: queue at the gate (or, `tryOnly`,
    * try it), take up to `k` free slots, and leave the gate when they are
    * enough (or, `tryOnly`, give back a partial haul and leave anyway).

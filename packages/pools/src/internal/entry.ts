@@ -188,20 +188,26 @@ const call = (id: number, fn: TaskFunction, args: Array<unknown>, controller: Ab
 // task that was sent a cluster primitive needs it, and then its sender had it.
 const clusterPackage = "@weft/cluster"
 
+/**
+ * The module that attaches a handle, by its tag: each primitive's own entry
+ * (`@weft/primitives/SharedEvent`, `/Manager`, ...), never the package index,
+ * so the first task sent a primitive does not wait for every scope to load.
+ */
+const attacherOf = (tag: string): Promise<{ attach: (handle: unknown) => any }> =>
+  tag === "ManagerHandle"
+    ? import("@weft/primitives/Manager") as Promise<any>
+    : tag === "ClusterHandle"
+    ? import(clusterPackage).then((m) => m.Cluster)
+    : import(`@weft/primitives/${tag}`) // SharedLock, SharedSemaphore, SharedEvent, SharedQueue (protocol.ts's ATTACHABLE)
+
 /** Turns the handles of Weft primitives back into working primitives. */
 const attachArgs = async (wrapped: { [P.ATTACH]: Array<number>; args: Array<any> }): Promise<Array<unknown>> => {
-  const primitives: any = await import("@weft/primitives")
   effectModule ??= import("effect/Effect")
   const Effect = await effectModule
   const args = wrapped.args
   for (const i of wrapped[P.ATTACH]) {
     const handle = args[i]
-    const module = handle._tag === "ManagerHandle"
-      ? primitives.Manager
-      : handle._tag === "ClusterHandle"
-      ? (await import(clusterPackage)).Cluster
-      : primitives[handle._tag]
-    args[i] = await Effect.runPromise(module.attach(handle))
+    args[i] = await Effect.runPromise((await attacherOf(handle._tag)).attach(handle))
   }
   return args
 }
