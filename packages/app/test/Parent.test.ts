@@ -7,18 +7,11 @@ import * as path from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
 import { argv } from "../src/Child.ts"
 import { env, watch } from "../src/Parent.ts"
-import { alive, start } from "@weft/testkit"
+import { alive, pollUntil as waitUntil, start } from "@weft/testkit"
 
 const parentFixture = new URL("./fixtures/parent.ts", import.meta.url)
 const mainFixture = new URL("./fixtures/main.ts", import.meta.url)
 
-const waitUntil = async (what: string, check: () => boolean, ms: number) => {
-  const deadline = Date.now() + ms
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`)
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-}
 
 const cleanup: Array<() => void> = []
 afterEach(() => {

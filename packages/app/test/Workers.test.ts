@@ -1,17 +1,10 @@
 // Workers: a node:cluster primary's workers, supervised. The fixture is a real
 // cluster program run as a child on the suite's runtime.
 import { afterEach, describe, expect, it } from "vitest"
-import { alive, type Running, start as startScript } from "@weft/testkit"
+import { alive, pollUntil as waitUntil, type Running, start as startScript } from "@weft/testkit"
 
 const fixture = new URL("./fixtures/workers.ts", import.meta.url)
 
-const waitUntil = async (what: string, check: () => boolean, ms: number) => {
-  const deadline = Date.now() + ms
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`)
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-}
 
 const started: Array<Running> = []
 afterEach(() => {

@@ -79,3 +79,21 @@ export const waitUntil = <A>(
       resume(result.ok ? Effect.succeed(result.value) : Effect.fail(result.error)))
     return Effect.sync(cancel)
   })
+
+/**
+ * Resolves once `check()` holds, looking every 50 ms; rejects after `ms`
+ * naming `what`. For what nothing announces, as a process that is not our
+ * child ending.
+ *
+ * @example
+ * ```ts
+ * await pollUntil("every worker gone", () => !pids.some(alive), 10_000)
+ * ```
+ */
+export const pollUntil = async (what: string, check: () => boolean, ms: number): Promise<void> => {
+  const deadline = Date.now() + ms
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
