@@ -25,15 +25,13 @@
  *
  *   node_modules/.bin/node bench/src/cluster.ts
  */
-import { spawn } from "node:child_process"
-import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { Effect, Exit, Scope } from "effect"
 import { Manager } from "@weft/primitives"
 import { startServer } from "../../packages/cluster/test/fixtures/postgres.ts"
-import { WARMUP } from "./contender.ts"
+import { launch, race, rmwRound, WARMUP } from "./contender.ts"
 import { median, runtime, table, type Row } from "./harness.ts"
 
 const PROCESSES = Number(process.env.PROCESSES ?? 4)
@@ -45,72 +43,15 @@ const LOCKS = process.env.LOCKS?.split(",")
 const QUEUE = process.env.QUEUE !== "0"
 const rmwWorker = fileURLToPath(new URL("./cluster-workers/rmw.ts", import.meta.url))
 const queueWorker = fileURLToPath(new URL("./cluster-workers/queue.ts", import.meta.url))
-const isDeno = typeof (globalThis as { Deno?: unknown }).Deno !== "undefined"
 
-interface Proc {
-  readonly ready: Promise<void>
-  readonly done: Promise<number>
-  go(): void
-}
-
-const start = (file: string, args: ReadonlyArray<string>): Proc => {
-  const proc = spawn(process.execPath, [...(isDeno ? ["run", "-A"] : []), file, ...args], { stdio: ["pipe", "pipe", "inherit"] })
-  let buffer = ""
-  let onReady!: () => void
-  let onDone!: (ms: number) => void
-  let onFail!: (error: Error) => void
-  const ready = new Promise<void>((resolve, reject) => {
-    onReady = resolve
-    proc.on("exit", (code) => code !== 0 && reject(new Error(`${args[0]} exited with ${code}`)))
-  })
-  const done = new Promise<number>((resolve, reject) => {
-    onDone = resolve
-    onFail = reject
-  })
-  proc.stdout!.setEncoding("utf8")
-  proc.stdout!.on("data", (chunk: string) => {
-    buffer += chunk
-    for (const line of buffer.split("\n").slice(0, -1)) {
-      if (line === "ready") onReady()
-      if (line.startsWith("done")) onDone(Number(line.slice(5)) || 0)
-    }
-    buffer = buffer.slice(buffer.lastIndexOf("\n") + 1)
-  })
-  proc.on("exit", (code) => code !== 0 && onFail(new Error(`${args[0]} exited with ${code}`)))
-  return { ready, done, go: () => proc.stdin!.write("go\n") }
-}
-
-/** Runs processes from "go" to the last "done": seconds, and what each reported. */
-const race = async (procs: ReadonlyArray<Proc>): Promise<{ seconds: number; reports: Array<number> }> => {
-  await Promise.all(procs.map((p) => p.ready))
-  const t0 = performance.now()
-  for (const p of procs) p.go()
-  const reports = await Promise.all(procs.map((p) => p.done))
-  return { seconds: (performance.now() - t0) / 1000, reports }
-}
-
-const rmwRound = async (kind: string, target: (dir: string) => string) => {
-  const dir = fs.mkdtempSync(path.join(process.env.BENCH_DIR ?? os.tmpdir(), "weft-bench-cluster-"))
-  try {
-    const file = path.join(dir, "counter.json")
-    fs.writeFileSync(file, JSON.stringify({ count: 0 }))
-    const { reports, seconds } = await race(
-      Array.from({ length: PROCESSES }, () => start(rmwWorker, [kind, target(dir), file, String(OPS)]))
-    )
-    const count = (JSON.parse(fs.readFileSync(file, "utf8")) as { count: number }).count
-    if (count !== PROCESSES * OPS) throw new Error(`${kind}: count ${count}, expected ${PROCESSES * OPS}`)
-    return { opsPerSecond: (PROCESSES * OPS) / seconds, longest: Math.max(...reports) }
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true })
-  }
-}
+const rmwCase = (kind: string, target: (dir: string) => string) => rmwRound(rmwWorker, kind, target, { processes: PROCESSES, ops: OPS, label: "cluster" })
 
 let queueRun = 0
 const queueRound = async (kind: string, url: string) => {
   const name = `bench-q-${process.pid}-${queueRun++}`
   const procs = [
-    ...[1, 2].map(() => start(queueWorker, [kind, "produce", url, name, String(ITEMS)])),
-    ...[1, 2].map(() => start(queueWorker, [kind, "consume", url, name, String(ITEMS)]))
+    ...[1, 2].map(() => launch(queueWorker, [kind, "produce", url, name, String(ITEMS)])),
+    ...[1, 2].map(() => launch(queueWorker, [kind, "consume", url, name, String(ITEMS)]))
   ]
   const { seconds } = await race(procs)
   return (2 * ITEMS) / seconds
@@ -136,13 +77,13 @@ const main = async () => {
     const lockSamples = cases.map(() => ({ ops: [] as Array<number>, longest: [] as Array<number> }))
     const queueCases = [["raw SKIP LOCKED loop", "raw"], ["Weft cluster queue (put; get + taskDone)", "cluster"]] as const
     const queueSamples = queueCases.map(() => [] as Array<number>)
-    await rmwRound("cluster", () => url) // warm-up: creates the schema, warms the server
+    await rmwCase("cluster", () => url) // warm-up: creates the schema, warms the server
     for (let r = 0; r < ROUNDS; r++) {
       // Every other round runs the cases in reverse, so that no case always
       // follows the same one (a round can feel the one before it).
       const order = cases.map((_, i) => (r % 2 === 0 ? i : cases.length - 1 - i))
       for (const i of order) {
-        const result = await rmwRound(cases[i]![1], cases[i]![2])
+        const result = await rmwCase(cases[i]![1], cases[i]![2])
         lockSamples[i]!.ops.push(result.opsPerSecond)
         lockSamples[i]!.longest.push(result.longest)
       }

@@ -11,71 +11,22 @@
  *
  *   node_modules/.bin/node bench/src/process.ts
  */
-import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { Effect, Exit, Scope } from "effect"
 import { Manager } from "@weft/primitives"
+import { rmwRound } from "./contender.ts"
 import { median, runtime, table, type Row } from "./harness.ts"
 
 const PROCESSES = Number(process.env.PROCESSES ?? 4)
 const OPS = Number(process.env.OPS ?? 500)
 const ROUNDS = Number(process.env.ROUNDS ?? 3)
 const worker = fileURLToPath(new URL("./process-workers/rmw.ts", import.meta.url))
-const isDeno = typeof (globalThis as { Deno?: unknown }).Deno !== "undefined"
-
-interface Contender {
-  readonly ready: Promise<void>
-  readonly done: Promise<number>
-  go(): void
-}
-
-const contender = (kind: string, target: string, file: string): Contender => {
-  const args = [...(isDeno ? ["run", "-A"] : []), worker, kind, target, file, String(OPS)]
-  const proc = spawn(process.execPath, args, { stdio: ["pipe", "pipe", "inherit"] })
-  let buffer = ""
-  let onReady!: () => void
-  let onDone!: (ms: number) => void
-  let onFail!: (error: Error) => void
-  const ready = new Promise<void>((resolve) => (onReady = resolve))
-  const done = new Promise<number>((resolve, reject) => {
-    onDone = resolve
-    onFail = reject
-  })
-  proc.stdout!.setEncoding("utf8")
-  proc.stdout!.on("data", (chunk: string) => {
-    buffer += chunk
-    for (const line of buffer.split("\n").slice(0, -1)) {
-      if (line === "ready") onReady()
-      if (line.startsWith("done ")) onDone(Number(line.slice(5)))
-    }
-    buffer = buffer.slice(buffer.lastIndexOf("\n") + 1)
-  })
-  proc.on("exit", (code) => code !== 0 && onFail(new Error(`${kind} contender exited with ${code}`)))
-  return { ready, done, go: () => proc.stdin!.write("go\n") }
-}
 
 /** One round of one case: ops/s and the longest single wait of any contender. */
-const round = async (kind: string, target: (dir: string) => string): Promise<{ opsPerSecond: number; longest: number }> => {
-  const dir = fs.mkdtempSync(path.join(process.env.BENCH_DIR ?? os.tmpdir(), "weft-bench-process-"))
-  try {
-    const file = path.join(dir, "counter.json")
-    fs.writeFileSync(file, JSON.stringify({ count: 0 }))
-    const contenders = Array.from({ length: PROCESSES }, () => contender(kind, target(dir), file))
-    await Promise.all(contenders.map((c) => c.ready))
-    const start = performance.now()
-    for (const c of contenders) c.go()
-    const waits = await Promise.all(contenders.map((c) => c.done))
-    const seconds = (performance.now() - start) / 1000
-    const count = (JSON.parse(fs.readFileSync(file, "utf8")) as { count: number }).count
-    if (count !== PROCESSES * OPS) throw new Error(`${kind}: count ${count}, expected ${PROCESSES * OPS}`)
-    return { opsPerSecond: (PROCESSES * OPS) / seconds, longest: Math.max(...waits) }
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true })
-  }
-}
+const round = (kind: string, target: (dir: string) => string) => rmwRound(worker, kind, target, { processes: PROCESSES, ops: OPS, label: "process" })
 
 const main = async () => {
   const scope = Effect.runSync(Scope.make())

@@ -27,12 +27,12 @@
  *   node_modules/.bin/node bench/src/ticketing.ts
  *   (ROUNDS=3 SECONDS=4 CONNECTIONS=64 TMP=/path/on/the/disk)
  */
-import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import autocannon from "autocannon"
+import { start } from "@weft/testkit"
 import { median, runtime } from "./harness.ts"
 
 const ROUNDS = Number(process.env.ROUNDS ?? 3)
@@ -40,7 +40,6 @@ const SECONDS = Number(process.env.SECONDS ?? 4)
 const CONNECTIONS = Number(process.env.CONNECTIONS ?? 64)
 const BOUND_OPS = Number(process.env.BOUND_OPS ?? 1000)
 const main = fileURLToPath(new URL("../../apps/ticketing/src/main.ts", import.meta.url))
-const isDeno = typeof (globalThis as { Deno?: unknown }).Deno !== "undefined"
 
 const dir = fs.mkdtempSync(path.join(process.env.TMP ?? os.tmpdir(), "weft-bench-tickets-"))
 
@@ -71,28 +70,17 @@ const fsyncBound = (ops: number) => {
 }
 
 /** `serve --workers 2` on a fresh store; resolves with its URL once it serves. */
-const startServer = (file: string) =>
-  new Promise<{ url: string; stop: () => Promise<void> }>((resolve, reject) => {
-    const args = [...(isDeno ? ["run", "-A"] : []), main, "serve", "--file", file, "--tickets", "100000000", "--workers", "2"]
-    const proc = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] })
-    let out = ""
-    proc.stdout!.setEncoding("utf8")
-    proc.stdout!.on("data", (chunk: string) => {
-      out += chunk
-      const match = /serving (http:\/\/127\.0\.0\.1:\d+)/.exec(out)
-      if (match) {
-        resolve({
-          url: match[1]!,
-          stop: () =>
-            new Promise<void>((done) => {
-              proc.once("exit", () => done())
-              process.kill(proc.pid!, "SIGTERM")
-            })
-        })
-      }
-    })
-    proc.once("exit", (code) => reject(new Error(`serve exited with ${code}: ${out}`)))
-  })
+const startServer = async (file: string) => {
+  const server = start(main, ["serve", "--file", file, "--tickets", "100000000", "--workers", "2"], { stdin: "ignore", stderr: "inherit", name: "serve" })
+  const url = /serving (http:\/\/127\.0\.0\.1:\d+)/.exec(await server.line(/serving http:\/\/127\.0\.0\.1:\d+/, 120_000))![1]!
+  return {
+    url,
+    stop: async () => {
+      process.kill(server.proc.pid!, "SIGTERM")
+      await server.exited
+    }
+  }
+}
 
 const load = (url: string) =>
   new Promise<autocannon.Result>((resolve, reject) => {
@@ -125,24 +113,19 @@ const ordersOnDisk = (file: string): Array<{ seat: number }> => {
 }
 
 /** `rush` as a process: its summary lines. */
-const runRush = (lock: string, file: string) =>
-  new Promise<{ sold: number; tickets: number; seats: string; oversold: string }>((resolve, reject) => {
-    const args = [...(isDeno ? ["run", "-A"] : []), main, "rush", "--file", file, "--tickets", "5", "--buyers", "16", "--lock", lock, "--think", "0", "--hold", "5"]
-    const proc = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] })
-    let out = ""
-    proc.stdout!.setEncoding("utf8")
-    proc.stdout!.on("data", (chunk: string) => void (out += chunk))
-    proc.once("exit", (code) => {
-      const sold = /sold (\d+) of (\d+) tickets/.exec(out)
-      if (code !== 0 || sold === null) return reject(new Error(`rush --lock ${lock} exited with ${code}: ${out}`))
-      resolve({
-        sold: Number(sold[1]),
-        tickets: Number(sold[2]),
-        seats: (/^seats: (.*)$/m.exec(out)?.[1] ?? "").replace(/ → buyer \d+/g, "").replace(/,/g, ""),
-        oversold: /OVERSOLD by (\d+)/.exec(out)?.[1] ?? ""
-      })
-    })
-  })
+const runRush = async (lock: string, file: string) => {
+  const rush = start(main, ["rush", "--file", file, "--tickets", "5", "--buyers", "16", "--lock", lock, "--think", "0", "--hold", "5"], { stdin: "ignore", stderr: "inherit" })
+  const { code } = await rush.closed
+  const out = rush.stdout()
+  const sold = /sold (\d+) of (\d+) tickets/.exec(out)
+  if (code !== 0 || sold === null) throw new Error(`rush --lock ${lock} exited with ${code}: ${out}`)
+  return {
+    sold: Number(sold[1]),
+    tickets: Number(sold[2]),
+    seats: (/^seats: (.*)$/m.exec(out)?.[1] ?? "").replace(/ → buyer \d+/g, "").replace(/,/g, ""),
+    oversold: /OVERSOLD by (\d+)/.exec(out)?.[1] ?? ""
+  }
+}
 
 const format = (n: number) => n >= 1e3 ? `${(n / 1e3).toFixed(1)}k` : n.toFixed(0)
 

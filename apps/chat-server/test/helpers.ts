@@ -3,57 +3,15 @@
  * current runtime, stopped when the test's scope closes, every worker pid it
  * printed killed too), and line-reading TCP clients on node:net.
  */
-import { type ChildProcess, spawn } from "node:child_process"
+import type { ChildProcess } from "node:child_process"
 import * as net from "node:net"
 import { fileURLToPath } from "node:url"
 import { Effect, type Scope } from "effect"
+import { type Child, child, exists, waitUntil } from "@weft/testkit"
 
 export const mainScript = fileURLToPath(new URL("../src/main.ts", import.meta.url))
 
-const isDeno = typeof (globalThis as { Deno?: unknown }).Deno !== "undefined"
-
-/** Resolves when `find` returns a value; fails after `timeoutMs`. `subscribe` wires the re-check. */
-const waitUntil = <A>(
-  subscribe: (check: () => void) => () => void,
-  find: () => A | undefined,
-  timeoutMs: number,
-  describe: () => string
-) =>
-  Effect.callback<A, Error>((resume) => {
-    let done = false
-    const finish = (effect: Effect.Effect<A, Error>) => {
-      if (done) return
-      done = true
-      clearTimeout(timer)
-      unsubscribe()
-      resume(effect)
-    }
-    const check = () => {
-      try {
-        const found = find()
-        if (found !== undefined) finish(Effect.succeed(found))
-      } catch (error) {
-        finish(Effect.fail(error instanceof Error ? error : new Error(String(error))))
-      }
-    }
-    const timer = setTimeout(() => finish(Effect.fail(new Error(`timed out after ${timeoutMs} ms: ${describe()}`))), timeoutMs)
-    const unsubscribe = subscribe(check)
-    check()
-    return Effect.sync(() => {
-      done = true
-      clearTimeout(timer)
-      unsubscribe()
-    })
-  })
-
-export const isAlive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
+export { exists as isAlive }
 
 export interface Server {
   readonly proc: ChildProcess
@@ -74,62 +32,23 @@ export interface Server {
 
 export const startServer = (args: ReadonlyArray<string> = ["--workers", "2"]): Effect.Effect<Server, Error, Scope.Scope> =>
   Effect.gen(function*() {
-    const server = yield* Effect.acquireRelease(
-      Effect.sync(() => {
-        const argv = ["--port", "0", "--irc-port", "0", "--http-port", "0", ...args]
-        const proc = spawn(process.execPath, isDeno ? ["run", "-A", mainScript, ...argv] : [mainScript, ...argv], {
-          stdio: ["ignore", "pipe", "pipe"]
-        })
-        let out = ""
-        let exit: number | string | undefined
-        const listeners = new Set<() => void>()
-        const notify = () => {
-          for (const f of [...listeners]) f()
-        }
-        proc.stdout!.setEncoding("utf8")
-        proc.stderr!.setEncoding("utf8")
-        proc.stdout!.on("data", (chunk: string) => {
-          out += chunk
-          notify()
-        })
-        proc.stderr!.on("data", (chunk: string) => {
-          out += chunk
-          notify()
-        })
-        proc.on("exit", (code, signal) => {
-          exit = code ?? signal ?? "unknown"
-          notify()
-        })
-        const subscribe = (check: () => void) => {
-          listeners.add(check)
-          return () => void listeners.delete(check)
-        }
-        const workerPids = () => [...out.matchAll(/worker \d+ pid (\d+) listening/g)].map((m) => Number(m[1]))
-        return {
-          proc,
-          output: () => out,
-          workerPids,
-          line: (text: string, timeoutMs = 15_000) =>
-            waitUntil(subscribe, () => {
-              const found = out.split("\n").find((l) => l.includes(text))
-              if (found !== undefined) return found
-              if (exit !== undefined) throw new Error(`server exited (${exit}) before printing ${JSON.stringify(text)}; output:\n${out}`)
-              return undefined
-            }, timeoutMs, () => `no ${JSON.stringify(text)} in the output:\n${out}`),
-          exited: (timeoutMs = 10_000) => waitUntil(subscribe, () => exit, timeoutMs, () => `the server did not exit; output:\n${out}`)
-        }
-      }),
-      (s) =>
-        Effect.gen(function*() {
-          if (s.proc.exitCode === null && s.proc.signalCode === null) {
-            process.kill(s.proc.pid!, "SIGTERM")
-            const stopped = yield* Effect.option(s.exited(8_000))
-            if (stopped._tag === "None") s.proc.kill("SIGKILL")
-          }
-          // Belt and braces: no worker outlives the test, whatever the primary did.
-          for (const pid of s.workerPids()) if (isAlive(pid)) process.kill(pid, "SIGKILL")
-        })
-    )
+    let started: Child | undefined
+    const workerPids = () => [...(started?.output() ?? "").matchAll(/worker \d+ pid (\d+) listening/g)].map((m) => Number(m[1]))
+    // Belt and braces, after the primary's stop below: no worker outlives the test, whatever the primary did.
+    yield* Effect.addFinalizer(() => Effect.sync(() => workerPids().filter(exists).forEach((pid) => process.kill(pid, "SIGKILL"))))
+    const argv = ["--port", "0", "--irc-port", "0", "--http-port", "0", ...args]
+    const c = started = yield* child(mainScript, argv, { name: "server", stdin: "ignore", lines: "both", stop: { signal: "SIGTERM", graceMs: 8_000 } })
+    const server = {
+      proc: c.proc,
+      output: c.output,
+      workerPids,
+      line: (text: string, timeoutMs?: number) => c.line(text, timeoutMs),
+      exited: (timeoutMs = 10_000) =>
+        waitUntil(c.running.subscribe, () => {
+          const exit = c.running.exit()
+          return exit === undefined ? undefined : exit.code ?? exit.signal ?? "unknown"
+        }, timeoutMs, () => `the server did not exit; output:\n${c.output()}`)
+    }
     // The printed host is the --host (or, for a wildcard, the host name or --public-host); tests
     // connect through 127.0.0.1 whatever it is.
     const chat = yield* server.line("chat: tcp ")

@@ -1,18 +1,21 @@
-// Test helpers: a launcher as a child process, and the process tree from /proc.
-import { type ChildProcess, spawn } from "node:child_process"
+// Test helpers: a launcher as a child process (through the test kit's watcher), and what it left running, from /proc.
 import * as fs from "node:fs"
-import { Child } from "@weft/app"
+import { alive, start } from "@weft/testkit"
+import type { ChildProcess } from "node:child_process"
+
+export { alive, descendants, procAvailable } from "@weft/testkit"
 
 export interface Running {
   readonly child: ChildProcess
   readonly stdout: () => string
   readonly stderr: () => string
-  /** Resolves when stdout has a line matching `pattern`; rejects if the process exits first or after `ms`. */
+  /** Resolves when stdout has a line matching `pattern`; rejects if the process ends first or after `ms`. */
   readonly waitFor: (pattern: RegExp, ms: number) => Promise<string>
+  /** The exit code once it has exited and its output is read. */
   readonly exited: Promise<number | null>
 }
 
-/** Runs `script` on this runtime (`Child.argv`), or, given `npm`, `npm start -- args` (Node only); `detached`: in its own process group. */
+/** Runs `script` on this runtime (the kit's `argv`), or, given `npm`, `npm start -- args` (Node only); `detached`: in its own process group. */
 export const launch = (
   script: string,
   args: ReadonlyArray<string>,
@@ -21,95 +24,21 @@ export const launch = (
   env: Record<string, string> = {},
   options: { readonly detached?: boolean } = {}
 ): Running => {
-  const [command, ...rest] = via === "npm" ? ["npm", "start", "--", ...args] : Child.argv(script, args)
-  const child = spawn(command, rest, { cwd, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env }, detached: options.detached === true })
-  let out = ""
-  let err = ""
-  const wake = new Set<() => void>()
-  child.stdout!.on("data", (chunk: Buffer) => {
-    out += chunk.toString("utf8")
-    for (const f of wake) f()
+  const running = start(script, args, {
+    cwd,
+    env,
+    stdin: "ignore",
+    detached: options.detached === true,
+    ...(via === "npm" ? { command: ["npm", "start", "--", ...args] as const } : {})
   })
-  child.stderr!.on("data", (chunk: Buffer) => {
-    err += chunk.toString("utf8")
-  })
-  const exited = new Promise<number | null>((resolve) =>
-    child.once("close", (code) => {
-      resolve(code)
-      for (const f of wake) f()
-    })
-  )
-  const waitFor = (pattern: RegExp, ms: number) =>
-    new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        done()
-        reject(new Error(`no ${pattern} within ${ms} ms\nstdout:\n${out}\nstderr:\n${err}`))
-      }, ms)
-      const check = () => {
-        const line = out.split("\n").find((l) => pattern.test(l))
-        if (line !== undefined) {
-          done()
-          resolve(line)
-        } else if (child.exitCode !== null || child.signalCode !== null) {
-          done()
-          reject(new Error(`exited (${child.exitCode ?? child.signalCode}) before ${pattern}\nstdout:\n${out}\nstderr:\n${err}`))
-        }
-      }
-      const done = () => {
-        clearTimeout(timer)
-        wake.delete(check)
-      }
-      wake.add(check)
-      check()
-    })
-  return { child, stdout: () => out, stderr: () => err, waitFor, exited }
-}
-
-/** Every process's parent, from /proc (Linux). */
-const parents = (): Map<number, number> => {
-  const map = new Map<number, number>()
-  for (const name of fs.readdirSync("/proc")) {
-    if (!/^\d+$/.test(name)) continue
-    try {
-      const stat = fs.readFileSync(`/proc/${name}/stat`, "utf8")
-      // pid (comm) state ppid ...: comm may hold spaces and parentheses, so read after the last ")".
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1])
-      map.set(Number(name), ppid)
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return map
-}
-
-/** The pids of every descendant of `pid`, now. */
-export const descendants = (pid: number): Array<number> => {
-  const map = parents()
-  const found: Array<number> = []
-  const queue = [pid]
-  while (queue.length > 0) {
-    const parent = queue.shift()!
-    for (const [child, ppid] of map) {
-      if (ppid === parent) {
-        found.push(child)
-        queue.push(child)
-      }
-    }
-  }
-  return found
-}
-
-/** Whether the process exists and is not a zombie. */
-export const alive = (pid: number): boolean => {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
-    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z"
-  } catch {
-    return false
+  return {
+    child: running.proc,
+    stdout: running.stdout,
+    stderr: running.stderr,
+    waitFor: (pattern, ms) => running.line(pattern, ms),
+    exited: running.closed.then((exit) => exit.code)
   }
 }
-
-export const procAvailable = fs.existsSync("/proc/self/stat")
 
 /** The processes whose environment holds `name=value` (children inherit it): what a launcher left running. */
 export const marked = (name: string, value: string): Array<number> => {

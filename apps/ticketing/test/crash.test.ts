@@ -1,22 +1,12 @@
-import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
-import * as os from "node:os"
 import * as path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { it as vitestIt } from "vitest"
 import { Lock } from "@weft/primitives"
 import { Effect, Fiber } from "effect"
+import { exists as alive, smallDisk } from "@weft/testkit"
 import * as Store from "../src/store.ts"
 import { assertConfirmedPresent, child, fixtureScript, mainScript, reopen, tempDir } from "./helpers.ts"
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
 
 describe("SIGKILL at the worst moments", () => {
   it.live("the lock holder killed inside the critical section: others buy on at once, nothing lost, nothing oversold", () =>
@@ -141,23 +131,6 @@ describe("SIGKILL at the worst moments", () => {
 
 // A full disk: a small tmpfs, filled up. Mounting needs root (CI and this
 // project's machines run as root); elsewhere the test is skipped, and says so.
-const smallDisk = (): { dir: string; unmount: () => void } | string => {
-  if (process.platform !== "linux") return "a full disk is simulated with a Linux tmpfs"
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "weft-tickets-full-"))
-  const mounted = spawnSync("mount", ["-t", "tmpfs", "-o", "size=64k", "tmpfs", dir], { encoding: "utf8" })
-  if (mounted.status !== 0) {
-    fs.rmSync(dir, { recursive: true, force: true })
-    return `cannot mount a small tmpfs here (needs root): ${(mounted.stderr || mounted.error?.message || "").trim()}`
-  }
-  return {
-    dir,
-    unmount: () => {
-      spawnSync("umount", ["-l", dir])
-      fs.rmSync(dir, { recursive: true, force: true })
-    }
-  }
-}
-
 const fill = (file: string) => {
   const fd = fs.openSync(file, "w")
   try {
@@ -171,7 +144,7 @@ const fill = (file: string) => {
 
 describe("the store on a full disk", () => {
   vitestIt("a purchase fails StoreIOError (ENOSPC) and is not confirmed; reset fails and the old store stays; room again, it sells", async (context) => {
-    const disk = smallDisk()
+    const disk = smallDisk({ prefix: "weft-tickets-full-" })
     if (typeof disk === "string") {
       console.warn(`skipped: ${disk}`)
       return context.skip(disk)

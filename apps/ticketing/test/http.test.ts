@@ -3,6 +3,7 @@ import * as net from "node:net"
 import * as path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
+import { exists as alive } from "@weft/testkit"
 import * as Http from "../src/http.ts"
 import * as Serve from "@weft/app/Serve"
 import * as Store from "../src/store.ts"
@@ -271,14 +272,5 @@ describe("serve processes", () => {
       }
     })), 60_000)
 })
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
 
 export type { Child }

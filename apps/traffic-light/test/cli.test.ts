@@ -1,5 +1,6 @@
 import { spawnSync } from "node:child_process"
 import { fileURLToPath } from "node:url"
+import { argv } from "@weft/testkit"
 import { describe, expect, it } from "vitest"
 import { parse, parseDuration, UsageError } from "../src/cli.ts"
 
@@ -7,10 +8,10 @@ const main = fileURLToPath(new URL("../src/main.ts", import.meta.url))
 
 /** Runs the CLI on the runtime running this suite (Deno: `run -A`). */
 const cli = (...args: Array<string>) => {
-  const runtimeArgs = "Deno" in globalThis ? ["run", "-A"] : []
+  const [command, ...rest] = argv(main, args)
   // spawnSync also waits for the child's stdout and stderr to close, which every
   // car process inherits: a car left behind would hold them open until the timeout.
-  const result = spawnSync(process.execPath, [...runtimeArgs, main, ...args], { encoding: "utf8", timeout: 15_000 })
+  const result = spawnSync(command, rest, { encoding: "utf8", timeout: 15_000 })
   return { status: result.status, stdout: result.stdout, stderr: result.stderr, error: result.error }
 }
 

@@ -6,12 +6,11 @@
  * every answer carries the security headers, and a page on another origin
  * can neither start a run nor frame the page.
  */
-import { spawn } from "node:child_process"
 import * as os from "node:os"
-import * as AppChild from "@weft/app/Child"
 import * as Chromium from "@weft/app/Chromium"
 import * as Guard from "@weft/app/Guard"
 import * as Hostile from "@weft/app/Hostile"
+import { child } from "@weft/testkit"
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import { script } from "../src/page.ts"
@@ -21,25 +20,13 @@ const main = new URL("../src/main.ts", import.meta.url)
 /** `serve` with `args` as a child process, stopped with the scope; its printed URL and its loopback URL. */
 const serve = (args: ReadonlyArray<string>) =>
   Effect.gen(function*() {
-    const [command, ...rest] = AppChild.argv(main, ["serve", "--port", "0", ...args])
-    const child = yield* Effect.acquireRelease(
-      Effect.sync(() => spawn(command!, rest, { stdio: ["ignore", "pipe", "inherit"] })),
-      (child) =>
-        Effect.callback<void>((resume) => {
-          if (child.exitCode !== null || child.signalCode !== null) return resume(Effect.void)
-          child.once("exit", () => resume(Effect.void))
-          child.kill("SIGTERM")
-        })
-    )
-    const printed = yield* Effect.callback<string, Error>((resume) => {
-      let out = ""
-      child.stdout!.on("data", (chunk: Buffer) => {
-        out += chunk.toString()
-        const found = /serving (http:\/\/\S+)/.exec(out)
-        if (found) resume(Effect.succeed(found[1]!))
-      })
-      child.once("exit", (code) => resume(Effect.fail(new Error(`serve exited (${code}) before serving: ${out}`))))
-    }).pipe(Effect.timeout("30 seconds"))
+    const server = yield* child(main, ["serve", "--port", "0", ...args], {
+      name: "serve",
+      stdin: "ignore",
+      stderr: "inherit",
+      stop: { signal: "SIGTERM", graceMs: 10_000 }
+    })
+    const printed = /serving (http:\/\/\S+)/.exec(yield* server.line(/serving http:\/\/\S+/, 30_000))![1]!
     const port = Number(/:(\d+)$/.exec(printed)![1])
     return { printed, port, url: `http://127.0.0.1:${port}` }
   })

@@ -3,8 +3,9 @@
  * and wait for its `chat: tcp 127.0.0.1:PORT` line, read the memory and CPU
  * of its whole process tree from /proc, and stop it with nothing left behind.
  */
-import { spawn, type ChildProcess } from "node:child_process"
+import type { ChildProcess } from "node:child_process"
 import * as fs from "node:fs"
+import { alive, start } from "@weft/testkit"
 
 /** Every pid in the tree rooted at `root` (root first), from /proc/<pid>/stat's ppid. */
 export const processTree = (root: number): Array<number> => {
@@ -77,55 +78,29 @@ export interface Server {
  * Starts `command args` and resolves once it prints `chat: tcp 127.0.0.1:PORT`.
  * Fails (after killing the tree) if it exits first or is not listening within `timeoutMs`.
  */
-export const startServer = (
+export const startServer = async (
   name: string,
   command: string,
   args: ReadonlyArray<string>,
   options: { readonly cwd?: string; readonly timeoutMs?: number; readonly portPattern?: RegExp } = {}
-): Promise<Server> =>
-  new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: options.cwd, stdio: ["ignore", "pipe", "pipe"] })
-    const output: Array<string> = []
-    let settled = false
-    const collect = (stream: NodeJS.ReadableStream) => {
-      let buffer = ""
-      stream.setEncoding("utf8")
-      stream.on("data", (chunk: string) => {
-        buffer += chunk
-        let nl: number
-        while ((nl = buffer.indexOf("\n")) !== -1) {
-          const line = buffer.slice(0, nl)
-          buffer = buffer.slice(nl + 1)
-          if (output.length < 200) output.push(line)
-          const match = (options.portPattern ?? /chat: tcp 127\.0\.0\.1:(\d+)/).exec(line)
-          if (match !== null && !settled) {
-            settled = true
-            clearTimeout(timer)
-            resolve({ name, port: Number(match[1]), pid: child.pid!, output, stop: () => stopTree(child) })
-          }
-        }
-      })
-    }
-    collect(child.stdout!)
-    collect(child.stderr!)
-    const fail = (why: string) => {
-      if (settled) return
-      settled = true
-      clearTimeout(timer)
-      void stopTree(child).then(() => reject(new Error(`${name}: ${why}\n${output.join("\n")}`)))
-    }
-    const timer = setTimeout(() => fail(`not listening within ${options.timeoutMs ?? 30_000} ms`), options.timeoutMs ?? 30_000)
-    child.on("error", (error) => fail(error.message))
-    child.on("exit", (code, signal) => fail(`exited (${signal ?? `code ${code}`}) before listening`))
-  })
-
-/** Running, i.e. there and not a zombie waiting to be reaped. */
-const alive = (pid: number): boolean => {
+): Promise<Server> => {
+  const running = start(command, [], { command: [command, ...args], cwd: options.cwd, stdin: "ignore", lines: "both", name })
+  const pattern = options.portPattern ?? /chat: tcp 127\.0\.0\.1:(\d+)/
+  let line: string
   try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
-    return stat[stat.lastIndexOf(")") + 2] !== "Z"
-  } catch {
-    return false
+    line = await running.line(pattern, options.timeoutMs ?? 30_000)
+  } catch (error) {
+    await stopTree(running.proc)
+    throw new Error(`${name}: ${(error as Error).message}`)
+  }
+  return {
+    name,
+    port: Number(pattern.exec(line)![1]),
+    pid: running.proc.pid!,
+    get output() {
+      return running.lines().slice(0, 200)
+    },
+    stop: () => stopTree(running.proc)
   }
 }
 

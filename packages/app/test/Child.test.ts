@@ -4,7 +4,7 @@ import { ChildProcessSpawner } from "effect/process"
 import { describe, expect, it } from "vitest"
 import { argv, command, execArgv, layer } from "../src/Child.ts"
 import * as Runtime from "../src/Runtime.ts"
-import { alive } from "./helpers.ts"
+import { exists as alive } from "@weft/testkit"
 
 const fixture = new URL("./fixtures/child.ts", import.meta.url)
 

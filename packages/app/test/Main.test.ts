@@ -2,7 +2,7 @@ import { Cause, Exit } from "effect"
 import { describe, expect, it } from "vitest"
 import { describe as describeCause, exitCode } from "../src/Main.ts"
 import { ParentGone } from "../src/Parent.ts"
-import { run } from "./helpers.ts"
+import { start } from "@weft/testkit"
 
 const fixture = new URL("./fixtures/main.ts", import.meta.url)
 
@@ -25,34 +25,34 @@ describe("exitCode", () => {
 
 describe("runMain, as a child process", () => {
   it.each(["SIGTERM", "SIGINT", "SIGHUP"] as const)("%s: the finalizers run, exit code 0", async (signal) => {
-    const main = run(fixture, ["serve"])
+    const main = start(fixture, ["serve"], { stdin: "ignore" })
     await main.line(/^ready$/)
     // process.kill, not child.kill: Deno's ChildProcess reports the signal it sent as the cause of exit.
-    process.kill(main.child.pid!, signal)
-    const { code } = await main.exited
-    expect(main.output().stdout.split("\n")).toContain("finalized")
-    expect(main.output().stderr).toBe("")
+    process.kill(main.proc.pid!, signal)
+    const { code } = await main.closed
+    expect(main.stdout().split("\n")).toContain("finalized")
+    expect(main.stderr()).toBe("")
     expect(code).toBe(0)
   })
 
   it("a failure prints one line `name: message` and exits with the error's code", async () => {
-    const main = run(fixture, ["fail"])
-    const { code } = await main.exited
+    const main = start(fixture, ["fail"], { stdin: "ignore" })
+    const { code } = await main.closed
     expect(code).toBe(2)
-    expect(main.output().stderr.trim()).toBe(`fixture: --port: "x" is not a port`)
+    expect(main.stderr().trim()).toBe(`fixture: --port: "x" is not a port`)
   })
 
   it("a defect exits 1 with its message", async () => {
-    const main = run(fixture, ["defect"])
-    const { code } = await main.exited
+    const main = start(fixture, ["defect"], { stdin: "ignore" })
+    const { code } = await main.closed
     expect(code).toBe(1)
-    expect(main.output().stderr.trim()).toBe("fixture: boom")
+    expect(main.stderr().trim()).toBe("fixture: boom")
   })
 
   it("success exits 0 on its own", async () => {
-    const main = run(fixture, ["ok"])
-    const { code } = await main.exited
+    const main = start(fixture, ["ok"], { stdin: "ignore" })
+    const { code } = await main.closed
     expect(code).toBe(0)
-    expect(main.output().stdout).toBe("done\n")
+    expect(main.stdout()).toBe("done\n")
   })
 })

@@ -7,31 +7,11 @@ import * as path from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
 import { argv } from "../src/Child.ts"
 import { env, watch } from "../src/Parent.ts"
-import { run } from "./helpers.ts"
+import { alive, pollUntil as waitUntil, start } from "@weft/testkit"
 
 const parentFixture = new URL("./fixtures/parent.ts", import.meta.url)
 const mainFixture = new URL("./fixtures/main.ts", import.meta.url)
 
-const alive = (pid: number): boolean => {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
-    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z"
-  } catch {
-    try {
-      process.kill(pid, 0)
-      return !fs.existsSync("/proc/self/stat") // no /proc: kill(0) is the best answer
-    } catch {
-      return false
-    }
-  }
-}
-const waitUntil = async (what: string, check: () => boolean, ms: number) => {
-  const deadline = Date.now() + ms
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`)
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-}
 
 const cleanup: Array<() => void> = []
 afterEach(() => {
@@ -53,25 +33,25 @@ describe("Child.command({ exitWithParent: true }) and Main.runMain", () => {
   it("the parent SIGKILLed: the child's finalizers run and it exits within 5 s", async () => {
     const finalized = tempFile()
     process.env.WEFT_TEST_FINALIZED = finalized
-    const parent = run(parentFixture, ["watch"])
+    const parent = start(parentFixture, ["watch"], { stdin: "ignore" })
     delete process.env.WEFT_TEST_FINALIZED
-    killLater(parent.child.pid!)
+    killLater(parent.proc.pid!)
     const pid = Number(/^child (\d+)$/.exec(await parent.line(/^child \d+$/, 30_000))![1])
     killLater(pid)
     expect(alive(pid)).toBe(true)
-    process.kill(parent.child.pid!, "SIGKILL")
-    await parent.exited
+    process.kill(parent.proc.pid!, "SIGKILL")
+    await parent.closed
     await waitUntil(`the child (pid ${pid}) gone`, () => !alive(pid), 5_000)
     expect(fs.readFileSync(finalized, "utf8")).toBe(`finalized ${pid}\n`)
   }, 40_000)
 
   it("without it, a child outlives its SIGKILLed parent (nothing changes for programs that do not ask)", async () => {
-    const parent = run(parentFixture, ["no-watch"])
-    killLater(parent.child.pid!)
+    const parent = start(parentFixture, ["no-watch"], { stdin: "ignore" })
+    killLater(parent.proc.pid!)
     const pid = Number(/^child (\d+)$/.exec(await parent.line(/^child \d+$/, 30_000))![1])
     killLater(pid)
-    process.kill(parent.child.pid!, "SIGKILL")
-    await parent.exited
+    process.kill(parent.proc.pid!, "SIGKILL")
+    await parent.closed
     // A window, not a sleep for a result: the child must still be there after it.
     await new Promise((resolve) => setTimeout(resolve, 1_000))
     expect(alive(pid)).toBe(true)

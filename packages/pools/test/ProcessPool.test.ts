@@ -2,56 +2,21 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber } from "effect"
 import { Manager, SharedLock } from "@weft/primitives"
 import { spawn } from "node:child_process"
-import { existsSync, readdirSync, readFileSync } from "node:fs"
+import { readdirSync } from "node:fs"
 import { tmpdir } from "node:os"
+import { aliveSame, argv, childrenOf, exists, processIdentity, procAvailable } from "@weft/testkit"
 import { ProcessPool } from "../src/index.ts"
 import { fixture, poolSuite, runtime, waitUntil, workerModule } from "./fixtures/suite.ts"
 
 poolSuite("ProcessPool")
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
-
-/** The pids whose parent is `ppid`, from /proc (Linux). */
-const childrenOf = (ppid: number): Array<number> =>
-  readdirSync("/proc").filter((name) => /^\d+$/.test(name)).flatMap((name) => {
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, "utf8")
-      const [state, parent] = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
-      return state !== "Z" && Number(parent) === ppid ? [Number(name)] : []
-    } catch {
-      return []
-    }
-  })
-
-/**
- * When the process `pid` started (field 22 of /proc/PID/stat), if it runs and is not a zombie (an
- * orphan's zombie may wait for a reaper that never comes). With the pid it names one process,
- * even where pids are soon reused.
- */
-const startTime = (pid: number): string | undefined => {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
-    return fields[0] === "Z" ? undefined : fields[19]
-  } catch {
-    return undefined
-  }
-}
-
 describe("ProcessPool", () => {
-  it.live.skipIf(!existsSync("/proc/self/stat"))(
-    `its owner SIGKILLed: every pool process exits by itself, the busy one too${existsSync("/proc/self/stat") ? "" : " (skipped: no /proc to find them)"}`,
+  it.live.skipIf(!procAvailable)(
+    `its owner SIGKILLed: every pool process exits by itself, the busy one too${procAvailable ? "" : " (skipped: no /proc to find them)"}`,
     () =>
       Effect.gen(function*() {
-        const command = runtime === "deno" ? [process.execPath, "run", "-A"] : [process.execPath]
-        const owner = spawn(command[0]!, [...command.slice(1), fixture("owner.ts").pathname], { stdio: ["ignore", "pipe", "inherit"] })
+        const [command, ...args] = argv(fixture("owner.ts"))
+        const owner = spawn(command, args, { stdio: ["ignore", "pipe", "inherit"] })
         yield* Effect.addFinalizer(() => Effect.sync(() => owner.exitCode === null && owner.kill("SIGKILL")))
         yield* Effect.callback<void>((resume) => {
           let out = ""
@@ -62,12 +27,11 @@ describe("ProcessPool", () => {
         }).pipe(Effect.timeout("30 seconds"))
         const pids = childrenOf(owner.pid!)
         assert.strictEqual(pids.length, 2, "two pool processes")
-        const started = new Map(pids.map((pid) => [pid, startTime(pid)]))
-        const running = (pid: number) => startTime(pid) !== undefined && startTime(pid) === started.get(pid)
-        yield* Effect.addFinalizer(() => Effect.sync(() => pids.filter(running).forEach((pid) => process.kill(pid, "SIGKILL"))))
+        const ids = pids.map(processIdentity)
+        yield* Effect.addFinalizer(() => Effect.sync(() => ids.filter(aliveSame).forEach((id) => process.kill(id!.pid, "SIGKILL"))))
         process.kill(owner.pid!, "SIGKILL")
         // They notice the IPC channel close ('disconnect'), not by polling; a few ms when idle.
-        yield* waitUntil(Effect.sync(() => !pids.some(running)), "every pool process gone", 10_000)
+        yield* waitUntil(Effect.sync(() => !ids.some(aliveSame)), "every pool process gone", 10_000)
       }).pipe(Effect.scoped),
     40_000
   )
@@ -155,7 +119,7 @@ describe("ProcessPool", () => {
         const ids = yield* Effect.all([pool.submit("whoami"), pool.submit("whoami")], { concurrency: 2 })
         return ids.map((w) => (w as { pid: number }).pid)
       }))
-      for (const pid of pids) assert.isFalse(alive(pid), `child ${pid} is still alive`)
+      for (const pid of pids) assert.isFalse(exists(pid), `child ${pid} is still alive`)
     }))
 
   // Seed 000 (multiprocessing.Pool): Pool(5), apply_async for each task, then close + join vs terminate.

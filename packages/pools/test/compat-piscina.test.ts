@@ -11,6 +11,7 @@ import { createRequire } from "node:module"
 import { fileURLToPath, pathToFileURL } from "node:url"
 import RealPiscina from "piscina"
 import { afterEach, describe, expect, it } from "vitest"
+import { argv } from "@weft/testkit"
 import WeftPiscina, { AbortError as WeftAbortError } from "../src/compat/piscina.ts"
 
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/piscina/${name}`, import.meta.url))
@@ -367,8 +368,8 @@ describe("the drop-in over Weft", () => {
 
   it("an idle pool does not keep the process alive: a script that never destroys it still ends", () => {
     const script = fixture("script.mjs")
-    const args = "Deno" in globalThis ? ["run", "-A", script] : [script]
-    const result = spawnSync(process.execPath, args, { encoding: "utf8", timeout: 30_000 })
+    const [command, ...args] = argv(script)
+    const result = spawnSync(command, args, { encoding: "utf8", timeout: 30_000 })
     expect(result.stdout.trim()).toBe("3")
     expect(result.status).toBe(0) // not killed by the timeout
   })

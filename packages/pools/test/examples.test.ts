@@ -1,13 +1,14 @@
 import { spawnSync } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "vitest"
+import { argv } from "@weft/testkit"
 
 // The README's examples are real programs in examples/: each runs here, on
 // the runtime running this suite, against the built package.
 const run = (name: string): Array<string> => {
   const file = fileURLToPath(new URL(`../examples/${name}.ts`, import.meta.url))
-  const args = "Deno" in globalThis ? ["run", "-A", file] : [file]
-  const result = spawnSync(process.execPath, args, { encoding: "utf8", timeout: 60_000 })
+  const [command, ...args] = argv(file)
+  const result = spawnSync(command, args, { encoding: "utf8", timeout: 60_000 })
   expect(result.stderr).toBe("")
   expect(result.status).toBe(0)
   return result.stdout.trim().split("\n")

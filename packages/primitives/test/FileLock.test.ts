@@ -1,10 +1,10 @@
-import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Fiber, Option } from "effect"
 import { expect, it as vitestIt } from "vitest"
+import { smallDisk } from "@weft/testkit"
 import { FileLock } from "../src/index.ts"
 import { child, rmwRace } from "./fixtures/children.ts"
 
@@ -139,26 +139,9 @@ describe("FileLock", () => {
 
 // A full disk: a small tmpfs, filled up. Mounting needs root (CI and this
 // project's machines run as root); elsewhere the test is skipped, and says so.
-const smallDisk = (): { dir: string; unmount: () => void } | string => {
-  if (process.platform !== "linux") return "a full disk is simulated with a Linux tmpfs"
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "weft-full-disk-"))
-  const mounted = spawnSync("mount", ["-t", "tmpfs", "-o", "size=16k", "tmpfs", dir], { encoding: "utf8" })
-  if (mounted.status !== 0) {
-    fs.rmSync(dir, { recursive: true, force: true })
-    return `cannot mount a small tmpfs here (needs root): ${(mounted.stderr || mounted.error?.message || "").trim()}`
-  }
-  return {
-    dir,
-    unmount: () => {
-      spawnSync("umount", ["-l", dir])
-      fs.rmSync(dir, { recursive: true, force: true })
-    }
-  }
-}
-
 describe("FileLock on a full disk", () => {
   vitestIt("acquire fails with FileLockError (ENOSPC), leaves no lock file, and works once there is room", async (context) => {
-    const disk = smallDisk()
+    const disk = smallDisk({ size: "16k" })
     if (typeof disk === "string") return context.skip(disk)
     try {
       const filler = path.join(disk.dir, "filler")

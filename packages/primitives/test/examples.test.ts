@@ -1,18 +1,14 @@
 import { spawnSync } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "vitest"
+import { argv } from "@weft/testkit"
 
 // The README's examples are real programs in examples/: each runs here, on
 // the runtime running this suite, against the built package.
-const runtime = (): { command: string; args: Array<string> } => {
-  if ("Deno" in globalThis) return { command: process.execPath, args: ["run", "-A"] }
-  return { command: process.execPath, args: [] }
-}
-
 const run = (name: string): string => {
   const file = fileURLToPath(new URL(`../examples/${name}.ts`, import.meta.url))
-  const { args, command } = runtime()
-  const result = spawnSync(command, [...args, file], { encoding: "utf8", timeout: 30_000 })
+  const [command, ...args] = argv(file)
+  const result = spawnSync(command, args, { encoding: "utf8", timeout: 30_000 })
   expect(result.stderr).toBe("")
   expect(result.status).toBe(0)
   return result.stdout

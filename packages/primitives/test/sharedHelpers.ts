@@ -4,7 +4,7 @@ import { Worker } from "node:worker_threads"
 
 export const workerUrl = new URL("./fixtures/shared-worker.ts", import.meta.url)
 
-export const runtime: "node" | "bun" | "deno" = "Bun" in globalThis ? "bun" : "Deno" in globalThis ? "deno" : "node"
+export { runtime } from "@weft/testkit"
 
 export interface Running {
   readonly worker: Worker
