@@ -1,8 +1,8 @@
 /**
  * Both sides of a race between contender processes. The contender's side: the
  * start handshake, the JSON read-modify-write under a lock, and the exit
- * report, shared by `process-workers/rmw.ts`, `cluster-workers/rmw.ts` and
- * `cluster-workers/queue.ts`. The launcher's side: `launch` and `race`, shared
+ * report, shared by `process/rmw.ts`, `cluster/rmw.ts` and
+ * `cluster/queue.ts`. The launcher's side: `launch` and `race`, shared
  * by the process and cluster groups. So every group races its contenders the
  * same way.
  */

@@ -3,16 +3,17 @@
  * other (never in parallel: they would measure each other). Each group prints
  * a markdown table; paste them into `bench/RESULTS.md` with this command.
  *
- * `npm run bench -- primitives shared` runs only the named groups.
+ * `npm run bench -- primitives threads` runs only the named groups; each is
+ * `src/<group>/main.ts`, with its worker scripts beside it.
  */
 import { spawnSync } from "node:child_process"
 import { existsSync } from "node:fs"
 
-const groups = ["primitives", "shared", "process", "pools", "chat", "ticketing", "cluster"]
+const groups = ["primitives", "threads", "process", "pools", "chat", "ticketing", "cluster"]
 const chosen = process.argv.slice(2).length > 0 ? process.argv.slice(2) : groups
 let failed = false
 for (const group of chosen) {
-  const file = new URL(`./${group}.ts`, import.meta.url).pathname
+  const file = new URL(`./${group}/main.ts`, import.meta.url).pathname
   if (!existsSync(file)) {
     console.log(`(no bench group "${group}")`)
     continue

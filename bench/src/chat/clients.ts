@@ -1,6 +1,6 @@
 /**
  * The client side of the chat bench: one child process holding a share of the
- * TCP connections, driven by the bench (bench/src/chat.ts) over the IPC
+ * TCP connections, driven by the bench (bench/src/chat/main.ts) over the IPC
  * channel. Senders write payload lines at a fixed rate; every connection reads
  * everything and counts only the lines that carry the payload marker, so
  * welcome text, join notices, `* ` lines and nick changes are skipped at

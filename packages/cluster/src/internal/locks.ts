@@ -68,7 +68,7 @@ export interface Fenced {
  * (`Effect.callback`); a release is one statement; `withLock` adds a single
  * exit hook that undoes whatever stage the attempt had reached. The
  * statements are the bare `pg_advisory_lock` / `pg_advisory_unlock`, prepared.
- * bench/src/cluster.ts measures it against a loop of just those on the driver.
+ * bench/src/cluster/main.ts measures it against a loop of just those on the driver.
  */
 class Grant {
   held: { readonly sql: Sql; token: number | undefined; readonly attempt: Attempt; readonly lease: Holding } | undefined = undefined

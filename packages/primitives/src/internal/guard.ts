@@ -2,7 +2,7 @@
  * Runs an effect holding permits, and gives them back however it ends: the
  * body of `withLock` and `withPermits` for the fiber and the thread scope.
  *
- * Why it is shaped like this (it is the hot path; see bench/src/primitives.ts):
+ * Why it is shaped like this (it is the hot path; see bench/src/primitives/main.ts):
  * one `uninterruptibleMask` so that the permits are taken and the finalizer
  * registered with no interruption in between, and `onExitPrimitive` with a
  * finalizer that returns `undefined` (nothing left to run: the release is

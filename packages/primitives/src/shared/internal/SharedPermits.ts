@@ -67,7 +67,7 @@ export const HEADER = 8
 /** @internal */
 export const BYTES = (HEADER + K) * 4
 
-/** Loads before sleeping. Roughly 5-20 µs; see bench/src/shared.ts. */
+/** Loads before sleeping. Roughly 5-20 µs; see bench/src/threads/main.ts. */
 const SPIN = 4000
 /** A waiter behind the head checks the head this often (ms). */
 const WATCH = 200

@@ -23,16 +23,16 @@
  * fsync off), or `WEFT_PG_URL`. Process start-up is not measured: the clock
  * runs from "go" (all processes ready) to the last "done".
  *
- *   node_modules/.bin/node bench/src/cluster.ts
+ *   node_modules/.bin/node bench/src/cluster/main.ts
  */
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { Effect, Exit, Scope } from "effect"
 import { Manager } from "@weft/primitives"
-import { startServer } from "../../packages/cluster/test/fixtures/postgres.ts"
-import { launch, race, rmwRound, WARMUP } from "./contender.ts"
-import { median, runtime, table, type Row } from "./harness.ts"
+import { startServer } from "../../../packages/cluster/test/fixtures/postgres.ts"
+import { launch, race, rmwRound, WARMUP } from "../contender.ts"
+import { median, runtime, table, type Row } from "../harness.ts"
 
 const PROCESSES = Number(process.env.PROCESSES ?? 4)
 const OPS = Number(process.env.OPS ?? 500)
@@ -41,8 +41,8 @@ const ROUNDS = Number(process.env.ROUNDS ?? 7)
 /** `LOCKS=cluster,manager`: only these lock cases beside the raw loop; `QUEUE=0`: no queue rows. */
 const LOCKS = process.env.LOCKS?.split(",")
 const QUEUE = process.env.QUEUE !== "0"
-const rmwWorker = fileURLToPath(new URL("./cluster-workers/rmw.ts", import.meta.url))
-const queueWorker = fileURLToPath(new URL("./cluster-workers/queue.ts", import.meta.url))
+const rmwWorker = fileURLToPath(new URL("./rmw.ts", import.meta.url))
+const queueWorker = fileURLToPath(new URL("./queue.ts", import.meta.url))
 
 const rmwCase = (kind: string, target: (dir: string) => string) => rmwRound(rmwWorker, kind, target, { processes: PROCESSES, ops: OPS, label: "cluster" })
 

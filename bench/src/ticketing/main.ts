@@ -24,7 +24,7 @@
  * the store is checked by reading its files here, independently of the app's
  * own reader (the format is in apps/ticketing/README.md).
  *
- *   node_modules/.bin/node bench/src/ticketing.ts
+ *   node_modules/.bin/node bench/src/ticketing/main.ts
  *   (ROUNDS=3 SECONDS=4 CONNECTIONS=64 TMP=/path/on/the/disk)
  */
 import * as fs from "node:fs"
@@ -33,13 +33,13 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import autocannon from "autocannon"
 import { start } from "@weft/testkit"
-import { median, runtime } from "./harness.ts"
+import { median, runtime } from "../harness.ts"
 
 const ROUNDS = Number(process.env.ROUNDS ?? 3)
 const SECONDS = Number(process.env.SECONDS ?? 4)
 const CONNECTIONS = Number(process.env.CONNECTIONS ?? 64)
 const BOUND_OPS = Number(process.env.BOUND_OPS ?? 1000)
-const main = fileURLToPath(new URL("../../apps/ticketing/src/main.ts", import.meta.url))
+const main = fileURLToPath(new URL("../../../apps/ticketing/src/main.ts", import.meta.url))
 
 const dir = fs.mkdtempSync(path.join(process.env.TMP ?? os.tmpdir(), "weft-bench-tickets-"))
 

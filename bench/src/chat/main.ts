@@ -19,9 +19,9 @@
  * rest, at its peak, and per idle connection, and the CPU of the server and of
  * the generator during the window.
  *
- *   node bench/src/chat.ts [--quick] [--scenario s1,s2,idle] [--server net,cluster,weft]
+ *   node bench/src/chat/main.ts [--quick] [--scenario s1,s2,idle] [--server net,cluster,weft]
  *        [--client-procs 2] [--weft-dir apps/chat-server] [--weft-runtime node|bun|deno]
- *   node bench/src/chat.ts --scenario irc1,irc2 --server weft,ergo --ergo DIR
+ *   node bench/src/chat/main.ts --scenario irc1,irc2 --server weft,ergo --ergo DIR
  *
  * The IRC scenarios (irc1: 1,000 clients in #bench, 10 senders x 20 msg/s; irc2: 20 x 100 msg/s)
  * speak IRC to the weft chat's --irc-port and to Ergo (built from its source in DIR, which holds
@@ -37,14 +37,14 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
-import type { Command, Report, Stats } from "./chat/clients.ts"
-import * as Histogram from "./chat/histogram.ts"
-import { startServer, treeCpu, treeRss, type Server } from "./chat/proc.ts"
+import type { Command, Report, Stats } from "./clients.ts"
+import * as Histogram from "./histogram.ts"
+import { startServer, treeCpu, treeRss, type Server } from "./proc.ts"
 
 const here = path.dirname(fileURLToPath(import.meta.url))
-const repo = path.resolve(here, "../..")
+const repo = path.resolve(here, "../../..")
 
-const usage = `usage: node bench/src/chat.ts [--quick] [--scenario s1,s2,idle] [--server net,cluster,weft]
+const usage = `usage: node bench/src/chat/main.ts [--quick] [--scenario s1,s2,idle] [--server net,cluster,weft]
   [--client-procs N] [--weft-dir DIR] [--weft-runtime node|bun|deno] [--duration SECONDS] [--connections N]
   [--rounds N] [--base-dir DIR (with --server ...,base: a second copy of the server, e.g. an older commit)]
   [--scenario irc1,irc2 --server weft,ergo --ergo DIR (Ergo built from its source in DIR)]`
@@ -196,9 +196,9 @@ function runtimeCommand(): Array<string> {
 const serverCommand = (name: string): { label: string; argv: Array<string>; cwd: string } => {
   switch (name) {
     case "net":
-      return { label: "anchor: node:net, 1 process", argv: [process.execPath, path.join(here, "chat/anchor-net.mjs")], cwd: repo }
+      return { label: "anchor: node:net, 1 process", argv: [process.execPath, path.join(here, "anchor-net.mjs")], cwd: repo }
     case "cluster":
-      return { label: "anchor: node:cluster, 2 workers, IPC relay", argv: [process.execPath, path.join(here, "chat/anchor-cluster.mjs"), "2"], cwd: repo }
+      return { label: "anchor: node:cluster, 2 workers, IPC relay", argv: [process.execPath, path.join(here, "anchor-cluster.mjs"), "2"], cwd: repo }
     default: {
       const dir = name === "base" ? baseDir! : weftDir
       return {
@@ -274,7 +274,7 @@ interface ClientProc {
 
 const spawnClients = (n: number): Array<ClientProc> =>
   Array.from({ length: n }, () => {
-    const child = fork(path.join(here, "chat/clients.ts"), [], { stdio: ["ignore", "inherit", "inherit", "ipc"] })
+    const child = fork(path.join(here, "clients.ts"), [], { stdio: ["ignore", "inherit", "inherit", "ipc"] })
     const waiting = new Map<string, Array<(message: any) => void>>()
     child.on("error", () => {}) // a send on a closed channel: 'exit' says the rest
     child.on("message", (message: { t: string }) => {

@@ -2,7 +2,7 @@
  * Thread scope: `SharedLock` against the fiber `Lock` and a raw `Atomics`
  * futex lock.
  *
- *   node_modules/.bin/node bench/src/shared.ts
+ *   node_modules/.bin/node bench/src/threads/main.ts
  *
  * Rows:
  * - uncontended `withLock` in one thread, `SharedLock` vs the fiber `Lock`
@@ -19,7 +19,7 @@
 import { Effect } from "effect"
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads"
 import { Lock, SharedLock } from "@weft/primitives"
-import { type Case, measure, runtime, table } from "./harness.ts"
+import { type Case, measure, runtime, table } from "../harness.ts"
 
 const OPS = 100_000
 

@@ -2,7 +2,7 @@
 // piscina, tinypool, Effect's RPC worker pool and hand-written raw
 // worker_threads / fork pools (the physical-limit rows). Prints markdown.
 //
-//   npm run build -w @weft/pools && node bench/src/pools.ts [--quick] [--only=promise|tiny|cpu|proc|start]
+//   npm run build -w @weft/pools && node bench/src/pools/main.ts [--quick] [--only=promise|tiny|cpu|proc|start]
 //
 // BASE_POOLS=/path/to/older/packages/pools/dist/index.js adds that older
 // build's ThreadPool rows, marked "(base)", to the promise section's run.
@@ -20,8 +20,8 @@ import { fork } from "node:child_process"
 import { availableParallelism } from "node:os"
 import { fileURLToPath } from "node:url"
 import { Worker } from "node:worker_threads"
-import { IncRpcs } from "./pools-workers/effect-rpc.mjs"
-import { measure, table } from "./harness.ts"
+import { IncRpcs } from "./effect-rpc.mjs"
+import { measure, table } from "../harness.ts"
 
 const runtimeName = "Bun" in globalThis
   ? `bun ${(globalThis as any).Bun.version}`
@@ -33,7 +33,7 @@ const skipTinypool = "Deno" in globalThis
 const quick = process.argv.includes("--quick")
 const only = process.argv.find((a) => a.startsWith("--only="))?.slice(7) // promise | tiny | cpu | proc | start
 const section = (name: string) => only === undefined || only === name
-const here = (path: string) => new URL(`./pools-workers/${path}`, import.meta.url)
+const here = (path: string) => new URL(`./${path}`, import.meta.url)
 const weftModule = here("weft-worker.mjs")
 const piscinaFile = here("piscina-inc.mjs").href
 const WORKERS = 2
@@ -159,7 +159,7 @@ const weft = (make: Make, n: number, how: "map" | "submit") =>
   Effect.runPromise(
     Effect.scoped(
       Effect.gen(function*() {
-        const pool = yield* make<typeof import("./pools-workers/weft-worker.mjs").default>({ module: weftModule, size: WORKERS })
+        const pool = yield* make<typeof import("./weft-worker.mjs").default>({ module: weftModule, size: WORKERS })
         yield* pool.map("inc", range(WORKERS * 10))
         const run = how === "map"
           ? () => Effect.runPromise(pool.map("inc", range(n)))
@@ -176,7 +176,7 @@ const weftCpu = () =>
   Effect.runPromise(
     Effect.scoped(
       Effect.gen(function*() {
-        const pool = yield* ThreadPool.make<typeof import("./pools-workers/weft-worker.mjs").default>({ module: weftModule, size: WORKERS })
+        const pool = yield* ThreadPool.make<typeof import("./weft-worker.mjs").default>({ module: weftModule, size: WORKERS })
         yield* pool.map("inc", range(WORKERS * 10))
         return yield* Effect.promise(() => timed(() => Effect.runPromise(pool.map("cpu", range(CPU_TASKS).map(() => CPU_MS)))))
       })
@@ -268,12 +268,12 @@ const promiseSection = async () => {
   await Effect.runPromise(
     Effect.scoped(
       Effect.gen(function*() {
-        const weftPool = yield* ThreadPool.make<typeof import("./pools-workers/weft-worker.mjs").default>({
+        const weftPool = yield* ThreadPool.make<typeof import("./weft-worker.mjs").default>({
           module: weftModule,
           size: WORKERS,
           ready: "all"
         })
-        const basePool = base === undefined ? undefined : yield* base.ThreadPool.make<typeof import("./pools-workers/weft-worker.mjs").default>({
+        const basePool = base === undefined ? undefined : yield* base.ThreadPool.make<typeof import("./weft-worker.mjs").default>({
           module: weftModule,
           size: WORKERS,
           ready: "all"

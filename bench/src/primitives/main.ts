@@ -19,7 +19,7 @@
  * - `Queue.fifo(1024)` vs Effect `Queue.bounded(1024)`: a producer and a
  *   consumer fiber, put/get 1M items.
  *
- * Run: `node bench/src/primitives.ts` (or `bun`, `deno run -A`), after
+ * Run: `node bench/src/primitives/main.ts` (or `bun`, `deno run -A`), after
  * `npm run build -w @weft/primitives`. `ROUNDS`, `OPS` override the defaults.
  * `BASE_PRIMITIVES=/path/to/older/packages/primitives/dist/index.js` adds the
  * Weft rows of that older build, marked "(base)", to the same run: a
@@ -31,7 +31,7 @@ import * as EffectQueue from "effect/Queue"
 import * as EffectSemaphore from "effect/Semaphore"
 import { Lock, Promised, Queue, Semaphore } from "@weft/primitives"
 import { Mutex as CompatMutex, Semaphore as CompatSemaphore } from "@weft/primitives/compat/async-mutex"
-import { type Case, measure, runtime, table } from "./harness.ts"
+import { type Case, measure, runtime, table } from "../harness.ts"
 
 const ROUNDS = Number(process.env.ROUNDS ?? 9)
 const base: typeof import("@weft/primitives") | undefined = process.env.BASE_PRIMITIVES

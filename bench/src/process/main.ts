@@ -9,7 +9,7 @@
  * median round. Every round checks the final count (2,000): a lock that lets
  * an update through would be reported, not timed.
  *
- *   node_modules/.bin/node bench/src/process.ts
+ *   node_modules/.bin/node bench/src/process/main.ts
  */
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -17,13 +17,13 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { Effect, Exit, Scope } from "effect"
 import { Manager } from "@weft/primitives"
-import { rmwRound } from "./contender.ts"
-import { median, runtime, table, type Row } from "./harness.ts"
+import { rmwRound } from "../contender.ts"
+import { median, runtime, table, type Row } from "../harness.ts"
 
 const PROCESSES = Number(process.env.PROCESSES ?? 4)
 const OPS = Number(process.env.OPS ?? 500)
 const ROUNDS = Number(process.env.ROUNDS ?? 3)
-const worker = fileURLToPath(new URL("./process-workers/rmw.ts", import.meta.url))
+const worker = fileURLToPath(new URL("./rmw.ts", import.meta.url))
 
 /** One round of one case: ops/s and the longest single wait of any contender. */
 const round = (kind: string, target: (dir: string) => string) => rmwRound(worker, kind, target, { processes: PROCESSES, ops: OPS, label: "process" })
