@@ -14,7 +14,7 @@ import * as Hostile from "@weft/app/Hostile"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type Options, parse, UsageError } from "../src/cli.ts"
 import { checkHosts } from "../src/launcher.ts"
-import { descendants, launch, type Running } from "./processes.ts"
+import { descendants, launchToBanner, type Running } from "./processes.ts"
 
 const root = fileURLToPath(new URL("../../..", import.meta.url))
 const script = path.join(root, "apps/start/src/main.ts")
@@ -41,9 +41,7 @@ describe("npm start -- --host 0.0.0.0 --public-host weft.test", () => {
 
   beforeAll(async () => {
     data = fs.mkdtempSync(path.join(os.tmpdir(), "weft-start-net-"))
-    running = launch(script, [...free, "--host", "0.0.0.0", "--public-host", "weft.test", "--workers", "1", "--no-build", "--data", data], root)
-    await running.waitFor(/^Ctrl-C stops everything\.$/, 100_000)
-    banner = running.stdout().slice(running.stdout().indexOf("Weft is running:"))
+    ;({ running, banner } = await launchToBanner(script, [...free, "--host", "0.0.0.0", "--public-host", "weft.test", "--workers", "1", "--no-build", "--data", data], root))
   }, 110_000)
 
   afterAll(async () => {

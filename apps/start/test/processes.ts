@@ -40,6 +40,16 @@ export const launch = (
   }
 }
 
+/**
+ * `launch`, then wait (up to 100 s: a cold start builds and starts three apps) for the banner;
+ * resolves with the launcher and the banner's text from "Weft is running:" on.
+ */
+export const launchToBanner = async (...args: Parameters<typeof launch>): Promise<{ running: Running; banner: string }> => {
+  const running = launch(...args)
+  await running.waitFor(/^Ctrl-C stops everything\.$/, 100_000)
+  return { running, banner: running.stdout().slice(running.stdout().indexOf("Weft is running:")) }
+}
+
 /** The processes whose environment holds `name=value` (children inherit it): what a launcher left running. */
 export const marked = (name: string, value: string): Array<number> => {
   const needle = `${name}=${value}`

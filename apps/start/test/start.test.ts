@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url"
 import * as Chromium from "@weft/app/Chromium"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Runtime } from "@weft/app"
-import { alive, commandLine, descendants, launch, marked, procAvailable, type Running } from "./processes.ts"
+import { alive, commandLine, descendants, launch, launchToBanner, marked, procAvailable, type Running } from "./processes.ts"
 
 const root = fileURLToPath(new URL("../../..", import.meta.url))
 const script = path.join(root, "apps/start/src/main.ts")
@@ -48,9 +48,7 @@ describe(`npm start, from the repository root (${via === "npm" ? "npm start" : `
 
   beforeAll(async () => {
     data = fs.mkdtempSync(path.join(os.tmpdir(), "weft-start-"))
-    running = launch(script, [...free, "--workers", "1", "--no-build", "--data", data], root, via, { [mark]: data, TICKETING_ADMIN_TOKEN: token })
-    await running.waitFor(/^Ctrl-C stops everything\.$/, 100_000)
-    banner = running.stdout().slice(running.stdout().indexOf("Weft is running:"))
+    ;({ running, banner } = await launchToBanner(script, [...free, "--workers", "1", "--no-build", "--data", data], root, via, { [mark]: data, TICKETING_ADMIN_TOKEN: token }))
   }, 110_000)
 
   afterAll(async () => {
