@@ -16,6 +16,7 @@ import * as P from "./protocol.ts"
 import type { Task } from "./task.ts"
 import type { ExitInfo, Transport, TransportKind } from "./transport.ts"
 
+/** Where a worker is in its life (see the module doc); the numbers order it. */
 export const SlotState = { starting: 0, ready: 1, retiring: 2, stopping: 3, dead: 4 } as const
 export type SlotState = (typeof SlotState)[keyof typeof SlotState]
 
