@@ -6,6 +6,7 @@ import { type Task, Tasks, TaskState } from "../../src/internal/task.ts"
 const costs = new Costs()
 record(costs.of("tiny"), 0.5)
 record(costs.of("slow"), TARGET_MILLIS * 10)
+const none = () => {}
 
 const send = (tasks: Tasks, slot: Slot, task: Task, to: TaskState) => {
   task.worker = slot
@@ -21,8 +22,8 @@ describe("Tasks", () => {
   it("a task waits while queued or sent behind a running one, and stops waiting once it runs or settles", () => {
     const tasks = new Tasks()
     const slot = new Slot(1)
-    const a = tasks.make("tiny", [], undefined, costs.of("tiny"), undefined)
-    const b = tasks.make("tiny", [], undefined, costs.of("tiny"), undefined)
+    const a = tasks.make("tiny", [], undefined, costs.of("tiny"), none)
+    const b = tasks.make("tiny", [], undefined, costs.of("tiny"), none)
     assert.strictEqual(tasks.waiting, 2)
     send(tasks, slot, a, TaskState.running)
     send(tasks, slot, b, TaskState.sent)
@@ -40,9 +41,9 @@ describe("Tasks", () => {
   it("a cancelled task stops waiting at once, and its later moves do not count", () => {
     const tasks = new Tasks()
     const slot = new Slot(2)
-    const queued = tasks.make("tiny", [], undefined, costs.of("tiny"), () => {})
-    const sent = tasks.make("tiny", [], undefined, costs.of("tiny"), () => {})
-    const head = tasks.make("tiny", [], undefined, costs.of("tiny"), undefined)
+    const queued = tasks.make("tiny", [], undefined, costs.of("tiny"), none)
+    const sent = tasks.make("tiny", [], undefined, costs.of("tiny"), none)
+    const head = tasks.make("tiny", [], undefined, costs.of("tiny"), none)
     send(tasks, slot, head, TaskState.running)
     send(tasks, slot, sent, TaskState.sent)
     assert.strictEqual(tasks.waiting, 2)
@@ -61,8 +62,8 @@ describe("Tasks", () => {
   it("a task joins its worker's load when sent and leaves it when it settles or is requeued", () => {
     const tasks = new Tasks()
     const slot = new Slot(3)
-    const tiny = tasks.make("tiny", [], undefined, costs.of("tiny"), undefined)
-    const slow = tasks.make("slow", [], undefined, costs.of("slow"), undefined)
+    const tiny = tasks.make("tiny", [], undefined, costs.of("tiny"), none)
+    const slow = tasks.make("slow", [], undefined, costs.of("slow"), none)
     send(tasks, slot, tiny, TaskState.running)
     send(tasks, slot, slow, TaskState.sent)
     assert.deepStrictEqual([slot.load, slot.heavy], [0.5, 1])
