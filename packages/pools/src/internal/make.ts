@@ -26,11 +26,8 @@ export const make = <W extends WorkerDefinition>(
 ): Effect.Effect<Pool<W>, InvalidArgumentError | WorkerCrashedError, Scope.Scope> =>
   Effect.map(makeCore(options, kind), ({ config, core }) => poolOf(core, config))
 
-/**
- * `make` without the Effect API on top: the started core and its config (the
- * piscina drop-in drives the core directly).
- */
-export const makeCore = (
+/** `make` without the Effect API on top: the started core and its config. */
+const makeCore = (
   options: Options,
   kind: TransportKind
 ): Effect.Effect<{ readonly core: Core; readonly config: Config }, InvalidArgumentError | WorkerCrashedError, Scope.Scope> =>
