@@ -13,6 +13,7 @@ const send = (tasks: Tasks, slot: Slot, task: Task, to: TaskState) => {
   slot.inflight.push(task)
   tasks.moveTo(task, to)
 }
+const make = (tasks: Tasks, name: string) => tasks.make(name, [], undefined, costs.of(name), none)
 const leave = (tasks: Tasks, slot: Slot, task: Task, to: TaskState) => {
   slot.inflight.splice(slot.inflight.indexOf(task), 1)
   tasks.moveTo(task, to)
@@ -22,8 +23,8 @@ describe("Tasks", () => {
   it("a task waits while queued or sent behind a running one, and stops waiting once it runs or settles", () => {
     const tasks = new Tasks()
     const slot = new Slot(1)
-    const a = tasks.make("tiny", [], undefined, costs.of("tiny"), none)
-    const b = tasks.make("tiny", [], undefined, costs.of("tiny"), none)
+    const a = make(tasks, "tiny")
+    const b = make(tasks, "tiny")
     assert.strictEqual(tasks.waiting, 2)
     send(tasks, slot, a, TaskState.running)
     send(tasks, slot, b, TaskState.sent)
@@ -41,9 +42,9 @@ describe("Tasks", () => {
   it("a cancelled task stops waiting at once, and its later moves do not count", () => {
     const tasks = new Tasks()
     const slot = new Slot(2)
-    const queued = tasks.make("tiny", [], undefined, costs.of("tiny"), none)
-    const sent = tasks.make("tiny", [], undefined, costs.of("tiny"), none)
-    const head = tasks.make("tiny", [], undefined, costs.of("tiny"), none)
+    const queued = make(tasks, "tiny")
+    const sent = make(tasks, "tiny")
+    const head = make(tasks, "tiny")
     send(tasks, slot, head, TaskState.running)
     send(tasks, slot, sent, TaskState.sent)
     assert.strictEqual(tasks.waiting, 2)
@@ -62,8 +63,8 @@ describe("Tasks", () => {
   it("a task joins its worker's load when sent and leaves it when it settles or is requeued", () => {
     const tasks = new Tasks()
     const slot = new Slot(3)
-    const tiny = tasks.make("tiny", [], undefined, costs.of("tiny"), none)
-    const slow = tasks.make("slow", [], undefined, costs.of("slow"), none)
+    const tiny = make(tasks, "tiny")
+    const slow = make(tasks, "slow")
     send(tasks, slot, tiny, TaskState.running)
     send(tasks, slot, slow, TaskState.sent)
     assert.deepStrictEqual([slot.load, slot.heavy], [0.5, 1])
