@@ -24,7 +24,7 @@
  */
 import type { Effect, Scope } from "effect"
 import type { InvalidArgumentError, WorkerCrashedError } from "./errors.ts"
-import { make as makePool } from "./internal/make.ts"
+import * as internal from "./internal/make.ts"
 import { processes } from "./internal/transport.ts"
 import type * as Pool from "./Pool.ts"
 import type { WorkerDefinition } from "./worker.ts"
@@ -64,4 +64,4 @@ export interface Options extends Pool.Options, Pool.SpawnOptions {}
 export const make = <W extends WorkerDefinition = WorkerDefinition>(
   options: Options
 ): Effect.Effect<Pool.Pool<W>, InvalidArgumentError | WorkerCrashedError, Scope.Scope> =>
-  makePool("ProcessPool", options, processes) as any
+  internal.make(options, processes(options))

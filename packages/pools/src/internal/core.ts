@@ -16,7 +16,9 @@
  *   started from the busiest one (`steal.ts`).
  *
  * Its neighbours: `args.ts` prepares arguments, `slot.ts` starts and stops
- * workers, `steal.ts` moves tasks between them, `task.ts` is one task.
+ * workers (and alone changes a worker's state), `steal.ts` moves tasks
+ * between them, `task.ts` is one task (and `Tasks`, which alone changes a
+ * task's state, keeping the waiting count and the workers' load in step).
  *
  * @internal
  */
@@ -31,12 +33,12 @@ import {
 } from "../errors.ts"
 import type { Stats, SubmitError } from "../Pool.ts"
 import { notCloneable, prepare } from "./args.ts"
-import { Costs, fits, load, MAX_DEPTH, record, unload } from "./cost.ts"
+import { Costs, emptyLoad, fits, MAX_DEPTH, record } from "./cost.ts"
 import { Histogram } from "./histogram.ts"
 import * as P from "./protocol.ts"
-import { cancelIdleTimer, DEAD, READY, RETIRING, type Slot, STARTING, STOPPING, trySend, Workers } from "./slot.ts"
+import { cancelIdleTimer, gone, type Slot, SlotState, trySend, Workers } from "./slot.ts"
 import { askGiveBack, claimFor, givenBack, steal, takeClaim } from "./steal.ts"
-import { QUEUED, RUNNING, SENT, SETTLED, type Settle, Task } from "./task.ts"
+import { type Settle, type Task, Tasks, TaskState } from "./task.ts"
 import type { ExitInfo, TransportKind } from "./transport.ts"
 
 const REFILL_AT = MAX_DEPTH / 2
@@ -73,12 +75,11 @@ export class Core {
   initError: string | undefined = undefined
 
   private readonly costs = new Costs()
+  /** Every task's state changes go through it, so it keeps the count of waiting ones. */
+  private readonly tasks = new Tasks()
   private readonly workers: Workers
   private readonly queue: Array<Task> = []
   private qhead = 0
-  /** Tasks submitted and not started: in the queue, or sent and waiting behind a running task. */
-  private waiting = 0
-  private nextTaskId = 1
   private dispatchScheduled = false
   private inResults = false
   private startupFailures = 0
@@ -116,11 +117,11 @@ export class Core {
       settle(false, this.unknownTask(name))
       return undefined
     }
-    if (this.waiting >= this.options.maxQueued && this.dispatchScheduled && !this.inResults) {
+    if (this.tasks.waiting >= this.options.maxQueued && this.dispatchScheduled && !this.inResults) {
       // Tasks submitted this tick may be about to start on idle workers: dispatch now, then count.
       this.dispatch()
     }
-    if (this.waiting >= this.options.maxQueued) {
+    if (this.tasks.waiting >= this.options.maxQueued) {
       settle(false, new PoolFullError({ pool: this.pool, maxQueued: this.options.maxQueued }))
       return undefined
     }
@@ -129,9 +130,8 @@ export class Core {
       settle(false, prepared)
       return undefined
     }
-    const task = new Task(this.nextTaskId++, name, prepared.args, prepared.transferList, performance.now(), this.costs.of(name), settle)
+    const task = this.tasks.make(name, prepared.args, prepared.transferList, this.costs.of(name), settle)
     this.queue.push(task)
-    this.waiting++
     if (this.startupFailures >= 3 && this.workers.live === 0) this.startupFailures = 0
     // Start the worker this task needs now, not at the dispatch: the pool's
     // size is right as soon as submit returns (dispatch stays batched).
@@ -145,20 +145,13 @@ export class Core {
 
   /** The caller no longer wants the task (its fiber was interrupted). */
   cancel(task: Task): void {
-    if (task.cancelled || task.state === SETTLED) return
-    task.cancelled = true
-    task.settle = undefined
+    if (task.cancelled || task.state === TaskState.settled) return
+    this.tasks.cancel(task)
     this.cancelledCount++
-    if (task.state === QUEUED) {
-      task.state = SETTLED
-      this.waiting--
-      return
-    }
-    const slot = task.worker!
-    if (task.state === SENT) this.waiting--
-    if (slot.state === DEAD || slot.state === STOPPING) return
+    const slot = task.worker
+    if (slot === undefined || gone(slot)) return
     trySend(slot, [P.CANCEL, task.id])
-    if (task.state === RUNNING) this.armAbortTimer(slot, task)
+    if (task.state === TaskState.running) this.armAbortTimer(slot, task)
   }
 
   /**
@@ -167,9 +160,9 @@ export class Core {
    */
   abort(task: Task): void {
     const slot = task.worker
-    const running = task.state === RUNNING
+    const running = task.state === TaskState.running
     this.cancel(task)
-    if (running && slot !== undefined && slot.inflight[0] === task && slot.state !== DEAD && slot.state !== STOPPING) {
+    if (running && slot !== undefined && slot.inflight[0] === task && !gone(slot)) {
       this.replace(slot)
     }
   }
@@ -182,10 +175,10 @@ export class Core {
     const unstarted: Array<Task> = []
     for (let i = this.qhead; i < this.queue.length; i++) {
       const task = this.queue[i]!
-      if (!task.cancelled && task.state === QUEUED) unstarted.push(task)
+      if (!task.cancelled && task.state === TaskState.queued) unstarted.push(task)
     }
     for (const slot of this.workers.slots) {
-      for (const task of slot.inflight) if (!task.cancelled && task.state === SENT) unstarted.push(task)
+      for (const task of slot.inflight) if (!task.cancelled && task.state === TaskState.sent) unstarted.push(task)
     }
     for (const task of unstarted) {
       const settle = task.settle
@@ -198,7 +191,7 @@ export class Core {
   handles(): Array<unknown> {
     const out: Array<unknown> = []
     for (const slot of this.workers.slots) {
-      if (slot.state !== STOPPING && slot.state !== DEAD) out.push(slot.transport.handle)
+      if (!gone(slot)) out.push(slot.transport.handle)
     }
     return out
   }
@@ -210,7 +203,7 @@ export class Core {
 
   /** Tasks submitted and not started (queued, or sent behind a running task). */
   get queued(): number {
-    return this.waiting
+    return this.tasks.waiting
   }
 
   /** Spawns a worker when the tasks not yet sent outnumber the idle and starting workers. */
@@ -231,12 +224,12 @@ export class Core {
       // First one task to every idle worker, then fill each as far as `fits` allows.
       for (const slot of this.workers.slots) {
         if (this.qhead >= this.queue.length) break
-        if (slot.state === READY && slot.inflight.length === 0) this.fill(slot, now, true)
+        if (slot.state === SlotState.ready && slot.inflight.length === 0) this.fill(slot, now, true)
       }
       for (const slot of this.workers.slots) {
         if (this.qhead >= this.queue.length) break
         // Refill a worker once half its window is free, so tasks travel many to a message.
-        if (slot.state === READY && slot.inflight.length <= REFILL_AT) this.fill(slot, now, false)
+        if (slot.state === SlotState.ready && slot.inflight.length <= REFILL_AT) this.fill(slot, now, false)
       }
     }
     if (this.qhead === this.queue.length && this.qhead > 0) {
@@ -274,10 +267,9 @@ export class Core {
       batch.push(task)
       task.worker = slot
       slot.inflight.push(task)
-      load(slot, task)
       slot.sent++
       if (slot.inflight.length === 1) this.markRunning(slot, task, now)
-      else task.state = SENT
+      else this.tasks.moveTo(task, TaskState.sent)
       if (one) break
     }
     if (message === undefined) return
@@ -300,9 +292,7 @@ export class Core {
         takeClaim(slot, task)
         const index = slot.inflight.indexOf(task)
         if (index >= 0) slot.inflight.splice(index, 1)
-        unload(slot, task)
         slot.sent--
-        if (task.state === SENT) this.waiting--
         this.clearTimer(task)
         const why = `it could not be cloned (${String((error as Error)?.message ?? error)})`
         this.fail(task, notCloneable(this.pool, task.name, task.args, why))
@@ -310,13 +300,13 @@ export class Core {
     }
     if (slot.sent < this.options.maxTasksPerWorker) this.workers.unretire(slot)
     const head = slot.inflight[0]
-    if (head !== undefined && head.state === SENT) this.markRunning(slot, head, performance.now())
+    if (head !== undefined && head.state === TaskState.sent) this.markRunning(slot, head, performance.now())
     if (slot.inflight.length === 0) this.onIdle(slot)
   }
 
+  /** `task` is now the first unfinished one of `slot`: its run (and its timeout) starts. */
   private markRunning(slot: Slot, task: Task, now: number): void {
-    if (task.state === QUEUED || (task.state === SENT && !task.cancelled)) this.waiting--
-    task.state = RUNNING
+    this.tasks.moveTo(task, TaskState.running)
     slot.headSince = now
     const timeout = this.options.taskTimeoutMillis
     if (timeout !== undefined && !task.cancelled) {
@@ -325,7 +315,7 @@ export class Core {
   }
 
   private grow(): void {
-    if (this.state !== "open" && this.waiting === 0) return
+    if (this.state !== "open" && this.tasks.waiting === 0) return
     const workers = this.workers
     if (this.startupFailures >= 3) {
       if (workers.live === 0) this.failStartup()
@@ -355,7 +345,7 @@ export class Core {
         this.startupFailures = 0
         this.names ??= new Set(message[1] as Array<string>)
         for (const waiter of this.readyWaiters.splice(0)) waiter(undefined)
-        if (this.state === "closing" && this.waiting === 0) this.workers.stop(slot)
+        if (this.state === "closing" && this.tasks.waiting === 0) this.workers.stop(slot)
         else {
           this.dispatch()
           if (slot.inflight.length === 0) this.onIdle(slot)
@@ -396,7 +386,6 @@ export class Core {
       const micros = message[i + 3] as number
       const task = inflight[index]!
       inflight.splice(index, 1)
-      unload(slot, task)
       if (micros >= 0) {
         record(task.cost, micros / 1000)
         task.runMillis = micros / 1000
@@ -404,12 +393,8 @@ export class Core {
       if (task.timer !== undefined) this.clearTimer(task)
       if (index === 0 && inflight.length > 0) this.markRunning(slot, inflight[0]!, now)
       if (status === P.CANCELLED) takeClaim(slot, task) // the worker never took it: free its word
-      if (task.cancelled) {
-        task.state = SETTLED
-        continue
-      }
-      if (task.state === SENT) this.waiting--
-      task.state = SETTLED
+      this.tasks.moveTo(task, TaskState.settled)
+      if (task.cancelled) continue
       switch (status) {
         case P.OK:
           this.succeed(task, value)
@@ -450,12 +435,10 @@ export class Core {
 
   /** A process worker handed back tasks it had not started: they go to the front of the queue. */
   private onGivenBack(slot: Slot, message: Array<any>): void {
-    const back = givenBack(slot, message.slice(1) as Array<number>, (task) => {
-      this.clearTimer(task)
-      if (!task.cancelled) this.waiting++
-    })
+    const back = givenBack(this.tasks, slot, message.slice(1) as Array<number>)
+    for (const task of back) this.clearTimer(task)
     const head = slot.inflight[0]
-    if (head !== undefined && head.state === SENT) this.markRunning(slot, head, performance.now())
+    if (head !== undefined && head.state === TaskState.sent) this.markRunning(slot, head, performance.now())
     this.requeueFront(back)
     if (slot.inflight.length === 0) this.onIdle(slot)
     this.dispatch()
@@ -465,7 +448,7 @@ export class Core {
   private requeueFront(tasks: Array<Task>): void {
     const back = tasks.filter((task) => {
       if (!task.cancelled) return true
-      task.state = SETTLED
+      this.tasks.moveTo(task, TaskState.settled)
       return false
     })
     if (back.length === 0) return
@@ -476,13 +459,13 @@ export class Core {
   private onIdle(slot: Slot): void {
     if (slot.inflight.length > 0) return
     slot.transport.idle?.(true)
-    if (slot.state === RETIRING) return this.workers.stop(slot)
-    if (slot.state !== READY) return
-    if (this.state === "closing" && this.waiting === 0) return this.workers.stop(slot)
+    if (slot.state === SlotState.retiring) return this.workers.stop(slot)
+    if (slot.state !== SlotState.ready) return
+    if (this.state === "closing" && this.tasks.waiting === 0) return this.workers.stop(slot)
     if (this.qhead === this.queue.length) {
       // Ran dry with nothing queued: take over tasks another worker has not started.
       if (slot.claims !== undefined) {
-        const stolen = steal(this.workers.slots, slot)
+        const stolen = steal(this.tasks, this.workers.slots, slot)
         if (stolen.length > 0) {
           this.requeueFront(stolen)
           return this.dispatch()
@@ -494,17 +477,20 @@ export class Core {
     if (this.workers.live > this.options.minSize && slot.idleTimer === undefined && this.qhead === this.queue.length) {
       slot.idleTimer = this.options.timers.set(this.options.idleTimeoutMillis, () => {
         slot.idleTimer = undefined
-        if (slot.state === READY && slot.inflight.length === 0 && this.workers.live > this.options.minSize) this.workers.stop(slot)
+        if (slot.state === SlotState.ready && slot.inflight.length === 0 && this.workers.live > this.options.minSize) this.workers.stop(slot)
       })
     }
   }
 
-  /** Kills a worker whose running task is stuck; once it has exited, its other tasks go back to the queue. */
+  /**
+   * Kills a worker whose running task is stuck (cancelled, or timed out and
+   * failed); once it has exited, its other tasks go back to the queue.
+   */
   private replace(slot: Slot): void {
     const running = slot.inflight.shift()
     if (running !== undefined) {
       this.clearTimer(running)
-      unload(slot, running)
+      this.tasks.moveTo(running, TaskState.settled)
     }
     slot.replaced = true
     this.workers.stop(slot)
@@ -529,40 +515,36 @@ export class Core {
     for (let i = 0; i < inflight.length; i++) {
       const task = inflight[i]!
       this.clearTimer(task)
-      if (task.cancelled || task.state === SETTLED) {
-        task.state = SETTLED
+      if (task.cancelled || task.state === TaskState.settled) {
+        this.tasks.moveTo(task, TaskState.settled)
         continue
       }
       const ran = task.claim >= 0 && slot.claims !== undefined ? !takeClaim(slot, task) : i <= startedUpTo
       if (ran) {
-        if (task.state === SENT) this.waiting--
         this.fail(task, this.crashed(task.name, slot, info, reason))
         continue
       }
-      if (task.state === RUNNING) this.waiting++
-      task.state = QUEUED
+      this.tasks.moveTo(task, TaskState.queued)
       task.worker = undefined
       task.claim = -1
-      task.load = 0
       back.push(task)
     }
     inflight.length = 0
-    slot.load = 0
-    slot.heavy = 0
+    emptyLoad(slot)
     if (back.length > 0) this.queue.splice(this.qhead, 0, ...back)
   }
 
   private onExit(slot: Slot, info: ExitInfo): void {
     const was = this.workers.exited(slot)
-    if (was === READY && slot.inflight.length === 0 && info.error !== undefined) {
+    if (was === SlotState.ready && slot.inflight.length === 0 && info.error !== undefined) {
       // Died with no task to fail: only a listener can hear of it.
       this.onWorkerError?.(info.error)
     }
-    if (was !== STOPPING || slot.replaced) {
+    if (was !== SlotState.stopping || slot.replaced) {
       // A crash, or a replaced worker: sort out what ran there.
       const reason = slot.initError ?? info.error
       this.salvage(slot, info, reason)
-      if (was === STARTING) {
+      if (was === SlotState.starting) {
         this.startupFailures++
         if (slot.initError !== undefined) this.initError = slot.initError
         this.lastStartupError = { ...info, slot: slot.id, reason }
@@ -573,7 +555,7 @@ export class Core {
       for (const task of slot.inflight) this.clearTimer(task)
       slot.inflight.length = 0
     }
-    if (this.state === "open" || (this.state === "closing" && this.waiting > 0)) this.dispatch()
+    if (this.state === "open" || (this.state === "closing" && this.tasks.waiting > 0)) this.dispatch()
     this.checkExited()
   }
 
@@ -583,7 +565,6 @@ export class Core {
     while (this.qhead < this.queue.length) {
       const task = this.queue[this.qhead++]!
       if (task.cancelled) continue
-      this.waiting--
       this.fail(task, new WorkerCrashedError({ pool: this.pool, task: task.name, workerId: info.slot, exitCode: info.code, signal: info.signal, reason: why }))
     }
   }
@@ -600,8 +581,8 @@ export class Core {
   private onTaskTimeout(task: Task): void {
     task.timer = undefined
     const slot = task.worker
-    if (task.state !== RUNNING || slot === undefined || slot.inflight[0] !== task) return
-    task.state = SETTLED
+    if (task.state !== TaskState.running || slot === undefined || slot.inflight[0] !== task) return
+    this.tasks.moveTo(task, TaskState.settled)
     if (!task.cancelled) {
       this.fail(task, new TaskTimeoutError({ pool: this.pool, task: task.name, timeoutMillis: this.options.taskTimeoutMillis! }))
     }
@@ -612,7 +593,7 @@ export class Core {
     this.clearTimer(task)
     task.timer = this.options.timers.set(this.options.abortTimeoutMillis, () => {
       task.timer = undefined
-      if (slot.inflight[0] === task && slot.state !== DEAD && slot.state !== STOPPING) this.replace(slot)
+      if (slot.inflight[0] === task && !gone(slot)) this.replace(slot)
     })
   }
 
@@ -629,7 +610,7 @@ export class Core {
   private fail(task: Task, error: SubmitError): void {
     this.failed++
     this.histogram.record(performance.now() - task.submittedAt)
-    task.state = SETTLED
+    this.tasks.moveTo(task, TaskState.settled)
     const settle = task.settle
     task.settle = undefined
     settle?.(false, error)
@@ -671,9 +652,9 @@ export class Core {
   }
 
   private maybeFinishClose(): void {
-    if (this.state !== "closing" || this.waiting > 0) return
+    if (this.state !== "closing" || this.tasks.waiting > 0) return
     for (const slot of this.workers.slots) {
-      if (slot.inflight.length === 0 || slot.state === STARTING) this.workers.stop(slot)
+      if (slot.inflight.length === 0 || slot.state === SlotState.starting) this.workers.stop(slot)
     }
     this.checkExited()
   }
@@ -689,11 +670,10 @@ export class Core {
     }
     this.queue.length = 0
     this.qhead = 0
-    this.waiting = 0
     for (const slot of [...this.workers.slots]) {
       for (const task of slot.inflight) {
         this.clearTimer(task)
-        if (!task.cancelled && task.state !== SETTLED) this.fail(task, error)
+        if (!task.cancelled && task.state !== TaskState.settled) this.fail(task, error)
       }
       slot.inflight.length = 0
       this.workers.stop(slot)
@@ -716,7 +696,7 @@ export class Core {
   stats(): Stats {
     return {
       ...this.workers.counts(),
-      queued: this.waiting,
+      queued: this.tasks.waiting,
       completed: this.completed,
       failed: this.failed,
       cancelled: this.cancelledCount,

@@ -77,8 +77,11 @@ export const unload = (slot: Slot, task: Task): void => {
   if (task.load < 0) slot.heavy--
   else slot.load -= task.load
   task.load = 0
-  if (slot.inflight.length === 0) {
-    slot.load = 0
-    slot.heavy = 0
-  }
+  if (slot.inflight.length === 0) emptyLoad(slot)
+}
+
+/** A worker with nothing in flight has no load (and no rounding left over from the subtractions). */
+export const emptyLoad = (slot: Slot): void => {
+  slot.load = 0
+  slot.heavy = 0
 }

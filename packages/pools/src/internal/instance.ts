@@ -18,7 +18,8 @@ export const terminateAndWait = (core: Core): Effect.Effect<void> =>
     return Effect.callback<void>((resume) => core.whenExited(() => resume(Effect.void)))
   })
 
-export const makePool = (core: Core, config: Config): Pool<any> => {
+/** The Effect API (and the Promise face) over a started core. */
+export const poolOf = (core: Core, config: Config): Pool<any> => {
   // Bulk calls keep at most maxQueued tasks outstanding, so they alone never overflow the queue.
   const window = config.maxQueued
 

@@ -1,8 +1,9 @@
 /**
  * The constructor both kinds of pool share (`ThreadPool.make` and
- * `ProcessPool.make` call it with their transport): checks the options,
- * starts the workers in the caller's `Scope`, waits for the first (or every)
- * one to be ready, and returns the Effect API over the core.
+ * `ProcessPool.make` call it with their transport, which names the kind):
+ * checks the options, starts the workers in the caller's `Scope`, waits for
+ * the first (or every) one to be ready, and returns the Effect API over the
+ * core.
  *
  * @internal
  */
@@ -12,29 +13,26 @@ import { availableParallelism } from "node:os"
 import { isAbsolute } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
 import { count, millis } from "@weft/primitives/validate"
-import { InvalidArgumentError, type PoolKind, WorkerCrashedError } from "../errors.ts"
+import { InvalidArgumentError, WorkerCrashedError } from "../errors.ts"
 import type { Options, Pool } from "../Pool.ts"
+import type { WorkerDefinition } from "../worker.ts"
 import { type Config, Core, type Timers } from "./core.ts"
-import { makePool, terminateAndWait } from "./instance.ts"
+import { poolOf, terminateAndWait } from "./instance.ts"
 import type { TransportKind } from "./transport.ts"
 
-export const make = (
-  pool: PoolKind,
+export const make = <W extends WorkerDefinition>(
   options: Options,
-  kind: (options: any) => TransportKind
-): Effect.Effect<Pool<any>, InvalidArgumentError | WorkerCrashedError, Scope.Scope> =>
-  Effect.map(makeCore(pool, options, kind), ({ config, core }) => makePool(core, config))
+  kind: TransportKind
+): Effect.Effect<Pool<W>, InvalidArgumentError | WorkerCrashedError, Scope.Scope> =>
+  Effect.map(makeCore(options, kind), ({ config, core }) => poolOf(core, config))
 
-/**
- * `make` without the Effect API on top: the started core and its config (the
- * piscina drop-in drives the core directly).
- */
-export const makeCore = (
-  pool: PoolKind,
+/** `make` without the Effect API on top: the started core and its config. */
+const makeCore = (
   options: Options,
-  kind: (options: any) => TransportKind
+  kind: TransportKind
 ): Effect.Effect<{ readonly core: Core; readonly config: Config }, InvalidArgumentError | WorkerCrashedError, Scope.Scope> =>
   Effect.gen(function*() {
+    const pool = kind.pool
     const operation = `${pool}.make`
     const config = yield* validate(operation, options)
     const context = yield* Effect.context<never>()
@@ -49,7 +47,7 @@ export const makeCore = (
         return () => interrupt()
       }
     }
-    const core = new Core({ kind: kind(options), ...config, timers })
+    const core = new Core({ kind, ...config, timers })
     yield* Effect.addFinalizer(() => terminateAndWait(core))
     const all = config.ready === "all"
     core.spawn(all ? config.size : config.minSize)

@@ -5,9 +5,10 @@
  * bookkeeping when one exits. What happens to a worker's tasks when it exits
  * is the dispatch core's business (`core.ts`).
  *
- * A worker goes STARTING -> READY (it loaded the module) -> RETIRING (it has
- * had its last task) -> STOPPING (killed on purpose) -> DEAD (exited); a crash
- * jumps straight to DEAD.
+ * A worker goes `starting` -> `ready` (it loaded the module) -> `retiring` (it
+ * has had its last task) -> `stopping` (killed on purpose) -> `dead` (exited);
+ * a crash jumps straight to `dead`. `Workers.moveTo` is the only place a slot
+ * changes state, so the `live` and `starting` counts always follow.
  *
  * @internal
  */
@@ -15,14 +16,19 @@ import * as P from "./protocol.ts"
 import type { Task } from "./task.ts"
 import type { ExitInfo, Transport, TransportKind } from "./transport.ts"
 
-export const STARTING = 0
-export const READY = 1
-export const RETIRING = 2
-export const STOPPING = 3
-export const DEAD = 4
+/** Where a worker is in its life (see the module doc); the numbers order it. */
+export const SlotState = { starting: 0, ready: 1, retiring: 2, stopping: 3, dead: 4 } as const
+export type SlotState = (typeof SlotState)[keyof typeof SlotState]
+
+/** Whether a worker in `state` counts against `size`: starting or ready. */
+const live = (state: SlotState): number => (state <= SlotState.ready ? 1 : 0)
+const starting = (state: SlotState): number => (state === SlotState.starting ? 1 : 0)
+
+/** Whether the worker is stopping or has exited: it takes no more messages. */
+export const gone = (slot: Slot): boolean => slot.state >= SlotState.stopping
 
 export class Slot {
-  state = STARTING
+  state: SlotState = SlotState.starting
   /** Tasks sent and not settled, in the order the worker runs them: the first is running. */
   readonly inflight: Array<Task> = []
   /** Tasks ever sent (for `maxTasksPerWorker`). */
@@ -55,9 +61,8 @@ export interface WorkerEvents {
 
 export class Workers {
   readonly slots = new Set<Slot>()
-  /** Workers starting or ready: the ones counted against `size`. */
-  live = 0
-  starting = 0
+  #live = 0
+  #starting = 0
   private nextId = 1
   private readonly kind: TransportKind
   private readonly moduleUrl: string
@@ -69,11 +74,20 @@ export class Workers {
     this.events = events
   }
 
+  /** Workers starting or ready: the ones counted against `size`. */
+  get live(): number {
+    return this.#live
+  }
+
+  /** Workers starting. */
+  get starting(): number {
+    return this.#starting
+  }
+
   spawn(): Slot {
     const slot = new Slot(this.nextId++)
     this.slots.add(slot)
-    this.live++
-    this.starting++
+    this.count(slot.state, 1)
     const buffer = this.kind.claims ? new SharedArrayBuffer(4 * P.CLAIMS) : undefined
     if (buffer !== undefined) slot.claims = new Int32Array(buffer)
     slot.transport = this.kind.spawn(this.moduleUrl, {
@@ -83,46 +97,49 @@ export class Workers {
     return slot
   }
 
+  /** Moves `slot` to `to`, keeping `live` and `starting` in step. */
+  private moveTo(slot: Slot, to: SlotState): void {
+    this.count(slot.state, -1)
+    slot.state = to
+    this.count(to, 1)
+  }
+
+  private count(state: SlotState, by: 1 | -1): void {
+    this.#live += by * live(state)
+    this.#starting += by * starting(state)
+  }
+
   /** The worker loaded its module; false when it was not starting (stopped meanwhile). */
   ready(slot: Slot): boolean {
-    if (slot.state !== STARTING) return false
-    this.starting--
-    slot.state = READY
+    if (slot.state !== SlotState.starting) return false
+    this.moveTo(slot, SlotState.ready)
     return true
   }
 
   /** The worker has had its last task: it gets no more, and a replacement may start beside it. */
   retire(slot: Slot): void {
-    if (slot.state !== READY) return
-    slot.state = RETIRING
-    this.live--
+    if (slot.state === SlotState.ready) this.moveTo(slot, SlotState.retiring)
   }
 
   /** Undoes `retire` when the last task could not be sent after all. */
   unretire(slot: Slot): void {
-    if (slot.state !== RETIRING) return
-    slot.state = READY
-    this.live++
+    if (slot.state === SlotState.retiring) this.moveTo(slot, SlotState.ready)
   }
 
   /** Stops a worker on purpose (idle, retired, closing, replaced). */
   stop(slot: Slot): void {
-    if (slot.state === STOPPING || slot.state === DEAD) return
-    if (slot.state === STARTING) this.starting--
-    if (slot.state !== RETIRING) this.live--
-    slot.state = STOPPING
+    if (gone(slot)) return
+    this.moveTo(slot, SlotState.stopping)
     cancelIdleTimer(slot)
     slot.transport.kill()
   }
 
   /** The bookkeeping of an exit; returns the state the worker was in. */
-  exited(slot: Slot): number {
+  exited(slot: Slot): SlotState {
     const was = slot.state
-    slot.state = DEAD
+    this.moveTo(slot, SlotState.dead)
     this.slots.delete(slot)
     cancelIdleTimer(slot)
-    if (was === STARTING) this.starting--
-    if (was === STARTING || was === READY) this.live--
     return was
   }
 
@@ -132,10 +149,10 @@ export class Workers {
     let idle = 0
     let size = 0
     for (const slot of this.slots) {
-      if (slot.state === STOPPING || slot.state === DEAD) continue
+      if (gone(slot)) continue
       size++
       if (slot.inflight.length > 0) busy++
-      else if (slot.state === READY) idle++
+      else if (slot.state === SlotState.ready) idle++
     }
     return { size, starting: this.starting, busy, idle }
   }

@@ -15,10 +15,9 @@
  *
  * @internal
  */
-import { unload } from "./cost.ts"
 import * as P from "./protocol.ts"
-import { READY, RETIRING, type Slot, trySend } from "./slot.ts"
-import { QUEUED, RUNNING, type Task } from "./task.ts"
+import { type Slot, SlotState, trySend } from "./slot.ts"
+import { type Task, type Tasks, TaskState } from "./task.ts"
 
 /** A free claim word of `slot` for `task`, or -1 (not stealable). */
 export const claimFor = (slot: Slot, task: Task): number => {
@@ -48,16 +47,12 @@ export const takeClaim = (slot: Slot, task: Task): boolean => {
   return won
 }
 
-/** Whether `task` certainly never started on `slot` (a thread worker whose claim word is untouched). */
-export const certainlyUnstarted = (slot: Slot, task: Task): boolean =>
-  task.claim >= 0 && slot.claims !== undefined && Atomics.load(slot.claims, task.claim) === P.claimWord(task.id)
-
 /** The worker (other than `thief`) holding the most tasks it has not started, with how many. */
 const fullest = (slots: Iterable<Slot>, thief: Slot, claims: boolean): Slot | undefined => {
   let victim: Slot | undefined
   let most = 0
   for (const slot of slots) {
-    if (slot === thief || (slot.state !== READY && slot.state !== RETIRING)) continue
+    if (slot === thief || (slot.state !== SlotState.ready && slot.state !== SlotState.retiring)) continue
     if ((slot.claims !== undefined) !== claims || (!claims && slot.reclaiming)) continue
     const unstarted = slot.inflight.length - 1
     if (unstarted > most) {
@@ -69,12 +64,11 @@ const fullest = (slots: Iterable<Slot>, thief: Slot, claims: boolean): Slot | un
 }
 
 /** Takes `task` off `slot` and makes it a queued task again. */
-const detach = (slot: Slot, task: Task, index: number): void => {
+const detach = (tasks: Tasks, slot: Slot, task: Task, index: number): void => {
   slot.inflight.splice(index, 1)
   slot.sent--
-  unload(slot, task)
   task.claim = -1
-  task.state = QUEUED
+  tasks.moveTo(task, TaskState.queued)
   task.worker = undefined
 }
 
@@ -84,7 +78,7 @@ const detach = (slot: Slot, task: Task, index: number): void => {
  * the queue). A task the worker already claimed stays, and so does every
  * task before it.
  */
-export const steal = (slots: Iterable<Slot>, thief: Slot): Array<Task> => {
+export const steal = (tasks: Tasks, slots: Iterable<Slot>, thief: Slot): Array<Task> => {
   const victim = fullest(slots, thief, true)
   if (victim === undefined) return []
   const inflight = victim.inflight
@@ -94,7 +88,7 @@ export const steal = (slots: Iterable<Slot>, thief: Slot): Array<Task> => {
     const task = inflight[i]!
     if (task.cancelled || task.claim < 0) continue
     if (!takeClaim(victim, task)) break
-    detach(victim, task, i)
+    detach(tasks, victim, task, i)
     stolen.push(task)
   }
   return stolen.reverse()
@@ -116,18 +110,16 @@ export const askGiveBack = (slots: Iterable<Slot>, thief: Slot): boolean => {
 
 /**
  * The worker's answer: these tasks (ids in order) will never run there.
- * Returns them, queued again, in order; `onRequeued(task, wasRunning)` lets
- * the core fix its counts.
+ * Returns them, queued again, in order.
  */
-export const givenBack = (slot: Slot, ids: ReadonlyArray<number>, wasRunning: (task: Task) => void): Array<Task> => {
+export const givenBack = (tasks: Tasks, slot: Slot, ids: ReadonlyArray<number>): Array<Task> => {
   slot.reclaiming = false
   const back: Array<Task> = []
   for (const id of ids) {
     const index = slot.inflight.findIndex((t) => t.id === id)
     if (index < 0) continue
     const task = slot.inflight[index]!
-    if (task.state === RUNNING) wasRunning(task)
-    detach(slot, task, index)
+    detach(tasks, slot, task, index)
     back.push(task)
   }
   return back
