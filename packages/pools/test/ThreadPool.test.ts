@@ -61,7 +61,8 @@ describe("ThreadPool", () => {
       yield* pool.map("inc", Array.from({ length: 3000 }, (_, i) => i))
       yield* pool.map("spin", Array.from({ length: 200 }, () => 0))
       const order: Array<string> = []
-      const slow = Effect.map(pool.submit("spin", 400), () => order.push("slow"))
+      // 2 s: long enough that the other worker runs the 100 tiny tasks first on a loaded machine too.
+      const slow = Effect.map(pool.submit("spin", 2000), () => order.push("slow"))
       const tiny = Array.from({ length: 100 }, (_, i) => Effect.map(pool.submit("inc", i), () => order.push("tiny")))
       yield* Effect.all([slow, ...tiny], { concurrency: "unbounded" })
       // Without stealing, the tasks sent to the slow task's worker behind it
@@ -169,8 +170,9 @@ describe("ThreadPool", () => {
       Effect.scoped(Effect.gen(function*() {
         const pool = yield* ThreadPool.make({ module: workerModule, size: 5 })
         const log: Array<[boolean, unknown]> = []
-        // 30 tasks of 200 ms on 5 workers take 1.2 s: terminate cuts them off at the first round
-        for (let i = 0; i < 30; i++) yield* seedTask(pool, log, i, 200)
+        // 30 tasks of 2 s on 5 workers take 12 s: terminate cuts them off in the first round, however
+        // late it comes on a loaded machine (with 200 ms tasks a late one let a second round finish)
+        for (let i = 0; i < 30; i++) yield* seedTask(pool, log, i, 2000)
         yield* waitUntil(Effect.map(pool.stats, (s) => s.busy === 5), "five busy workers")
         yield* pool.terminate
         yield* pool.join

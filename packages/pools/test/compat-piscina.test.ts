@@ -49,7 +49,7 @@ const until = async (condition: () => boolean, millis = 10_000) => {
 const settled = <T>(promise: Promise<T>): Promise<{ value?: T; error?: any }> =>
   promise.then((value) => ({ value }), (error: unknown) => ({ error }))
 
-const suite = ({ Piscina, lib }: Implementation) => {
+const suite = ({ Piscina, lib, name }: Implementation) => {
   const pools: Array<InstanceType<PiscinaClass>> = []
   const make = (options: ConstructorParameters<PiscinaClass>[0] = {}) => {
     const pool = new Piscina(options)
@@ -233,7 +233,9 @@ const suite = ({ Piscina, lib }: Implementation) => {
       // The third task waited for the two before it.
       expect(pool.waitTime.max).toBeGreaterThanOrEqual(40)
       expect(pool.utilization).toBeGreaterThan(0)
-      expect(pool.utilization).toBeLessThanOrEqual(1)
+      // A share of the pool's capacity: at most 1. piscina 4's own figure overshoots a little under
+      // load (1.09 seen on Bun), from timing its runs and the pool's life with different clocks.
+      expect(pool.utilization).toBeLessThanOrEqual(name.includes("control") ? 1.25 : 1)
     })
   })
 
