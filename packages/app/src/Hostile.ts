@@ -101,20 +101,8 @@ export const upgrade = (origin?: string): Record<string, string> => ({
   ...(origin === undefined ? {} : { origin })
 })
 
-/**
- * POSTs a JSON body of up to `bytes` (default 200 MB) in 64 KiB chunks
- * (chunked: no length announced), as fast as the server reads, and stops at
- * the answer. Resolves with the status and how many bytes were sent by then.
- * A raw socket, not `node:http`: a server that answers and closes while the
- * body still streams makes the next write fail, and some runtimes' HTTP
- * clients then drop the answer they had already received.
- *
- * @example
- * ```ts
- * const { status, sent } = await Hostile.flood(`${url}/buy`)
- * ```
- */
-export const flood = (url: string, bytes = 200 * 1024 * 1024): Promise<{ readonly status: number; readonly sent: number }> =>
+/** One try of `flood`. */
+const floodOnce = (url: string, bytes: number): Promise<{ readonly status: number; readonly sent: number }> =>
   new Promise((resolve, reject) => {
     const target = new URL(url)
     const socket = net.connect(Number(target.port || 80), target.hostname.replace(/^\[(.*)\]$/, "$1"))
@@ -134,7 +122,12 @@ export const flood = (url: string, bytes = 200 * 1024 * 1024): Promise<{ readonl
     const write = () => {
       while (!settled && sent < bytes) {
         sent += size
-        if (!socket.write(chunk)) return void socket.once("drain", write)
+        const more = socket.write(chunk)
+        // The first 2 MiB go at a walk, so that a server that answers and closes is heard before
+        // more is written: a write after its close resets the connection, and the kernel may drop
+        // the answer with it. Past that, as fast as the server reads.
+        if (sent < 2 * 1024 * 1024) return void setTimeout(() => (more ? write() : socket.once("drain", write)), 20)
+        if (!more) return void socket.once("drain", write)
       }
       if (!settled) socket.write("0\r\n\r\n")
     }
@@ -146,12 +139,42 @@ export const flood = (url: string, bytes = 200 * 1024 * 1024): Promise<{ readonl
     })
     // A write after the server answered and closed fails: the answer, if any, came first.
     socket.on("error", () => {})
-    socket.on("close", () => settle(() => reject(new Error(`${url} closed the connection after ${sent} bytes without an answer`))))
+    socket.on("close", () => settle(() => reject(new FloodReset(`${url} closed the connection after ${sent} bytes without an answer (three times)`))))
     socket.once("connect", () => {
       socket.write(`POST ${target.pathname}${target.search} HTTP/1.1\r\nHost: ${target.host}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n`)
       write()
     })
   })
+
+/**
+ * POSTs a JSON body of up to `bytes` (default 200 MB) in 64 KiB chunks
+ * (chunked: no length announced), as fast as the server reads, and stops at
+ * the answer. Resolves with the status and how many bytes were sent by then.
+ * A raw socket, not `node:http`: a server that answers and closes while the
+ * body still streams makes the next write fail, and some runtimes' HTTP
+ * clients then drop the answer they had already received.
+ *
+ * Tried up to three times while the server resets the connection before
+ * its answer can be read: a server that closes with unread input (Bun's
+ * does) resets it, and the kernel may then drop the 413 it had already sent.
+ *
+ * @example
+ * ```ts
+ * const { status, sent } = await Hostile.flood(`${url}/buy`)
+ * ```
+ */
+export const flood = async (url: string, bytes = 200 * 1024 * 1024): Promise<{ readonly status: number; readonly sent: number }> => {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await floodOnce(url, bytes)
+    } catch (error) {
+      if (attempt >= 3 || !(error instanceof FloodReset)) throw error
+    }
+  }
+}
+
+/** The connection closed before any answer could be read. */
+class FloodReset extends Error {}
 
 /**
  * Serves `html` at `/` of another origin on loopback (a free port of
