@@ -3,7 +3,7 @@ import { defineConfig } from "vitest/config"
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
-    globalSetup: ["test/fixtures/postgres.ts"],
+    globalSetup: ["@weft/testkit/postgres"],
     testTimeout: 30_000,
     hookTimeout: 30_000
   }

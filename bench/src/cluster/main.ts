@@ -30,7 +30,7 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { Effect, Exit, Scope } from "effect"
 import { Manager } from "@weft/primitives"
-import { startServer } from "../../../packages/cluster/test/fixtures/postgres.ts"
+import { startServer } from "@weft/testkit/postgres"
 import { launch, race, rmwRound, WARMUP } from "../contender.ts"
 import { median, runtime, table, type Row } from "../harness.ts"
 

@@ -4,7 +4,7 @@ import postgres from "postgres"
 import { Cluster } from "../src/index.ts"
 import { parseUrl } from "../src/internal/pg.ts"
 import { key, KeyKind, sessionKeySql } from "../src/internal/schema.ts"
-import { findBin, startServer } from "./fixtures/postgres.ts"
+import { findBin, startServer } from "@weft/testkit/postgres"
 import { connect, defectTag, pg, skip, title, unique } from "./helpers.ts"
 
 /** A throwaway server of this test's own, to stop under its clients. */

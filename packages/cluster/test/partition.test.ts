@@ -13,8 +13,8 @@ import postgres from "postgres"
 import { Cluster } from "../src/index.ts"
 import { parseUrl } from "../src/internal/pg.ts"
 import { childIn } from "./fixtures/children.ts"
-import { findBin, startServer } from "./fixtures/postgres.ts"
-import { testbed, unavailable } from "./fixtures/testbed.ts"
+import { findBin, startServer } from "@weft/testkit/postgres"
+import { testbed, unavailable } from "@weft/testkit/testbed"
 import { unique } from "./helpers.ts"
 
 const noBed = unavailable()

@@ -6,7 +6,7 @@
 import { spawnSync } from "node:child_process"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Scope } from "effect"
-import { testbed, unavailable } from "./fixtures/testbed.ts"
+import { testbed, unavailable } from "@weft/testkit/testbed"
 
 const reason = unavailable()
 if (reason !== undefined) console.warn(`\n*** @weft/cluster test-bed tests SKIPPED: ${reason} ***\n`)
