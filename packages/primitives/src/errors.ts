@@ -350,3 +350,95 @@ export class FileLockError extends Data.TaggedError("FileLockError")<{
     return `FileLock ${this.path}: ${this.operation} failed: ${this.reason}`
   }
 }
+
+/**
+ * One edge of the lock-order graph: `to` was taken while `from` was held.
+ * `where` is the first place the edge was seen (a span or stack frame), `who`
+ * the fiber, thread or process that took it.
+ *
+ * @example
+ * ```ts
+ * const edge: LockOrderEdge = { from: "accounts", to: "audit", where: "src/transfer.ts:12", who: "fiber #7" }
+ * ```
+ */
+export interface LockOrderEdge {
+  readonly from: string
+  readonly to: string
+  readonly where: string
+  readonly who: string
+}
+
+/**
+ * Lock-order checking (lockdep) saw an acquisition that would close a cycle in
+ * the order in which lock classes (by name) are taken: `acquiring` while
+ * holding `held`, when the opposite order (`cycle`, edge by edge) was seen
+ * before. Nothing has deadlocked yet, and the two orders need never have
+ * raced; the acquisition fails so that the inversion is fixed.
+ *
+ * @example
+ * ```ts
+ * const err = new LockOrderError({
+ *   acquiring: "a", held: "b",
+ *   cycle: [{ from: "a", to: "b", where: "src/x.ts:3", who: "fiber #2" }],
+ *   where: "src/y.ts:9", who: "fiber #5"
+ * })
+ * err.message // "lock order: taking a while holding b (src/y.ts:9, fiber #5) inverts a -> b (first seen at src/x.ts:3, fiber #2)"
+ * ```
+ */
+export class LockOrderError extends Data.TaggedError("LockOrderError")<{
+  readonly acquiring: string
+  readonly held: string
+  /** The order seen before, from `acquiring` back to `held`, with where each edge was first seen. */
+  readonly cycle: ReadonlyArray<LockOrderEdge>
+  readonly where: string
+  readonly who: string
+}> {
+  override get message(): string {
+    const seen = this.cycle.map((e) => `${e.from} -> ${e.to} (first seen at ${e.where}, ${e.who})`).join(", ")
+    return `lock order: taking ${this.acquiring} while holding ${this.held} (${this.where}, ${this.who}) inverts ${seen}`
+  }
+}
+
+/**
+ * A cycle of waiters, each waiting for a lock the next one holds: a real
+ * deadlock. One waiter (the one whose wait closed the cycle) fails with it,
+ * naming the cycle, as PostgreSQL does; the others go on. At cluster scope,
+ * PostgreSQL's own deadlock error (40P01) surfaces as this error.
+ *
+ * @example
+ * ```ts
+ * const err = new DeadlockError({ cycle: [{ who: "fiber #3", waitsFor: "a", heldBy: "fiber #4" }, { who: "fiber #4", waitsFor: "b", heldBy: "fiber #3" }] })
+ * err.message // "deadlock: fiber #3 waits for a held by fiber #4; fiber #4 waits for b held by fiber #3"
+ * ```
+ */
+export class DeadlockError extends Data.TaggedError("DeadlockError")<{
+  readonly cycle: ReadonlyArray<{ readonly who: string; readonly waitsFor: string; readonly heldBy: string }>
+  /** The database's own words, at cluster scope. */
+  readonly detail?: string | undefined
+}> {
+  override get message(): string {
+    const path = this.cycle.map((c) => `${c.who} waits for ${c.waitsFor} held by ${c.heldBy}`).join("; ")
+    return `deadlock: ${path}${this.detail === undefined ? "" : ` (${this.detail})`}`
+  }
+}
+
+/**
+ * A fiber (thread, process) asked for a non-reentrant lock it already holds:
+ * it would wait for itself forever. Raised at once when lock-order checking
+ * is on.
+ *
+ * @example
+ * ```ts
+ * const err = new RelockError({ lock: "accounts", who: "fiber #4", heldSince: "src/a.ts:10" })
+ * err.message // "accounts: fiber #4 already holds this lock (taken at src/a.ts:10) and would wait for itself"
+ * ```
+ */
+export class RelockError extends Data.TaggedError("RelockError")<{
+  readonly lock: string
+  readonly who: string
+  readonly heldSince: string
+}> {
+  override get message(): string {
+    return `${this.lock}: ${this.who} already holds this lock (taken at ${this.heldSince}) and would wait for itself`
+  }
+}

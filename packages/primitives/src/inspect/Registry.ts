@@ -1,0 +1,182 @@
+/**
+ * The per-process registry of primitives and pools that `Inspect.snapshot`
+ * lists: every scope's implementation registers each instance here when it is
+ * made, with a function that describes its state right now.
+ *
+ * It holds the instance weakly (a `WeakRef`), so being listed never keeps a
+ * primitive alive: once the program drops it, it leaves the list.
+ *
+ * Exported as `@weft/primitives/Registry` for scopes built outside this
+ * package (`@weft/cluster`, `@weft/pools`).
+ *
+ * @example
+ * ```ts
+ * import * as Registry from "@weft/primitives/Registry"
+ *
+ * class MyLock {
+ *   constructor(name?: string) {
+ *     Registry.register(this, { kind: "MyLock", scope: "fiber", name }, () => ({ holders: [], waiters: [] }))
+ *   }
+ * }
+ * ```
+ *
+ * @module
+ */
+
+/** Where a primitive lives: the four scopes. */
+export type Scope = "fiber" | "thread" | "process" | "cluster"
+
+/**
+ * One holder or waiter. `who` is what a person reads ("fiber #12",
+ * "thread 2 fiber #4", "pid 4312 fiber #9", "db01 pid 4312"); the other
+ * fields are there when the scope knows them.
+ */
+export interface Party {
+  readonly who: string
+  /** When it took the primitive (a holder) or began to wait (a waiter), in epoch milliseconds. */
+  readonly since: number
+  /** The span, or the first stack frame outside Weft, where it took or began to wait. */
+  readonly where?: string | undefined
+  /** Permits held or asked for (semaphores). */
+  readonly permits?: number | undefined
+  readonly fiber?: number | undefined
+  readonly thread?: number | undefined
+  readonly pid?: number | undefined
+  readonly machine?: string | undefined
+}
+
+/** What a primitive's describe function returns: its state right now. */
+export interface State {
+  readonly holders: ReadonlyArray<Party>
+  readonly waiters: ReadonlyArray<Party>
+  /**
+   * Numbers that matter for the kind: a queue's `size` and `maxsize`, a
+   * semaphore's `free` and `permits`, a pool's `running`, `queued` and
+   * `workers`.
+   */
+  readonly counts?: Readonly<Record<string, number>> | undefined
+}
+
+/** A listed primitive's identity. */
+export interface Identity {
+  /** "Lock", "SharedLock", "manager.lock", "cluster.lock", "ThreadPool", ... */
+  readonly kind: string
+  readonly scope: Scope
+  /** The name it was given; without one it is listed as `<kind>@<place it was made>`. */
+  readonly name?: string | undefined
+}
+
+/** One row of a snapshot. */
+export interface Entry extends State {
+  readonly kind: string
+  readonly scope: Scope
+  readonly name: string
+  /** Whether `name` was given (else it is the kind and the place it was made). */
+  readonly named: boolean
+}
+
+/** A state, now or later: scopes that must ask another thread, process or the database return a Promise. */
+export type Describe = () => State | Promise<State>
+
+interface Listed {
+  readonly ref: WeakRef<object>
+  readonly kind: string
+  readonly scope: Scope
+  readonly name: string
+  readonly named: boolean
+  readonly describe: Describe
+}
+
+const listed = new Set<Listed>()
+const byTarget = new WeakMap<object, Listed>()
+const finalizer = new FinalizationRegistry<Listed>((entry) => listed.delete(entry))
+
+/** The first stack frame outside Weft's own sources: where a primitive was made. */
+export const callerPlace = (): string => {
+  const stack = new Error().stack?.split("\n").slice(1) ?? []
+  for (const line of stack) {
+    const frame = line.trim().replace(/^at\s+/, "")
+    if (!/[/\\](packages[/\\](primitives|cluster|pools)|node_modules[/\\](@weft|effect))[/\\]/.test(frame)) {
+      return frame.replace(/^.*\((.*)\)$/, "$1").replace(/^file:\/\//, "")
+    }
+  }
+  return "unknown place"
+}
+
+/**
+ * Lists `target` (held weakly) under its identity; `describe` is called by
+ * every snapshot while the target lives. Registering the same target again
+ * replaces its entry.
+ *
+ * @example
+ * ```ts
+ * Registry.register(lock, { kind: "Lock", scope: "fiber", name: "accounts" }, () => lock.state())
+ * ```
+ */
+export const register = (target: object, identity: Identity, describe: Describe): void => {
+  unregister(target)
+  const named = identity.name !== undefined && identity.name !== ""
+  const entry: Listed = {
+    ref: new WeakRef(target),
+    kind: identity.kind,
+    scope: identity.scope,
+    name: named ? identity.name! : `${identity.kind}@${callerPlace()}`,
+    named,
+    describe
+  }
+  listed.add(entry)
+  byTarget.set(target, entry)
+  finalizer.register(target, entry, target)
+}
+
+/**
+ * Takes `target` off the list (a closed pool, a shut-down manager).
+ *
+ * @example
+ * ```ts
+ * Registry.unregister(pool)
+ * ```
+ */
+export const unregister = (target: object): void => {
+  const entry = byTarget.get(target)
+  if (entry === undefined) return
+  listed.delete(entry)
+  byTarget.delete(target)
+  finalizer.unregister(target)
+}
+
+/**
+ * The name a target is listed under, if it is listed.
+ *
+ * @example
+ * ```ts
+ * Registry.nameOf(lock) // "accounts"
+ * ```
+ */
+export const nameOf = (target: object): string | undefined => byTarget.get(target)?.name
+
+/**
+ * Every listed primitive that is still alive, described now. A describe
+ * function that throws or rejects gives an entry with no parties and an
+ * `error` count of 1, rather than failing the whole snapshot.
+ *
+ * @example
+ * ```ts
+ * const entries = await Registry.describeAll()
+ * ```
+ */
+export const describeAll = async (): Promise<ReadonlyArray<Entry>> => {
+  const alive: Array<Listed> = []
+  for (const entry of listed) {
+    if (entry.ref.deref() === undefined) listed.delete(entry)
+    else alive.push(entry)
+  }
+  return Promise.all(alive.map(async (entry): Promise<Entry> => {
+    const head = { kind: entry.kind, scope: entry.scope, name: entry.name, named: entry.named }
+    try {
+      return { ...head, ...(await entry.describe()) }
+    } catch {
+      return { ...head, holders: [], waiters: [], counts: { error: 1 } }
+    }
+  }))
+}
