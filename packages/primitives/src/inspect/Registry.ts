@@ -55,6 +55,53 @@ export interface State {
    * `workers`.
    */
   readonly counts?: Readonly<Record<string, number>> | undefined
+  /** The contention profile of a named primitive (see `Contention`). */
+  readonly contention?: Contention | undefined
+}
+
+/** A distribution of durations, in milliseconds. */
+export interface Timing {
+  readonly count: number
+  readonly p50: number
+  readonly p99: number
+  readonly max: number
+  /** Bucket upper bounds (ms) and how many fell at or below each; the last bound is Infinity. */
+  readonly buckets?: ReadonlyArray<readonly [number, number]> | undefined
+}
+
+/** Per named primitive: how often it was taken, how often someone had to wait, and for how long. */
+export interface Contention {
+  readonly acquisitions: number
+  readonly contended: number
+  readonly wait: Timing
+  readonly hold: Timing
+  /** The age of the oldest wait going on now (ms); 0 when nobody waits. */
+  readonly longestWait: number
+}
+
+/** A `LockOrderError`, `DeadlockError` or `RelockError` as it was seen, in plain JSON. */
+export interface Report {
+  readonly _tag: string
+  readonly message: string
+  readonly at: number
+  readonly scope: Scope
+}
+
+/**
+ * Everything listed in one process at one moment: what `Inspect.snapshot`
+ * returns, and what the inspector page shows per process.
+ */
+export interface Snapshot {
+  readonly pid: number
+  readonly machine: string
+  /** The worker thread's id; 0 on the main thread. */
+  readonly thread: number
+  /** What the process is, when it said so (e.g. "chat-server worker 2"). */
+  readonly label?: string | undefined
+  readonly at: number
+  readonly entries: ReadonlyArray<Entry>
+  /** The lock-order and deadlock errors seen lately, newest last. */
+  readonly reports: ReadonlyArray<Report>
 }
 
 /** A listed primitive's identity. */
@@ -180,3 +227,30 @@ export const describeAll = async (): Promise<ReadonlyArray<Entry>> => {
     }
   }))
 }
+
+const recent: Array<Report> = []
+const keep = 100
+
+/**
+ * Records a lock-order or deadlock error that was raised, so snapshots (and
+ * the inspector page) show it; the last 100 are kept.
+ *
+ * @example
+ * ```ts
+ * Registry.report({ _tag: error._tag, message: error.message, at: Date.now(), scope: "fiber" })
+ * ```
+ */
+export const report = (entry: Report): void => {
+  recent.push(entry)
+  if (recent.length > keep) recent.splice(0, recent.length - keep)
+}
+
+/**
+ * The errors recorded by `report`, oldest first.
+ *
+ * @example
+ * ```ts
+ * Registry.reports().at(-1)?.message
+ * ```
+ */
+export const reports = (): ReadonlyArray<Report> => recent.slice()
