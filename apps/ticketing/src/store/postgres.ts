@@ -42,7 +42,7 @@
  */
 import { randomUUID } from "node:crypto"
 import { Connection } from "@weft/cluster"
-import { type Duration, Effect, type Scope } from "effect"
+import { Deferred, type Duration, Effect, Queue, type Scope } from "effect"
 import postgres from "postgres"
 import type { BuyRequest, Counts, Order, Purchase, TicketStore } from "../store.ts"
 import { IdempotencyKeyReusedError, InvalidCountError, type StoreError, StoreIOError } from "./errors.ts"
@@ -102,6 +102,42 @@ UNION ALL
 SELECT true, seat, (SELECT total - sold FROM weft_tickets.sale), id, buyer, at, req FROM prior`
 
 /**
+ * Group commit: the purchases that queued in one process while its last
+ * statement ran, as one statement (the same steps as `PURCHASE`, for many).
+ * Parameter: a JSON array of `{ n, id, buyer, at, key, req }`, one per
+ * purchase (`n`: 1, 2, ...), no key twice. `SET ... base = sold` keeps the count before
+ * the update, so the k-th new purchase gets seat `base + k`, while seats
+ * last. Answers one row per purchase with an order (`n`: its place in the
+ * batch); a purchase without a row is sold out.
+ *
+ * @example
+ * ```ts
+ * const rows = await sql.unsafe(PgStore.PURCHASE_BATCH, [JSON.stringify([{ n: 1, id, buyer: "ada", at, key: null, req }])])
+ * ```
+ */
+export const PURCHASE_BATCH = `WITH req AS (
+  SELECT * FROM json_to_recordset($1::text::json) AS r(n int, id text, buyer text, at text, key text, req text)
+), prior AS (
+  SELECT r.n, o.id, o.seat, o.buyer, o.at, o.req FROM req r JOIN weft_tickets.orders o ON o.key = r.key
+), fresh AS (
+  SELECT r.*, row_number() OVER (ORDER BY r.n) AS k FROM req r WHERE NOT EXISTS (SELECT 1 FROM prior p WHERE p.n = r.n)
+), sale AS (
+  UPDATE weft_tickets.sale SET sold = LEAST(total, sold + (SELECT count(*) FROM fresh)), base = sold
+  WHERE sold < total AND EXISTS (SELECT 1 FROM fresh)
+  RETURNING base, sold, total
+), placed AS (
+  INSERT INTO weft_tickets.orders (seat, id, buyer, at, key, req)
+  SELECT s.base + f.k, f.id, f.buyer, f.at, f.key, f.req FROM fresh f CROSS JOIN sale s WHERE s.base + f.k <= s.sold
+  RETURNING seat, id
+), told AS (
+  SELECT pg_notify('${CHANNEL}', sold || ' ' || total) FROM sale
+)
+SELECT f.n, false AS replayed, p.seat, s.total - p.seat AS left, f.id, f.buyer, f.at, f.req
+  FROM placed p JOIN fresh f ON f.id = p.id CROSS JOIN sale s CROSS JOIN told
+UNION ALL
+SELECT n, true, seat, (SELECT total - sold FROM weft_tickets.sale), id, buyer, at, req FROM prior`
+
+/**
  * Creates the schema and tables if they are missing. Instances starting at
  * the same moment on an empty database take turns (a transaction-scoped
  * advisory lock), so none fails. Then `ANALYZE`: on tables never analyzed
@@ -117,7 +153,8 @@ CREATE SCHEMA IF NOT EXISTS weft_tickets;
 CREATE TABLE IF NOT EXISTS weft_tickets.sale (
   one boolean PRIMARY KEY DEFAULT true CHECK (one),
   total int NOT NULL CHECK (total >= 0),
-  sold int NOT NULL DEFAULT 0 CHECK (sold >= 0 AND sold <= total)
+  sold int NOT NULL DEFAULT 0 CHECK (sold >= 0 AND sold <= total),
+  base int NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS weft_tickets.orders (
   seat int PRIMARY KEY CHECK (seat >= 1),
@@ -145,6 +182,8 @@ export interface Options {
   readonly connections?: number
   /** Milliseconds a statement may go unanswered before it fails with `StoreIOError` and the connections start afresh. Default 10,000. */
   readonly answerWithin?: number
+  /** Most purchases bought by one statement (group commit). Default 256. */
+  readonly maxBatch?: number
   /** The server ends the session of a client cut off by the network within this (default `"6 seconds"`, at least 6). */
   readonly partitionTimeout?: Duration.Input
 }
@@ -175,6 +214,11 @@ interface Row {
   readonly buyer: string
   readonly at: string
   readonly req: string | null
+}
+
+interface Pending {
+  readonly request: BuyRequest
+  readonly deferred: Deferred.Deferred<Purchase, StoreError | IdempotencyKeyReusedError>
 }
 
 const strip = (row: Row): Order => ({ id: row.id, seat: row.seat, buyer: row.buyer, at: row.at })
@@ -220,6 +264,7 @@ export const make = (url: string, options: Options = {}): Effect.Effect<PgStore,
       }
     }
     const connections = options.connections ?? 8
+    const maxBatch = options.maxBatch ?? 256
     const newPool = () => postgres({ ...settings, max: connections })
     let pool: Sql = newPool()
     let closed = false
@@ -319,7 +364,8 @@ export const make = (url: string, options: Options = {}): Effect.Effect<PgStore,
           prepared
         ))
 
-    const buy = (request: BuyRequest = {}): Effect.Effect<Purchase, StoreError | IdempotencyKeyReusedError> =>
+    /** One purchase, one statement (`PURCHASE`): the way back when a batch met a key bought elsewhere meanwhile. */
+    const buyOne = (request: BuyRequest): Effect.Effect<Purchase, StoreError | IdempotencyKeyReusedError> =>
       Effect.gen(function*() {
         const req = requestOf(request)
         const params = [randomUUID(), request.buyer ?? "anonymous", new Date().toISOString(), request.key ?? null, req]
@@ -338,6 +384,80 @@ export const make = (url: string, options: Options = {}): Effect.Effect<PgStore,
           const a = answer(request, req, rows[0]!)
           return a instanceof IdempotencyKeyReusedError ? yield* a : a
         }
+      })
+
+    /**
+     * One batch: a key twice in it is bought once (the second is answered
+     * from the first, as a replay or a 422). If the statement meets a key
+     * bought elsewhere at this moment, nothing of it was committed: each
+     * purchase is then bought alone.
+     */
+    const commit = (batch: ReadonlyArray<Pending>): Effect.Effect<void> =>
+      Effect.gen(function*() {
+        const firsts: Array<Pending> = []
+        const byKey = new Map<string, Pending>()
+        const later: Array<[Pending, Pending]> = []
+        for (const p of batch) {
+          const first = p.request.key === undefined ? undefined : byKey.get(p.request.key)
+          if (first !== undefined) later.push([p, first])
+          else {
+            firsts.push(p)
+            if (p.request.key !== undefined) byKey.set(p.request.key, p)
+          }
+        }
+        const at = new Date().toISOString()
+        const reqs = firsts.map((p) => requestOf(p.request))
+        const ids = firsts.map(() => randomUUID())
+        const exit = yield* Effect.exit(run("cannot buy", (sql) =>
+          sql.unsafe<Array<Row & { n: string }>>(PURCHASE_BATCH, [
+            JSON.stringify(firsts.map((p, i) => ({ n: i + 1, id: ids[i], buyer: p.request.buyer ?? "anonymous", at, key: p.request.key ?? null, req: reqs[i] })))
+          ], prepared)))
+        if (exit._tag === "Failure") {
+          const error = exit.cause.reasons.find((r) => r._tag === "Fail")?.error as StoreIOError | undefined
+          if (error?.code === "23505") {
+            // A key of the batch was bought elsewhere meanwhile: one at a time, each reads or buys.
+            yield* Effect.forEach(batch, (p) => Effect.exit(buyOne(p.request)).pipe(Effect.map((e) => Deferred.doneUnsafe(p.deferred, e))), { discard: true })
+            return
+          }
+          for (const p of batch) Deferred.doneUnsafe(p.deferred, Effect.failCause(exit.cause))
+          return
+        }
+        const rows = new Map(exit.value.map((row) => [Number(row.n), row]))
+        const answers = new Map<Pending, Purchase | IdempotencyKeyReusedError>()
+        firsts.forEach((p, i) => {
+          const row = rows.get(i + 1)
+          answers.set(p, row === undefined ? { ok: false, left: 0 } : answer(p.request, reqs[i]!, row))
+        })
+        for (const [p, first] of later) {
+          const a = answers.get(first)!
+          const order = a instanceof IdempotencyKeyReusedError ? a.order : a.ok ? a.order : undefined
+          answers.set(
+            p,
+            order === undefined
+              ? { ok: false, left: 0 }
+              : requestOf(p.request) === requestOf(first.request)
+              ? { ok: true, order, left: a instanceof IdempotencyKeyReusedError || !a.ok ? 0 : a.left, replayed: true }
+              : new IdempotencyKeyReusedError({ key: p.request.key!, order })
+          )
+        }
+        for (const p of batch) {
+          const a = answers.get(p)!
+          Deferred.doneUnsafe(p.deferred, a instanceof IdempotencyKeyReusedError ? Effect.fail(a) : Effect.succeed(a))
+        }
+      })
+
+    // Group commit, as in the file store: consumer fibers take what has queued (at most `maxBatch`) and
+    // buy it with one statement. Two of them, so one batch is built while the other is in the server.
+    const requests = yield* Queue.unbounded<Pending>()
+    const consumer = Effect.forever(Effect.flatMap(Queue.takeBetween(requests, 1, maxBatch), commit))
+    yield* Effect.forkScoped(consumer)
+    yield* Effect.forkScoped(consumer)
+
+    const buy = (request: BuyRequest = {}): Effect.Effect<Purchase, StoreError | IdempotencyKeyReusedError> =>
+      Effect.suspend(() => {
+        const deferred = Deferred.makeUnsafe<Purchase, StoreError | IdempotencyKeyReusedError>()
+        Queue.offerUnsafe(requests, { request, deferred })
+        return Deferred.await(deferred)
       })
 
     const order = (id: string) =>
