@@ -19,11 +19,14 @@
  * loop). Target: >= 0.8x. After the rounds the tables are checked: one
  * order per seat sold, seats 1..sold.
  *
- * The server is a throwaway one (`@weft/testkit/postgres`: Unix socket,
- * fsync off), or `WEFT_PG_URL` (its database gets a `weft_tickets` schema).
+ * The server is a throwaway one (`@weft/testkit/postgres`, Unix socket) in
+ * the system's temporary directory, durable: fsync and synchronous_commit
+ * on, so a purchase is answered after its commit's WAL flush (`FSYNC=off`:
+ * the test suite's server, where nothing waits for the disk); or
+ * `WEFT_PG_URL` (its database gets a `weft_tickets` schema).
  *
  *   node_modules/.bin/node bench/src/ticketing/postgres.ts
- *   (ROUNDS=5 SECONDS=4 CONNECTIONS=48)
+ *   (ROUNDS=5 SECONDS=4 CONNECTIONS=48 FSYNC=on)
  */
 import * as os from "node:os"
 import { fileURLToPath } from "node:url"
@@ -40,7 +43,8 @@ const per = Math.max(1, Math.round(CONNECTIONS / 3))
 const main = fileURLToPath(new URL("../../../apps/ticketing/src/main.ts", import.meta.url))
 const raw = fileURLToPath(new URL("./raw-purchase.ts", import.meta.url))
 
-const server = process.env.WEFT_PG_URL ? { url: process.env.WEFT_PG_URL, stop: () => {} } : startServer()
+const DURABLE = process.env.FSYNC !== "off"
+const server = process.env.WEFT_PG_URL ? { url: process.env.WEFT_PG_URL, stop: () => {} } : startServer(undefined, { durable: DURABLE })
 if (server.url === undefined) {
   console.log(`(skipped: ${server.reason})`)
   process.exit(0)
@@ -130,7 +134,7 @@ const program = async () => {
     const httpRate = median(https.map((h) => h.perSecond))
     const mid = https.find((h) => h.perSecond === httpRate) ?? https[0]!
     const paired = median(https.map((h, i) => h.perSecond / raws[i]!))
-    console.log(`${runtime()}, ${os.cpus().length} CPUs, load average ${os.loadavg().map((l) => l.toFixed(1)).join(" ")}, ${ROUNDS} interleaved rounds (median), ${SECONDS} s each`)
+    console.log(`PostgreSQL ${DURABLE && !process.env.WEFT_PG_URL ? "durable (fsync on, synchronous_commit on)" : process.env.WEFT_PG_URL ? "at WEFT_PG_URL" : "fsync off"}; ${runtime()}, ${os.cpus().length} CPUs, load average ${os.loadavg().map((l) => l.toFixed(1)).join(" ")}, ${ROUNDS} interleaved rounds (median), ${SECONDS} s each`)
     console.log("")
     console.log("| case | purchases/s | p50 | p99 | vs raw |")
     console.log("| --- | --- | --- | --- | --- |")
