@@ -4,6 +4,7 @@
  * `serve --store` instances, and HTTP calls to them.
  */
 import { randomBytes } from "node:crypto"
+import { Connection } from "@weft/cluster"
 import { Effect, type Scope } from "effect"
 import type {} from "@weft/testkit/postgres"
 import postgres from "postgres"
@@ -28,18 +29,7 @@ export const withDatabase = (url: string, name: string): string => {
 /** A scoped postgres.js connection to `url` (the test's own look at the tables). */
 export const connect = (url: string) =>
   Effect.acquireRelease(
-    Effect.sync(() => {
-      const u = new URL(url)
-      const dir = u.searchParams.get("host")
-      const port = Number(u.port || u.searchParams.get("port") || 5432)
-      return postgres({
-        ...(dir !== null && dir.startsWith("/") ? { path: `${dir}/.s.PGSQL.${port}` } : { host: u.hostname, port }),
-        user: decodeURIComponent(u.username) || "postgres",
-        database: decodeURIComponent(u.pathname.slice(1)) || "postgres",
-        max: 2,
-        onnotice: () => {}
-      })
-    }),
+    Effect.map(Effect.orDie(Connection.options(url)), ({ options }) => postgres({ ...options, max: 2, onnotice: () => {} })),
     (sql) => Effect.promise(() => sql.end({ timeout: 1 }))
   )
 
@@ -59,15 +49,16 @@ export const database = (url: string = pg.url!): Effect.Effect<string, never, Sc
 export const contents = (url: string) =>
   Effect.scoped(Effect.gen(function*() {
     const sql = yield* connect(url)
-    return yield* Effect.promise(async () => {
-      const sale = await sql.unsafe("SELECT sold, total FROM weft_tickets.sale")
-      const orders = await sql.unsafe("SELECT id, seat, buyer, at FROM weft_tickets.orders ORDER BY seat")
-      return {
-        sold: sale[0]?.sold as number,
-        total: sale[0]?.total as number,
-        orders: orders as unknown as Array<{ id: string; seat: number; buyer: string; at: string }>
-      }
-    })
+    // One statement: the counts and the orders from one snapshot.
+    const [row] = yield* Effect.promise(() =>
+      sql.unsafe(`SELECT s.sold, s.total, coalesce((SELECT json_agg(json_build_object('id', id, 'seat', seat, 'buyer', buyer, 'at', at) ORDER BY seat)
+        FROM weft_tickets.orders), '[]') AS orders FROM weft_tickets.sale s`)
+    )
+    return {
+      sold: row!.sold as number,
+      total: row!.total as number,
+      orders: (typeof row!.orders === "string" ? JSON.parse(row!.orders) : row!.orders) as Array<{ id: string; seat: number; buyer: string; at: string }>
+    }
   }))
 
 /** One instance: `serve --store url` (extra args), and where it answers. */

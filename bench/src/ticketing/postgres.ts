@@ -31,6 +31,8 @@
 import * as os from "node:os"
 import { fileURLToPath } from "node:url"
 import autocannon from "autocannon"
+import { Connection } from "@weft/cluster"
+import { Effect } from "effect"
 import postgres from "postgres"
 import { start } from "@weft/testkit"
 import { startServer } from "@weft/testkit/postgres"
@@ -51,18 +53,7 @@ if (server.url === undefined) {
 }
 const url = server.url
 
-const connect = () => {
-  const u = new URL(url)
-  const dir = u.searchParams.get("host")
-  const port = Number(u.port || u.searchParams.get("port") || 5432)
-  return postgres({
-    ...(dir !== null && dir.startsWith("/") ? { path: `${dir}/.s.PGSQL.${port}` } : { host: u.hostname, port }),
-    user: decodeURIComponent(u.username) || "postgres",
-    database: decodeURIComponent(u.pathname.slice(1)) || "postgres",
-    max: 1,
-    onnotice: () => {}
-  })
-}
+const connect = () => postgres({ ...Effect.runSync(Connection.options(url)).options, max: 1, onnotice: () => {} })
 
 let round = 0
 
@@ -125,9 +116,11 @@ const program = async () => {
       }
     }
     const sql = connect()
-    const [sale] = await sql.unsafe("SELECT sold, total FROM weft_tickets.sale")
-    const [check] = await sql.unsafe("SELECT count(*)::int AS n, count(DISTINCT seat)::int AS seats, min(seat) AS lo, max(seat) AS hi FROM weft_tickets.orders")
+    // One statement, one snapshot (a purchase in flight when the load stopped may commit meanwhile).
+    const [check] = await sql.unsafe(`SELECT (SELECT sold FROM weft_tickets.sale) AS sold, count(*)::int AS n, count(DISTINCT seat)::int AS seats,
+      min(seat) AS lo, max(seat) AS hi FROM weft_tickets.orders`)
     await sql.end()
+    const sale = check
     const exact = check!.n === sale!.sold && check!.seats === check!.n && (check!.n === 0 || (check!.lo === 1 && check!.hi === check!.n))
 
     const rawRate = median(raws)

@@ -7,19 +7,16 @@
  *
  *   node bench/src/ticketing/raw-purchase.ts <url> <inflight> <pool> <seconds> <tag>
  */
+import { Connection } from "@weft/cluster"
+import { Effect } from "effect"
 import postgres from "postgres"
 import { randomUUID } from "node:crypto"
 import { createInterface } from "node:readline"
 import { PURCHASE } from "../../../apps/ticketing/src/store/postgres.ts"
 
 const [url, inflight, pool, seconds, tag] = process.argv.slice(2) as [string, string, string, string, string]
-const u = new URL(url)
-const dir = u.searchParams.get("host")
-const port = Number(u.port || u.searchParams.get("port") || 5432)
 const sql = postgres({
-  ...(dir !== null && dir.startsWith("/") ? { path: `${dir}/.s.PGSQL.${port}` } : { host: u.hostname, port }),
-  user: decodeURIComponent(u.username) || "postgres",
-  database: decodeURIComponent(u.pathname.slice(1)) || "postgres",
+  ...Effect.runSync(Connection.options(url)).options,
   max: Number(pool),
   fetch_types: false,
   idle_timeout: 0,
