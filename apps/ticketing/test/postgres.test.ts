@@ -90,11 +90,12 @@ describe.skipIf(noServer)(title("the PostgreSQL store (serve --store postgres://
       assert.deepStrictEqual((yield* Effect.promise(() => call(again.base, "/tickets"))).body, { count: 100_000 - seen.sold, sold: seen.sold, total: 100_000 })
     })), 120_000)
 
-  it.live("the live count crosses instances (SSE, pushed by the server); reset needs the admin token; a new instance joins the sale as it is", () =>
+  it.live("the live count crosses instances (SSE, pushed by the server); reset needs the admin token; a new instance (here with --workers 2) joins the sale as it is", () =>
     Effect.scoped(Effect.gen(function*() {
       const url = yield* database()
       const a = yield* serve(url, ["--tickets", "5", "--admin-token", "s3cret"])
-      const b = yield* serve(url, ["--tickets", "9"])
+      // b serves from two processes on one port (`--workers 2`), each with its own connections.
+      const b = yield* serve(url, ["--tickets", "9", "--workers", "2"])
       assert.include(b.child.output(), "joined the sale")
       assert.deepStrictEqual((yield* Effect.promise(() => call(b.base, "/tickets"))).body, { count: 5, sold: 0, total: 5 })
       // A page on b listens; purchases on a show up there.
