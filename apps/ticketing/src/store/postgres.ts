@@ -42,7 +42,7 @@
  */
 import { randomUUID } from "node:crypto"
 import { Connection } from "@weft/cluster"
-import { Deferred, type Duration, Effect, Queue, type Scope } from "effect"
+import { Cause, Deferred, type Duration, Effect, Option, Queue, type Scope } from "effect"
 import postgres from "postgres"
 import type { BuyRequest, Counts, Order, Purchase, TicketStore } from "../store.ts"
 import { IdempotencyKeyReusedError, InvalidCountError, type StoreError, StoreIOError } from "./errors.ts"
@@ -395,14 +395,14 @@ export const make = (url: string, options: Options = {}): Effect.Effect<PgStore,
     const commit = (batch: ReadonlyArray<Pending>): Effect.Effect<void> =>
       Effect.gen(function*() {
         const firsts: Array<Pending> = []
-        const byKey = new Map<string, Pending>()
+        const firstOfKey = new Map<string, Pending>()
         const later: Array<[Pending, Pending]> = []
         for (const p of batch) {
-          const first = p.request.key === undefined ? undefined : byKey.get(p.request.key)
+          const first = p.request.key === undefined ? undefined : firstOfKey.get(p.request.key)
           if (first !== undefined) later.push([p, first])
           else {
             firsts.push(p)
-            if (p.request.key !== undefined) byKey.set(p.request.key, p)
+            if (p.request.key !== undefined) firstOfKey.set(p.request.key, p)
           }
         }
         const at = new Date().toISOString()
@@ -413,7 +413,7 @@ export const make = (url: string, options: Options = {}): Effect.Effect<PgStore,
             JSON.stringify(firsts.map((p, i) => ({ n: i + 1, id: ids[i], buyer: p.request.buyer ?? "anonymous", at, key: p.request.key ?? null, req: reqs[i] })))
           ], prepared)))
         if (exit._tag === "Failure") {
-          const error = exit.cause.reasons.find((r) => r._tag === "Fail")?.error as StoreIOError | undefined
+          const error = Option.getOrUndefined(Cause.findErrorOption(exit.cause))
           if (error?.code === "23505") {
             // A key of the batch was bought elsewhere meanwhile: one at a time, each reads or buys.
             yield* Effect.forEach(batch, (p) => Effect.exit(buyOne(p.request)).pipe(Effect.map((e) => Deferred.doneUnsafe(p.deferred, e))), { discard: true })
