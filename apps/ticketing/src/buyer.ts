@@ -28,6 +28,7 @@ import * as Store from "./store.ts"
  * ```
  */
 export interface BuyerTask {
+  /** The store: a file or a postgres:// URL. */
   readonly file: string
   readonly buyer: number
   readonly think: number
@@ -51,7 +52,7 @@ const randomMillis = (max: number) => Effect.suspend(() => Effect.sleep(Math.flo
 
 const buy = (task: BuyerTask, lock: "file" | "none" | Lock.Lock, start: Barrier.Barrier) =>
   Effect.gen(function*() {
-    const store = yield* Store.make(task.file, { lock, hold: randomMillis(task.hold) })
+    const store = yield* Store.open(task.file, { lock, hold: randomMillis(task.hold) })
     yield* start.wait
     yield* randomMillis(task.think)
     const seen = (yield* store.tickets).count
@@ -60,6 +61,7 @@ const buy = (task: BuyerTask, lock: "file" | "none" | Lock.Lock, start: Barrier.
       ? { buyer: task.buyer, seen, ok: true, seat: purchase.order.seat, id: purchase.order.id, left: purchase.left } as const
       : { buyer: task.buyer, seen, ok: false } as const
   }).pipe(
+    Effect.scoped,
     Effect.catch((error): Effect.Effect<BuyerAnswer> => Effect.succeed({ buyer: task.buyer, error: error.message }))
   )
 

@@ -1,8 +1,8 @@
 /**
  * weft ticketing — the 12306 ticket office.
  *
- *   node src/main.ts serve [--host 127.0.0.1] [--public-host NAME] [--port 0] [--data DIR | --file PATH] [--tickets N] [--workers N] [--admin-token T] [--hold MS]
- *   node src/main.ts rush  [--tickets 3] [--buyers 10] [--lock file|manager|none] [--no-lock] [--think MS] [--hold MS] [--file PATH]
+ *   node src/main.ts serve [--host 127.0.0.1] [--public-host NAME] [--port 0] [--data DIR | --file PATH | --store postgres://URL] [--tickets N] [--workers N] [--admin-token T] [--hold MS]
+ *   node src/main.ts rush  [--tickets 3] [--buyers 10] [--lock file|manager|none] [--no-lock] [--think MS] [--hold MS] [--file PATH | --store postgres://URL]
  *
  * With `--workers N` (N > 1) this process is the cluster's primary: it forks
  * N workers that run this same file (they take the worker branch, reading
@@ -23,9 +23,10 @@ import * as Http from "./http.ts"
 import * as Page from "./page.ts"
 import { type LockKind, rush } from "./rush.ts"
 import * as Store from "./store.ts"
+import * as PgStore from "./store/postgres.ts"
 
 const usage = `usage:
-  serve [--host 127.0.0.1] [--public-host NAME] [--port 0] [--data DIR | --file PATH] [--tickets N]
+  serve [--host 127.0.0.1] [--public-host NAME] [--port 0] [--data DIR | --file PATH | --store postgres://URL] [--tickets N]
         [--workers 1] [--admin-token T] [--hold MS]
         the ticket office: GET /, GET /tickets, POST /buy, GET /orders/:id, POST /reset
         (--host: any IPv4 or IPv6 address, 0.0.0.0 or :: for every interface; default 127.0.0.1.
@@ -34,9 +35,11 @@ const usage = `usage:
         (the store is DIR/tickets.json, DIR being --data, else WEFT_DATA_DIR, else the
          repository's data/ folder (npm start's too); --file PATH names it outright;
          --tickets N starts a fresh sale of N; a missing store starts with 3 tickets;
+         --store postgres://URL: one stock for every instance with that URL, on any machine;
+         there --tickets N starts a sale only if the store has none, and others join it;
          --workers N serves from N processes on one port; the admin token may also come
          from TICKETING_ADMIN_TOKEN, and without one POST /reset is refused)
-  rush  [--tickets 3] [--buyers 10] [--lock file|manager|none] [--no-lock] [--think MS] [--hold MS] [--file PATH]
+  rush  [--tickets 3] [--buyers 10] [--lock file|manager|none] [--no-lock] [--think MS] [--hold MS] [--file PATH | --store postgres://URL]
         one process per buyer (a ProcessPool); all start at one barrier, look, then buy`
 
 /** The repository's `data/` folder, where `npm start` keeps its stores too. */
@@ -56,6 +59,7 @@ class OversoldError extends Error {
 }
 
 interface ServeSettings {
+  /** A file, or a postgres:// URL. */
   readonly file: string
   readonly host: string
   readonly publicHost: string | undefined
@@ -69,7 +73,7 @@ const holdOf = (ms: number) => ms > 0 ? { hold: Effect.suspend(() => Effect.slee
 /** One server process: the store, the API, the page. */
 const serveHere = (settings: ServeSettings) =>
   Effect.gen(function*() {
-    const store = yield* Store.make(settings.file, holdOf(settings.hold))
+    const store = yield* Store.open(settings.file, holdOf(settings.hold))
     const live = yield* Page.live(store)
     const app = Http.makeApp(store, {
       adminToken: settings.adminToken,
@@ -112,6 +116,7 @@ if (cluster.isWorker) {
           think: { type: "string" },
           hold: { type: "string" },
           file: { type: "string" },
+          store: { type: "string" },
           data: { type: "string" },
           port: { type: "string" },
           host: { type: "string" },
@@ -138,6 +143,15 @@ if (cluster.isWorker) {
     return value
   }
 
+  /** `--store URL`: a PostgreSQL store (with --file or --data, refused). */
+  const postgresStore = (): string | undefined => {
+    const url = options.store
+    if (url === undefined) return undefined
+    if (!PgStore.isUrl(url)) throw new UsageError(`--store must be a postgres:// URL (a file store is --file PATH), got ${JSON.stringify(PgStore.redact(url))}`)
+    if (options.file !== undefined || options.data !== undefined) throw new UsageError(`--store and --file/--data disagree: give one`)
+    return url
+  }
+
   const rushMode = Effect.gen(function*() {
     const tickets = int("tickets", 3)!
     const buyers = int("buyers", 10, 1, 256)!
@@ -146,14 +160,18 @@ if (cluster.isWorker) {
       throw new UsageError(`--lock must be file, manager or none, got ${JSON.stringify(lockArg)}`)
     }
     if (options["no-lock"] === true && lockArg !== "none") throw new UsageError(`--no-lock and --lock ${lockArg} disagree`)
-    let file = options.file
+    const url = postgresStore()
+    if (url !== undefined && (options.lock !== undefined || options["no-lock"] === true)) {
+      throw new UsageError(`--lock and --no-lock are for the file store; on PostgreSQL each purchase is one conditional statement`)
+    }
+    let file = url ?? options.file
     let dir: string | undefined
     if (file === undefined) {
       dir = fs.mkdtempSync(path.join(os.tmpdir(), "weft-rush-"))
       file = path.join(dir, "tickets.json")
     }
     const report = yield* rush({
-      file: path.resolve(file),
+      file: url ?? path.resolve(file),
       tickets,
       buyers,
       lock: lockArg as LockKind,
@@ -167,10 +185,12 @@ if (cluster.isWorker) {
 
   const serveMode = Effect.gen(function*() {
     if (options.file !== undefined && options.data !== undefined) throw new UsageError(`--file and --data disagree: give one`)
+    const pgUrl = postgresStore()
+    if (pgUrl !== undefined && options.hold !== undefined) throw new UsageError(`--hold is for the file store (it holds the file lock)`)
     // Never the working directory: the data directory, as `npm start` uses it.
     const data = path.resolve(options.data ?? (process.env.WEFT_DATA_DIR || defaultDataDir))
-    if (options.file === undefined) fs.mkdirSync(data, { recursive: true })
-    const file = path.resolve(options.file ?? path.join(data, "tickets.json"))
+    if (options.file === undefined && pgUrl === undefined) fs.mkdirSync(data, { recursive: true })
+    const file = pgUrl ?? path.resolve(options.file ?? path.join(data, "tickets.json"))
     const hold = int("hold", 0)!
     const workers = int("workers", 1, 1, 64)!
     const adminToken = options["admin-token"] ?? (process.env.TICKETING_ADMIN_TOKEN || undefined)
@@ -178,11 +198,27 @@ if (cluster.isWorker) {
     if (host instanceof Host.HostError) throw new UsageError(host.message)
     const publicHost = options["public-host"] === undefined ? undefined : Host.parsePublic(options["public-host"])
     if (publicHost instanceof Host.HostError) throw new UsageError(publicHost.message)
-    const store = yield* Store.make(file)
     const tickets = int("tickets", undefined)
-    if (tickets !== undefined) yield* store.reset(tickets)
-    else if (!fs.existsSync(file)) yield* store.reset(3)
-    const { count, total } = yield* store.tickets
+    let shown = file
+    let counts: Store.Counts
+    if (pgUrl !== undefined) {
+      // Many instances share this store: one may create the sale; none resets it without the admin token.
+      const store = yield* PgStore.make(pgUrl)
+      shown = store.file
+      const created = tickets !== undefined && (yield* store.create(tickets))
+      const { count, sold, total } = yield* store.tickets
+      if (created) console.log(`started a sale of ${total} tickets in ${store.file}`)
+      else if (total === 0 && sold === 0) console.log(`no sale in ${store.file} yet: start one instance with --tickets N, or POST /reset with the admin token`)
+      else if (tickets !== undefined) console.log(`joined the sale in ${store.file} (${count} of ${total} left); --tickets ${tickets} is ignored: a reset needs the admin token`)
+      else console.log(`joined the sale in ${store.file} (${count} of ${total} left)`)
+      counts = { count, sold, total }
+    } else {
+      const store = yield* Store.make(file)
+      if (tickets !== undefined) yield* store.reset(tickets)
+      else if (!fs.existsSync(file)) yield* store.reset(3)
+      counts = yield* store.tickets
+    }
+    const { count, total } = counts
     let port: number
     if (workers === 1) {
       port = (yield* serveHere({ file, host, publicHost, port: int("port", 0, 0, 65535)!, adminToken, hold })).port
@@ -203,7 +239,7 @@ if (cluster.isWorker) {
     }
     // Where users reach it: a wildcard bind is named by this machine's host name, or --public-host.
     const url = Host.url(Host.shown(host, publicHost), port)
-    console.log(`serving ${url} (${workers} process${workers === 1 ? "" : "es"}, store ${file}, ${count} of ${total} left)`)
+    console.log(`serving ${url} (${workers} process${workers === 1 ? "" : "es"}, store ${shown}, ${count} of ${total} left)`)
     console.log(`  open ${url}/ in a browser, or:`)
     console.log(`  curl ${url}/tickets`)
     console.log(`  curl -X POST ${url}/buy -H 'Content-Type: application/json' -H 'Idempotency-Key: my-key-1' -d '{"buyer": "ada"}'`)

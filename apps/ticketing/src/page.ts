@@ -5,9 +5,11 @@
  * runtime (`jsx` calls rather than JSX syntax, so Node runs the file
  * without a build step) and a little plain script; it fits a phone.
  *
- * The count is pushed on every sale from any process: each server process
- * looks at the store (a `stat` and the new journal bytes, no lock) every
- * 100 ms while a page is listening, and at once after its own sales.
+ * The count is pushed on every sale from any process. On the file store,
+ * each server process looks at the store (a `stat` and the new journal
+ * bytes, no lock) every 100 ms while a page is listening, and at once after
+ * its own sales; on PostgreSQL, the server notifies every instance of each
+ * commit (`LISTEN`/`NOTIFY`), and nothing polls.
  *
  * @example
  * ```ts
@@ -51,31 +53,55 @@ export const live = (store: Store.TicketStore, options: { readonly everyMs?: num
     const subscribers = new Set<(counts: Store.Counts) => void>()
     let last: Store.Counts | undefined
     let looking = false
+    /** Counts pushed by the store so far: a look that started before one is older than it. */
+    let pushed = 0
+    const publish = (counts: Store.Counts) => {
+      if (last !== undefined && last.count === counts.count && last.sold === counts.sold && last.total === counts.total) return
+      last = counts
+      for (const f of [...subscribers]) f(counts)
+    }
     const look = () => {
       if (looking || subscribers.size === 0) return
       looking = true
+      const before = pushed
       Effect.runPromise(Effect.result(store.tickets)).then((result) => {
         looking = false
-        if (result._tag === "Failure") return
-        const counts = result.success
-        if (last !== undefined && last.count === counts.count && last.sold === counts.sold && last.total === counts.total) return
-        last = counts
-        for (const f of [...subscribers]) f(counts)
+        if (result._tag === "Success" && pushed === before) publish(result.success)
       })
     }
-    const timer = yield* Effect.acquireRelease(
-      Effect.sync(() => setInterval(look, options.everyMs ?? 100)),
-      (timer) => Effect.sync(() => clearInterval(timer))
-    )
-    timer.unref?.()
+    // A store whose server pushes every change (PostgreSQL): listen while anyone watches, never poll.
+    const changes = store.changes
+    let unlisten: (() => void) | undefined
+    if (changes === undefined) {
+      const timer = yield* Effect.acquireRelease(
+        Effect.sync(() => setInterval(look, options.everyMs ?? 100)),
+        (timer) => Effect.sync(() => clearInterval(timer))
+      )
+      timer.unref?.()
+    } else {
+      yield* Effect.addFinalizer(() => Effect.sync(() => unlisten?.()))
+    }
     return {
       subscribe: (f) => {
         subscribers.add(f)
+        if (changes !== undefined && unlisten === undefined) {
+          unlisten = changes((counts) => {
+            pushed++
+            publish(counts)
+          })
+        }
         if (last !== undefined) f(last)
         look()
-        return () => void subscribers.delete(f)
+        return () => {
+          subscribers.delete(f)
+          if (subscribers.size === 0 && unlisten !== undefined) {
+            unlisten()
+            unlisten = undefined
+            last = undefined
+          }
+        }
       },
-      poke: look
+      poke: changes === undefined ? look : () => {}
     }
   })
 

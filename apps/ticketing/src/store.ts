@@ -56,7 +56,7 @@
  */
 import { randomUUID } from "node:crypto"
 import * as path from "node:path"
-import { Deferred, Effect, Exit, Queue } from "effect"
+import { Deferred, Effect, Exit, Queue, type Scope } from "effect"
 import { FileLock, type Lock } from "@weft/primitives"
 import * as Journal from "./journal.ts"
 import { appendDurably, writeGeneration } from "./store/durable.ts"
@@ -70,7 +70,8 @@ import {
   StoreMissingError,
   StoreCorruptError
 } from "./store/errors.ts"
-import { addOrder, isCount, refresh, type State, type Stored, strip } from "./store/state.ts"
+import * as PgStore from "./store/postgres.ts"
+import { addOrder, isCount, refresh, requestOf, type State, type Stored, strip } from "./store/state.ts"
 
 export {
   IdempotencyKeyReusedError,
@@ -180,7 +181,9 @@ export interface Options {
  * ```
  */
 export interface TicketStore {
+  /** The store's file (a PostgreSQL store: its URL without the password). */
   readonly file: string
+  /** The lock file (a PostgreSQL store has none: ""). */
   readonly lockFile: string
   /** The counts, read without the lock. */
   readonly tickets: Effect.Effect<Counts, StoreError>
@@ -192,14 +195,18 @@ export interface TicketStore {
   readonly orders: Effect.Effect<ReadonlyArray<Order>, StoreError>
   /** A fresh sale of `total` tickets, none sold (a new generation), under the lock. */
   reset(total: unknown): Effect.Effect<void, StoreError | InvalidCountError>
+  /**
+   * Calls `f` with the counts after every change by any process (a store
+   * whose server pushes them: PostgreSQL); returns the unsubscribe. Without
+   * it, the page looks at the store while anyone watches.
+   */
+  readonly changes?: ((f: (counts: Counts) => void) => () => void) | undefined
 }
 
 interface Pending {
   readonly request: BuyRequest
   readonly deferred: Deferred.Deferred<Purchase, StoreError | IdempotencyKeyReusedError>
 }
-
-const requestOf = (request: BuyRequest): string => JSON.stringify({ buyer: request.buyer ?? null })
 
 /**
  * Opens a store on `file` (which need not exist yet: `reset` creates it).
@@ -390,3 +397,18 @@ export const make = (file: string, options: Options = {}): Effect.Effect<TicketS
 
     return { file: absolute, lockFile, tickets, buy, order, orders, reset }
   })
+
+/**
+ * Opens the store at `location`: a `postgres://` URL is a PostgreSQL store
+ * (shared by every instance with that URL, on any machine; `options` other
+ * than `hold` do not apply to it), anything else a file. Its connections
+ * close with the scope.
+ *
+ * @example
+ * ```ts
+ * const store = yield* Store.open("postgres://tickets@db.internal/tickets")
+ * const local = yield* Store.open("data/tickets.json", { lock: "file" })
+ * ```
+ */
+export const open = (location: string, options: Options = {}): Effect.Effect<TicketStore, StoreError, Scope.Scope> =>
+  PgStore.isUrl(location) ? PgStore.make(location) : make(location, options)

@@ -19,3 +19,4 @@
  */
 export * as Cluster from "./Cluster.ts"
 export * from "./errors.ts"
+export * as Connection from "./Connection.ts"

@@ -64,6 +64,9 @@ export const addOrder = (state: State, order: Stored) => {
   if (order.key !== undefined) state.byKey.set(order.key, order)
 }
 
+/** What an idempotency key is tied to: the request's body as the store compares it. */
+export const requestOf = (request: { readonly buyer?: string | undefined }): string => JSON.stringify({ buyer: request.buyer ?? null })
+
 export const strip = (o: Stored): Order => ({ id: o.id, seat: o.seat, buyer: o.buyer, at: o.at })
 
 /** Parses the snapshot's text into a state without its journal (throws StoreCorruptError). */
