@@ -127,7 +127,8 @@ const sender = <A>(publish: (message: A) => Effect.Effect<void>) => {
   let sent: Promise<void> = Promise.resolve()
   return {
     send: (message: A) => {
-      sent = sent.then(() => Effect.runPromise(Effect.ignore(publish(message))))
+      // A message that cannot go (the cluster is gone: a defect) is dropped; the process learns of it otherwise.
+      sent = sent.then(() => Effect.runPromiseExit(publish(message))).then(() => {})
     },
     flushed: Effect.promise(() => sent)
   }
@@ -326,10 +327,16 @@ export const joinCars = (target: Target, count: number, print: (line: string) =>
       } satisfies Outcome
     })
 
-    return yield* member.withLock(drive).pipe(
+    // The cars drive on a fiber of their own, and the lock's body only waits for them: when the
+    // lease gives the lock up, the body ends at once (stopping a wait in flight on a dead link can
+    // take seconds), and this says so before the cars have finished stopping.
+    const driving = yield* Effect.forkDetach(drive)
+    yield* Effect.addFinalizer(() => Effect.sync(() => driving.interruptUnsafe()))
+    return yield* member.withLock(Fiber.join(driving)).pipe(
       Effect.catchDefect((defect) =>
         defect instanceof LockLostError
-          ? Effect.fail(
+          ? Effect.andThen(
+            Effect.sync(() => driving.interruptUnsafe()),
             new ClusterRunError({
               message: `${target.machine} lost the cluster: ${defect.message}` +
                 (waiting().length > 0 ? `; cars stopped: car ${waiting().join(", car ")}` : "; cars stopped")

@@ -62,6 +62,7 @@ if (argv[0] === "serve") {
   const config = parse(argv)
   if (config === "help") console.log(usage)
   else if (config instanceof UsageError) fail(config)
+  else if (config.scope === "cluster" && config.cluster === undefined) fail(new UsageError({ message: "--scope cluster: needs --cluster URL" }))
   else {
     const s = (ms: number) => `${ms / 1000}s`
     console.log(
