@@ -161,6 +161,26 @@ describe(`traffic light at cluster scope${skipped(noServer)}`, () => {
     90_000
   )
 
+  it.skipIf(noServer !== undefined)("the light's instance dies (SIGKILL) mid-run: the joined cars process sees its lock released, stops its cars and leaves at once", async () => {
+    const url = pg!.url!
+    const light = startScript(main, ["--cluster", url, "--machine", "light", "--cars", "1", "--green", "1s", "--red", "1s", "--duration", "60s"])
+    const cars = startScript(main, ["cars", "--cluster", url, "--count", "5", "--machine", "there"])
+    try {
+      await cars.line(/there: joined run/, 30_000)
+      await light.line("car 2 (there) arrives", 30_000)
+      light.proc.kill("SIGKILL")
+      const killed = Date.now()
+      const left = await cars.line(/there: left run/, 20_000)
+      expect(left).toMatch(/the light is gone; still waiting: car/)
+      expect((await cars.exited).code).toBe(0)
+      // At once: the server releases a dead connection's locks when it closes (well before the run's 60 s).
+      expect(Date.now() - killed).toBeLessThan(10_000)
+    } finally {
+      await stop(cars)
+      await stop(light)
+    }
+  }, 60_000)
+
   it.skipIf(noServer !== undefined)("bad flags: --cluster that is not a PostgreSQL URL, a cluster run without --cluster (exit 2, naming the flag)", async () => {
     const bad = startScript(main, ["cars", "--cluster", "http://db.example/weft"])
     expect((await bad.closed).code).toBe(2)
