@@ -135,7 +135,7 @@ describe(`traffic light at cluster scope${skipped(noServer)}`, () => {
         await page.fill("input[name=cars]", "1")
         await page.fill("input[name=green]", "500ms")
         await page.fill("input[name=red]", "500ms")
-        await page.fill("input[name=duration]", "3s")
+        await page.fill("input[name=duration]", "4s")
         await page.click("#go")
         await page.waitForSelector(`#status[data-run="1"][data-state=done]`, { timeout: 40_000 })
         const chips: Array<{ car: string; machine: string; text: string; lane: string }> = await page.$$eval(".car", (els) =>
