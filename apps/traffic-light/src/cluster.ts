@@ -32,7 +32,7 @@
  */
 import * as os from "node:os"
 import { Cluster, LockLostError } from "@weft/cluster"
-import { Cause, Clock, Data, Deferred, Effect, Fiber } from "effect"
+import { Cause, Clock, Data, Deferred, Effect, Fiber, Scope } from "effect"
 import { arrivals, car, type Entry, light, line, type Timing } from "./simulation.ts"
 
 /**
@@ -109,6 +109,18 @@ export const defaultMachine = (): string => os.hostname() || "localhost"
 
 const token = () => `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`
 
+/**
+ * How long closing a run's connections may take. Cut off from the server,
+ * closing a cluster handle waits on statements that cannot reach it: the
+ * process goes on (and says what happened) rather than wait for the OS.
+ */
+const closeWithin = 3_000
+
+/** `Effect.scoped`, whose closing is given up after `closeWithin` (what it held, the server releases on its own). */
+const scopedWithin = <A, E>(effect: Effect.Effect<A, E, Scope.Scope>): Effect.Effect<A, E> =>
+  Effect.flatMap(Scope.make(), (scope) =>
+    Effect.onExit(Scope.provide(scope)(effect), (exit) => Effect.asVoid(Effect.timeoutOption(Scope.close(scope, exit), closeWithin))))
+
 const connect = (url: string) =>
   Effect.mapError(Cluster.connect({ url }), (e) => new ClusterRunError({ message: `cannot reach the cluster: ${e.message}` }))
 
@@ -151,7 +163,7 @@ export const runCluster = (
   onReady: () => void = () => {},
   onJoin: (join: Join) => void = () => {}
 ): Effect.Effect<Array<Entry>, ClusterRunError> =>
-  Effect.scoped(Effect.gen(function*() {
+  scopedWithin(Effect.gen(function*() {
     const cluster = yield* connect(target.url)
     const running = yield* Effect.orDie(cluster.lock(names.running))
     const event = yield* Effect.orDie(cluster.event(names.light))
@@ -261,7 +273,7 @@ export interface Outcome {
  * ```
  */
 export const joinCars = (target: Target, count: number, print: (line: string) => void): Effect.Effect<Outcome, ClusterRunError> =>
-  Effect.scoped(Effect.gen(function*() {
+  scopedWithin(Effect.gen(function*() {
     const cluster = yield* connect(target.url)
     const join = token()
     const running = yield* Effect.orDie(cluster.lock(names.running))

@@ -9,7 +9,7 @@ import { Serve } from "@weft/app"
 import * as Chromium from "@weft/app/Chromium"
 import { argv, type Running, start as startScript } from "@weft/testkit"
 import { findBin, startServer } from "@weft/testkit/postgres"
-import { testbed, unavailable } from "@weft/testkit/testbed"
+import { database, testbed, unavailable } from "@weft/testkit/testbed"
 import * as Invariant from "../src/invariant.ts"
 import * as Runs from "../src/runs.ts"
 import { makeApp } from "../src/server.ts"
@@ -195,17 +195,9 @@ describe(`traffic light at cluster scope, cars on other machines (network namesp
   it.skipIf(noBed !== undefined)("two machines join over their own links; one is cut off mid-run: it says its cars stopped and exits 1, none of its cars passes after the cut, the other machine's cars all pass, and no car passed on red", () =>
     Effect.runPromise(Effect.scoped(Effect.gen(function*() {
       const bed = yield* testbed(2)
-      const port = yield* bed.freePort
-      const server = yield* Effect.acquireRelease(
-        Effect.sync(() => startServer({ host: bed.gateway, port, clients: bed.backSubnet })),
-        (s) => Effect.sync(() => s.stop?.())
-      )
-      if (server.url === undefined) return yield* Effect.die(new Error(server.reason))
-      // The machines send only to the gateway, through their own back links.
-      yield* bed.route(bed.gateway, 1)
-      yield* bed.route(bed.gateway, 2)
-      const remote = `postgres://postgres@${bed.gateway}:${port}/postgres`
-      const light = yield* Effect.acquireRelease(Effect.promise(() => serve(server.url!, "root")), (l) => Effect.promise(l.close))
+      // The machines reach PostgreSQL on the gateway over their back links; the light, on its Unix socket.
+      const { local, remote } = yield* database(bed)
+      const light = yield* Effect.acquireRelease(Effect.promise(() => serve(local, "root")), (l) => Effect.promise(l.close))
       const joined = (i: number, count: number) =>
         Effect.acquireRelease(
           Effect.sync(() => {
@@ -234,8 +226,8 @@ describe(`traffic light at cluster scope, cars on other machines (network namesp
       unsubscribe()
       expect((yield* Effect.promise(() => m1.exited)).code, m1.report()).toBe(0)
       console.log(`cut-off machine told ${toldAfter} ms after the cut`)
-      // Told within half the partition bound (5 s), with room for a loaded machine.
-      expect(toldAfter).toBeLessThan(5_000 + 5_000)
+      // Told within half the partition bound (5 s) and the 3 s it gives its connections to close, with room for a loaded machine.
+      expect(toldAfter).toBeLessThan(5_000 + 3_000 + 7_000)
 
       expect(run.status, run.error).toBe("done")
       expect(run.joins.map((j) => j.machine).sort()).toEqual(["m1", "m2"])
@@ -255,5 +247,35 @@ describe(`traffic light at cluster scope, cars on other machines (network namesp
       // The stream tagged every car of m1 with its machine.
       expect(log.filter((u) => u.type === "entry" && u.entry.kind === "pass" && u.entry.machine === "m1").length).toBe(3)
     }))), 180_000)
-})
 
+  it.skipIf(noBed !== undefined)("the light's machine is cut off mid-run: its run fails, saying it lost the cluster, and the cars elsewhere learn that the light is gone once the server lets go of its lock", () =>
+    Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+      const bed = yield* testbed(1)
+      const { local, remote } = yield* database(bed)
+      const args = ["--cluster", remote, "--machine", "m1", "--cars", "1", "--green", "1s", "--red", "1s", "--duration", "60s"]
+      const light = yield* Effect.acquireRelease(
+        Effect.sync(() => startScript(main, args, { command: ["ip", "netns", "exec", bed.machines[0]!.ns, ...argv(main, args)], lines: "both" })),
+        (c) => Effect.promise(() => stop(c))
+      )
+      const cars = yield* Effect.acquireRelease(
+        Effect.sync(() => startScript(main, ["cars", "--cluster", local, "--count", "5", "--machine", "root"])),
+        (c) => Effect.promise(() => stop(c))
+      )
+      yield* Effect.promise(() => cars.line(/root: joined run/, 60_000))
+      yield* Effect.promise(() => light.line("light turns GREEN", 30_000))
+      const cut = Date.now()
+      yield* bed.cut(1)
+      const failed = yield* Effect.promise(() => light.line(/lost the cluster/, 30_000))
+      const failedAfter = Date.now() - cut
+      expect(failed).toMatch(/^traffic-light: this machine lost the cluster: ClusterLock "traffic-light\/running" was lost/)
+      const left = yield* Effect.promise(() => cars.line(/root: left run/, 30_000))
+      const leftAfter = Date.now() - cut
+      console.log(`light told ${failedAfter} ms after the cut; the cars elsewhere left ${leftAfter} ms after it`)
+      expect(left).toMatch(/the light is gone/)
+      expect((yield* Effect.promise(() => light.exited)).code, light.report()).toBe(1)
+      expect((yield* Effect.promise(() => cars.exited)).code, cars.report()).toBe(0)
+      // The light is told within half the partition bound (and 3 s to close), the others within the bound (10 s), plus room for load.
+      expect(failedAfter).toBeLessThan(5_000 + 3_000 + 7_000)
+      expect(leftAfter).toBeLessThan(10_000 + 5_000)
+    }))), 180_000)
+})

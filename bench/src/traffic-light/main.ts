@@ -19,8 +19,7 @@
 import { fileURLToPath } from "node:url"
 import { Effect } from "effect"
 import { argv, start } from "@weft/testkit"
-import { startServer } from "@weft/testkit/postgres"
-import { testbed, unavailable } from "@weft/testkit/testbed"
+import { database, testbed, unavailable } from "@weft/testkit/testbed"
 import { runtime } from "../harness.ts"
 
 const ROUNDS = Number(process.env.ROUNDS ?? 3)
@@ -48,20 +47,13 @@ const quantile = (xs: ReadonlyArray<number>, q: number) => {
 
 const bench = Effect.scoped(Effect.gen(function*() {
   const bed = yield* testbed(1)
-  const port = yield* bed.freePort
-  const server = yield* Effect.acquireRelease(
-    Effect.sync(() => startServer({ host: bed.gateway, port, clients: bed.backSubnet })),
-    (s) => Effect.sync(() => s.stop?.())
-  )
-  if (server.url === undefined) return yield* Effect.die(new Error(server.reason))
-  yield* bed.route(bed.gateway, 1)
-  const remote = `postgres://postgres@${bed.gateway}:${port}/postgres`
+  const { local, remote } = yield* database(bed)
   const figures: Record<string, Array<number>> = { remote: [], local: [] }
   for (let round = 0; round < ROUNDS; round++) {
     const args = ["cars", "--cluster", remote, "--count", String(CARS), "--machine", "netns"]
     const cars = start(main, args, { command: ["ip", "netns", "exec", bed.machines[0]!.ns, ...argv(main, args)] })
     yield* Effect.promise(() => cars.line("waiting to join a run", 60_000))
-    const light = start(main, ["--cluster", server.url, "--machine", "root", "--cars", String(LOCAL), "--green", "300ms", "--red", "700ms", "--duration", `${DURATION}s`])
+    const light = start(main, ["--cluster", local, "--machine", "root", "--cars", String(LOCAL), "--green", "300ms", "--red", "700ms", "--duration", `${DURATION}s`])
     const [l, c] = yield* Effect.promise(() => Promise.all([light.closed, cars.closed]))
     if (l.code !== 0 || c.code !== 0) return yield* Effect.die(new Error(`round ${round}: ${light.report()}\n${cars.report()}`))
     const entries = parse(light.stdout())
