@@ -13,8 +13,9 @@
  *
  * Each also gets `--host` and `--public-host` when they are not the defaults.
  * With `--cluster URL`, all three run on that PostgreSQL server: the chat gets
- * `--cluster URL`, the ticket office `serve --store URL` (instead of its
- * file), the traffic light `serve --scope cluster --cluster URL`.
+ * `--cluster URL`, the ticket office `serve --store URL --tickets 100` (instead
+ * of its file; the stock applies to a new store only), the traffic light
+ * `serve --scope cluster --cluster URL`.
  *
  * Each child is in a `Scope`: closing it sends SIGTERM to the child's process
  * group (its cluster workers or pool processes too), then SIGKILL after 5 s,
@@ -182,7 +183,7 @@ export const ticketsSpec = (root: string, options: Options): Spec => {
       // On a cluster: the shared store; a new one gets 100 tickets, one in use keeps its sale.
       ...(options.cluster === undefined
         ? ["--file", file, ...(fs.existsSync(file) ? [] : ["--tickets", "100"])]
-        : ["--store", options.cluster]),
+        : ["--store", options.cluster, "--tickets", "100"]),
       "--workers", String(options.workers),
       ...hostArgs(options)
     ],

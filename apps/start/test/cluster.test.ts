@@ -17,13 +17,14 @@ const url = "postgres://weft@db.example:5432/weft"
 const options = (argv: Array<string>) => parse(argv, root) as Options
 
 describe("npm start -- --cluster URL: the apps' command lines", () => {
-  it("the chat gets --cluster URL, the ticket office serve --store URL (no file), the traffic light serve --scope cluster --cluster URL", () => {
+  it("the chat gets --cluster URL, the ticket office serve --store URL --tickets 100 (no file), the traffic light serve --scope cluster --cluster URL", () => {
     const on = options(["--cluster", url])
     const chat = Apps.chatSpec(on, true).args
     expect(chat.slice(chat.indexOf("--cluster"), chat.indexOf("--cluster") + 2)).toEqual(["--cluster", url])
     const tickets = Apps.ticketsSpec(root, on).args
     expect(tickets[0]).toBe("serve")
-    expect(tickets.slice(tickets.indexOf("--store"), tickets.indexOf("--store") + 2)).toEqual(["--store", url])
+    // A new store starts with 100 tickets; one in use keeps its sale (the ticket office's rule for --tickets).
+    expect(tickets.slice(tickets.indexOf("--store"), tickets.indexOf("--store") + 4)).toEqual(["--store", url, "--tickets", "100"])
     expect(tickets).not.toContain("--file")
     const traffic = Apps.trafficSpec(on).args
     expect(traffic[0]).toBe("serve")
