@@ -106,7 +106,8 @@ the environment: TICKETING_ADMIN_TOKEN=s3cret npm start, then send it as
                        npm start on other machines (postgres://user@host:5432/db);
                        the chat and the ticket office become one across machines,
                        and cars of other machines join the traffic light's runs
-                       default: none (one machine, no database)
+                       default: WEFT_CLUSTER_URL if set, else none (one
+                       machine, no database)
   --no-build           do not build the packages first (they are built when their
                        dist/ is missing or older than their sources)
   --help               this text
@@ -137,7 +138,11 @@ const int = (flag: string, text: string, min: number, max: number): number | Usa
  * parse(["--port", "8081"], "/repo") // UsageError: --chat-http-port and --port are both 8081
  * ```
  */
-export const parse = (argv: ReadonlyArray<string>, root: string): Options | UsageError | "help" => {
+export const parse = (
+  argv: ReadonlyArray<string>,
+  root: string,
+  env: Readonly<Record<string, string | undefined>> = {}
+): Options | UsageError | "help" => {
   let values: Record<string, string | boolean | undefined>
   try {
     values = parseArgs({
@@ -181,7 +186,12 @@ export const parse = (argv: ReadonlyArray<string>, root: string): Options | Usag
   // As given: they are checked by the launcher (`checkHosts`), with @weft/app's Host, once it is built.
   const host = typeof values.host === "string" ? values.host : "127.0.0.1"
   const publicHost = typeof values["public-host"] === "string" ? values["public-host"] : undefined
-  const cluster = typeof values.cluster === "string" ? clusterUrl(values.cluster) : undefined
+  // The chat reads WEFT_CLUSTER_URL from its environment: all three follow it, or none would.
+  const cluster = typeof values.cluster === "string"
+    ? clusterUrl(values.cluster)
+    : env.WEFT_CLUSTER_URL
+    ? clusterUrl(env.WEFT_CLUSTER_URL, "WEFT_CLUSTER_URL")
+    : undefined
   if (cluster instanceof UsageError) return cluster
   return {
     ...(ports as { [K in keyof typeof portFlags]: number }),
@@ -195,7 +205,7 @@ export const parse = (argv: ReadonlyArray<string>, root: string): Options | Usag
 }
 
 /**
- * `--cluster`'s URL, checked here (this module imports nothing built): a
+ * `--cluster`'s URL (or `WEFT_CLUSTER_URL`'s, named by `source`), checked here (this module imports nothing built): a
  * `postgres://` or `postgresql://` URL that names a server (a host, or
  * libpq's `?host=/socket/dir`). A password is hidden in the message.
  *
@@ -205,20 +215,20 @@ export const parse = (argv: ReadonlyArray<string>, root: string): Options | Usag
  * clusterUrl("db.internal") // UsageError: --cluster: "db.internal" is not a URL ...
  * ```
  */
-export const clusterUrl = (text: string): string | UsageError => {
+export const clusterUrl = (text: string, source = "--cluster"): string | UsageError => {
   const shown = text.replace(/:[^:@/]*@/, ":***@")
   const example = "(e.g. postgres://user@db.example:5432/weft)"
   let url: URL
   try {
     url = new URL(text)
   } catch {
-    return new UsageError({ message: `--cluster: "${shown}" is not a URL ${example}` })
+    return new UsageError({ message: `${source}: "${shown}" is not a URL ${example}` })
   }
   if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") {
-    return new UsageError({ message: `--cluster: "${shown}" is not a PostgreSQL URL: the scheme must be postgres:, not ${url.protocol} ${example}` })
+    return new UsageError({ message: `${source}: "${shown}" is not a PostgreSQL URL: the scheme must be postgres:, not ${url.protocol} ${example}` })
   }
   if (url.hostname === "" && !url.searchParams.has("host")) {
-    return new UsageError({ message: `--cluster: "${shown}" names no server ${example}` })
+    return new UsageError({ message: `${source}: "${shown}" names no server ${example}` })
   }
   return text
 }

@@ -52,5 +52,9 @@ describe("npm start's flags", () => {
     // The password is not printed back.
     expect(message("http://weft:s3cret@db/weft")).not.toContain("s3cret")
     expect(parse(["--cluster"], root)).toBeInstanceOf(UsageError)
+    // WEFT_CLUSTER_URL (which the chat reads too) is the default; --cluster wins; a bad one is named.
+    expect(parse([], root, { WEFT_CLUSTER_URL: "postgres://a@db/w" })).toMatchObject({ cluster: "postgres://a@db/w" })
+    expect(parse(["--cluster", "postgres://b@db/w"], root, { WEFT_CLUSTER_URL: "postgres://a@db/w" })).toMatchObject({ cluster: "postgres://b@db/w" })
+    expect((parse([], root, { WEFT_CLUSTER_URL: "db" }) as UsageError).message).toMatch(/^WEFT_CLUSTER_URL: "db" is not a/)
   })
 })
