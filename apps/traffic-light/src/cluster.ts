@@ -116,10 +116,16 @@ const token = () => `${Date.now().toString(36)}-${Math.random().toString(36).sli
  */
 const closeWithin = 3_000
 
-/** `Effect.scoped`, whose closing is given up after `closeWithin` (what it held, the server releases on its own). */
+/**
+ * `Effect.scoped`, whose closing is waited for at most `closeWithin` (what it
+ * held, the server releases on its own). Finalizers cannot be interrupted, so
+ * the closing runs on a fiber of its own, and only the wait for it is bounded.
+ */
 const scopedWithin = <A, E>(effect: Effect.Effect<A, E, Scope.Scope>): Effect.Effect<A, E> =>
   Effect.flatMap(Scope.make(), (scope) =>
-    Effect.onExit(Scope.provide(scope)(effect), (exit) => Effect.asVoid(Effect.timeoutOption(Scope.close(scope, exit), closeWithin))))
+    Effect.onExit(Scope.provide(scope)(effect), (exit) =>
+      Effect.flatMap(Effect.forkDetach(Scope.close(scope, exit)), (closing) =>
+        Effect.asVoid(Effect.timeoutOption(Fiber.await(closing), closeWithin)))))
 
 const connect = (url: string) =>
   Effect.mapError(Cluster.connect({ url }), (e) => new ClusterRunError({ message: `cannot reach the cluster: ${e.message}` }))
