@@ -138,6 +138,18 @@ const lost = (what: string) => <A, E, R>(self: Effect.Effect<A, E, R>) =>
       : Effect.die(defect))
 
 /**
+ * The cluster's other defects (`ClusterUnavailableError`: the server went
+ * away, a connection dropped) as a typed failure naming `who`, so that a run
+ * ends, and says why, rather than dying unreported.
+ */
+const unavailable = (who: string) => <A>(self: Effect.Effect<A, ClusterRunError>): Effect.Effect<A, ClusterRunError> =>
+  Effect.catchCause(self, (cause) => {
+    if (!Cause.hasDies(cause)) return Effect.failCause(cause)
+    const defect = Cause.squash(cause)
+    return Effect.fail(new ClusterRunError({ message: `${who} lost the cluster: ${defect instanceof Error ? defect.message : String(defect)}` }))
+  })
+
+/**
  * Publishes one process's messages in order, behind the caller (a car must
  * not wait for its arrival to be delivered before it reads its clock again).
  */
@@ -245,9 +257,9 @@ export const runCluster = (
     }
     const entries = yield* Fiber.join(fiber)
     // The light is off: a late car of a machine that missed the end does not pass on it.
-    yield* Effect.ignore(event.clear)
+    yield* Effect.exit(event.clear)
     return entries
-  }))
+  })).pipe(unavailable("this machine"))
 
 /**
  * How a cars process ended.
@@ -365,9 +377,5 @@ export const joinCars = (target: Target, count: number, print: (line: string) =>
     )
   })).pipe(
     // A dead connection is what a cut looks like to a statement in flight.
-    Effect.catchCause((cause) => {
-      if (!Cause.hasDies(cause)) return Effect.failCause(cause)
-      const defect = Cause.squash(cause)
-      return Effect.fail(new ClusterRunError({ message: `${target.machine} lost the cluster: ${defect instanceof Error ? defect.message : String(defect)}` }))
-    })
+    unavailable(target.machine)
   )

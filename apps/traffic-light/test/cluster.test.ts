@@ -181,6 +181,27 @@ describe(`traffic light at cluster scope${skipped(noServer)}`, () => {
     }
   }, 60_000)
 
+  it.skipIf(noServer !== undefined)("PostgreSQL goes away mid-run: the run ends as failed, saying it lost the cluster, and the next run can start", async () => {
+    const own = startServer()
+    let stopped = false
+    const light = await serve(own.url!, "here")
+    try {
+      await Effect.runPromise(light.runs.start({ scope: "cluster", cars: 3, green: 500, red: 500, duration: 30_000 }))
+      await Effect.runPromise(Effect.repeat(Effect.sleep(50), { until: () => light.runs.current()?.entries.some((e) => e.kind === "green") === true }).pipe(Effect.timeout(30_000)))
+      own.stop!()
+      stopped = true
+      const run = await Effect.runPromise(Runs.ended(light.runs).pipe(Effect.timeout(20_000)))
+      expect(run.status).toBe("failed")
+      expect(run.error).toMatch(/lost the cluster/)
+      // Not stuck: the server takes the next run.
+      await Effect.runPromise(light.runs.start({ scope: "fiber", cars: 1, green: 100, red: 100, duration: 300 }))
+      expect((await Effect.runPromise(Runs.ended(light.runs))).status).toBe("done")
+    } finally {
+      await light.close()
+      if (!stopped) own.stop?.()
+    }
+  }, 90_000)
+
   it.skipIf(noServer !== undefined)("bad flags: --cluster that is not a PostgreSQL URL, a cluster run without --cluster (exit 2, naming the flag)", async () => {
     const bad = startScript(main, ["cars", "--cluster", "http://db.example/weft"])
     expect((await bad.closed).code).toBe(2)
