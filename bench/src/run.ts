@@ -9,7 +9,7 @@
 import { spawnSync } from "node:child_process"
 import { existsSync } from "node:fs"
 
-const groups = ["primitives", "threads", "process", "pools", "chat", "ticketing", "cluster"]
+const groups = ["primitives", "threads", "process", "pools", "chat", "ticketing", "cluster", "traffic-light"]
 const chosen = process.argv.slice(2).length > 0 ? process.argv.slice(2) : groups
 let failed = false
 for (const group of chosen) {

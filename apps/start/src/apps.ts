@@ -12,6 +12,10 @@
  *   `serving http://HOST:PORT`.
  *
  * Each also gets `--host` and `--public-host` when they are not the defaults.
+ * With `--cluster URL`, all three run on that PostgreSQL server: the chat gets
+ * `--cluster URL`, the ticket office `serve --store URL --tickets 100` (instead
+ * of its file; the stock applies to a new store only), the traffic light
+ * `serve --scope cluster --cluster URL`.
  *
  * Each child is in a `Scope`: closing it sends SIGTERM to the child's process
  * group (its cluster workers or pool processes too), then SIGKILL after 5 s,
@@ -132,7 +136,8 @@ export const chatSpec = (options: Options, withIrc: boolean): Spec => ({
     ...(withIrc ? ["--irc-port", String(options.ircPort)] : []),
     "--http-port", String(options.chatHttpPort),
     "--workers", String(options.workers),
-    ...hostArgs(options)
+    ...hostArgs(options),
+    ...(options.cluster === undefined ? [] : ["--cluster", options.cluster])
   ],
   addresses: (output) => {
     // The printed host is --host, or a wildcard's host name or --public-host: only the ports are read.
@@ -168,14 +173,18 @@ export const ticketsSpec = (root: string, options: Options): Spec => {
   return {
     name: "tickets",
     title: "Ticket office",
-    description: `Buy a seat: never oversold, every confirmed order on disk (${shown}).`,
+    description: options.cluster === undefined
+      ? `Buy a seat: never oversold, every confirmed order on disk (${shown}).`
+      : "Buy a seat: never oversold, one stock for every machine on the cluster.",
     script: "apps/ticketing/src/main.ts",
     args: [
       "serve",
       "--port", String(options.ticketsPort),
-      "--file", file,
+      // On a cluster: the shared store; a new one gets 100 tickets, one in use keeps its sale.
+      ...(options.cluster === undefined
+        ? ["--file", file, ...(fs.existsSync(file) ? [] : ["--tickets", "100"])]
+        : ["--store", options.cluster, "--tickets", "100"]),
       "--workers", String(options.workers),
-      ...(fs.existsSync(file) ? [] : ["--tickets", "100"]),
       ...hostArgs(options)
     ],
     addresses: (output) => {
@@ -197,9 +206,16 @@ export const ticketsSpec = (root: string, options: Options): Spec => {
 export const trafficSpec = (options: Options): Spec => ({
   name: "traffic",
   title: "Traffic light",
-  description: "One Event simulation at fiber, thread or process scope, live.",
+  description: options.cluster === undefined
+    ? "One Event simulation at fiber, thread or process scope, live."
+    : "One Event simulation on the cluster: cars of other machines join its runs.",
   script: "apps/traffic-light/src/main.ts",
-  args: ["serve", "--port", String(options.trafficPort), ...hostArgs(options)],
+  args: [
+    "serve",
+    "--port", String(options.trafficPort),
+    ...hostArgs(options),
+    ...(options.cluster === undefined ? [] : ["--scope", "cluster", "--cluster", options.cluster])
+  ],
   addresses: (output) => {
     const http = port(output, /serving http:\/\/\S+:(\d+)/)
     return http === undefined ? undefined : [web(options, "traffic light", http, ["/health"])]

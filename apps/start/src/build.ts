@@ -10,7 +10,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 
 /** The packages the apps import, built by `npm run build` (turbo) into `dist/`. */
-export const packages: ReadonlyArray<string> = ["packages/primitives", "packages/pools", "packages/app"]
+export const packages: ReadonlyArray<string> = ["packages/primitives", "packages/pools", "packages/cluster", "packages/app"]
 
 const newest = (dir: string): number =>
   fs.readdirSync(dir, { withFileTypes: true }).reduce((latest, entry) => {

@@ -45,6 +45,11 @@ export interface Options {
   readonly host: string
   /** `--public-host`: the name printed and linked instead of a wildcard bind's host name. */
   readonly publicHost: string | undefined
+  /**
+   * `--cluster`: the PostgreSQL server every app shares (the chat's registry, the ticket
+   * store, the traffic light's event), so that `npm start` on several machines is one of each.
+   */
+  readonly cluster?: string | undefined
 }
 
 /**
@@ -97,6 +102,12 @@ the environment: TICKETING_ADMIN_TOKEN=s3cret npm start, then send it as
   --public-host NAME   the name printed and linked for a wildcard --host
                        (default: this machine's host name); also the name the
                        servers answer to
+  --cluster URL        run all three on a cluster: a PostgreSQL server shared with
+                       npm start on other machines (postgres://user@host:5432/db);
+                       the chat and the ticket office become one across machines,
+                       and cars of other machines join the traffic light's runs
+                       default: WEFT_CLUSTER_URL if set, else none (one
+                       machine, no database)
   --no-build           do not build the packages first (they are built when their
                        dist/ is missing or older than their sources)
   --help               this text
@@ -127,7 +138,11 @@ const int = (flag: string, text: string, min: number, max: number): number | Usa
  * parse(["--port", "8081"], "/repo") // UsageError: --chat-http-port and --port are both 8081
  * ```
  */
-export const parse = (argv: ReadonlyArray<string>, root: string): Options | UsageError | "help" => {
+export const parse = (
+  argv: ReadonlyArray<string>,
+  root: string,
+  env: Readonly<Record<string, string | undefined>> = {}
+): Options | UsageError | "help" => {
   let values: Record<string, string | boolean | undefined>
   try {
     values = parseArgs({
@@ -140,6 +155,7 @@ export const parse = (argv: ReadonlyArray<string>, root: string): Options | Usag
         data: { type: "string" },
         host: { type: "string" },
         "public-host": { type: "string" },
+        cluster: { type: "string" },
         build: { type: "boolean" },
         "no-build": { type: "boolean" },
         help: { type: "boolean", short: "h" }
@@ -170,12 +186,49 @@ export const parse = (argv: ReadonlyArray<string>, root: string): Options | Usag
   // As given: they are checked by the launcher (`checkHosts`), with @weft/app's Host, once it is built.
   const host = typeof values.host === "string" ? values.host : "127.0.0.1"
   const publicHost = typeof values["public-host"] === "string" ? values["public-host"] : undefined
+  // The chat reads WEFT_CLUSTER_URL from its environment: all three follow it, or none would.
+  const cluster = typeof values.cluster === "string"
+    ? clusterUrl(values.cluster)
+    : env.WEFT_CLUSTER_URL
+    ? clusterUrl(env.WEFT_CLUSTER_URL, "WEFT_CLUSTER_URL")
+    : undefined
+  if (cluster instanceof UsageError) return cluster
   return {
     ...(ports as { [K in keyof typeof portFlags]: number }),
     workers,
     data: path.resolve(root, typeof values.data === "string" ? values.data : "data"),
     build: values["no-build"] !== true,
     host,
-    publicHost
+    publicHost,
+    ...(cluster === undefined ? {} : { cluster })
   }
+}
+
+/**
+ * `--cluster`'s URL (or `WEFT_CLUSTER_URL`'s, named by `source`), checked here (this module imports nothing built): a
+ * `postgres://` or `postgresql://` URL that names a server (a host, or
+ * libpq's `?host=/socket/dir`). A password is hidden in the message.
+ *
+ * @example
+ * ```ts
+ * clusterUrl("postgres://weft@db.internal:5432/weft") // "postgres://weft@db.internal:5432/weft"
+ * clusterUrl("db.internal") // UsageError: --cluster: "db.internal" is not a URL ...
+ * ```
+ */
+export const clusterUrl = (text: string, source = "--cluster"): string | UsageError => {
+  const shown = text.replace(/:[^:@/]*@/, ":***@")
+  const example = "(e.g. postgres://user@db.example:5432/weft)"
+  let url: URL
+  try {
+    url = new URL(text)
+  } catch {
+    return new UsageError({ message: `${source}: "${shown}" is not a URL ${example}` })
+  }
+  if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") {
+    return new UsageError({ message: `${source}: "${shown}" is not a PostgreSQL URL: the scheme must be postgres:, not ${url.protocol} ${example}` })
+  }
+  if (url.hostname === "" && !url.searchParams.has("host")) {
+    return new UsageError({ message: `${source}: "${shown}" names no server ${example}` })
+  }
+  return text
 }

@@ -17,7 +17,7 @@ import { parse, UsageError, usage } from "./cli.ts"
 
 const root = path.resolve(fileURLToPath(new URL("../../..", import.meta.url)))
 
-const options = parse(process.argv.slice(2), root)
+const options = parse(process.argv.slice(2), root, process.env)
 if (options === "help") console.log(usage)
 else if (options instanceof UsageError) {
   console.error(`npm start: ${options.message}\n(npm start -- --help lists the options)`)

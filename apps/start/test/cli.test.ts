@@ -38,4 +38,23 @@ describe("npm start's flags", () => {
     expect(message(["--tickets-port", "8080"])).toBe("--tickets-port and --port are both 8080")
     expect(message(["--frob"])).toContain("--frob")
   })
+
+  it("--cluster URL: a postgres:// URL naming a server; without it, no cluster (and no database)", () => {
+    expect(parse([], root)).not.toHaveProperty("cluster")
+    expect(parse(["--cluster", "postgres://weft@db.example:5432/weft"], root)).toMatchObject({ cluster: "postgres://weft@db.example:5432/weft" })
+    expect(parse(["--cluster=postgresql://weft@localhost/weft?host=/run/postgresql"], root))
+      .toMatchObject({ cluster: "postgresql://weft@localhost/weft?host=/run/postgresql" })
+    const message = (url: string) => (parse(["--cluster", url], root) as UsageError).message
+    expect(message("db.example:5432")).toBe(`--cluster: "db.example:5432" is not a PostgreSQL URL: the scheme must be postgres:, not db.example: (e.g. postgres://user@db.example:5432/weft)`)
+    expect(message("not a url")).toBe(`--cluster: "not a url" is not a URL (e.g. postgres://user@db.example:5432/weft)`)
+    expect(message("mysql://db/weft")).toContain("the scheme must be postgres:, not mysql:")
+    expect(message("postgres:///weft")).toBe(`--cluster: "postgres:///weft" names no server (e.g. postgres://user@db.example:5432/weft)`)
+    // The password is not printed back.
+    expect(message("http://weft:s3cret@db/weft")).not.toContain("s3cret")
+    expect(parse(["--cluster"], root)).toBeInstanceOf(UsageError)
+    // WEFT_CLUSTER_URL (which the chat reads too) is the default; --cluster wins; a bad one is named.
+    expect(parse([], root, { WEFT_CLUSTER_URL: "postgres://a@db/w" })).toMatchObject({ cluster: "postgres://a@db/w" })
+    expect(parse(["--cluster", "postgres://b@db/w"], root, { WEFT_CLUSTER_URL: "postgres://a@db/w" })).toMatchObject({ cluster: "postgres://b@db/w" })
+    expect((parse([], root, { WEFT_CLUSTER_URL: "db" }) as UsageError).message).toMatch(/^WEFT_CLUSTER_URL: "db" is not a/)
+  })
 })

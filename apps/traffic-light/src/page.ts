@@ -64,12 +64,14 @@ const lanes = { coming: $("coming"), waiting: $("waiting"), passed: $("passed") 
 let runId = 0
 let runText = ""
 
-function chip(car) {
+function chip(car, machine) {
   let el = document.querySelector('.car[data-car="' + car + '"]')
   if (!el) { el = document.createElement("span"); el.className = "car"; el.dataset.car = car; el.textContent = "car " + car }
+  // At cluster scope each car says which machine it came from.
+  if (machine && el.dataset.machine !== machine) { el.dataset.machine = machine; el.textContent = "car " + car + " · " + machine }
   return el
 }
-function place(car, lane) { lanes[lane].appendChild(chip(car)) }
+function place(car, lane, machine) { lanes[lane].appendChild(chip(car, machine)) }
 function setLight(state) { $("light").className = state; $("light").dataset.state = state }
 function setBadge(verdict) {
   const badge = $("badge")
@@ -90,7 +92,7 @@ const on = {
   run(u) {
     runId = u.id
     for (const lane of Object.values(lanes)) lane.querySelectorAll(".car").forEach((c) => c.remove())
-    for (let n = 1; n <= u.config.cars; n++) place(n, "coming")
+    for (let n = 1; n <= u.config.cars; n++) place(n, "coming", u.machine)
     $("timeline").replaceChildren()
     setLight("red")
     setBadge({ ok: true, violations: [] })
@@ -103,6 +105,12 @@ const on = {
     $("status").dataset.run = u.id
     $("go").disabled = true
   },
+  join(u) {
+    if (u.id !== runId) return
+    for (let n = u.first; n < u.first + u.count; n++) place(n, "coming", u.machine)
+    addLine("          " + u.count + (u.count === 1 ? " car" : " cars") + " of " + u.machine + " join: car " + u.first +
+      (u.count > 1 ? " to " + (u.first + u.count - 1) : ""), { kind: "join", machine: u.machine })
+  },
   ready(u) {
     if (u.id !== runId) return
     $("status").textContent = runText
@@ -111,9 +119,9 @@ const on = {
   entry(u) {
     const e = u.entry
     if (e.kind === "green" || e.kind === "red") setLight(e.kind)
-    else if (e.kind === "arrive") place(e.car, e.waits ? "waiting" : "coming")
-    else if (e.kind === "pass") place(e.car, "passed")
-    addLine(u.text, { t: e.t, kind: e.kind, car: e.car ?? "" })
+    else if (e.kind === "arrive") place(e.car, e.waits ? "waiting" : "coming", e.machine)
+    else if (e.kind === "pass") place(e.car, "passed", e.machine)
+    addLine(u.text, { t: e.t, kind: e.kind, car: e.car ?? "", machine: e.machine ?? "" })
     setBadge(u.verdict)
   },
   end(u) {
@@ -138,6 +146,14 @@ $("start").addEventListener("submit", async (event) => {
 })
 `
 
+/** The form's scopes; cluster only on a server started with `--cluster`. */
+const options: ReadonlyArray<readonly [string, string]> = [
+  ["fiber", "fiber: an Event, cars are fibers"],
+  ["thread", "thread: a SharedEvent, cars are ThreadPool tasks"],
+  ["process", "process: a Manager's event, cars are ProcessPool tasks"],
+  ["cluster", "cluster: a PostgreSQL event, cars of any machine"]
+]
+
 /** An inline icon (a traffic light): no request, so no 404 for /favicon.ico. */
 const icon = `data:image/svg+xml,${encodeURIComponent(`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect x="4" width="8" height="16" rx="2" fill="#222"/><circle cx="8" cy="4.5" r="2.5" fill="#e53935"/><circle cx="8" cy="11.5" r="2.5" fill="#43a047"/></svg>`)}`
 
@@ -149,7 +165,7 @@ const icon = `data:image/svg+xml,${encodeURIComponent(`<svg xmlns="http://www.w3
  * app.get("/", (c) => c.html(page()))
  * ```
  */
-export const page = (): ReturnType<typeof html> => html`<!doctype html>
+export const page = (form: { readonly scope: string; readonly cluster: boolean } = { scope: "fiber", cluster: false }): ReturnType<typeof html> => html`<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -180,9 +196,8 @@ export const page = (): ReturnType<typeof html> => html`<!doctype html>
     <h2 class="wide">Start a run</h2>
     <label class="wide">Scope
       <select name="scope">
-        <option value="fiber">fiber: an Event, cars are fibers</option>
-        <option value="thread">thread: a SharedEvent, cars are ThreadPool tasks</option>
-        <option value="process">process: a Manager's event, cars are ProcessPool tasks</option>
+        ${raw(options.filter(([value]) => value !== "cluster" || form.cluster).map(([value, text]) =>
+    `<option value="${value}"${value === form.scope ? " selected" : ""}>${text}</option>`).join("\n        "))}
       </select>
     </label>
     <label>Cars <input name="cars" type="number" min="1" max="${maxCars}" value="5" required></label>

@@ -7,6 +7,7 @@
  * it is recorded, then `end`.
  */
 import { Data, Effect, FiberHandle, type Scope } from "effect"
+import type { Join, Target } from "./cluster.ts"
 import * as Invariant from "./invariant.ts"
 import { type Config, run } from "./scopes.ts"
 import { type Entry, line, summary } from "./simulation.ts"
@@ -29,6 +30,9 @@ export interface Run {
   readonly summary?: string | undefined
   readonly error?: string | undefined
   readonly verdict: Invariant.Verdict
+  /** At cluster scope: this machine's name, and the cars that joined from other machines. */
+  readonly machine?: string | undefined
+  readonly joins: ReadonlyArray<Join>
 }
 
 /**
@@ -40,8 +44,9 @@ export interface Run {
  * ```
  */
 export type Update =
-  | { readonly type: "run"; readonly id: number; readonly config: Config }
+  | { readonly type: "run"; readonly id: number; readonly config: Config; readonly machine?: string | undefined }
   | { readonly type: "ready"; readonly id: number }
+  | { readonly type: "join"; readonly id: number; readonly machine: string; readonly first: number; readonly count: number }
   | { readonly type: "entry"; readonly id: number; readonly entry: Entry; readonly text: string; readonly verdict: Invariant.Verdict }
   | {
     readonly type: "end"
@@ -86,15 +91,15 @@ export interface Runs {
 
 /**
  * The runs, in the scope: closing it interrupts a run that still goes (its
- * pool's workers or processes stop).
+ * pool's workers or processes stop). With `cluster`, runs may be at cluster
+ * scope, on that cluster, as that machine.
  *
  * @example
  * ```ts
- * const runs = yield* Runs.make
- * yield* Serve.serve(makeApp(runs))
+ * const runs = yield* Runs.makeWith({ url: "postgres://weft@db/weft", machine: "lights-1" })
  * ```
  */
-export const make: Effect.Effect<Runs, never, Scope.Scope> = Effect.gen(function*() {
+export const makeWith = (cluster?: Target): Effect.Effect<Runs, never, Scope.Scope> => Effect.gen(function*() {
   const handle = yield* FiberHandle.make<void, never>()
   const listeners = new Set<(update: Update) => void>()
   let latest: Run | undefined
@@ -111,9 +116,10 @@ export const make: Effect.Effect<Runs, never, Scope.Scope> = Effect.gen(function
     Effect.suspend(() => {
       if (latest?.status === "running") return Effect.fail(new RunInProgressError({ id: latest.id }))
       const id = nextId++
-      const first: Run = { id, config, entries: [], status: "running", ready: false, verdict: { ok: true, violations: [] } }
+      const machine = config.scope === "cluster" ? cluster?.machine : undefined
+      const first: Run = { id, config, entries: [], status: "running", ready: false, verdict: { ok: true, violations: [] }, machine, joins: [] }
       log = []
-      publish({ type: "run", id, config }, first)
+      publish({ type: "run", id, config, machine }, first)
       const entries: Array<Entry> = []
       const onEntry = (entry: Entry) => {
         entries.push(entry)
@@ -121,12 +127,15 @@ export const make: Effect.Effect<Runs, never, Scope.Scope> = Effect.gen(function
         publish({ type: "entry", id, entry, text: line(entry), verdict }, { ...latest!, entries: [...entries], verdict })
       }
       const onReady = () => publish({ type: "ready", id }, { ...latest!, ready: true })
-      const program = run(config, onEntry, onReady).pipe(
+      const onJoin = (join: Join) => publish({ type: "join", id, ...join }, { ...latest!, joins: [...latest!.joins, join] })
+      // Every car, this machine's and those that joined: the summary names the ones that did not pass.
+      const cars = () => config.cars + latest!.joins.reduce((n, j) => n + j.count, 0)
+      const program = run(config, onEntry, onReady, cluster && { ...cluster, onJoin }).pipe(
         Effect.matchEffect({
           onSuccess: (all) =>
             Effect.sync(() => {
               const verdict = Invariant.check(entries)
-              const text = summary(all, config)
+              const text = summary(all, { cars: cars(), duration: config.duration })
               publish({ type: "end", id, status: "done", summary: text, verdict }, { ...latest!, status: "done", summary: text, verdict })
             }),
           onFailure: (error) =>
@@ -148,6 +157,17 @@ export const make: Effect.Effect<Runs, never, Scope.Scope> = Effect.gen(function
     start
   } satisfies Runs
 })
+
+/**
+ * The runs of a server with no cluster (`makeWith()`).
+ *
+ * @example
+ * ```ts
+ * const runs = yield* Runs.make
+ * yield* Serve.serve(makeApp(runs))
+ * ```
+ */
+export const make: Effect.Effect<Runs, never, Scope.Scope> = makeWith()
 
 /**
  * Waits until the latest run has ended (for tests).

@@ -1,5 +1,5 @@
 /**
- * One simulation (`simulation.ts`), three scopes. What differs is only where
+ * One simulation (`simulation.ts`), four scopes. What differs is only where
  * the light's `Event` lives and where the cars run:
  *
  * - fiber: `Event.make`; every car is a fiber of this thread.
@@ -7,6 +7,9 @@
  *   worker per car, all ready before the light starts: `ready: "all"`).
  * - process: `Manager.serve()` hosts `manager.event()`; every car is a task of
  *   a `ProcessPool` (one child process per car, all ready).
+ * - cluster: `Cluster.connect({ url })` + `cluster.event(name)`, on
+ *   PostgreSQL; this machine's cars are fibers here, and cars of other
+ *   machines join the run (`cluster.ts`).
  *
  * The event and the timeline are passed to the tasks as they are: the pool
  * sends their handles and the task receives them attached.
@@ -18,10 +21,11 @@
 import { Clock, Data, Effect, Fiber } from "effect"
 import { type Pool, ProcessPool, ThreadPool } from "@weft/pools"
 import { Event, Manager, type Queue, SharedEvent, SharedQueue } from "@weft/primitives"
+import { type Join, runCluster, type Target } from "./cluster.ts"
 import { arrivals, car, type Entry, light, type Timing } from "./simulation.ts"
 
-export type ScopeName = "fiber" | "thread" | "process"
-export const scopes: ReadonlyArray<ScopeName> = ["fiber", "thread", "process"]
+export type ScopeName = "fiber" | "thread" | "process" | "cluster"
+export const scopes: ReadonlyArray<ScopeName> = ["fiber", "thread", "process", "cluster"]
 
 export interface Config extends Timing {
   readonly scope: ScopeName
@@ -154,19 +158,43 @@ export const runProcess = (
   }))
 
 /**
- * Runs the simulation at `config.scope`; `onEntry` sees every entry as it is recorded, `onReady`
- * is called once the cars' workers have all started, right before the run's clock starts.
+ * Where the cluster scope finds its cluster (`--cluster URL`, `--machine
+ * NAME`), and who hears of cars joining from other machines.
+ *
+ * @example
+ * ```ts
+ * const on: OnCluster = { url, machine: "lights-1", onJoin: (join) => console.log(join.machine) }
+ * ```
  */
-export const run = (config: Config, onEntry?: (entry: Entry) => void, onReady?: () => void): Effect.Effect<Array<Entry>, CarError> =>
+export interface OnCluster extends Target {
+  readonly onJoin?: ((join: Join) => void) | undefined
+}
+
+/**
+ * Runs the simulation at `config.scope`; `onEntry` sees every entry as it is recorded, `onReady`
+ * is called once the cars' workers have all started, right before the run's clock starts. The
+ * cluster scope needs `cluster`.
+ */
+export const run = (
+  config: Config,
+  onEntry?: (entry: Entry) => void,
+  onReady?: () => void,
+  cluster?: OnCluster
+): Effect.Effect<Array<Entry>, CarError> =>
   config.scope === "fiber"
     ? runFiber(config, onEntry, onReady)
     : config.scope === "thread"
     ? runThread(config, onEntry, onReady)
-    : runProcess(config, onEntry, onReady)
+    : config.scope === "process"
+    ? runProcess(config, onEntry, onReady)
+    : cluster === undefined
+    ? Effect.fail(new CarError({ message: "the cluster scope needs a cluster: --cluster postgres://..." }))
+    : Effect.mapError(runCluster(config, cluster, onEntry, onReady, cluster.onJoin), (e) => new CarError({ message: e.message }))
 
 /** Which Weft primitive is the light at each scope (for the CLI's header and the README). */
 export const primitive: { readonly [S in ScopeName]: string } = {
   fiber: "Event.make",
   thread: "SharedEvent.make",
-  process: "Manager.serve() + manager.event()"
+  process: "Manager.serve() + manager.event()",
+  cluster: "Cluster.connect() + cluster.event()"
 }

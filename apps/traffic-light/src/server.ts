@@ -21,6 +21,7 @@ import { streamSSE } from "hono/streaming"
 import { parse, UsageError } from "./cli.ts"
 import { page, script } from "./page.ts"
 import type { Runs, Update } from "./runs.ts"
+import type { Config, ScopeName } from "./scopes.ts"
 
 const fields = ["scope", "cars", "green", "red", "duration"] as const
 
@@ -34,7 +35,7 @@ const labels: Record<string, string> = { scope: "Scope", cars: "Cars", green: "G
 const label = (field: string) => labels[field] ?? field
 
 /** The form's fields through the CLI's checks, so the page gets the same rules, in its own words. */
-const configOf = (body: unknown) => {
+const configOf = (body: unknown, cluster: boolean) => {
   if (typeof body !== "object" || body === null) return new UsageError({ message: "the body must be an object of scope, cars, green, red, duration" })
   const argv: Array<string> = []
   for (const field of fields) {
@@ -45,9 +46,13 @@ const configOf = (body: unknown) => {
     }
     argv.push(`--${field}=${String(value)}`)
   }
-  const config = parse(argv, label)
-  if (config === "help") return new UsageError({ message: "no help here" })
-  if (config instanceof UsageError) return config
+  const parsed = parse(argv, label)
+  if (parsed === "help") return new UsageError({ message: "no help here" })
+  if (parsed instanceof UsageError) return parsed
+  const config: Config = { scope: parsed.scope, cars: parsed.cars, green: parsed.green, red: parsed.red, duration: parsed.duration }
+  if (config.scope === "cluster" && !cluster) {
+    return new UsageError({ message: `${label("scope")}: cluster needs the server started with --cluster postgres://...` })
+  }
   // One run at a time for everyone who opens the page: each one short, and its log small.
   if (config.duration > maxDuration) return new UsageError({ message: `${label("duration")}: at most ${maxDuration / 60_000}m` })
   for (const phase of ["green", "red"] as const) {
@@ -57,19 +62,34 @@ const configOf = (body: unknown) => {
 }
 
 /**
+ * What the page offers: the form's first scope, and whether the server has
+ * a cluster (then the form offers the cluster scope).
+ *
+ * @example
+ * ```ts
+ * const form: Form = { scope: "cluster", cluster: true }
+ * ```
+ */
+export interface Form {
+  readonly scope?: ScopeName | undefined
+  readonly cluster?: boolean | undefined
+}
+
+/**
  * The Hono app of `serve` mode (the routes above); `guard` says where the
- * server listens (for the `Host` check).
+ * server listens (for the `Host` check), `form` what the page offers.
  *
  * @example
  * ```ts
  * const server = yield* Serve.serve(makeApp(yield* Runs.make), { port: 8083 })
  * ```
  */
-export const makeApp = (runs: Runs, guard: Guard.Options = {}): Hono => {
+export const makeApp = (runs: Runs, guard: Guard.Options = {}, form: Form = {}): Hono => {
   const app = new Hono()
   app.use(Guard.make({ maxBody: 4096, scripts: [script], ...guard }))
+  const cluster = form.cluster === true
 
-  app.get("/", (c) => c.html(page()))
+  app.get("/", (c) => c.html(page({ scope: form.scope ?? (cluster ? "cluster" : "fiber"), cluster })))
 
   app.get("/health", (c) => c.json({ ok: true, running: runs.current()?.status === "running" }))
 
@@ -85,7 +105,7 @@ export const makeApp = (runs: Runs, guard: Guard.Options = {}): Hono => {
     } catch {
       return c.json({ error: "the body must be JSON like {\"scope\": \"fiber\", \"cars\": 5}" }, 400)
     }
-    const config = configOf(body)
+    const config = configOf(body, cluster)
     if (config instanceof UsageError) return c.json({ error: config.message }, 400)
     return Effect.runPromise(runs.start(config).pipe(
       Effect.match({

@@ -19,11 +19,14 @@ export interface Timing {
   readonly duration: number
 }
 
-/** One line of the timeline; `t` is milliseconds since the start. */
+/**
+ * One line of the timeline; `t` is milliseconds since the start. At cluster
+ * scope a car's entries also name the machine it runs on.
+ */
 export type Entry =
   | { readonly t: number; readonly kind: "green" | "red" }
-  | { readonly t: number; readonly kind: "arrive"; readonly car: number; readonly waits: boolean }
-  | { readonly t: number; readonly kind: "pass"; readonly car: number; readonly waited: number }
+  | { readonly t: number; readonly kind: "arrive"; readonly car: number; readonly waits: boolean; readonly machine?: string }
+  | { readonly t: number; readonly kind: "pass"; readonly car: number; readonly waited: number; readonly machine?: string }
 
 /** Where entries go: a local array, or a message to the thread or process that keeps the timeline. */
 export type Record = (entry: Entry) => Effect.Effect<void>
@@ -87,10 +90,11 @@ const seconds = (ms: number): string => `${(ms / 1000).toFixed(3)}s`
 
 /** One entry as a line of the timeline. */
 export const line = (e: Entry): string => {
+  const name = e.kind === "arrive" || e.kind === "pass" ? `car ${e.car}${e.machine === undefined ? "" : ` (${e.machine})`}` : ""
   const text = e.kind === "arrive"
-    ? `car ${e.car} arrives${e.waits ? ", waits on red" : " on green"}`
+    ? `${name} arrives${e.waits ? ", waits on red" : " on green"}`
     : e.kind === "pass"
-    ? `car ${e.car} passes at ${seconds(e.t)}${e.waited > 0 ? ` (waited ${seconds(e.waited)})` : ""}`
+    ? `${name} passes at ${seconds(e.t)}${e.waited > 0 ? ` (waited ${seconds(e.waited)})` : ""}`
     : `light turns ${e.kind.toUpperCase()}`
   return `${seconds(e.t).padStart(9)}  ${text}`
 }

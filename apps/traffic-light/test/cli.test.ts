@@ -2,7 +2,8 @@ import { spawnSync } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { argv } from "@weft/testkit"
 import { describe, expect, it } from "vitest"
-import { parse, parseDuration, UsageError } from "../src/cli.ts"
+import * as os from "node:os"
+import { parse, parseCars, parseDuration, parseServe, UsageError } from "../src/cli.ts"
 
 const main = fileURLToPath(new URL("../src/main.ts", import.meta.url))
 
@@ -30,8 +31,30 @@ describe("flags", () => {
     expect(parse(["--help"])).toBe("help")
   })
 
+  it("--cluster URL: the cluster scope, this machine named by --machine or its host name; bad URLs and names are refused, naming the flag", () => {
+    const url = "postgres://weft@db.example:5432/weft"
+    expect(parse(["--cluster", url])).toMatchObject({ scope: "cluster", cluster: { url, machine: os.hostname() } })
+    expect(parse(["--scope", "cluster", "--cluster", url, "--machine", "lights-2"])).toMatchObject({ cluster: { url, machine: "lights-2" } })
+    expect(usageError(["--scope", "fiber", "--cluster", url])).toBe("--cluster: only with --scope cluster (not fiber)")
+    expect(usageError(["--cluster", "db.example"])).toBe(`--cluster: "db.example" is not a PostgreSQL URL (e.g. postgres://user@db.example:5432/weft)`)
+    expect(usageError(["--cluster", "https://db.example/weft"])).toContain("its scheme is https: and must be postgres:")
+    expect(usageError(["--cluster", "postgres:///weft"])).toContain("names no server")
+    expect(usageError(["--cluster", "http://weft:s3cret@db/weft"])).not.toContain("s3cret")
+    expect(usageError(["--cluster", url, "--machine", "two words"])).toContain(`--machine: "two words" is not a machine name`)
+    expect(usageError(["--machine", "m1"])).toBe("--machine: only with --cluster")
+    // serve: the form's first scope; a cluster run needs the cluster.
+    expect(parseServe(["--cluster", url])).toMatchObject({ scope: "cluster", cluster: { url } })
+    expect(parseServe([])).toMatchObject({ scope: "fiber", cluster: undefined })
+    expect((parseServe(["--scope", "cluster"]) as UsageError).message).toBe("--scope cluster: needs --cluster URL")
+    // cars: the URL from the flag or WEFT_CLUSTER_URL; 1 to 50 cars.
+    expect(parseCars(["--cluster", url, "--count", "3", "--machine", "m2"], {})).toEqual({ cluster: { url, machine: "m2" }, count: 3 })
+    expect(parseCars([], { WEFT_CLUSTER_URL: url })).toMatchObject({ cluster: { url }, count: 5 })
+    expect((parseCars([], {}) as UsageError).message).toContain("--cluster: missing")
+    expect((parseCars(["--cluster", url, "--count", "51"], {}) as UsageError).message).toBe(`--count: "51" is not a whole number from 1 to 50`)
+  })
+
   it("bad input names the flag and what was wrong", () => {
-    expect(usageError(["--scope", "bus"])).toBe(`--scope: "bus" is not a scope (use fiber, thread or process)`)
+    expect(usageError(["--scope", "bus"])).toBe(`--scope: "bus" is not a scope (use fiber, thread, process or cluster)`)
     expect(usageError(["--cars", "0"])).toBe(`--cars: "0" is not a whole number from 1 to 50`)
     expect(usageError(["--cars", "2.5"])).toContain("--cars")
     expect(usageError(["--cars", "51"])).toContain("from 1 to 50")
@@ -50,7 +73,7 @@ describe("the CLI as a child process", () => {
     const { status, stderr, stdout } = cli("--scope", "bus")
     expect(status).toBe(2)
     expect(stdout).toBe("")
-    expect(stderr.split("\n")[0]).toBe(`traffic-light: --scope: "bus" is not a scope (use fiber, thread or process)`)
+    expect(stderr.split("\n")[0]).toBe(`traffic-light: --scope: "bus" is not a scope (use fiber, thread, process or cluster)`)
   })
 
   it.each(["fiber", "process"])("a tiny run at %s scope prints the timeline and exits 0", (scope) => {

@@ -48,7 +48,7 @@ describe("serve: the HTTP API", () => {
         expect(response.status, JSON.stringify(body)).toBe(400)
         return ((await response.json()) as { error: string }).error
       }
-      expect(await refusal({ scope: "bus" })).toBe(`Scope: "bus" is not a scope (use fiber, thread or process)`)
+      expect(await refusal({ scope: "bus" })).toBe(`Scope: "bus" is not a scope (use fiber, thread, process or cluster)`)
       expect(await refusal({ cars: "51" })).toBe(`Cars: "51" is not a whole number from 1 to 50`)
       expect(await refusal({ cars: -5 })).toBe(`Cars: "-5" is not a whole number from 1 to 50`)
       expect(await refusal({ green: "2" })).toBe(`Green: "2" is not a duration (use e.g. 500ms, 2s, 1.5s, 1m)`)

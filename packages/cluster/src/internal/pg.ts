@@ -84,6 +84,21 @@ export const isConnectionFailure = (e: unknown): boolean =>
  */
 const prepared = { prepare: true, simple: false } as postgres.UnsafeQueryOptions
 
+/**
+ * `query.cancel()`, with its failure handled. postgres.js's `cancel()`
+ * returns nothing and drops the promise of the cancel request it sends on a
+ * new connection: on a link that is down (EHOSTUNREACH) that promise
+ * rejects unhandled, which ends the process. So the canceller is called
+ * here, and its promise caught.
+ */
+const cancelQuietly = (query: postgres.PendingQuery<any>): void => {
+  const q = query as unknown as { canceller?: ((q: unknown) => Promise<unknown>) | null }
+  if (typeof q.canceller !== "function") return void Promise.resolve(query.cancel()).catch(() => {})
+  const canceller = q.canceller
+  q.canceller = null
+  void Promise.resolve(canceller(query)).catch(() => {})
+}
+
 /** @internal */
 export class Db {
   readonly server: string
@@ -293,7 +308,7 @@ export class Db {
       settled()
     }
     query.then(finish, finish)
-    void Promise.resolve(query.cancel()).catch(() => {})
+    cancelQuietly(query)
     const timer = setInterval(() => {
       tries++
       const pid = (query as unknown as { state?: { pid?: number } }).state?.pid
