@@ -93,6 +93,9 @@ const placeOf = (fiber: AnyFiber | undefined): Place => {
   return stacks.on ? new Error() : undefined
 }
 
+/** What an error says where no Effect frame or span names the place. */
+const unknownPlace = "an unnamed place (wrap the code in Effect.fn or Effect.withSpan to name it)"
+
 const whoOf = (fiber: AnyFiber | undefined): string => (fiber === undefined ? "async caller" : `fiber #${fiber.id}`)
 
 /** One hold of a primitive by a fiber. */
@@ -388,7 +391,7 @@ export class Tracker {
       for (const hold of locks.held) {
         if (hold.tracker === this) {
           return reported(
-            new RelockError({ lock: this.name, who: whoOf(fiber), heldSince: formatPlace(hold.place) ?? "an unnamed place" }),
+            new RelockError({ lock: this.name, who: whoOf(fiber), heldSince: formatPlace(hold.place) ?? unknownPlace }),
             "fiber"
           )
         }
@@ -399,8 +402,8 @@ export class Tracker {
       if (error !== undefined) return error
     }
     if (locks === undefined || locks.held.length === 0) return undefined
-    const held = locks.held.map((hold) => ({ name: hold.tracker.name, where: () => formatPlace(hold.place) ?? "an unnamed place" }))
-    const error = graph.record(held, this.name, () => formatPlace(placeOf(fiber)) ?? Registry.callerPlace(), whoOf(fiber))
+    const held = locks.held.map((hold) => ({ name: hold.tracker.name, where: () => formatPlace(hold.place) ?? unknownPlace }))
+    const error = graph.record(held, this.name, () => formatPlace(placeOf(fiber)) ?? unknownPlace, whoOf(fiber))
     return error === undefined ? undefined : reported(error, "fiber")
   }
 
