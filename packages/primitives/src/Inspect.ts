@@ -146,9 +146,9 @@ export const dump = (snapshot: Registry.Snapshot): string => {
     lines.push(`"${entry.name}" ${entry.kind} (${entry.scope}): ${state.join(", ")}`)
     for (const h of entry.holders) lines.push(`    held by ${party(h, at, "for")}`)
     for (const w of entry.waiters) lines.push(`    waiting ${party(w, at, "for")}`)
-    if (entry.counts !== undefined && Object.keys(entry.counts).length > 0) {
-      lines.push(`    counts: ${Object.entries(entry.counts).map(([k, v]) => `${k}=${v}`).join(" ")}`)
-    }
+    // held/waiting of an unnamed primitive are in the headline already.
+    const counts = Object.entries(entry.counts ?? {}).filter(([k]) => entry.named || (k !== "held" && k !== "waiting"))
+    if (counts.length > 0) lines.push(`    counts: ${counts.map(([k, v]) => `${k}=${v}`).join(" ")}`)
     const c = entry.contention
     if (c !== undefined) {
       lines.push(`    acquisitions: ${c.acquisitions}, contended: ${c.contended}, longest wait now: ${ms(c.longestWait)}`)

@@ -1,4 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
+import { argv } from "@weft/testkit"
+import { spawn } from "node:child_process"
+import { fileURLToPath } from "node:url"
 import { Effect, Fiber, Metric } from "effect"
 import { TestClock } from "effect/testing"
 import * as Registry from "../src/inspect/Registry.ts"
@@ -128,6 +131,36 @@ describe("Inspect", () => {
       assert.isString(snapshot.machine)
       assert.match(Inspect.dump(snapshot), /^Weft dump pid \d+ \(inspect test\) on /)
     }))
+})
+
+describe("Inspect.dumpOnSignal", () => {
+  // Windows has no SIGUSR2.
+  it.skipIf(process.platform === "win32")("prints the dump to stderr on SIGUSR2 (a child process on this runtime)", async () => {
+    const file = fileURLToPath(new URL("./fixtures/dump-on-signal.ts", import.meta.url))
+    const [command, ...args] = argv(file)
+    const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] })
+    try {
+      let stdout = ""
+      let stderr = ""
+      child.stdout.on("data", (d) => (stdout += d))
+      child.stderr.on("data", (d) => (stderr += d))
+      const until = async (done: () => boolean, what: string) => {
+        const deadline = Date.now() + 15_000
+        while (!done()) {
+          if (Date.now() > deadline || child.exitCode !== null) throw new Error(`${what}; stdout: ${stdout}; stderr: ${stderr}`)
+          await new Promise((resolve) => setTimeout(resolve, 20))
+        }
+      }
+      await until(() => stdout.includes("ready"), "the child never got ready")
+      child.kill("SIGUSR2")
+      await until(() => stderr.includes("waiting fiber"), "no dump on SIGUSR2")
+      assert.match(stderr, /Weft dump pid \d+ \(signal fixture\)/)
+      assert.match(stderr, /"signal\.lock" Lock \(fiber\): held by 1, 1 waiting/)
+      assert.match(stderr, /held by fiber #\d+, for \d+ms, at holding/)
+    } finally {
+      child.kill("SIGKILL")
+    }
+  })
 })
 
 // Forcing a collection needs a runtime hook: Node's --expose-gc (set here

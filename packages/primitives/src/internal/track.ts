@@ -356,11 +356,15 @@ export class Tracker {
   /** Ends `hold` (once; later calls do nothing). */
   exit(hold: Hold): void {
     if (!this.holds.delete(hold)) return
-    if (hold.fiber !== undefined) {
-      const locks = fibers.get(hold.fiber)
-      if (locks !== undefined) {
-        const i = locks.held.lastIndexOf(hold)
-        if (i >= 0) locks.held.splice(i, 1)
+    if (hold.fiber !== undefined && this.ordered) {
+      const held = fibers.get(hold.fiber)?.held
+      if (held !== undefined && held.length > 0) {
+        // Locks are mostly let go in the reverse order of taking: the last one.
+        if (held[held.length - 1] === hold) held.pop()
+        else {
+          const i = held.lastIndexOf(hold)
+          if (i >= 0) held.splice(i, 1)
+        }
       }
     }
     const profile = this.profile
