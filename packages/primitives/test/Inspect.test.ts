@@ -198,4 +198,26 @@ describe("Registry", () => {
     const entries = await Registry.describeAll()
     assert.isFalse(entries.some((e) => e.name === "inspect.collected"))
   })
+
+  it.skipIf(forceGc === undefined)("keeps listing a lock that a fiber holds after the program dropped it, until it is let go", async () => {
+    let holder: Fiber.Fiber<never> | undefined
+    ;(() => {
+      const lock = Lock.makeUnsafe({ name: "inspect.pinned" })
+      holder = Effect.runFork(lock.withLock(Effect.never))
+    })()
+    await new Promise((resolve) => setTimeout(resolve, 10))
+    const listed = async () => (await Registry.describeAll()).some((e) => e.name === "inspect.pinned")
+    for (let i = 0; i < 3; i++) {
+      forceGc!()
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+    assert.isTrue(await listed())
+    await Effect.runPromise(Fiber.interrupt(holder!))
+    holder = undefined
+    for (let i = 0; i < 5; i++) {
+      forceGc!()
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+    assert.isFalse(await listed())
+  })
 })

@@ -307,11 +307,25 @@ export class Tracker {
     Registry.register(target, { kind, scope: "fiber", name, place: () => formatPlace(made) }, () => this.describe(source))
     this.named = named ? name : undefined
     this.profile = named ? new Profile(kind, name) : undefined
-    this.target = named ? undefined : new WeakRef(target)
+    this.target = new WeakRef(target)
   }
 
   private readonly named: string | undefined = undefined
-  private readonly target: WeakRef<object> | undefined
+  private readonly target: WeakRef<object>
+  /**
+   * The primitive, held strongly while someone holds or waits for it: a
+   * fiber may keep using a lock the program no longer names, and it must
+   * stay listed until it is let go.
+   */
+  private pinned: object | undefined = undefined
+
+  private pin(): void {
+    this.pinned ??= this.target.deref()
+  }
+
+  private unpin(): void {
+    if (this.holds.size === 0 && this.waits.size === 0) this.pinned = undefined
+  }
 
   private resolved: string | undefined = undefined
 
@@ -319,7 +333,7 @@ export class Tracker {
   get name(): string {
     if (this.named !== undefined) return this.named
     if (this.resolved !== undefined) return this.resolved
-    const target = this.target?.deref()
+    const target = this.target.deref()
     const name = target === undefined ? undefined : Registry.nameOf(target)
     if (name !== undefined) this.resolved = name
     return name ?? this.kind
@@ -338,6 +352,7 @@ export class Tracker {
     const now = clock.currentTimeMillisUnsafe()
     const hold = new Hold(this, fiber, permits, now, waited?.place ?? placeOf(fiber), clock)
     this.holds.add(hold)
+    this.pin()
     this.clock = clock
     if (fiber !== undefined && this.ordered && lockdep.on) locksOf(fiber).held.push(hold)
     const profile = this.profile
@@ -356,6 +371,7 @@ export class Tracker {
   /** Ends `hold` (once; later calls do nothing). */
   exit(hold: Hold): void {
     if (!this.holds.delete(hold)) return
+    this.unpin()
     if (hold.fiber !== undefined && this.ordered) {
       const held = fibers.get(hold.fiber)?.held
       if (held !== undefined && held.length > 0) {
@@ -393,12 +409,14 @@ export class Tracker {
     this.clock = clock
     const wait: Wait = { tracker: this, fiber, permits, since: clock.currentTimeMillisUnsafe(), place: placeOf(fiber), clock }
     this.waits.add(wait)
+    this.pin()
     if (fiber !== undefined && lockdep.on) locksOf(fiber).waiting = wait
     return wait
   }
 
   private waitEnd(wait: Wait): void {
     this.waits.delete(wait)
+    this.unpin()
     if (wait.fiber !== undefined) {
       const locks = fibers.get(wait.fiber)
       if (locks !== undefined && locks.waiting === wait) locks.waiting = undefined
