@@ -317,6 +317,7 @@ export function make(lock?: Lock.Lock | RLock.RLock): Effect.Effect<Condition, I
  *
  * @example
  * ```ts
+ * declare const accountsLock: Lock.Lock
  * const nonEmpty = yield* Condition.named("jobs")
  * const onAccounts = yield* Condition.named("accounts changed", accountsLock)
  * ```

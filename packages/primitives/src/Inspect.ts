@@ -197,6 +197,7 @@ export const dumpOnSignalUnsafe = (): (() => void) | undefined => {
  *
  * @example
  * ```ts
+ * declare const server: Effect.Effect<never>
  * const program = Effect.scoped(Effect.andThen(Inspect.dumpOnSignal, server))
  * ```
  */
@@ -212,6 +213,7 @@ export const dumpOnSignal: Effect.Effect<void, never, import("effect/Scope").Sco
  *
  * @example
  * ```ts
+ * declare const program: Effect.Effect<void>
  * Effect.runPromise(program.pipe(Effect.provide(Inspect.layer)))
  * ```
  */

@@ -100,6 +100,7 @@ export const isEnabled = (): boolean => lockdep.on
  *
  * @example
  * ```ts
+ * declare const program: Effect.Effect<void>
  * Effect.runPromise(program.pipe(Effect.provide(Lockdep.layer)))
  * ```
  */
@@ -237,7 +238,8 @@ export const reset = (): void => graph.clear()
  *
  * @example
  * ```ts
- * return Effect.die(Lockdep.reported(error, "fiber"))
+ * declare const error: LockOrderError
+ * const dies = Effect.die(Lockdep.reported(error, "fiber"))
  * ```
  */
 export const reported = <E extends LockOrderError | DeadlockError | RelockError>(error: E, scope: Registry.Scope): E => {
