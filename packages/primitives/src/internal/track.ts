@@ -139,17 +139,47 @@ interface Wait {
 }
 
 /** Per fiber, while lock-order checking is on: what it holds (in order) and what it waits for. */
-interface FiberLocks {
+export interface FiberLocks {
   readonly held: Array<Hold>
   waiting: Wait | undefined
+  /**
+   * The Promise face: each call runs in a fiber of its own, bound to a task
+   * whose parent is the task that made the call (found through
+   * AsyncLocalStorage), so a call inside `runExclusive` holds what its
+   * callers hold.
+   */
+  readonly parent: FiberLocks | undefined
 }
 
 const fibers = new WeakMap<object, FiberLocks>()
 
 const locksOf = (fiber: AnyFiber): FiberLocks => {
   let locks = fibers.get(fiber)
-  if (locks === undefined) fibers.set(fiber, locks = { held: [], waiting: undefined })
+  if (locks === undefined) fibers.set(fiber, locks = { held: [], waiting: undefined, parent: undefined })
   return locks
+}
+
+/** A task of the Promise face, inside `parent` (the caller's task), if any. @internal */
+export const task = (parent: FiberLocks | undefined): FiberLocks => ({ held: [], waiting: undefined, parent })
+
+/** Runs `fiber`'s lock-order bookkeeping in `locks` (a Promise-face task). @internal */
+export const bind = (fiber: AnyFiber, locks: FiberLocks): void => {
+  fibers.set(fiber, locks)
+}
+
+/** What a task holds, its callers' holds included, oldest first. */
+const heldBy = (locks: FiberLocks): ReadonlyArray<Hold> => {
+  if (locks.parent === undefined) return locks.held
+  const all: Array<Hold> = []
+  for (let l: FiberLocks | undefined = locks; l !== undefined; l = l.parent) all.unshift(...l.held)
+  return all
+}
+
+const sameTask = (a: FiberLocks | undefined, b: FiberLocks | undefined): boolean => {
+  if (a === undefined || b === undefined) return false
+  for (let l: FiberLocks | undefined = a; l !== undefined; l = l.parent) if (l === b) return true
+  for (let l: FiberLocks | undefined = b; l !== undefined; l = l.parent) if (l === a) return true
+  return false
 }
 
 const systemClock: Clock.Clock = {
@@ -410,7 +440,10 @@ export class Tracker {
     const wait: Wait = { tracker: this, fiber, permits, since: clock.currentTimeMillisUnsafe(), place: placeOf(fiber), clock }
     this.waits.add(wait)
     this.pin()
-    if (fiber !== undefined && lockdep.on) locksOf(fiber).waiting = wait
+    if (fiber !== undefined && lockdep.on) {
+      // A caller waits too while its call does.
+      for (let l: FiberLocks | undefined = locksOf(fiber); l !== undefined; l = l.parent) l.waiting = wait
+    }
     return wait
   }
 
@@ -418,8 +451,7 @@ export class Tracker {
     this.waits.delete(wait)
     this.unpin()
     if (wait.fiber !== undefined) {
-      const locks = fibers.get(wait.fiber)
-      if (locks !== undefined && locks.waiting === wait) locks.waiting = undefined
+      for (let l = fibers.get(wait.fiber); l !== undefined; l = l.parent) if (l.waiting === wait) l.waiting = undefined
     }
   }
 
@@ -435,8 +467,9 @@ export class Tracker {
   check(fiber: AnyFiber | undefined, blocking = true): RelockError | DeadlockError | LockOrderError | undefined {
     if (!lockdep.on || fiber === undefined || !this.ordered) return undefined
     const locks = fibers.get(fiber)
-    if (blocking && this.relock && locks !== undefined) {
-      for (const hold of locks.held) {
+    const held = locks === undefined ? undefined : heldBy(locks)
+    if (blocking && this.relock && held !== undefined) {
+      for (const hold of held) {
         if (hold.tracker === this) {
           return reported(
             new RelockError({ lock: this.name, who: whoOf(fiber), heldSince: formatPlace(hold.place) ?? unknownPlace }),
@@ -449,8 +482,8 @@ export class Tracker {
       const error = this.deadlock(fiber)
       if (error !== undefined) return error
     }
-    if (locks === undefined || locks.held.length === 0) return undefined
-    const error = graph.record(locks.held, this.name, () => formatPlace(placeOf(fiber)) ?? unknownPlace, whoOf(fiber))
+    if (held === undefined || held.length === 0) return undefined
+    const error = graph.record(held, this.name, () => formatPlace(placeOf(fiber)) ?? unknownPlace, whoOf(fiber))
     return error === undefined ? undefined : reported(error, "fiber")
   }
 
@@ -465,9 +498,9 @@ export class Tracker {
       if (!tracker.exclusive) return false
       for (const hold of tracker.holds) {
         const holder = hold.fiber
-        if (holder === undefined || holder === waiter) continue
+        if (holder === undefined || holder === waiter || sameTask(fibers.get(holder), fibers.get(waiter))) continue
         path.push({ who: whoOf(waiter), waitsFor: tracker.name, heldBy: whoOf(holder) })
-        if (holder === fiber) return true
+        if (holder === fiber || sameTask(fibers.get(holder), fibers.get(fiber))) return true
         if (!seen.has(holder)) {
           seen.add(holder)
           const next = fibers.get(holder)?.waiting
