@@ -29,6 +29,7 @@ import * as Layer from "effect/Layer"
 import { hostname } from "node:os"
 import { threadId } from "node:worker_threads"
 import * as Registry from "./inspect/Registry.ts"
+import { envFlag } from "./internal/env.ts"
 
 export type { Contention, Entry, Party, Report, Snapshot, Timing } from "./inspect/Registry.ts"
 
@@ -44,14 +45,6 @@ let label: string | undefined
  */
 export const setLabel = (value: string | undefined): void => {
   label = value
-}
-
-const env = (name: string): string | undefined => {
-  try {
-    return (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.[name]
-  } catch {
-    return undefined
-  }
 }
 
 const pid = (): number => (globalThis as { process?: { pid?: number } }).process?.pid ?? 0
@@ -220,7 +213,6 @@ export const dumpOnSignal: Effect.Effect<void, never, import("effect/Scope").Sco
 export const layer: Layer.Layer<never> = Layer.effectDiscard(dumpOnSignal)
 
 // WEFT_INSPECT=1 opts a process in without code (the Promise face, the apps).
-const fromEnv = env("WEFT_INSPECT")
-if (fromEnv !== undefined && fromEnv !== "" && fromEnv !== "0" && fromEnv !== "false") dumpOnSignalUnsafe()
+if (envFlag("WEFT_INSPECT")) dumpOnSignalUnsafe()
 
 export { metricsText, prometheus } from "./inspect/prometheus.ts"

@@ -26,6 +26,7 @@ import type { StackFrame } from "effect/References"
 import { DeadlockError, type LockOrderError, RelockError } from "../errors.ts"
 import * as Registry from "../inspect/Registry.ts"
 import { graph, lockdep, reported } from "../Lockdep.ts"
+import { envFlag } from "./env.ts"
 
 type AnyFiber = Fiber.Fiber<unknown, unknown>
 
@@ -44,15 +45,6 @@ const madeAt = (): Place => {
 
 /** Whether to capture a stack where no Effect frame says where (WEFT_INSPECT=1). */
 export const stacks: { on: boolean } = { on: envFlag("WEFT_INSPECT") }
-
-function envFlag(name: string): boolean {
-  try {
-    const value = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.[name]
-    return value !== undefined && value !== "" && value !== "0" && value !== "false"
-  } catch {
-    return false
-  }
-}
 
 const locationOf = (stack: string | undefined): string | undefined => {
   if (stack === undefined) return undefined
@@ -128,15 +120,8 @@ export class Hold {
   }
 }
 
-/** One wait for a primitive. */
-interface Wait {
-  readonly tracker: Tracker
-  readonly fiber: AnyFiber | undefined
-  readonly permits: number
-  readonly since: number
-  readonly place: Place
-  readonly clock: Clock.Clock
-}
+/** One wait for a primitive: who, since when, where, as a hold records it. */
+type Wait = Pick<Hold, "tracker" | "fiber" | "permits" | "since" | "place" | "clock">
 
 /** Per fiber, while lock-order checking is on: what it holds (in order) and what it waits for. */
 export interface FiberLocks {
