@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url"
 import { Effect, Fiber, Metric } from "effect"
 import { TestClock } from "effect/testing"
 import * as Registry from "../src/inspect/Registry.ts"
-import { Inspect, Lock, Queue, Semaphore } from "../src/index.ts"
+import { Condition, Event, Inspect, Lock, PubSub, Queue, Semaphore } from "../src/index.ts"
 
 const entryOf = (snapshot: Registry.Snapshot, name: string) => {
   const entry = snapshot.entries.find((e) => e.name === name)
@@ -86,6 +86,31 @@ describe("Inspect", () => {
       const slots = entryOf(snapshot, "inspect.slots")
       assert.strictEqual(slots.counts?.free, 1)
       assert.strictEqual(slots.holders[0]?.permits, 2)
+    }))
+
+  it.effect("an event, a condition and a pubsub show who waits on them", () =>
+    Effect.gen(function*() {
+      const ready = yield* Event.named("inspect.ready")
+      const cond = yield* Condition.named("inspect.cond")
+      const news = yield* PubSub.make<string>({ name: "inspect.news" })
+      const waiter = yield* Effect.forkChild(ready.wait)
+      const condWaiter = yield* Effect.forkChild(cond.withLock(cond.wait))
+      const reader = yield* Effect.forkChild(Effect.scoped(Effect.flatMap(news.subscribe, (sub) => sub.take)))
+      yield* TestClock.adjust("20 millis")
+      const snapshot = yield* Inspect.snapshot
+      assert.deepStrictEqual(entryOf(snapshot, "inspect.ready").waiters.map((w) => [w.who, snapshot.at - w.since]), [[`fiber #${waiter.id}`, 20]])
+      assert.deepStrictEqual(entryOf(snapshot, "inspect.ready").counts, { set: 0 })
+      assert.deepStrictEqual(entryOf(snapshot, "inspect.cond").waiters.map((w) => w.who), [`fiber #${condWaiter.id}`])
+      assert.deepStrictEqual(entryOf(snapshot, "inspect.news").counts, { subscribers: 1 })
+      assert.deepStrictEqual(entryOf(snapshot, "inspect.news").waiters.map((w) => w.who), [`fiber #${reader.id}`])
+      yield* ready.set
+      yield* cond.withLock(cond.notifyAll)
+      yield* news.publish("hello")
+      assert.strictEqual(yield* Fiber.join(reader), "hello")
+      yield* Fiber.join(waiter)
+      yield* Fiber.join(condWaiter)
+      const after = yield* Inspect.snapshot
+      for (const name of ["inspect.ready", "inspect.cond", "inspect.news"]) assert.deepStrictEqual(entryOf(after, name).waiters, [])
     }))
 
   it.effect("the contention profile and the Effect metrics match counted acquisitions", () =>
