@@ -277,14 +277,18 @@ const empty = new Profile("", "")
 
 // --- the tracker ------------------------------------------------------------
 
-/** How a tracker describes the parts of its primitive's state that only the primitive knows. */
-export interface Source {
+/**
+ * How a tracker describes the parts of its primitive's state that only the
+ * primitive knows. Each function gets the primitive (held weakly by the
+ * tracker): a closure over it would keep it alive from the registry.
+ */
+export interface Source<T> {
   /** Kind-specific numbers (a queue's size, a semaphore's free permits). */
-  counts(): Record<string, number>
+  counts(self: T): Record<string, number>
   /** Held right now (for an unnamed primitive, which keeps no holders). */
-  held?(): boolean
+  held?(self: T): boolean
   /** How many wait right now (for an unnamed primitive, which keeps no waiters). */
-  waiting?(): number
+  waiting?(self: T): number
 }
 
 /** Options of a tracker. */
@@ -298,7 +302,7 @@ export interface TrackerOptions {
 }
 
 /** The inspection, profile and lock-order state of one fiber-scope primitive. @internal */
-export class Tracker {
+export class Tracker<in T extends object = any> {
   /** Present when the primitive is named: then every operation is tracked. */
   readonly profile: Profile | undefined
   readonly holds = new Set<Hold>()
@@ -311,36 +315,31 @@ export class Tracker {
 
   readonly kind: string
 
-  constructor(target: object, kind: string, name: string | undefined, source: Source, options: TrackerOptions = {}) {
+  constructor(target: T, kind: string, name: string | undefined, source: Source<T>, options: TrackerOptions = {}) {
     this.kind = kind
     this.ordered = options.ordered ?? false
     this.exclusive = options.exclusive ?? false
     this.relock = options.relock ?? false
     const named = name !== undefined && name !== ""
-    // Held weakly: `describe` closes over the tracker and the source, never over `target`.
     const made = named ? undefined : madeAt()
-    Registry.register(target, { kind, scope: "fiber", name, place: () => formatPlace(made) }, () => this.describe(source))
+    // The registry holds the tracker (weakly), not the primitive: the
+    // primitive holds its tracker, and so does every effect of it that runs,
+    // so a lock a fiber still holds or waits for stays listed after the
+    // program dropped it, and goes when nothing uses it any more. `describe`
+    // reaches the tracker through a WeakRef, and the source never holds it.
+    const self = new WeakRef(this)
+    Registry.register(
+      this,
+      { kind, scope: "fiber", name, place: () => formatPlace(made) },
+      () => self.deref()?.describe(source as Source<object>) ?? { holders: [], waiters: [] }
+    )
+    this.target = new WeakRef(target)
     this.named = named ? name : undefined
     this.profile = named ? new Profile(kind, name) : undefined
-    this.target = new WeakRef(target)
   }
 
   private readonly named: string | undefined = undefined
   private readonly target: WeakRef<object>
-  /**
-   * The primitive, held strongly while someone holds or waits for it: a
-   * fiber may keep using a lock the program no longer names, and it must
-   * stay listed until it is let go.
-   */
-  private pinned: object | undefined = undefined
-
-  private pin(): void {
-    this.pinned ??= this.target.deref()
-  }
-
-  private unpin(): void {
-    if (this.holds.size === 0 && this.waits.size === 0) this.pinned = undefined
-  }
 
   private resolved: string | undefined = undefined
 
@@ -348,8 +347,7 @@ export class Tracker {
   get name(): string {
     if (this.named !== undefined) return this.named
     if (this.resolved !== undefined) return this.resolved
-    const target = this.target.deref()
-    const name = target === undefined ? undefined : Registry.nameOf(target)
+    const name = Registry.nameOf(this)
     if (name !== undefined) this.resolved = name
     return name ?? this.kind
   }
@@ -367,7 +365,6 @@ export class Tracker {
     const now = clock.currentTimeMillisUnsafe()
     const hold = new Hold(this, fiber, permits, now, waited?.place ?? placeOf(fiber), clock)
     this.holds.add(hold)
-    this.pin()
     this.clock = clock
     if (fiber !== undefined && this.ordered && lockdep.on) locksOf(fiber).held.push(hold)
     const profile = this.profile
@@ -386,7 +383,6 @@ export class Tracker {
   /** Ends `hold` (once; later calls do nothing). */
   exit(hold: Hold): void {
     if (!this.holds.delete(hold)) return
-    this.unpin()
     if (hold.fiber !== undefined && this.ordered) {
       const held = fibers.get(hold.fiber)?.held
       if (held !== undefined && held.length > 0) {
@@ -424,7 +420,6 @@ export class Tracker {
     this.clock = clock
     const wait: Wait = { tracker: this, fiber, permits, since: clock.currentTimeMillisUnsafe(), place: placeOf(fiber), clock }
     this.waits.add(wait)
-    this.pin()
     if (fiber !== undefined && lockdep.on) {
       // A caller waits too while its call does.
       for (let l: FiberLocks | undefined = locksOf(fiber); l !== undefined; l = l.parent) l.waiting = wait
@@ -434,7 +429,6 @@ export class Tracker {
 
   private waitEnd(wait: Wait): void {
     this.waits.delete(wait)
-    this.unpin()
     if (wait.fiber !== undefined) {
       for (let l = fibers.get(wait.fiber); l !== undefined; l = l.parent) if (l.waiting === wait) l.waiting = undefined
     }
@@ -587,7 +581,8 @@ export class Tracker {
     return longest
   }
 
-  private describe(source: Source): Registry.State {
+  private describe(source: Source<object>): Registry.State {
+    const target = this.target.deref()
     const party = (p: Hold | Wait): Registry.Party => ({
       who: whoOf(p.fiber),
       since: p.since,
@@ -595,10 +590,11 @@ export class Tracker {
       permits: p.permits,
       fiber: p.fiber?.id
     })
-    const counts = source.counts()
-    if (this.holds.size === 0 && source.held?.()) counts.held = 1
-    if (this.waits.size === 0) {
-      const waiting = source.waiting?.() ?? 0
+    // The primitive may be gone while a fiber still holds or waits for it.
+    const counts = target === undefined ? {} : source.counts(target)
+    if (target !== undefined && this.holds.size === 0 && source.held?.(target)) counts.held = 1
+    if (target !== undefined && this.waits.size === 0) {
+      const waiting = source.waiting?.(target) ?? 0
       if (waiting > 0) counts.waiting = waiting
     }
     const profile = this.profile
