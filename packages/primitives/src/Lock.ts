@@ -187,7 +187,7 @@ class LockImpl implements FiberLock {
 
   readonly release: Effect.Effect<void, NotHeldError> = Effect.suspend(() => {
     if (this.permits.free !== 0) return Effect.fail(new NotHeldError({ primitive: "Lock", operation: "release" }))
-    if (this.tracker.holds.size > 0) this.tracker.exitCurrent()
+    if (this.tracker.holds.length > 0) this.tracker.exitCurrent()
     this.permits.release(1)
     return Effect.void
   })
@@ -207,7 +207,7 @@ class LockImpl implements FiberLock {
   readonly [ConditionLockId]: ConditionLock = {
     owned: this.locked,
     releaseSave: Effect.sync(() => {
-      if (this.tracker.holds.size > 0) this.tracker.exitCurrent()
+      if (this.tracker.holds.length > 0) this.tracker.exitCurrent()
       this.permits.release(1)
       return 1
     }),

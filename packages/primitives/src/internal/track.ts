@@ -305,7 +305,8 @@ export interface TrackerOptions {
 export class Tracker<in T extends object = any> {
   /** Present when the primitive is named: then every operation is tracked. */
   readonly profile: Profile | undefined
-  readonly holds = new Set<Hold>()
+  /** Held now, oldest first (an array: mostly 0 or 1 long, cheaper than a Set). */
+  readonly holds: Array<Hold> = []
   readonly waits = new Set<Wait>()
   readonly ordered: boolean
   exclusive: boolean
@@ -364,7 +365,7 @@ export class Tracker<in T extends object = any> {
     const clock = waited?.clock ?? clockOf(fiber)
     const now = clock.currentTimeMillisUnsafe()
     const hold = new Hold(this, fiber, permits, now, waited?.place ?? placeOf(fiber), clock)
-    this.holds.add(hold)
+    this.holds.push(hold)
     this.clock = clock
     if (fiber !== undefined && this.ordered && lockdep.on) locksOf(fiber).held.push(hold)
     const profile = this.profile
@@ -382,7 +383,14 @@ export class Tracker<in T extends object = any> {
 
   /** Ends `hold` (once; later calls do nothing). */
   exit(hold: Hold): void {
-    if (!this.holds.delete(hold)) return
+    const holds = this.holds
+    const last = holds.length - 1
+    if (last >= 0 && holds[last] === hold) holds.pop()
+    else {
+      const i = holds.indexOf(hold)
+      if (i < 0) return
+      holds.splice(i, 1)
+    }
     if (hold.fiber !== undefined && this.ordered) {
       const held = fibers.get(hold.fiber)?.held
       if (held !== undefined && held.length > 0) {
@@ -403,7 +411,7 @@ export class Tracker<in T extends object = any> {
    * which does not say which hold it ends.
    */
   exitCurrent(): void {
-    if (this.holds.size === 0) return
+    if (this.holds.length === 0) return
     const fiber = Fiber.getCurrent()
     let chosen: Hold | undefined
     for (const hold of this.holds) {
@@ -457,7 +465,7 @@ export class Tracker<in T extends object = any> {
         }
       }
     }
-    if (blocking && this.exclusive && this.holds.size > 0) {
+    if (blocking && this.exclusive && this.holds.length > 0) {
       const error = this.deadlock(fiber)
       if (error !== undefined) return error
     }
@@ -536,17 +544,20 @@ export class Tracker<in T extends object = any> {
     permits: number,
     tryTake: () => boolean,
     wait: Effect.Effect<void>,
-    release: () => void
+    release: () => void,
+    exclusiveDone: (() => undefined) | undefined
   ): Effect.Effect<A, E, R> {
     const fiber = Fiber.getCurrent()
     const error = this.check(fiber)
     if (error !== undefined) return Effect.die(error)
     let hold: Hold | undefined
-    const done = (): undefined => {
+    // An exclusive lock has one hold at a time, so its finalizer is built
+    // once (`exclusiveDone`); a semaphore's ends the hold this call made.
+    const done = exclusiveDone ?? ((): undefined => {
       if (hold !== undefined) this.exit(hold)
       release()
       return undefined
-    }
+    })
     if (tryTake()) {
       hold = this.enter(fiber, permits, undefined)
       return Effect.onExitPrimitive(restore(effect), done, true)
@@ -557,6 +568,16 @@ export class Tracker<in T extends object = any> {
       })),
       () => Effect.onExitPrimitive(restore(effect), done, true)
     ) as Effect.Effect<A, E, R>
+  }
+
+  /** The finalizer of `withLock` on an exclusive lock: ends its one hold, then `release`. */
+  exclusiveDone(release: () => void): () => undefined {
+    return () => {
+      const hold = this.holds[0]
+      if (hold !== undefined) this.exit(hold)
+      release()
+      return undefined
+    }
   }
 
   /**
@@ -592,14 +613,14 @@ export class Tracker<in T extends object = any> {
     })
     // The primitive may be gone while a fiber still holds or waits for it.
     const counts = target === undefined ? {} : source.counts(target)
-    if (target !== undefined && this.holds.size === 0 && source.held?.(target)) counts.held = 1
+    if (target !== undefined && this.holds.length === 0 && source.held?.(target)) counts.held = 1
     if (target !== undefined && this.waits.size === 0) {
       const waiting = source.waiting?.(target) ?? 0
       if (waiting > 0) counts.waiting = waiting
     }
     const profile = this.profile
     return {
-      holders: Array.from(this.holds, party),
+      holders: this.holds.map(party),
       waiters: Array.from(this.waits, party),
       counts,
       contention: profile === undefined ? undefined : {
