@@ -167,11 +167,36 @@ const sameTask = (a: FiberLocks | undefined, b: FiberLocks | undefined): boolean
   return false
 }
 
+/**
+ * The wall clock read once per synchronous run of the event loop: a hold or
+ * wait starts at the time its run started. Reading the clock costs more than
+ * the rest of an uncontended acquisition (about 160 ns on this project's
+ * machine); ages in a dump and the ms histograms need no finer time.
+ */
+let cachedNow: number | undefined = undefined
+const forget = (): void => {
+  cachedNow = undefined
+}
+const coarseNow = (): number => {
+  if (cachedNow === undefined) {
+    cachedNow = Date.now()
+    queueMicrotask(forget)
+  }
+  return cachedNow
+}
+
 const systemClock: Clock.Clock = {
-  currentTimeMillisUnsafe: () => Date.now()
+  currentTimeMillisUnsafe: coarseNow
 } as Clock.Clock
 
-const clockOf = (fiber: AnyFiber | undefined): Clock.Clock => (fiber === undefined ? systemClock : fiber.getRef(Clock.Clock))
+/** The default (live) clock: replaced by the coarse one. Another (a `TestClock`) is read as is. */
+const liveClock: Clock.Clock = Context.get(Context.empty(), Clock.Clock)
+
+const clockOf = (fiber: AnyFiber | undefined): Clock.Clock => {
+  if (fiber === undefined) return systemClock
+  const clock = fiber.getRef(Clock.Clock)
+  return clock === liveClock ? systemClock : clock
+}
 
 // --- the contention profile -------------------------------------------------
 
