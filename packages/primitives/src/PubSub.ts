@@ -32,6 +32,7 @@ import * as Option from "effect/Option"
 import * as EffectPubSub from "effect/PubSub"
 import type * as Scope from "effect/Scope"
 import type { InvalidArgumentError } from "./errors.ts"
+import { type Source, Tracker } from "./internal/track.ts"
 import { timeout as parseTimeout } from "./validate.ts"
 
 /**
@@ -102,13 +103,39 @@ export const subscriptionOf = <A>(
  * }))
  * ```
  */
-export const make = <A>(): Effect.Effect<PubSub<A>> =>
-  Effect.map(EffectPubSub.unbounded<A>(), (pubsub): PubSub<A> => ({
-    publish: (message) => Effect.asVoid(EffectPubSub.publish(pubsub, message)),
-    subscribe: Effect.map(EffectPubSub.subscribe(pubsub), (subscription) =>
-      subscriptionOf(
-        "PubSub",
-        EffectPubSub.take(subscription),
-        EffectPubSub.takeUpTo(subscription, Number.MAX_SAFE_INTEGER)
-      ))
-  }))
+export const make = <A>(options?: Options): Effect.Effect<PubSub<A>> =>
+  Effect.map(EffectPubSub.unbounded<A>(), (pubsub) => new PubSubImpl(pubsub, options?.name))
+
+// Module-level, so that no closure keeps the pubsub alive from the registry.
+const pubsubSource: Source<{ readonly subscribers: number }> = { counts: (self) => ({ subscribers: self.subscribers }) }
+
+class PubSubImpl<A> implements PubSub<A> {
+  subscribers = 0
+  readonly tracker: Tracker
+  readonly publish: (message: A) => Effect.Effect<void>
+  readonly subscribe: Effect.Effect<Subscription<A>, never, Scope.Scope>
+
+  constructor(pubsub: EffectPubSub.PubSub<A>, name: string | undefined) {
+    const tracker = this.tracker = new Tracker(this, "PubSub", name, pubsubSource)
+    this.publish = (message) => Effect.asVoid(EffectPubSub.publish(pubsub, message))
+    this.subscribe = Effect.map(
+      Effect.tap(EffectPubSub.subscribe(pubsub), () =>
+        Effect.acquireRelease(Effect.sync(() => this.subscribers++), () => Effect.sync(() => this.subscribers--))),
+      (subscription) =>
+        subscriptionOf("PubSub", tracker.waiting(EffectPubSub.take(subscription)), EffectPubSub.takeUpTo(subscription, Number.MAX_SAFE_INTEGER))
+    )
+  }
+}
+
+/**
+ * Options of `make`.
+ *
+ * @example
+ * ```ts
+ * const news = yield* PubSub.make<string>({ name: "news" })
+ * ```
+ */
+export interface Options {
+  /** Lists it by `Inspect.snapshot` with its subscribers and those waiting in `take`. */
+  readonly name?: string | undefined
+}

@@ -306,6 +306,11 @@ export const PermitsId: unique symbol = Symbol.for("@weft/primitives/Permits")
 /** @internal */
 export interface PermitsHook {
   readonly permits: Permits
+  /**
+   * Whether the primitive is named: then its operations go through its
+   * effects, which track them (as they do for any one under lock-order checking).
+   */
+  readonly named: boolean
   /** Whether `k` is a request this primitive accepts (else the slow path reports the error). */
   valid(k: number): boolean
 }
