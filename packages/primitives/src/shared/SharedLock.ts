@@ -61,7 +61,8 @@ import { type InvalidArgumentError, NotHeldError } from "../errors.ts"
 import type * as Lock from "../Lock.ts"
 import { bindMethods } from "../internal/bind.ts"
 import { guarded } from "../internal/guard.ts"
-import { checkHandle, type Handle as AnyHandle, Kind } from "./internal/futex.ts"
+import * as Registry from "../inspect/Registry.ts"
+import { checkHandle, checkName, type Handle as AnyHandle, handleOf, Kind, nameOf } from "./internal/futex.ts"
 import { BYTES, SharedPermits } from "./internal/SharedPermits.ts"
 
 /**
@@ -97,11 +98,14 @@ class SharedLockImpl implements SharedLock {
   readonly handle: Handle
   readonly core: SharedPermits
 
-  constructor(array: Int32Array) {
-    this.core = new SharedPermits(array)
-    this.handle = { _tag: "SharedLock", buffer: array.buffer as SharedArrayBuffer }
-    this.guard = guarded(this.core, 1)
+  constructor(array: Int32Array, name: string | undefined) {
+    const core = new SharedPermits(array, true)
+    this.core = core
+    this.handle = handleOf("SharedLock", array.buffer, name)
+    this.guard = guarded(core, 1)
     bindMethods(this, "acquireFor", "withLock")
+    // The describe function holds the core, not the lock: the registry must not keep the lock alive.
+    Registry.register(this, { kind: "SharedLock", scope: "thread", name }, () => core.state())
   }
 
   readonly acquire: Effect.Effect<void> = Effect.suspend(() => this.core.tryTake(1) ? Effect.void : this.core.wait(1))
@@ -140,14 +144,36 @@ class SharedLockImpl implements SharedLock {
 export const make: Effect.Effect<SharedLock> = Effect.sync(() => makeUnsafe())
 
 /**
- * Creates an unlocked `SharedLock` outside of an effect, for module-level state.
+ * `make` with a name: `Inspect.snapshot` lists the lock under it in every
+ * thread that made or attached it (the handle carries it), and lock-order
+ * checking knows it by it. Fails with `InvalidArgumentError` for a name that
+ * is not a string of 1 to 200 characters.
  *
  * @example
  * ```ts
- * const lock = SharedLock.makeUnsafe()
+ * const accounts = yield* SharedLock.named("accounts")
  * ```
  */
-export const makeUnsafe = (): SharedLock => new SharedLockImpl(SharedPermits.allocate(Kind.SharedLock, 1, 1))
+export const named = (name: string): Effect.Effect<SharedLock, InvalidArgumentError> =>
+  Effect.suspend(() => {
+    const bad = checkName("SharedLock.named", name)
+    return bad === undefined ? Effect.succeed(makeUnsafe(name)) : Effect.fail(bad)
+  })
+
+/**
+ * Creates an unlocked `SharedLock` outside of an effect, for module-level
+ * state, optionally named (see `named`; a bad name throws).
+ *
+ * @example
+ * ```ts
+ * const lock = SharedLock.makeUnsafe("accounts")
+ * ```
+ */
+export const makeUnsafe = (name?: string): SharedLock => {
+  const bad = checkName("SharedLock.makeUnsafe", name)
+  if (bad !== undefined) throw bad
+  return new SharedLockImpl(SharedPermits.allocate(Kind.SharedLock, 1, 1), name)
+}
 
 /**
  * Uses, in this thread, the lock whose `handle` another thread sent. Fails
@@ -163,7 +189,7 @@ export const makeUnsafe = (): SharedLock => new SharedLockImpl(SharedPermits.all
 export const attach = (handle: Handle): Effect.Effect<SharedLock, InvalidArgumentError> =>
   Effect.suspend(() => {
     const checked = checkHandle("SharedLock", handle, BYTES)
-    return checked instanceof Int32Array ? Effect.succeed(new SharedLockImpl(checked)) : Effect.fail(checked)
+    return checked instanceof Int32Array ? Effect.succeed(new SharedLockImpl(checked, nameOf(handle))) : Effect.fail(checked)
   })
 
 /**
@@ -176,6 +202,6 @@ export const attach = (handle: Handle): Effect.Effect<SharedLock, InvalidArgumen
  */
 export const attachUnsafe = (handle: Handle): SharedLock => {
   const checked = checkHandle("SharedLock", handle, BYTES)
-  if (checked instanceof Int32Array) return new SharedLockImpl(checked)
+  if (checked instanceof Int32Array) return new SharedLockImpl(checked, nameOf(handle))
   throw checked
 }
