@@ -59,6 +59,22 @@ describe("SharedLock", () => {
       assert.deepStrictEqual([free.holders, free.waiters, free.counts?.queued], [[], [], 0])
     }))
 
+  it("lock order (lockdep): ABBA in two worker threads at times that never overlap dies with LockOrderError at the second order's first acquisition", async () => {
+    const tag = Math.random().toString(36).slice(2)
+    const a = SharedLock.makeUnsafe(`A-${tag}`)
+    const b = SharedLock.makeUnsafe(`B-${tag}`)
+    const first = await start({ job: "nest", handles: [a.handle, b.handle] }).done
+    assert.deepStrictEqual(first, { ok: true })
+    const second = (await start({ job: "nest", handles: [b.handle, a.handle] }).done) as Record<string, string>
+    assert.strictEqual(second.tag, "LockOrderError")
+    assert.strictEqual(second.acquiring, `A-${tag}`)
+    assert.strictEqual(second.held, `B-${tag}`)
+    assert.include(second.message, `A-${tag} -> B-${tag}`)
+    // Nothing is left held: the outer lock was released as the defect unwound it.
+    assert.isFalse(Effect.runSync(a.locked))
+    assert.isFalse(Effect.runSync(b.locked))
+  })
+
   it.effect("a name that is not a non-empty string is an InvalidArgumentError", () =>
     Effect.gen(function*() {
       const error = yield* Effect.flip(SharedLock.named(""))

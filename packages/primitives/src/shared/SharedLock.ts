@@ -61,6 +61,8 @@ import { type InvalidArgumentError, NotHeldError } from "../errors.ts"
 import type * as Lock from "../Lock.ts"
 import { bindMethods } from "../internal/bind.ts"
 import { guarded } from "../internal/guard.ts"
+import { lockdep } from "../Lockdep.ts"
+import { adopt, check, orderBuffer, released, took } from "./internal/order.ts"
 import * as Registry from "../inspect/Registry.ts"
 import { checkHandle, checkName, type Handle as AnyHandle, handleOf, Kind, nameOf } from "./internal/futex.ts"
 import { BYTES, SharedPermits } from "./internal/SharedPermits.ts"
@@ -101,23 +103,50 @@ class SharedLockImpl implements SharedLock {
   constructor(array: Int32Array, name: string | undefined) {
     const core = new SharedPermits(array, true)
     this.core = core
-    this.handle = handleOf("SharedLock", array.buffer, name)
-    this.guard = guarded(core, 1)
+    this.handle = { ...handleOf("SharedLock", array.buffer, name), order: orderBuffer() }
+    // withLock's permits: with lock-order checking on, every take goes the
+    // checked way (`wait`); off, this costs one flag read over the core's.
+    this.guard = guarded({
+      tryTake: (n) => !lockdep.on && core.tryTake(n),
+      wait: (n) => lockdep.on ? this.checked : core.wait(n),
+      release: (n) => {
+        core.release(n)
+        if (lockdep.on) released(this)
+      }
+    }, 1)
     bindMethods(this, "acquireFor", "withLock")
     // The describe function holds the core, not the lock: the registry must not keep the lock alive.
     Registry.register(this, { kind: "SharedLock", scope: "thread", name }, () => core.state())
   }
 
-  readonly acquire: Effect.Effect<void> = Effect.suspend(() => this.core.tryTake(1) ? Effect.void : this.core.wait(1))
+  readonly acquire: Effect.Effect<void> = Effect.suspend(() => {
+    if (lockdep.on) return this.checked
+    return this.core.tryTake(1) ? Effect.void : this.core.wait(1)
+  })
 
-  readonly tryAcquire: Effect.Effect<boolean> = Effect.sync(() => this.core.tryTake(1))
+  readonly tryAcquire: Effect.Effect<boolean> = Effect.suspend(() => {
+    const taken = this.core.tryTake(1)
+    return taken && lockdep.on ? Effect.as(took(this, this.className()), true) : Effect.succeed(taken)
+  })
 
   acquireFor(timeout: Duration.Input): Effect.Effect<boolean, InvalidArgumentError> {
-    return this.core.takeWithin("SharedLock.acquireFor", 1, timeout)
+    return Effect.suspend(() => {
+      if (!lockdep.on) return this.core.takeWithin("SharedLock.acquireFor", 1, timeout)
+      const name = this.className()
+      return Effect.andThen(
+        check(this, name),
+        Effect.uninterruptibleMask((restore) =>
+          Effect.tap(restore(this.core.takeWithin("SharedLock.acquireFor", 1, timeout)), (taken) => taken ? took(this, name) : Effect.void)
+        )
+      )
+    })
   }
 
   readonly release: Effect.Effect<void, NotHeldError> = Effect.suspend(() => {
-    if (this.core.swap(0, 1)) return Effect.void
+    if (this.core.swap(0, 1)) {
+      if (lockdep.on) released(this)
+      return Effect.void
+    }
     return Effect.fail(new NotHeldError({ primitive: "SharedLock", operation: "release" }))
   })
 
@@ -125,6 +154,22 @@ class SharedLockImpl implements SharedLock {
 
   withLock<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> {
     return this.guard(effect)
+  }
+
+  /** Lock-order checking's class for this lock: its name (or kind and place made). */
+  private className(): string {
+    return Registry.nameOf(this) ?? "SharedLock"
+  }
+
+  /** `acquire` with lock-order checking: the check, then the wait, then the holding booked with no interruption between. */
+  private get checked(): Effect.Effect<void> {
+    const name = this.className()
+    return Effect.andThen(
+      check(this, name),
+      Effect.uninterruptibleMask((restore) =>
+        Effect.andThen(restore(this.core.tryTake(1) ? Effect.void : this.core.wait(1)), took(this, name))
+      )
+    )
   }
 
   readonly locked: Effect.Effect<boolean> = Effect.sync(() => this.core.free === 0)
@@ -189,7 +234,9 @@ export const makeUnsafe = (name?: string): SharedLock => {
 export const attach = (handle: Handle): Effect.Effect<SharedLock, InvalidArgumentError> =>
   Effect.suspend(() => {
     const checked = checkHandle("SharedLock", handle, BYTES)
-    return checked instanceof Int32Array ? Effect.succeed(new SharedLockImpl(checked, nameOf(handle))) : Effect.fail(checked)
+    if (!(checked instanceof Int32Array)) return Effect.fail(checked)
+    adopt(handle.order)
+    return Effect.succeed(new SharedLockImpl(checked, nameOf(handle)))
   })
 
 /**
@@ -202,6 +249,9 @@ export const attach = (handle: Handle): Effect.Effect<SharedLock, InvalidArgumen
  */
 export const attachUnsafe = (handle: Handle): SharedLock => {
   const checked = checkHandle("SharedLock", handle, BYTES)
-  if (checked instanceof Int32Array) return new SharedLockImpl(checked, nameOf(handle))
+  if (checked instanceof Int32Array) {
+    adopt(handle.order)
+    return new SharedLockImpl(checked, nameOf(handle))
+  }
   throw checked
 }

@@ -88,6 +88,8 @@ export interface Handle<K extends KindName> {
   readonly buffer: SharedArrayBuffer
   /** The name the primitive was made with: an attached copy is listed under it too. */
   readonly name?: string | undefined
+  /** A lock's: the process's lock-order log (see `order.ts`), adopted by the thread that attaches it. */
+  readonly order?: SharedArrayBuffer | undefined
 }
 
 /** @internal The handle of a primitive in `buffer`, with its name if it has one. */
