@@ -1,6 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Fiber, Option } from "effect"
 import type { Queue } from "@weft/primitives"
+import { hostname } from "node:os"
+import * as Registry from "@weft/primitives/Registry"
 import { Cluster } from "../src/index.ts"
 import { connect, defectTag, eventually, lockWaiters, skip, title, unique } from "./helpers.ts"
 
@@ -399,5 +401,45 @@ describe(title("Cluster handles"), () => {
       yield* queue.taskDone
       const bad = yield* Effect.flip(Cluster.attach({ _tag: "nope" } as never))
       assert.strictEqual(bad._tag, "InvalidArgumentError")
+    })))
+})
+
+describe(title("Cluster: Inspect"), () => {
+  const entryOf = (name: string) =>
+    Effect.map(Effect.promise(() => Registry.describeAll()), (entries) => entries.find((e) => e.name === name))
+
+  it.live.skipIf(skip)("a lock's holder and three waiters with growing ages, from pg_locks; the names table's counts", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const name = unique("inspect")
+      const [one, two, three, four] = yield* Effect.all([connect(), connect(), connect(), connect()])
+      const lock = yield* one!.lock(name)
+      yield* lock.acquire
+      const waiters: Array<Fiber.Fiber<void>> = []
+      for (const [i, handle] of [two!, three!, four!].entries()) {
+        const other = yield* handle.lock(name)
+        waiters.push(yield* Effect.forkChild(other.acquire))
+        yield* eventually(Effect.map(lockWaiters(name), (n) => n === i + 1))
+        yield* Effect.sleep(15)
+      }
+      const first = (yield* entryOf(name))!
+      assert.deepInclude(first, { kind: "cluster.lock", scope: "cluster", named: true })
+      assert.strictEqual(first.holders.length, 1)
+      assert.deepInclude(first.holders[0]!, { pid: process.pid, machine: hostname() })
+      assert.strictEqual(first.waiters.length, 3)
+      const since = first.waiters.map((w) => w.since)
+      assert.isTrue(since[0]! < since[1]! && since[1]! < since[2]!, `oldest first: ${since}`)
+      assert.isAtMost(first.holders[0]!.since, since[0]!)
+      assert.strictEqual(first.counts?.queued, 3)
+      yield* Effect.sleep(20)
+      const later = (yield* entryOf(name))!
+      assert.deepStrictEqual(later.waiters.map((w) => w.since), since)
+      yield* lock.release
+      yield* Fiber.interruptAll(waiters)
+
+      const jobs = yield* one!.queue(unique("inspect-queue"), 5)
+      yield* jobs.put("a")
+      yield* jobs.put("b")
+      const queued = (yield* entryOf(jobs.handle.name))!
+      assert.deepInclude(queued.counts!, { size: 2, maxsize: 5 })
     })))
 })

@@ -139,6 +139,7 @@ class Grant {
             // it a moment ago, and cannot close this connection sooner than
             // its user timeout after that).
             this.held = { sql, token: undefined, attempt, lease: db.leases.hold(sql, this.what, performance.now()) }
+            db.noteGrant(sql)
             attempt.stage = Stage.held
             return resume(Effect.succeed(true))
           }
