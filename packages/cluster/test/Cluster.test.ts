@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Effect, Fiber, Option } from "effect"
+import { Cause, Deferred, Effect, Fiber, Option } from "effect"
+import type { DeadlockError } from "@weft/primitives/errors"
 import type { Queue } from "@weft/primitives"
 import { hostname } from "node:os"
 import * as Registry from "@weft/primitives/Registry"
@@ -442,4 +443,37 @@ describe(title("Cluster: Inspect"), () => {
       const queued = (yield* entryOf(jobs.handle.name))!
       assert.deepInclude(queued.counts!, { size: 2, maxsize: 5 })
     })))
+})
+
+describe(title("Cluster: deadlock"), () => {
+  it.live.skipIf(skip)("two sessions take two locks in opposite orders: one dies with DeadlockError naming the cycle, the other completes", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const [a, b] = [unique("dl-a"), unique("dl-b")]
+      const [one, two] = yield* Effect.all([connect(), connect()])
+      const [a1, b1, a2, b2] = yield* Effect.all([one!.lock(a), one!.lock(b), two!.lock(a), two!.lock(b)])
+      const firstTaken = yield* Deferred.make<void>()
+      const secondTaken = yield* Deferred.make<void>()
+      const order = (outer: typeof a1, inner: typeof a1, mine: Deferred.Deferred<void>, theirs: Deferred.Deferred<void>) =>
+        outer.withLock(Effect.gen(function*() {
+          yield* Deferred.succeed(mine, undefined)
+          yield* Deferred.await(theirs)
+          yield* inner.withLock(Effect.void)
+          return "completed"
+        }))
+      const fibers = yield* Effect.all([
+        Effect.forkChild(Effect.exit(order(a1, b1, firstTaken, secondTaken))),
+        Effect.forkChild(Effect.exit(order(b2, a2, secondTaken, firstTaken)))
+      ])
+      const exits = yield* Effect.all(fibers.map((f) => Fiber.join(f)))
+      const tags = exits.map((exit) => exit._tag === "Success" ? exit.value : defectTag(exit))
+      assert.sameMembers(tags, ["completed", "DeadlockError"])
+      const failed = exits.find((exit) => exit._tag === "Failure")!
+      const error = failed._tag === "Failure" ? failed.cause.reasons.find(Cause.isDieReason)!.defect as DeadlockError : undefined
+      assert.strictEqual(error!.cycle.length, 2)
+      assert.sameMembers(error!.cycle.map((c) => c.waitsFor), [a, b])
+      assert.include(error!.message, `${hostname()} pid ${process.pid}`)
+      // Nothing is left held: both locks are free again.
+      assert.isTrue(yield* a1.tryAcquire)
+      assert.isTrue(yield* b1.tryAcquire)
+    })), 30_000)
 })

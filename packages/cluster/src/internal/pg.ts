@@ -239,6 +239,11 @@ export class Db {
     })
   }
 
+  /** The backend pid of `sql`, once a statement told it. */
+  backendOf(sql: Sql): number | undefined {
+    return this.pids.get(sql)
+  }
+
   /** The lock statement on `sql` was just granted: notes when, for `Inspect` (inspect.ts). */
   noteGrant(sql: Sql): void {
     const pid = this.pids.get(sql)
