@@ -125,20 +125,28 @@ class SharedLockImpl implements SharedLock {
   })
 
   readonly tryAcquire: Effect.Effect<boolean> = Effect.suspend(() => {
-    const taken = this.core.tryTake(1)
-    return taken && lockdep.on ? Effect.as(took(this, this.className()), true) : Effect.succeed(taken)
+    if (!lockdep.on) return Effect.succeed(this.core.tryTake(1))
+    return Effect.withFiber((fiber) => {
+      const taken = this.core.tryTake(1)
+      if (taken) took(fiber, this, this.className())
+      return Effect.succeed(taken)
+    })
   })
 
   acquireFor(timeout: Duration.Input): Effect.Effect<boolean, InvalidArgumentError> {
     return Effect.suspend(() => {
       if (!lockdep.on) return this.core.takeWithin("SharedLock.acquireFor", 1, timeout)
-      const name = this.className()
-      return Effect.andThen(
-        check(this, name),
-        Effect.uninterruptibleMask((restore) =>
-          Effect.tap(restore(this.core.takeWithin("SharedLock.acquireFor", 1, timeout)), (taken) => taken ? took(this, name) : Effect.void)
+      return Effect.withFiber((fiber) => {
+        const name = this.className()
+        const error = check(fiber, this, name)
+        if (error !== undefined) return Effect.die(error)
+        return Effect.uninterruptibleMask((restore) =>
+          Effect.map(restore(this.core.takeWithin("SharedLock.acquireFor", 1, timeout)), (taken) => {
+            if (taken) took(fiber, this, name)
+            return taken
+          })
         )
-      )
+      })
     })
   }
 
@@ -156,21 +164,29 @@ class SharedLockImpl implements SharedLock {
     return this.guard(effect)
   }
 
+  private name: string | undefined = undefined
+
   /** Lock-order checking's class for this lock: its name (or kind and place made). */
   private className(): string {
-    return Registry.nameOf(this) ?? "SharedLock"
+    return this.name ??= Registry.nameOf(this) ?? "SharedLock"
   }
 
-  /** `acquire` with lock-order checking: the check, then the wait, then the holding booked with no interruption between. */
-  private get checked(): Effect.Effect<void> {
+  /**
+   * `acquire` with lock-order checking: the check, then the take (or the
+   * wait), then the holding booked, with no interruption between the last two.
+   */
+  private readonly checked: Effect.Effect<void> = Effect.withFiber((fiber) => {
     const name = this.className()
-    return Effect.andThen(
-      check(this, name),
-      Effect.uninterruptibleMask((restore) =>
-        Effect.andThen(restore(this.core.tryTake(1) ? Effect.void : this.core.wait(1)), took(this, name))
-      )
+    const error = check(fiber, this, name)
+    if (error !== undefined) return Effect.die(error)
+    if (this.core.tryTake(1)) {
+      took(fiber, this, name)
+      return Effect.void
+    }
+    return Effect.uninterruptibleMask((restore) =>
+      Effect.andThen(restore(this.core.wait(1)), Effect.sync(() => took(fiber, this, name)))
     )
-  }
+  })
 
   readonly locked: Effect.Effect<boolean> = Effect.sync(() => this.core.free === 0)
 }
