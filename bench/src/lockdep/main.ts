@@ -52,15 +52,12 @@ const here = new URL("../../../", import.meta.url).pathname
 
 type Locky = { withLock: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R> }
 
-const loop = (lock: Locky, around?: () => void, after?: () => void) => {
+const loop = (lock: Locky) => {
   const one = lock.withLock(Effect.void)
-  return async (ops: number) => {
-    around?.()
-    await Effect.runPromise(Effect.gen(function*() {
+  return (ops: number) =>
+    Effect.runPromise(Effect.gen(function*() {
       for (let i = 0; i < ops; i++) yield* one
     }))
-    after?.()
-  }
 }
 
 const primitives = (root: string) => `${root}/packages/primitives/src`
@@ -72,12 +69,13 @@ const main = async () => {
   const on = () => Lockdep.enable()
   const off = () => Lockdep.disable()
 
-  const threadCases: Array<Case> = [
-    { name: "SharedLock before", run: loop(OldShared.makeUnsafe()) },
-    { name: "SharedLock after, checking off", run: loop(NewShared.makeUnsafe("bench-shared")) },
-    { name: "SharedLock after, checking on", run: loop(NewShared.makeUnsafe("bench-shared-on"), on, off) }
-  ]
-  const threadRows = await measure(threadCases, 50_000, 31)
+  // Checking on runs in rounds of its own, after: flipping the switch between
+  // interleaved cases would make the off path share call sites with the on path.
+  const oldShared = loop(OldShared.makeUnsafe())
+  const threadRows = await measure([
+    { name: "SharedLock before", run: oldShared },
+    { name: "SharedLock after, checking off", run: loop(NewShared.makeUnsafe("bench-shared")) }
+  ], 50_000, 31)
 
   const OldManager = await import(`${primitives(before)}/process/Manager.ts`)
   const NewManager = await import(`${primitives(here)}/process/Manager.ts`)
@@ -88,12 +86,21 @@ const main = async () => {
       const lock = yield* (name === undefined ? manager.lock() : manager.lock({ name }))
       return yield* M.attach(lock.handle)
     }))) as Promise<Locky>
-  const processCases: Array<Case> = [
-    { name: "manager lock before", run: loop(await attached(OldManager)) },
-    { name: "manager lock after, checking off", run: loop(await attached(NewManager, "bench-manager")) },
-    { name: "manager lock after, checking on", run: loop(await attached(NewManager, "bench-manager-on"), on, off) }
-  ]
-  const processRows = await measure(processCases, 2_000, 15)
+  const oldManager = loop(await attached(OldManager))
+  const processRows = await measure([
+    { name: "manager lock before", run: oldManager },
+    { name: "manager lock after, checking off", run: loop(await attached(NewManager, "bench-manager")) }
+  ], 2_000, 15)
+  on()
+  threadRows.push((await measure([
+    { name: "SharedLock before", run: oldShared },
+    { name: "SharedLock after, checking on (rounds of its own)", run: loop(NewShared.makeUnsafe("bench-shared-on")) }
+  ], 50_000, 15))[1]!)
+  processRows.push((await measure([
+    { name: "manager lock before", run: oldManager },
+    { name: "manager lock after, checking on (rounds of its own)", run: loop(await attached(NewManager, "bench-manager-on")) }
+  ], 2_000, 9))[1]!)
+  off()
 
   const server = process.env.WEFT_PG_URL !== undefined ? { url: process.env.WEFT_PG_URL, stop: () => {} } : startServer()
   let clusterRows: Array<Row> = []

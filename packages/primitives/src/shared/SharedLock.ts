@@ -57,6 +57,7 @@
  */
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import type * as Fiber from "effect/Fiber"
 import { type InvalidArgumentError, NotHeldError } from "../errors.ts"
 import type * as Lock from "../Lock.ts"
 import { bindMethods } from "../internal/bind.ts"
@@ -111,7 +112,7 @@ class SharedLockImpl implements SharedLock {
       wait: (n) => lockdep.on ? this.checked : core.wait(n),
       release: (n) => {
         core.release(n)
-        if (lockdep.on) released(this)
+        if (lockdep.on) this.gone()
       }
     }, 1)
     bindMethods(this, "acquireFor", "withLock")
@@ -128,7 +129,7 @@ class SharedLockImpl implements SharedLock {
     if (!lockdep.on) return Effect.succeed(this.core.tryTake(1))
     return Effect.withFiber((fiber) => {
       const taken = this.core.tryTake(1)
-      if (taken) took(fiber, this, this.className())
+      if (taken) this.hold(fiber, this.className())
       return Effect.succeed(taken)
     })
   })
@@ -142,7 +143,7 @@ class SharedLockImpl implements SharedLock {
         if (error !== undefined) return Effect.die(error)
         return Effect.uninterruptibleMask((restore) =>
           Effect.map(restore(this.core.takeWithin("SharedLock.acquireFor", 1, timeout)), (taken) => {
-            if (taken) took(fiber, this, name)
+            if (taken) this.hold(fiber, name)
             return taken
           })
         )
@@ -152,7 +153,7 @@ class SharedLockImpl implements SharedLock {
 
   readonly release: Effect.Effect<void, NotHeldError> = Effect.suspend(() => {
     if (this.core.swap(0, 1)) {
-      if (lockdep.on) released(this)
+      if (lockdep.on) this.gone()
       return Effect.void
     }
     return Effect.fail(new NotHeldError({ primitive: "SharedLock", operation: "release" }))
@@ -165,6 +166,20 @@ class SharedLockImpl implements SharedLock {
   }
 
   private name: string | undefined = undefined
+  /** With checking on: the fiber (of this thread) that took the lock, whose holdings it is in. */
+  private holder: Fiber.Fiber<unknown, unknown> | undefined = undefined
+
+  private hold(fiber: Fiber.Fiber<unknown, unknown>, name: string): void {
+    this.holder = fiber
+    took(fiber, this, name)
+  }
+
+  private gone(): void {
+    const fiber = this.holder
+    if (fiber === undefined) return
+    this.holder = undefined
+    released(fiber, this)
+  }
 
   /** Lock-order checking's class for this lock: its name (or kind and place made). */
   private className(): string {
@@ -180,11 +195,11 @@ class SharedLockImpl implements SharedLock {
     const error = check(fiber, this, name)
     if (error !== undefined) return Effect.die(error)
     if (this.core.tryTake(1)) {
-      took(fiber, this, name)
+      this.hold(fiber, name)
       return Effect.void
     }
     return Effect.uninterruptibleMask((restore) =>
-      Effect.andThen(restore(this.core.wait(1)), Effect.sync(() => took(fiber, this, name)))
+      Effect.andThen(restore(this.core.wait(1)), Effect.sync(() => this.hold(fiber, name)))
     )
   })
 

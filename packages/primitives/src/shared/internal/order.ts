@@ -143,8 +143,6 @@ interface Holding {
 
 /** The shared locks each fiber of this thread holds, in the order taken. */
 const holdings = new WeakMap<object, Array<Holding>>()
-/** The fiber of this thread that took each held lock (a `SharedLock` may be released by another). */
-const holderOf = new WeakMap<object, object>()
 
 const who = (fiber: { readonly id: number }): string => `thread ${threadId} fiber #${fiber.id}`
 
@@ -189,18 +187,18 @@ export const took = (fiber: Fiber.Fiber<unknown, unknown>, lock: object, name: s
   let held = holdings.get(fiber)
   if (held === undefined) holdings.set(fiber, held = [])
   held.push({ lock, name, where: anywhere })
-  holderOf.set(lock, fiber)
 }
 
-/** `lock` was released (by whichever fiber). @internal */
-export const released = (lock: object): void => {
-  const fiber = holderOf.get(lock)
-  if (fiber === undefined) return
-  holderOf.delete(lock)
+/** `lock`, taken by `fiber`, was released (by whichever fiber: a `SharedLock` has no owner). @internal */
+export const released = (fiber: object, lock: object): void => {
   const held = holdings.get(fiber)
   if (held === undefined) return
-  const i = held.findLastIndex((h) => h.lock === lock)
-  if (i >= 0) held.splice(i, 1)
+  for (let i = held.length - 1; i >= 0; i--) {
+    if (held[i]!.lock === lock) {
+      held.splice(i, 1)
+      return
+    }
+  }
 }
 
 /** Forgets this thread's copy of the orders and its place in the log (tests). @internal */
