@@ -316,6 +316,9 @@ export const serve = (options: Options = {}): Effect.Effect<Manager, ManagerUnav
         const id = nextId++
         const hosted: Hosted = { def, state: hostedState, name }
         state.hosted.set(id, hosted)
+        // The fiber primitive inside is the manager's business: listed once, as what it hosts.
+        Registry.unregister(hostedState)
+        for (const part of Object.values(hostedState)) if (typeof part === "object" && part !== null) Registry.unregister(part)
         Registry.register(hosted, { kind: `manager.${kind}`, scope: "process", name }, () => describe(state, hosted))
         const handle: Handle<K> = { _tag: "ManagerHandle", kind, address, id, key }
         // In the manager's own process, calls go through the same books as
