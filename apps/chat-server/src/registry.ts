@@ -85,6 +85,8 @@ export interface RegistryOptions {
   readonly deliver: (endpoints: ReadonlyArray<number>, message: ToHub) => void
   /** The server's name (IRC's WHOIS shows it). */
   readonly serverName?: string | undefined
+  /** The time in seconds (default: now): replicas on several machines use the time of the entry they apply, so they agree. */
+  readonly clock?: (() => number) | undefined
 }
 
 /** Where plain and web users start. */
@@ -140,8 +142,10 @@ export class Registry {
   /** Room messages sequenced (say, me, notice). */
   messages = 0
   private readonly options: RegistryOptions
+  private readonly now: () => number
   constructor(options: RegistryOptions) {
     this.options = options
+    this.now = options.clock ?? now
   }
 
   get userCount(): number {
@@ -156,6 +160,10 @@ export class Registry {
       .filter((room) => !room.flags.has("s") || (viewer !== undefined && room.members.has(viewer)))
       .map((room) => ({ room: room.name, members: room.members.size, topic: room.topic }))
       .sort((a, b) => a.room.localeCompare(b.room))
+  }
+  /** The hubs with registered users. */
+  endpoints(): Array<number> {
+    return [...this.conns.keys()]
   }
   /** The user on this connection, if it registered. */
   nickOf(endpoint: number, conn: number): string | undefined {
@@ -174,7 +182,7 @@ export class Registry {
     }
     let name = nick
     while (name === undefined || this.users.has(name.toLowerCase())) name = `guest${++this.nextGuest}`
-    const t = now()
+    const t = this.now()
     const user: User = {
       uid: ++this.nextUid,
       nick: name,
@@ -223,7 +231,7 @@ export class Registry {
           if (why !== undefined) return this.error(user, "cannot-send", room.name, `you cannot speak in ${room.name}: ${why}`, quiet)
         }
         this.messages++
-        user.active = now()
+        user.active = this.now()
         if (cmd.status === undefined) return this.toRoom(room, { e: "msg", room: room.name, nick: user.nick, uid: user.uid, text: cmd.text, kind: cmd.kind })
         // STATUSMSG: to the operators (and voices, for +) only.
         const byEndpoint = new Map<number, Array<number>>()
@@ -240,7 +248,7 @@ export class Registry {
       case "msg": {
         const target = this.users.get(cmd.to.toLowerCase())
         if (target === undefined) return this.error(user, "no-such-nick", cmd.to, `no one is called ${cmd.to}`, cmd.notice)
-        user.active = now()
+        user.active = this.now()
         this.options.deliver([target.endpoint], { t: "to", cs: [target.conn], e: { e: "pm", from: user.nick, text: cmd.text, notice: cmd.notice } })
         this.reply(user, { r: "pm-echo", to: target.nick, text: cmd.text, notice: cmd.notice })
         if (target.away !== undefined && !cmd.notice) {
@@ -326,7 +334,7 @@ export class Registry {
         if (room.flags.has("t") && !isOp(room, user)) return this.notOp(user, room)
         room.topic = truncate(cmd.text, LIMITS.topic)
         room.topicBy = user.nick
-        room.topicAt = now()
+        room.topicAt = this.now()
         return this.toRoom(room, { e: "topic", room: room.name, nick: user.nick, topic: room.topic })
       }
       case "quit":
@@ -546,7 +554,7 @@ export class Registry {
   private enter(user: User, existing: Room | string): Joined {
     let room: Room
     if (typeof existing === "string") {
-      const t = now()
+      const t = this.now()
       room = {
         name: existing,
         key: existing.toLowerCase(),
@@ -605,7 +613,7 @@ export class Registry {
   }
 
   private remember(user: User): void {
-    this.history.push({ nick: user.nick, username: userOf(user), realname: realOf(user), at: now() })
+    this.history.push({ nick: user.nick, username: userOf(user), realname: realOf(user), at: this.now() })
     if (this.history.length > WHOWAS_SIZE) this.history.splice(0, this.history.length - WHOWAS_SIZE)
   }
 
@@ -762,7 +770,7 @@ export class Registry {
           const exists = list.findIndex((b) => b.mask.toLowerCase() === arg!.toLowerCase())
           if (s === "+") {
             if (exists !== -1 || list.length >= LIMITS.bans) continue
-            list.push({ mask: arg!, test: globToRegExp(arg!), by: user.nick, at: now() })
+            list.push({ mask: arg!, test: globToRegExp(arg!), by: user.nick, at: this.now() })
           } else {
             if (exists === -1) continue
             list.splice(exists, 1)
@@ -883,7 +891,7 @@ export class Registry {
     lines.push({ n: "312", p: [n, this.serverName, "weft chat"] })
     if (target.oper) lines.push({ n: "313", p: [n, "is an IRC operator"], plain: `${n} is a server operator` })
     if (target.away !== undefined) lines.push({ n: "301", p: [n, target.away], plain: `${n} is away: ${target.away}` })
-    const t = now()
+    const t = this.now()
     lines.push({ n: "317", p: [n, String(t - target.active), String(target.signon), "seconds idle, signon time"], plain: `${n} has been idle ${t - target.active} s` })
     lines.push({ n: "318", p: [n, "End of /WHOIS list"] })
     this.info(user, lines)
