@@ -214,8 +214,10 @@ export const make = (options: ClusterOptions): Effect.Effect<Sequencer & { reado
         const exit = yield* Effect.exit(session(first))
         if (!(yield* Deferred.isDone(first))) {
           const cause = exit._tag === "Failure" ? exit.cause : undefined
-          const error = cause === undefined ? new Error("left the chat") : new Error(String(cause.reasons.map((r) => (r._tag === "Fail" ? (r.error as Error).message : r._tag === "Die" ? String((r.defect as Error)?.message ?? r.defect) : "interrupted")).join("; ")))
-          yield* Deferred.fail(first, error)
+          const why = cause === undefined
+            ? "it left"
+            : cause.reasons.map((r) => (r._tag === "Fail" ? (r.error as Error).message : r._tag === "Die" ? String((r.defect as Error)?.message ?? r.defect) : "interrupted")).join("; ")
+          yield* Deferred.fail(first, new Error(`cannot join the chat at ${Log.redact(options.url)}: ${why}`))
           return
         }
         yield* goDown(exit._tag === "Failure" ? "its link to the database failed" : "its session ended")
