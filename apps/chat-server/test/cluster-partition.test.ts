@@ -1,0 +1,140 @@
+/**
+ * The chat on three machines under a partition: each instance runs in a
+ * network namespace of the test-bed (`@weft/testkit/testbed`), listening on
+ * its front address, and reaches a throwaway PostgreSQL on its back link; the
+ * test takes machine 1's back link down (its clients still reach it), then
+ * brings it back. Every address is checked with `route` before use.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Fiber } from "effect"
+import { findBin, startServer as startPostgres } from "@weft/testkit/postgres"
+import { testbed, unavailable } from "@weft/testkit/testbed"
+import { type Client, connect, connectIrc, type Server, startServer } from "./helpers.ts"
+
+const noBed = unavailable()
+const noServer = findBin("initdb") === undefined || findBin("pg_ctl") === undefined
+  ? "initdb/pg_ctl not found (install Debian's postgresql)"
+  : undefined
+const reason = noBed ?? noServer
+if (reason !== undefined) console.warn(`\n*** chat partition tests SKIPPED: ${reason} ***\n`)
+const skipped = reason === undefined ? "" : ` (skipped: ${reason})`
+
+const nick = (client: Client, name: string) =>
+  Effect.gen(function*() {
+    yield* client.write(`/nick ${name}\n`)
+    yield* client.waitFor((l) => l === `* you are now ${name}`)
+  })
+
+describe(`chat on three machines, one cut off from the database${skipped}`, () => {
+  it.live.skipIf(reason !== undefined)("its clients are told within 15 s and nothing they sent is delivered; its nick is taken elsewhere only after they were told and within 30 s; the others' lines keep coming within 5 s; after the heal it serves again within 30 s, no nick held twice", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const bed = yield* testbed(3)
+      const port = yield* bed.freePort
+      const pg = yield* Effect.acquireRelease(
+        Effect.sync(() => startPostgres({ host: bed.gateway, port, clients: bed.backSubnet })),
+        (s) => Effect.sync(() => s.stop?.())
+      )
+      if (pg.url === undefined) return yield* Effect.die(new Error(pg.reason))
+      // The network rule: the instances send only to the gateway through their back links, the
+      // clients only to the machines' front addresses through the test-bed's own links.
+      for (const [i, m] of bed.machines.entries()) {
+        yield* bed.route(bed.gateway, i + 1)
+        yield* bed.route(m.front)
+      }
+      const url = `postgres://postgres@${bed.gateway}:${port}/postgres`
+      const [s1, s2, s3] = (yield* Effect.all(
+        bed.machines.map((m) => startServer(["--workers", "1", "--cluster", url], { ns: m.ns, host: m.front })),
+        { concurrency: "unbounded" }
+      )) as [Server, Server, Server]
+      const [f1, f2, f3] = bed.machines.map((m) => m.front) as [string, string, string]
+
+      const held = yield* connect(s1.port, f1)
+      const irc1 = yield* connectIrc(s1.ircPort, "ircone", "#lobby", f1)
+      const two = yield* connect(s2.port, f2)
+      const three = yield* connect(s3.port, f3)
+      yield* nick(held, "holder")
+      yield* nick(two, "two")
+      yield* nick(three, "three")
+      yield* held.write("before the cut\n")
+      yield* three.waitFor((l) => l === "[lobby] holder: before the cut")
+
+      // Machines 2 and 3 keep talking through it all: each line must arrive within 5 s.
+      let talking = true
+      const gaps: Array<number> = []
+      const talk = yield* Effect.forkChild(Effect.gen(function*() {
+        for (let k = 0; talking; k++) {
+          const sent = Date.now()
+          yield* two.write(`tick ${k}\n`)
+          yield* three.waitFor((l) => l === `[lobby] two: tick ${k}`, 1, 20_000)
+          gaps.push(Date.now() - sent)
+          yield* Effect.sleep("500 millis")
+        }
+      }), { startImmediately: true })
+
+      const cut = Date.now()
+      yield* bed.cut(1)
+      // Sent in the meantime: never shown to anyone as delivered.
+      yield* held.write("during the cut\n")
+      yield* irc1.write("PRIVMSG #lobby :irc during the cut\r\n")
+
+      // Another machine tries to take the nick all along.
+      const taker = yield* connect(s2.port, f2)
+      const take = yield* Effect.forkChild(Effect.gen(function*() {
+        for (let k = 1; ; k++) {
+          yield* taker.write("/nick holder\n")
+          const [answer] = yield* taker.waitFor((l) => l === "* you are now holder" || l === "! error: nick holder is taken", k, 20_000).pipe(Effect.map((ls) => ls.slice(-1)))
+          if (answer === "* you are now holder") return Date.now()
+          yield* Effect.sleep("250 millis")
+        }
+      }), { startImmediately: true })
+
+      const told = yield* held.waitFor((l) => l.includes("the chat is unavailable"), 1, 15_000).pipe(
+        Effect.map(() => Date.now()),
+        Effect.catch(() => held.waitClosed(1).pipe(Effect.map(() => Date.now())))
+      )
+      const ircTold = yield* irc1.waitFor((l) => l.startsWith("ERROR ") || l.includes("unavailable"), 1, 15_000).pipe(Effect.map(() => Date.now()))
+      const taken = yield* Fiber.join(take)
+      const figures = { told: told - cut, ircTold: ircTold - cut, taken: taken - cut }
+      console.log(`chat partition timings, ms after the cut: ${JSON.stringify(figures)}`)
+      assert.isAtMost(told - cut, 15_000, "the cut-off instance's clients are told within 15 s")
+      assert.isAtMost(ircTold - cut, 15_000)
+      assert.isAbove(taken, told, "the nick is taken only after its holder was told")
+      assert.isAbove(taken, ircTold)
+      assert.isAtMost(taken - cut, 30_000, "and within 30 s of the cut")
+
+      const healed = Date.now()
+      yield* bed.heal(1)
+      // Working clients again within 30 s: welcomed, named, heard on another machine.
+      let back: Client | undefined
+      for (let k = 0; back === undefined; k++) {
+        assert.isBelow(Date.now() - healed, 30_000, "machine 1 serves again within 30 s of the heal")
+        const attempt = yield* Effect.exit(Effect.gen(function*() {
+          const c = yield* connect(s1.port, f1)
+          yield* nick(c, `back${k}`)
+          return c
+        }))
+        if (attempt._tag === "Success") back = attempt.value
+        else yield* Effect.sleep("1 second")
+      }
+      yield* back.write("I am back\n")
+      yield* two.waitFor((l) => l.endsWith(": I am back"))
+      const servedAgain = Date.now() - healed
+      console.log(`chat partition: serving again ${servedAgain} ms after the heal`)
+
+      // No nick is held twice: the one taken on machine 2 is refused on machine 1.
+      yield* back.write("/nick HOLDER\n")
+      yield* back.waitFor((l) => l === "! error: nick HOLDER is taken")
+      yield* back.write("/who\n")
+      const [who] = yield* back.waitFor((l) => l.startsWith("* in lobby ("))
+      const nicks = who!.replace(/^\* in lobby \(\d+\):/, "").trim().split(/\s+/)
+      assert.strictEqual(nicks.filter((n) => n.toLowerCase() === "holder").length, 1, who)
+      assert.notInclude(nicks, "ircone", "the cut-off instance's users are gone")
+
+      talking = false
+      yield* Fiber.join(talk)
+      assert.isAtMost(Math.max(...gaps), 5_000, `the other machines' lines kept arriving within 5 s: ${gaps.join(" ")}`)
+      for (const c of [two, three, taker, back]) {
+        assert.isFalse(c.lines().some((l) => l.includes("during the cut")), "nothing sent during the cut was delivered")
+      }
+    })), 180_000)
+})
