@@ -29,7 +29,7 @@ import * as Fiber from "effect/Fiber"
 import type * as Scope from "effect/Scope"
 import * as Log from "./log.ts"
 import type { Command, FromHub, Proto, RoomInfo, ToHub } from "./messages.ts"
-import { Registry } from "./registry.ts"
+import { Registry, type RegistrySnapshot } from "./registry.ts"
 
 /**
  * What the primary asks of the registry: the seam between the hubs and one
@@ -59,6 +59,15 @@ export interface ClusterOptions {
   /** Bounds how long a cut-off instance is taken for alive (default 12 s); see @weft/cluster. */
   readonly partitionTimeout?: number | undefined
   readonly log: (line: string) => void
+}
+
+/** How many entries between snapshots (`WEFT_CHAT_SNAPSHOT_EVERY` in tests). */
+const snapshotEvery = Number(process.env.WEFT_CHAT_SNAPSHOT_EVERY) || 10_000
+
+/** A snapshot: the registry, and the instances alive then. */
+interface Saved {
+  readonly registry: RegistrySnapshot
+  readonly nodes: ReadonlyArray<readonly [number, string]>
 }
 
 /** A replica's endpoint: the instance's number (its `hello` entry) and its hub, in one number. */
@@ -126,10 +135,15 @@ export const make = (options: ClusterOptions): Effect.Effect<Sequencer & { reado
         yield* Effect.forkScoped(Effect.andThen(Fiber.await(holder), Deferred.succeed(lost, "its liveness lock was lost")))
         yield* Deferred.await(held)
 
-        // The replica: every entry from the first, in order.
-        const nodes = new Map<number, string>()
+        // The replica: the latest snapshot, then every entry after it, in order.
+        let nodes = new Map<number, string>()
         registry = fresh()
         let me = -1
+        let since = 0
+        const start = (_seq: number, saved: Saved) => {
+          registry.restore(saved.registry)
+          nodes = new Map(saved.nodes)
+        }
         const caughtUp = yield* Deferred.make<void>()
         const apply = (seq: number, entry: Entry) => {
           clock = entry.t
@@ -160,9 +174,17 @@ export const make = (options: ClusterOptions): Effect.Effect<Sequencer & { reado
             node = me
             Deferred.doneUnsafe(caughtUp, Effect.void)
           }
+          // Every so many entries, the oldest instance saves the state: the log stays bounded.
+          if (++since >= snapshotEvery) {
+            since = 0
+            if (node !== -1 && node === Math.min(...nodes.keys())) {
+              const saved: Saved = { registry: registry.snapshot(), nodes: [...nodes] }
+              opened.snapshot(seq, saved).catch(() => {})
+            }
+          }
         }
         yield* Effect.tryPromise({
-          try: () => opened.follow(apply, (error) => Deferred.doneUnsafe(lost, Effect.succeed(`the log was lost: ${(error as Error).message}`))),
+          try: () => opened.follow(start, apply, (error) => Deferred.doneUnsafe(lost, Effect.succeed(`the log was lost: ${(error as Error).message}`))),
           catch: (error) => new Error(`cannot follow the chat's log: ${(error as Error).message}`)
         })
         const hello = yield* Effect.tryPromise({

@@ -15,6 +15,9 @@
  * - **Only what comes back counts.** An append carries a deadline (the
  *   server's clock, 1.5 s ahead); the statement inserts nothing after it. A
  *   line stuck in a cut-off link's buffers can never turn up later.
+ * - **Bounded.** Every so many entries one instance saves a snapshot of the
+ *   state; a starting instance reads the latest, then the entries after it,
+ *   and the entries before the one-but-latest are deleted.
  * - **Race-free set-up.** Instances may create the schema at the same moment:
  *   creation runs under a transaction advisory lock.
  *
@@ -41,10 +44,20 @@ export interface Log {
   /** Appends `entry` (JSON); resolves with its number, or undefined when it missed its deadline. */
   append(entry: unknown): Promise<number | undefined>
   /**
-   * Calls `onEntry` with every entry, from the first, in order, once each, and
-   * then with each new one as it commits; `onLost` if the link to the server breaks.
+   * Calls `onStart` with the latest snapshot (if any), then `onEntry` with every
+   * entry after it, in order, once each, and with each new one as it commits;
+   * `onLost` if the link to the server breaks.
    */
-  follow(onEntry: (seq: number, entry: any) => void, onLost: (error: unknown) => void): Promise<void>
+  follow(
+    onStart: (seq: number, snapshot: any) => void,
+    onEntry: (seq: number, entry: any) => void,
+    onLost: (error: unknown) => void
+  ): Promise<void>
+  /**
+   * Saves the state after entry `seq`; the entries up to the snapshot before it are deleted.
+   * Two are kept, so a replica that read the older one still finds every entry after it.
+   */
+  snapshot(seq: number, state: unknown): Promise<void>
 }
 
 /** A libpq-style URL for postgres.js, which reads no `?host=/dir` (a Unix socket directory) itself. */
@@ -76,6 +89,7 @@ const install = async (sql: postgres.Sql<{}>): Promise<void> => {
         await tx`CREATE SCHEMA IF NOT EXISTS weft_chat`
         await tx`CREATE SEQUENCE IF NOT EXISTS weft_chat.seq`
         await tx`CREATE TABLE IF NOT EXISTS weft_chat.log (seq bigint PRIMARY KEY, body text NOT NULL)`
+        await tx`CREATE TABLE IF NOT EXISTS weft_chat.snapshot (seq bigint PRIMARY KEY, body text NOT NULL)`
       })
       return
     } catch (error) {
@@ -156,9 +170,11 @@ const make = (writer: postgres.Sql<{}>, reader: postgres.Sql<{}>, offset: number
       draining = false
     }
   }
+  /** Set once the snapshot is loaded: entries wait until then. */
+  let ready = false
   const push = (seq: number, body: string) => {
     queue.push([seq, body])
-    if (!draining) void drain()
+    if (ready && !draining) void drain()
   }
   const catchUp = async () => {
     const [{ max }] = await reader<[{ max: string | null }]>`SELECT max(seq) AS max FROM weft_chat.log`
@@ -179,15 +195,30 @@ const make = (writer: postgres.Sql<{}>, reader: postgres.Sql<{}>, offset: number
         SELECT seq, pg_notify(${CHANNEL}, seq || ':' || ${octets(body) < INLINE_MAX ? body : ""}::text) FROM added`
       return rows.length === 0 ? undefined : Number(rows[0]!.seq)
     },
-    follow: async (entries, lost) => {
-      onEntry = entries
+    follow: async (start, entries, lost) => {
       onLost = lost
       // Listening first, then reading: every entry is either in the table read or notified after.
       await reader.listen(CHANNEL, (payload) => {
         const colon = payload.indexOf(":")
         push(Number(payload.slice(0, colon)), payload.slice(colon + 1))
       }, () => void catchUp().catch(lost))
+      const [latest] = await reader<Array<{ seq: string; body: string }>>`SELECT seq, body FROM weft_chat.snapshot ORDER BY seq DESC LIMIT 1`
+      if (latest !== undefined) {
+        applied = Number(latest.seq)
+        start(applied, JSON.parse(latest.body))
+      }
+      onEntry = entries
+      ready = true
       await catchUp()
+    },
+    snapshot: async (seq, state) => {
+      await writer`INSERT INTO weft_chat.snapshot (seq, body) VALUES (${seq}, ${JSON.stringify(state)}) ON CONFLICT DO NOTHING`
+      // One statement (data-modifying CTEs all run): nothing held across a round trip.
+      await writer`
+        WITH older AS (SELECT seq FROM weft_chat.snapshot ORDER BY seq DESC OFFSET 1 LIMIT 1),
+        snapshots AS (DELETE FROM weft_chat.snapshot WHERE seq < (SELECT seq FROM older)),
+        entries AS (DELETE FROM weft_chat.log WHERE seq <= (SELECT seq FROM older))
+        SELECT 1`
     }
   }
 }

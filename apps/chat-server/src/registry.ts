@@ -89,6 +89,31 @@ export interface RegistryOptions {
   readonly clock?: (() => number) | undefined
 }
 
+type SavedBan = { readonly mask: string; readonly by: string; readonly at: number }
+
+/** A registry as JSON (`Registry.snapshot`), for a replica that starts from it. */
+export interface RegistrySnapshot {
+  readonly users: ReadonlyArray<{
+    readonly uid: number; readonly nick: string; readonly endpoint: number; readonly conn: number; readonly proto: Proto
+    readonly current: string | undefined; readonly username: string | undefined; readonly realname: string | undefined
+    readonly away: string | undefined; readonly oper: boolean; readonly invisible: boolean; readonly wallops: boolean
+    readonly signon: number; readonly active: number
+  }>
+  readonly conns: ReadonlyArray<readonly [number, ReadonlyArray<number>]>
+  readonly rooms: ReadonlyArray<{
+    readonly name: string; readonly topic: string; readonly topicBy: string; readonly topicAt: number; readonly created: number
+    readonly members: ReadonlyArray<number>; readonly ops: ReadonlyArray<number>; readonly voices: ReadonlyArray<number>
+    readonly flags: string; readonly password: string | undefined; readonly limit: number | undefined
+    readonly bans: ReadonlyArray<SavedBan>; readonly excepts: ReadonlyArray<SavedBan>; readonly invex: ReadonlyArray<SavedBan>
+    readonly invited: ReadonlyArray<number>
+  }>
+  /** Each user's rooms (same order as `users`), in the order joined. */
+  readonly memberships: ReadonlyArray<ReadonlyArray<string>>
+  readonly history: ReadonlyArray<{ nick: string; username: string; realname: string; at: number }>
+  /** nextUid, nextGuest, maxUsers, messages. */
+  readonly counters: readonly [number, number, number, number]
+}
+
 /** Where plain and web users start. */
 export const LOBBY = "lobby"
 /** Every user's host in masks (real addresses are not shown). @example `${nick}!${user}@${HOST}` */
@@ -161,6 +186,62 @@ export class Registry {
       .map((room) => ({ room: room.name, members: room.members.size, topic: room.topic }))
       .sort((a, b) => a.room.localeCompare(b.room))
   }
+  /**
+   * Everything the registry holds, as JSON, in its own iteration orders: a replica that starts
+   * from it (`restore`) takes the same decisions as this one from then on.
+   */
+  snapshot(): RegistrySnapshot {
+    const list = (bans: ReadonlyArray<Ban>) => bans.map(({ mask, by, at }) => ({ mask, by, at }))
+    return {
+      users: [...this.users.values()].map((u) => ({
+        uid: u.uid, nick: u.nick, endpoint: u.endpoint, conn: u.conn, proto: u.proto, current: u.current?.key,
+        username: u.username, realname: u.realname, away: u.away, oper: u.oper, invisible: u.invisible,
+        wallops: u.wallops, signon: u.signon, active: u.active
+      })),
+      conns: [...this.conns].map(([endpoint, byConn]) => [endpoint, [...byConn.values()].map((u) => u.uid)]),
+      rooms: [...this.rooms.values()].map((r) => ({
+        name: r.name, topic: r.topic, topicBy: r.topicBy, topicAt: r.topicAt, created: r.created,
+        members: [...r.members].map((u) => u.uid), ops: [...r.ops].map((u) => u.uid), voices: [...r.voices].map((u) => u.uid),
+        flags: [...r.flags].join(""), password: r.password, limit: r.limit, bans: list(r.bans), excepts: list(r.excepts),
+        invex: list(r.invex), invited: [...r.invited].map((u) => u.uid)
+      })),
+      memberships: [...this.users.values()].map((u) => [...u.rooms].map((r) => r.key)),
+      history: this.history.map((h) => ({ ...h })),
+      counters: [this.nextUid, this.nextGuest, this.maxUsers, this.messages]
+    }
+  }
+
+  /** Loads a `snapshot` into this registry, which must be new (nothing registered yet). */
+  restore(snapshot: RegistrySnapshot): void {
+    const byUid = new Map<number, User>()
+    const rooms = new Map<string, Room>()
+    const ban = ({ mask, by, at }: { mask: string; by: string; at: number }): Ban => ({ mask, by, at, test: globToRegExp(mask) })
+    for (const u of snapshot.users) {
+      const user: User = { ...u, rooms: new Set(), current: undefined }
+      byUid.set(u.uid, user)
+      this.users.set(u.nick.toLowerCase(), user)
+    }
+    const users = (uids: ReadonlyArray<number>) => uids.map((uid) => byUid.get(uid)!)
+    for (const r of snapshot.rooms) {
+      const members = users(r.members)
+      const endpoints = new Map<number, number>()
+      for (const m of members) endpoints.set(m.endpoint, (endpoints.get(m.endpoint) ?? 0) + 1)
+      rooms.set(r.name.toLowerCase(), {
+        ...r, key: r.name.toLowerCase(), members: new Set(members), endpoints, ops: new Set(users(r.ops)), voices: new Set(users(r.voices)),
+        flags: new Set(r.flags), bans: r.bans.map(ban), excepts: r.excepts.map(ban), invex: r.invex.map(ban), invited: new Set(users(r.invited))
+      })
+    }
+    for (const [k, room] of rooms) this.rooms.set(k, room)
+    snapshot.users.forEach((u, i) => {
+      const user = byUid.get(u.uid)!
+      for (const key of snapshot.memberships[i]!) user.rooms.add(rooms.get(key)!)
+      user.current = u.current === undefined ? undefined : rooms.get(u.current)
+    })
+    for (const [endpoint, uids] of snapshot.conns) this.conns.set(endpoint, new Map(users(uids).map((u) => [u.conn, u])))
+    this.history.push(...snapshot.history)
+    ;[this.nextUid, this.nextGuest, this.maxUsers, this.messages] = snapshot.counters
+  }
+
   /** The hubs with registered users. */
   endpoints(): Array<number> {
     return [...this.conns.keys()]

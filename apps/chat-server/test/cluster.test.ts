@@ -29,16 +29,27 @@ beforeAll(() => {
 }, 60_000)
 afterAll(() => pg?.stop?.())
 
+/** One statement on a database of the throwaway server. */
+const query = (database: string, text: string) =>
+  Effect.promise(async () => {
+    const { default: postgres } = await import("postgres")
+    const dir = new URL(pg!.url!).searchParams.get("host")!
+    const sql = postgres({ path: `${dir}/.s.PGSQL.5432`, user: "postgres", database, max: 1, onnotice: () => {} })
+    try {
+      return await sql.unsafe(text)
+    } finally {
+      await sql.end()
+    }
+  })
+
 /** A fresh database on the throwaway server for each test: an empty one, as a new cluster has. */
-const freshUrl = Effect.gen(function*() {
+const freshDatabase = Effect.gen(function*() {
   if (pg?.url === undefined) return yield* Effect.die(new Error(pg?.reason ?? "no PostgreSQL"))
   const name = `chat${++database}_${process.pid}`
-  const { default: postgres } = yield* Effect.promise(() => import("postgres"))
-  const dir = new URL(pg.url).searchParams.get("host")!
-  const sql = postgres({ path: `${dir}/.s.PGSQL.5432`, user: "postgres", database: "postgres", max: 1, onnotice: () => {} })
-  yield* Effect.promise(() => sql.unsafe(`CREATE DATABASE ${name}`).then(() => sql.end()))
-  return pg.url.replace("/postgres?", `/${name}?`)
+  yield* query("postgres", `CREATE DATABASE ${name}`)
+  return { name, url: pg.url.replace("/postgres?", `/${name}?`) }
 })
+const freshUrl = Effect.map(freshDatabase, (d) => d.url)
 
 const instances = (url: string, n: number) =>
   Effect.all(Array.from({ length: n }, () => startServer(["--workers", "1", "--cluster", url])), { concurrency: "unbounded" })
@@ -210,6 +221,33 @@ describe(`chat on a cluster (--cluster, one PostgreSQL)${skipped}`, () => {
       assert.isAtMost(Date.now() - killed, 10_000)
       yield* taker.write("mine now\n")
       yield* keeper.waitFor((l) => l === "[lobby] KILROY: mine now")
+    })))
+
+  it.live.skipIf(noServer !== undefined)("the log stays bounded: every so many entries a snapshot, the entries before the one-but-latest deleted; an instance that joins later starts from it and agrees with the others", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const { name, url } = yield* freshDatabase
+      const env = { WEFT_CHAT_SNAPSHOT_EVERY: "20" }
+      const s1 = yield* startServer(["--workers", "1", "--cluster", url], { env })
+      const a = yield* connect(s1.port)
+      yield* nick(a, "early")
+      yield* a.write("/join den\n/topic set before the snapshot\n")
+      yield* a.waitFor((l) => l === "* early set the topic of den: set before the snapshot")
+      for (let k = 0; k < 60; k++) yield* a.write(`line ${k}\n`)
+      yield* a.waitFor((l) => l === "[den] early: line 59")
+      const rows = yield* query(name, "SELECT (SELECT min(seq) FROM weft_chat.log) AS first, (SELECT count(*) FROM weft_chat.snapshot) AS snapshots")
+      assert.isAbove(Number(rows[0]!.first), 20, "the oldest entries are gone")
+      assert.isAtLeast(Number(rows[0]!.snapshots), 1)
+
+      const s2 = yield* startServer(["--workers", "1", "--cluster", url], { env })
+      const b = yield* connect(s2.port)
+      yield* b.write("/nick EARLY\n")
+      yield* b.waitFor((l) => l === "! error: nick EARLY is taken")
+      yield* b.write("/join den\n")
+      yield* b.waitFor((l) => l.startsWith("* you are in den (2 here)"))
+      yield* b.write("/topic\n")
+      yield* b.waitFor((l) => l === "* topic of den: set before the snapshot")
+      yield* b.write("hello early\n")
+      yield* a.waitFor((l) => /^\[den\] guest\d+: hello early$/.test(l))
     })))
 
   it.live("a --cluster that is not a postgres:// URL exits 2 and says why; a database that cannot be reached exits 1", () =>

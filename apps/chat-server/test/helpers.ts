@@ -34,6 +34,8 @@ export interface Server {
 export interface Where {
   readonly ns?: string | undefined
   readonly host?: string | undefined
+  /** Added to its environment. */
+  readonly env?: Readonly<Record<string, string>> | undefined
 }
 
 export const startServer = (args: ReadonlyArray<string> = ["--workers", "2"], where: Where = {}): Effect.Effect<Server, Error, Scope.Scope> =>
@@ -49,7 +51,8 @@ export const startServer = (args: ReadonlyArray<string> = ["--workers", "2"], wh
       stdin: "ignore",
       lines: "both",
       stop: { signal: "SIGTERM", graceMs: 8_000 },
-      ...(command === undefined ? {} : { command })
+      ...(command === undefined ? {} : { command }),
+      ...(where.env === undefined ? {} : { env: where.env })
     })
     const server = {
       proc: c.proc,
