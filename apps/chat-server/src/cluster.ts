@@ -26,7 +26,8 @@ import { Cluster } from "@weft/cluster"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
-import type * as Scope from "effect/Scope"
+import * as Exit from "effect/Exit"
+import * as Scope from "effect/Scope"
 import * as Log from "./log.ts"
 import type { Command, FromHub, Proto, RoomInfo, ToHub } from "./messages.ts"
 import { Registry, type RegistrySnapshot } from "./registry.ts"
@@ -123,7 +124,7 @@ export const make = (options: ClusterOptions): Effect.Effect<Sequencer & { reado
     const hub = (e: number, m: Extract<Entry, { k: "hub" }>["m"]) => append({ k: "hub", n: node, e, m, t: Date.now() })
 
     const session = (joined: Deferred.Deferred<void, Error>) =>
-      Effect.scoped(Effect.gen(function*() {
+      Effect.gen(function*() {
         const cluster = yield* Cluster.connect({ url: options.url, connectTimeout: "5 seconds", partitionTimeout: `${options.partitionTimeout ?? 12_000} millis` })
         const opened = yield* Log.open(options.url)
         const id = randomUUID()
@@ -215,7 +216,7 @@ export const make = (options: ClusterOptions): Effect.Effect<Sequencer & { reado
 
         const why = yield* Deferred.await(lost)
         yield* goDown(why)
-      }))
+      })
 
     /** No more appends; once none sent can land, every local client is told and closed. */
     const goDown = (why: string) =>
@@ -233,7 +234,15 @@ export const make = (options: ClusterOptions): Effect.Effect<Sequencer & { reado
     const first = yield* Deferred.make<void, Error>()
     yield* Effect.forkScoped(Effect.gen(function*() {
       for (;;) {
-        const exit = yield* Effect.exit(session(first))
+        const scope = yield* Scope.make()
+        const exit = yield* session(first).pipe(
+          Scope.provide(scope),
+          Effect.onInterrupt(() => Scope.close(scope, Exit.void)),
+          Effect.exit
+        )
+        // In the background: closing a cut-off handle may wait on its dead connections until TCP
+        // gives up on them, and joining again must not.
+        yield* Effect.forkDetach(Scope.close(scope, exit))
         if (!(yield* Deferred.isDone(first))) {
           const cause = exit._tag === "Failure" ? exit.cause : undefined
           const why = cause === undefined
@@ -244,7 +253,7 @@ export const make = (options: ClusterOptions): Effect.Effect<Sequencer & { reado
         }
         yield* goDown(exit._tag === "Failure" ? "its link to the database failed" : "its session ended")
         status = "down"
-        yield* Effect.sleep("2 seconds")
+        yield* Effect.sleep("1 second")
       }
     }))
     yield* Deferred.await(first)

@@ -9,7 +9,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber } from "effect"
 import { findBin, startServer as startPostgres } from "@weft/testkit/postgres"
 import { testbed, unavailable } from "@weft/testkit/testbed"
-import { type Client, connect, connectIrc, type Server, startServer } from "./helpers.ts"
+import { type Client, connect, connectIrc, connectRaw, type Server, startServer } from "./helpers.ts"
 
 const noBed = unavailable()
 const noServer = findBin("initdb") === undefined || findBin("pg_ctl") === undefined
@@ -109,7 +109,11 @@ describe(`chat on three machines, one cut off from the database${skipped}`, () =
       for (let k = 0; back === undefined; k++) {
         assert.isBelow(Date.now() - healed, 30_000, "machine 1 serves again within 30 s of the heal")
         const attempt = yield* Effect.exit(Effect.gen(function*() {
-          const c = yield* connect(s1.port, f1)
+          // Refused while it rejoins: told, and closed.
+          const raw = yield* connectRaw(s1.port, f1)
+          const [first] = yield* raw.waitFor((l) => l.startsWith("* welcome ") || l.includes("the chat is unavailable"), 1, 5_000)
+          if (!first!.startsWith("* welcome ")) return yield* Effect.fail(new Error(first))
+          const c: Client = { ...raw, nick: "", worker: 0, pid: 0 }
           yield* nick(c, `back${k}`)
           return c
         }))
