@@ -154,6 +154,8 @@ export const make = (options: ClusterOptions): Effect.Effect<Sequencer & { reado
               if (entry.id === id) me = seq
               break
             case "gone":
+              // The others took this instance for gone (a stall past its lease): it is not part of the chat.
+              if (entry.node === node) Deferred.doneUnsafe(lost, Effect.succeed("the others took it for gone"))
               if (!nodes.delete(entry.node)) break
               for (const endpoint of registry.endpoints()) {
                 if (nodeOf(endpoint) === entry.node) registry.dropEndpoint(endpoint, "left (their server is gone)")

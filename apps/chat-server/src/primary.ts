@@ -110,7 +110,7 @@ export const runPrimary = (options: PrimaryOptions): Effect.Effect<Running, Erro
       }
     }
     // One registry here, or this machine's replica of the cluster's (the same seam either way).
-    const registry: Clustered.Sequencer = options.cluster === undefined
+    const registry: Clustered.Sequencer & { readonly status?: () => Clustered.Status } = options.cluster === undefined
       ? new Registry({ quietAbove: options.quietAbove, serverName: options.serverName, deliver })
       : yield* Clustered.make({
         url: options.cluster,
@@ -228,7 +228,8 @@ export const runPrimary = (options: PrimaryOptions): Effect.Effect<Running, Erro
       users: registry.userCount,
       rooms: registry.roomList(),
       messages: registry.messages,
-      restarts: workers.restarts
+      restarts: workers.restarts,
+      cluster: registry.status?.()
     })
     const app = Http.makeApp(stats, (app) => Web.routes(app, web, Serve.upgradeWebSocket), {
       host,

@@ -9,7 +9,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber } from "effect"
 import { findBin, startServer as startPostgres } from "@weft/testkit/postgres"
 import { testbed, unavailable } from "@weft/testkit/testbed"
-import { type Client, connect, connectIrc, connectRaw, type Server, startServer } from "./helpers.ts"
+import { type Client, connect, connectIrc, connectRaw, getJson, type Server, startServer } from "./helpers.ts"
 
 const noBed = unavailable()
 const noServer = findBin("initdb") === undefined || findBin("pg_ctl") === undefined
@@ -101,6 +101,10 @@ describe(`chat on three machines, one cut off from the database${skipped}`, () =
       assert.isAbove(taken, told, "the nick is taken only after its holder was told")
       assert.isAbove(taken, ircTold)
       assert.isAtMost(taken - cut, 30_000, "and within 30 s of the cut")
+
+      const health = yield* getJson(`${s1.http}/health`)
+      assert.strictEqual(health.status, 503)
+      assert.strictEqual(health.body.cluster, "down")
 
       const healed = Date.now()
       yield* bed.heal(1)
