@@ -7,8 +7,8 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber } from "effect"
-import { findBin, startServer as startPostgres } from "@weft/testkit/postgres"
-import { testbed, unavailable } from "@weft/testkit/testbed"
+import { findBin } from "@weft/testkit/postgres"
+import { unavailable, withPostgres } from "@weft/testkit/testbed"
 import { type Client, connect, connectIrc, connectRaw, getJson, type Server, startServer } from "./helpers.ts"
 
 const noBed = unavailable()
@@ -28,20 +28,9 @@ const nick = (client: Client, name: string) =>
 describe(`chat on three machines, one cut off from the database${skipped}`, () => {
   it.live.skipIf(reason !== undefined)("its clients are told within 15 s and nothing they sent is delivered; its nick is taken elsewhere only after they were told and within 30 s; the others' lines keep coming within 5 s; after the heal it serves again within 30 s, no nick held twice", () =>
     Effect.scoped(Effect.gen(function*() {
-      const bed = yield* testbed(3)
-      const port = yield* bed.freePort
-      const pg = yield* Effect.acquireRelease(
-        Effect.sync(() => startPostgres({ host: bed.gateway, port, clients: bed.backSubnet })),
-        (s) => Effect.sync(() => s.stop?.())
-      )
-      if (pg.url === undefined) return yield* Effect.die(new Error(pg.reason))
       // The network rule: the instances send only to the gateway through their back links, the
-      // clients only to the machines' front addresses through the test-bed's own links.
-      for (const [i, m] of bed.machines.entries()) {
-        yield* bed.route(bed.gateway, i + 1)
-        yield* bed.route(m.front)
-      }
-      const url = `postgres://postgres@${bed.gateway}:${port}/postgres`
+      // clients only to the machines' front addresses through the test-bed's own links (checked).
+      const { bed, url } = yield* withPostgres(3)
       const [s1, s2, s3] = (yield* Effect.all(
         bed.machines.map((m) => startServer(["--workers", "1", "--cluster", url], { ns: m.ns, host: m.front })),
         { concurrency: "unbounded" }

@@ -201,7 +201,7 @@ export const getJson = (url: string) =>
       const response = await fetch(url, { signal: AbortSignal.timeout(5_000) })
       return { status: response.status, body: await response.json() as Record<string, unknown> }
     },
-    catch: (error) => new Error(`GET ${url}: ${String(error)}`)
+    catch: (error) => new Error(`GET ${url}: ${String(error)}${(error as Error).cause === undefined ? "" : ` (${String((error as Error).cause)})`}`)
   })
 
 /** Polls `effect` every 50 ms until `done` holds for its value; bounded. */

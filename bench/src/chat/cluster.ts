@@ -20,8 +20,8 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
 import { Effect } from "effect"
-import { findBin, startServer as startPostgres } from "@weft/testkit/postgres"
-import { testbed, unavailable } from "@weft/testkit/testbed"
+import { findBin } from "@weft/testkit/postgres"
+import { unavailable, withPostgres } from "@weft/testkit/testbed"
 import type { Command, Report, Stats } from "./clients.ts"
 import * as Histogram from "./histogram.ts"
 import { startServer, type Server } from "./proc.ts"
@@ -128,17 +128,7 @@ const measure = async (targets: ReadonlyArray<readonly [string, number]>): Promi
 const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 
 const program = Effect.scoped(Effect.gen(function*() {
-  const bed = yield* testbed(2)
-  const port = yield* bed.freePort
-  const pg = yield* Effect.acquireRelease(
-    Effect.sync(() => startPostgres({ host: bed.gateway, port, clients: bed.backSubnet })),
-    (s) => Effect.sync(() => s.stop?.())
-  )
-  if (pg.url === undefined) return yield* Effect.die(new Error(pg.reason))
-  for (const [i, m] of bed.machines.entries()) {
-    yield* bed.route(bed.gateway, i + 1)
-    yield* bed.route(m.front)
-  }
+  const { bed, url: db } = yield* withPostgres(2)
   const node = process.execPath
   const launch = (i: number, args: ReadonlyArray<string>): Promise<Server> => {
     const m = bed.machines[i]!
@@ -155,7 +145,6 @@ const program = Effect.scoped(Effect.gen(function*() {
         if (which === "one") servers.push(yield* Effect.promise(() => launch(0, ["--workers", "2"])))
         else {
           // The log grows over the rounds: each joining instance replays it first (a few thousand entries).
-          const db = `postgres://postgres@${bed.gateway}:${port}/postgres`
           servers.push(...yield* Effect.promise(() => Promise.all([launch(0, ["--workers", "1", "--cluster", db]), launch(1, ["--workers", "1", "--cluster", db])])))
         }
         yield* Effect.promise(() => sleep(1_500))
