@@ -51,8 +51,8 @@ const freshDatabase = Effect.gen(function*() {
 })
 const freshUrl = Effect.map(freshDatabase, (d) => d.url)
 
-const instances = (url: string, n: number) =>
-  Effect.all(Array.from({ length: n }, () => startServer(["--workers", "1", "--cluster", url])), { concurrency: "unbounded" })
+const instances = (url: string, n: number, more: ReadonlyArray<string> = []) =>
+  Effect.all(Array.from({ length: n }, () => startServer(["--workers", "1", "--cluster", url, ...more])), { concurrency: "unbounded" })
 
 const nick = (client: Client, name: string) =>
   Effect.gen(function*() {
@@ -121,7 +121,7 @@ describe(`chat on a cluster (--cluster, one PostgreSQL)${skipped}`, () => {
   it.live.skipIf(noServer !== undefined)("three instances started at once on an empty database are one chat: nicks in any case, one winner of a race, a room's lines once each and in one order for nc, IRC and web users on every instance, /msg, /who, /rooms, /topic", () =>
     Effect.scoped(Effect.gen(function*() {
       const url = yield* freshUrl
-      const [s1, s2, s3] = (yield* instances(url, 3)) as [Server, Server, Server]
+      const [s1, s2, s3] = (yield* instances(url, 3, ["--max-line", "20000"])) as [Server, Server, Server]
       const a = yield* connect(s1.port)
       const b = yield* connect(s2.port)
       const ivy = yield* connectIrc(s3.ircPort, "ivy")
@@ -179,6 +179,12 @@ describe(`chat on a cluster (--cluster, one PostgreSQL)${skipped}`, () => {
       yield* r2.write("/who\n")
       const [who] = yield* r2.waitFor((l) => l.startsWith("* in lobby ("))
       for (const n of ["alice", "bob", "wendy", "ivy"]) assert.include(who!.split(/[ :]+/), n, who)
+
+      // A line too big for a notification (9,000 bytes of UTF-8) goes by its number, read from the table.
+      const big = "✓".repeat(3000)
+      yield* a.write(`${big}\n`)
+      yield* b.waitFor((l) => l === `[lobby] alice: ${big}`)
+      yield* web.waitFor((l) => l === `[lobby] alice: ${big}`)
 
       // Rooms and topics are shared.
       yield* a.write("/join den\n")
