@@ -72,6 +72,20 @@ const connectionErrors = new Set([
   "08006"
 ])
 
+/**
+ * `query.cancel()`, keeping hold of the CancelRequest's promise: postgres.js
+ * 3.4 drops it (`cancel()` returns null), so a cancel that cannot connect (a
+ * partition: EHOSTUNREACH) would be an unhandled rejection, which ends a Node
+ * process. @internal
+ */
+export const cancelQuietly = (query: postgres.PendingQuery<any>): void => {
+  const q = query as unknown as { canceller?: ((query: unknown) => Promise<unknown>) | null }
+  const canceller = q.canceller
+  if (typeof canceller !== "function") return void Promise.resolve(query.cancel()).catch(() => {})
+  q.canceller = null
+  void Promise.resolve(canceller(query)).catch(() => {})
+}
+
 /** Whether a failure means the server (or the way to it) is gone. @internal */
 export const isConnectionFailure = (e: unknown): boolean =>
   typeof e === "object" && e !== null && connectionErrors.has(String((e as PgFailure).code))
@@ -293,7 +307,7 @@ export class Db {
       settled()
     }
     query.then(finish, finish)
-    void Promise.resolve(query.cancel()).catch(() => {})
+    cancelQuietly(query)
     const timer = setInterval(() => {
       tries++
       const pid = (query as unknown as { state?: { pid?: number } }).state?.pid
