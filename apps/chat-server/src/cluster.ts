@@ -46,6 +46,9 @@ export interface Sequencer {
   readonly messages: number
 }
 
+/** What a sender is told of a line the database did not take in time. */
+export const NOT_DELIVERED = "not delivered: the chat's database did not answer in time; send it again"
+
 /** The line a client of a cut-off instance gets before it is closed. */
 export const UNAVAILABLE = "the chat is unavailable (this server lost its database); try again shortly"
 
@@ -98,9 +101,6 @@ export const make = (options: ClusterOptions): Effect.Effect<Sequencer & { reado
     let clock = 0
     let registry = fresh()
     let log: Log.Log | undefined
-    /** Appends not yet answered: a cut-off instance tells its clients only once none can land. */
-    let pending = 0
-    let lastDeadline = 0
 
     function fresh() {
       return new Registry({
@@ -117,9 +117,11 @@ export const make = (options: ClusterOptions): Effect.Effect<Sequencer & { reado
 
     const append = (entry: Entry) => {
       if (status !== "up" || log === undefined) return
-      pending++
-      lastDeadline = Date.now() + Log.DEADLINE_MS
-      log.append(entry).catch(() => {}).finally(() => pending--)
+      log.append(entry).then((seq) => {
+        // Refused for its deadline (the database too slow to answer): its sender is told, nobody saw it.
+        if (seq !== undefined || entry.k !== "hub" || entry.m.t !== "cmd") return
+        options.deliver([entry.e], { t: "r", c: entry.m.c, r: { r: "error", code: "cannot-send", arg: "", text: NOT_DELIVERED, quiet: false } })
+      }, () => {})
     }
     const hub = (e: number, m: Extract<Entry, { k: "hub" }>["m"]) => append({ k: "hub", n: node, e, m, t: Date.now() })
 
@@ -225,9 +227,12 @@ export const make = (options: ClusterOptions): Effect.Effect<Sequencer & { reado
       Effect.gen(function*() {
         if (status !== "up") return
         status = "down"
+        const until = log?.halt() ?? 0
         log = undefined
         options.log(`cluster: instance ${node} is cut off (${why}); telling its clients, joining again`)
-        while (pending > 0 && Date.now() < lastDeadline + 100) yield* Effect.sleep("50 millis")
+        // Told only once nothing they sent can land any more.
+        const wait = until + 100 - Date.now()
+        if (wait > 0) yield* Effect.sleep(`${wait} millis`)
         options.deliver(options.endpoints(), { t: "kick", cs: undefined, reason: UNAVAILABLE })
         node = -1
         registry = fresh()

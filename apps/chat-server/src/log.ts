@@ -13,8 +13,9 @@
  *   statement failed is never used; a follower that sees `n + 2` after `n`
  *   reads `n + 1` from the table, or learns it does not exist.
  * - **Only what comes back counts.** An append carries a deadline (the
- *   server's clock, 1.5 s ahead); the statement inserts nothing after it. A
- *   line stuck in a cut-off link's buffers can never turn up later.
+ *   server's clock, 1.5 s after it is sent); the statement inserts nothing
+ *   after it. A line stuck in a cut-off link's buffers can never turn up
+ *   later. At most 64 are sent at once; the rest wait their turn unsent.
  * - **Bounded.** Every so many entries one instance saves a snapshot of the
  *   state; a starting instance reads the latest, then the entries after it,
  *   and the entries before the one-but-latest are deleted.
@@ -34,15 +35,23 @@ import postgres from "postgres"
 export const DEADLINE_MS = 1500
 const CHANNEL = "weft_chat_log"
 /** The advisory lock keys: the appends' order, and the schema's creation. */
-const ORDER_KEY = 0x77656674 // "weft"
+/** The advisory lock key that orders the appends (tests hold it to stall them). */
+export const ORDER_KEY = 0x77656674 // "weft"
 const SCHEMA_KEY = 0x63686174 // "chat"
 /** A NOTIFY payload is at most 7,999 bytes: a bigger entry goes by its number alone. */
 const INLINE_MAX = 7900
+/** Appends on the wire at once. */
+const MAX_IN_FLIGHT = 64
 
 /** The log: append entries, follow them in order. */
 export interface Log {
   /** Appends `entry` (JSON); resolves with its number, or undefined when it missed its deadline. */
   append(entry: unknown): Promise<number | undefined>
+  /**
+   * Sends nothing more (what waits is dropped); returns the time (`Date.now()`) after which
+   * nothing already sent can land.
+   */
+  halt(): number
   /**
    * Calls `onStart` with the latest snapshot (if any), then `onEntry` with every
    * entry after it, in order, once each, and with each new one as it commits;
@@ -176,24 +185,51 @@ const make = (writer: postgres.Sql<{}>, reader: postgres.Sql<{}>, offset: number
     queue.push([seq, body])
     if (ready && !draining) void drain()
   }
+  // Appends wait here, and at most MAX_IN_FLIGHT are sent at once (pipelined on the one writer
+  // connection, in order): the deadline starts when a statement is sent, so a backlog under load
+  // delays lines rather than dropping them, and only what is on the wire can land late.
+  const waiting: Array<{ readonly body: string; readonly resolve: (seq: number | undefined) => void; readonly reject: (e: unknown) => void }> = []
+  let inFlight = 0
+  let halted = false
+  /** The deadline of the last statement sent: after it, nothing sent can still land. */
+  let sentUntil = 0
+  const dispatch = () => {
+    while (inFlight < MAX_IN_FLIGHT && waiting.length > 0 && !halted) {
+      const { body, resolve, reject } = waiting.shift()!
+      inFlight++
+      sentUntil = Date.now() + DEADLINE_MS
+      writer<Array<{ seq: string }>>`
+        WITH turn AS (SELECT pg_advisory_xact_lock(${ORDER_KEY})),
+        added AS (
+          INSERT INTO weft_chat.log (seq, body)
+          SELECT nextval('weft_chat.seq'), ${body}::text FROM turn
+          WHERE clock_timestamp() < to_timestamp(${(sentUntil + offset) / 1000}::float8)
+          RETURNING seq
+        )
+        SELECT seq, pg_notify(${CHANNEL}, seq || ':' || ${octets(body) < INLINE_MAX ? body : ""}::text) FROM added`
+        .then((rows) => resolve(rows.length === 0 ? undefined : Number(rows[0]!.seq)), reject)
+        .finally(() => {
+          inFlight--
+          dispatch()
+        })
+    }
+  }
   const catchUp = async () => {
     const [{ max }] = await reader<[{ max: string | null }]>`SELECT max(seq) AS max FROM weft_chat.log`
     if (max !== null) push(Number(max), "")
   }
 
   return {
-    append: async (entry) => {
-      const body = JSON.stringify(entry)
-      const rows = await writer<Array<{ seq: string }>>`
-        WITH turn AS (SELECT pg_advisory_xact_lock(${ORDER_KEY})),
-        added AS (
-          INSERT INTO weft_chat.log (seq, body)
-          SELECT nextval('weft_chat.seq'), ${body}::text FROM turn
-          WHERE clock_timestamp() < to_timestamp(${(Date.now() + offset + DEADLINE_MS) / 1000}::float8)
-          RETURNING seq
-        )
-        SELECT seq, pg_notify(${CHANNEL}, seq || ':' || ${octets(body) < INLINE_MAX ? body : ""}::text) FROM added`
-      return rows.length === 0 ? undefined : Number(rows[0]!.seq)
+    append: (entry) =>
+      new Promise<number | undefined>((resolve, reject) => {
+        if (halted) return reject(new Error("the log was halted"))
+        waiting.push({ body: JSON.stringify(entry), resolve, reject })
+        dispatch()
+      }),
+    halt: () => {
+      halted = true
+      for (const w of waiting.splice(0)) w.reject(new Error("the log was halted"))
+      return sentUntil
     },
     follow: async (start, entries, lost) => {
       onLost = lost

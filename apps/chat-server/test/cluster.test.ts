@@ -12,6 +12,7 @@ import { findBin, startServer as startPostgres, type Server as Postgres } from "
 import { type Client, connect, connectIrc, type RawClient, type Server, startServer } from "./helpers.ts"
 import { type Child, child, waitUntil } from "@weft/testkit"
 import { mainScript } from "./helpers.ts"
+import { ORDER_KEY } from "../src/log.ts"
 
 const exitCode = (c: Child) =>
   waitUntil(c.running.subscribe, () => c.running.exit()?.code ?? undefined, 30_000, () => `did not exit:\n${c.output()}`)
@@ -254,6 +255,30 @@ describe(`chat on a cluster (--cluster, one PostgreSQL)${skipped}`, () => {
       yield* b.waitFor((l) => l === "* topic of den: set before the snapshot")
       yield* b.write("hello early\n")
       yield* a.waitFor((l) => /^\[den\] guest\d+: hello early$/.test(l))
+    })))
+
+  it.live.skipIf(noServer !== undefined)("a line the database does not take within its deadline (1.5 s after it is sent) is shown to no one, and its sender is told; the chat goes on", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const { name, url } = yield* freshDatabase
+      const [s1, s2] = (yield* instances(url, 2)) as [Server, Server]
+      const a = yield* connect(s1.port)
+      const b = yield* connect(s2.port)
+      yield* nick(a, "ann")
+      // Another session holds the log's order lock: appends wait in the server, past their deadline.
+      const { default: postgres } = yield* Effect.promise(() => import("postgres"))
+      const dir = new URL(pg!.url!).searchParams.get("host")!
+      const sql = yield* Effect.acquireRelease(
+        Effect.sync(() => postgres({ path: `${dir}/.s.PGSQL.5432`, user: "postgres", database: name, max: 1, onnotice: () => {} })),
+        (sql) => Effect.promise(() => sql.end())
+      )
+      yield* Effect.promise(() => sql.unsafe("SELECT pg_advisory_lock($1)", [ORDER_KEY]))
+      yield* a.write("stalled\n")
+      yield* Effect.sleep("2500 millis")
+      yield* Effect.promise(() => sql.unsafe("SELECT pg_advisory_unlock($1)", [ORDER_KEY]))
+      yield* a.waitFor((l) => l === "! error: not delivered: the chat's database did not answer in time; send it again")
+      yield* a.write("flowing again\n")
+      yield* b.waitFor((l) => l === "[lobby] ann: flowing again")
+      for (const c of [a, b]) assert.isFalse(c.lines().some((l) => l.includes("stalled")))
     })))
 
   it.live("a --cluster that is not a postgres:// URL exits 2 and says why; a database that cannot be reached exits 1", () =>

@@ -10,7 +10,7 @@
  * second and their ratio, p50/p99 delivery latency, losses after the drain,
  * lines out of a sender's order.
  *
- *   node bench/src/chat/cluster.ts [--rounds 3] [--duration 10] [--clients 1000]
+ *   node bench/src/chat/cluster.ts [--rounds 3] [--duration 10] [--clients 1000] [--senders 10] [--rate 20]
  *
  * Needs root and `ip netns` (the test-bed) and Debian's postgresql; says why and exits 2 without.
  * Every address is checked with the test-bed's `route` before use.
@@ -31,14 +31,20 @@ const repo = path.resolve(here, "../../..")
 const main = path.join(repo, "apps/chat-server/src/main.ts")
 
 const { values: flags } = parseArgs({
-  options: { rounds: { type: "string", default: "3" }, duration: { type: "string", default: "10" }, clients: { type: "string", default: "1000" } },
+  options: {
+    rounds: { type: "string", default: "3" },
+    duration: { type: "string", default: "10" },
+    clients: { type: "string", default: "1000" },
+    senders: { type: "string", default: "10" },
+    rate: { type: "string", default: "20" }
+  },
   strict: true
 })
 const rounds = Number(flags.rounds)
 const windowMs = Number(flags.duration) * 1000
 const clientCount = Number(flags.clients)
-const senders = 10
-const rate = 20
+const senders = Number(flags.senders)
+const rate = Number(flags.rate)
 
 const why = unavailable() ?? (findBin("initdb") === undefined ? "initdb not found (install Debian's postgresql)" : undefined)
 if (why !== undefined) {
@@ -160,7 +166,7 @@ const program = Effect.scoped(Effect.gen(function*() {
   const one = median(results.one.map((r) => r.perSecond))
   const two = median(results.two.map((r) => r.perSecond))
   console.log("")
-  console.log("| chat, 1,000 clients, 10 x 20 msg/s, one room | deliveries/s in the window (median) | vs one machine | p50 | p99 | lost | out of order |")
+  console.log(`| chat, ${clientCount} clients, ${senders} x ${rate} msg/s, one room | deliveries/s in the window (median) | vs one machine | p50 | p99 | lost | out of order |`)
   console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
   for (const [label, rs, rate] of [["one machine, `--workers 2`", results.one, one], ["two machines, `--cluster`, `--workers 1` each", results.two, two]] as const) {
     console.log(`| ${label} | ${Math.round(rate)} | ${(rate / one).toFixed(2)}x | ${median(rs.map((r) => r.p50)).toFixed(1)} ms | ${median(rs.map((r) => r.p99)).toFixed(1)} ms | ${Math.max(...rs.map((r) => r.lost))} | ${Math.max(...rs.map((r) => r.outOfOrder))} |`)
