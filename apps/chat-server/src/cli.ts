@@ -33,7 +33,9 @@ export const usage = `usage: [--host 127.0.0.1] [--public-host NAME] [--port 0] 
   --idle         seconds of silence before an IRC client is pinged, and then dropped (default 120)
   --server-name  the IRC server's name in every server line (default weft.chat)
   --oper         NAME:HASH, a server operator for IRC's OPER (repeatable; HASH from: node src/main.ts hash-password)
-  --password     a password every IRC client must give with PASS (default: none)`
+  --password     a password every IRC client must give with PASS (default: none)
+  --cluster      postgres://URL (or WEFT_CLUSTER_URL): every instance started with the same URL,
+                 on any machine, is one chat (default: this machine alone is the chat)`
 
 class UsageError extends Error {}
 
@@ -64,7 +66,8 @@ export const main = (argv: ReadonlyArray<string>): void => {
           idle: { type: "string" },
           "server-name": { type: "string" },
           oper: { type: "string", multiple: true },
-          password: { type: "string" }
+          password: { type: "string" },
+          cluster: { type: "string" }
         },
         strict: true,
         allowPositionals: false
@@ -75,7 +78,7 @@ export const main = (argv: ReadonlyArray<string>): void => {
     }
   })()
 
-  const int = (name: Exclude<keyof typeof options, "oper">, fallback: number, min: number, max: number): number => {
+  const int = (name: Exclude<keyof typeof options, "oper" | "cluster">, fallback: number, min: number, max: number): number => {
     const raw = options[name]
     if (raw === undefined) return fallback
     const value = Number(raw)
@@ -98,6 +101,10 @@ export const main = (argv: ReadonlyArray<string>): void => {
     if (options.password !== undefined && !/^[\x21-\x7e]{1,64}$/.test(options.password)) {
       return yield* Effect.fail(new UsageError("--password must be 1-64 printable characters without spaces"))
     }
+    const cluster = options.cluster ?? (process.env.WEFT_CLUSTER_URL || undefined)
+    if (cluster !== undefined && !/^postgres(ql)?:\/\/[^\s]+$/.test(cluster)) {
+      return yield* Effect.fail(new UsageError(`--cluster must be a postgres:// URL, got ${JSON.stringify(cluster.replace(/\/\/([^:@/]*):[^@/]*@/, "//$1:***@"))}`))
+    }
     const workers = int("workers", Math.min(4, Math.max(1, os.availableParallelism())), 1, 64)
     const { port, ircPort, httpPort } = yield* runPrimary({
       host,
@@ -114,6 +121,7 @@ export const main = (argv: ReadonlyArray<string>): void => {
       serverName,
       opers: [...opers],
       password: options.password,
+      cluster,
       log: (line) => console.log(line)
     })
     // Where users reach it: a wildcard bind is named by this machine's host name, or --public-host.

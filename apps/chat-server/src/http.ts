@@ -1,7 +1,8 @@
 /**
  * The HTTP side, on Hono, in the primary:
  *
- *   GET /health  -> 200 { ok: true, workers, listening } | 503 (a worker is missing or still starting)
+ *   GET /health  -> 200 { ok: true, workers, listening[, cluster] } | 503 (a worker is missing or still
+ *                   starting, or on a cluster this instance is cut off from its database)
  *   GET /stats   -> 200 { port, ircPort, workers: [...], connections, users, rooms, messages, relayed, restarts }
  *   GET /metrics -> Prometheus text: connections, messages in and out, dropped slow consumers,
  *                   flood-delayed lines, per worker; users, rooms and room messages
@@ -35,6 +36,8 @@ export interface Stats {
   readonly messages: number
   /** Workers replaced after they died. */
   readonly restarts: number
+  /** On a cluster (`--cluster`): whether this instance is part of the chat now (not cut off from its database). */
+  readonly cluster?: "joining" | "up" | "down" | undefined
 }
 
 const metric = (name: string, type: "gauge" | "counter", help: string, samples: ReadonlyArray<[string, number]>) =>
@@ -69,8 +72,8 @@ export const makeApp = (stats: () => Stats, extend?: (app: Hono) => void, guard:
   app.get("/health", (c) => {
     const s = stats()
     const listening = s.workers.filter((w) => w.listening).length
-    const ok = listening >= s.wanted
-    return c.json({ ok, workers: s.wanted, listening }, ok ? 200 : 503)
+    const ok = listening >= s.wanted && (s.cluster === undefined || s.cluster === "up")
+    return c.json({ ok, workers: s.wanted, listening, ...(s.cluster === undefined ? {} : { cluster: s.cluster }) }, ok ? 200 : 503)
   })
   app.get("/stats", (c) => {
     const s = stats()

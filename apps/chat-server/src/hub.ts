@@ -249,6 +249,11 @@ export class Hub {
         this.fanOut(targets, message.e)
         return
       }
+      case "kick": {
+        const targets = message.cs === undefined ? [...this.sessions.values()] : message.cs.map((c) => this.sessions.get(c))
+        for (const session of targets) if (session !== undefined) this.kick(session, message.reason)
+        return
+      }
       case "stop":
         return
     }

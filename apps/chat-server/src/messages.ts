@@ -214,6 +214,8 @@ export type ToHub =
   | { readonly t: "room"; readonly k: string; readonly e: Event }
   /** To these connections. */
   | { readonly t: "to"; readonly cs: ReadonlyArray<number>; readonly e: Event }
+  /** Tell these connections (all: undefined) `reason` and close them; the hub goes on (a chat on a cluster that lost its database). */
+  | { readonly t: "kick"; readonly cs: ReadonlyArray<number> | undefined; readonly reason: string }
   /** Tell every client, close, exit (what SIGTERM does; a signal is not always delivered to a handler on Deno). */
   | { readonly t: "stop" }
 

@@ -21,6 +21,7 @@ import * as Http from "./http.ts"
 import * as Page from "./page.ts"
 import { leanWorkers } from "./lean.ts"
 import { type Counters, type FromHub, makeOutbox, readJsonLines, type ToHub } from "./messages.ts"
+import * as Clustered from "./cluster.ts"
 import { Registry } from "./registry.ts"
 import * as Web from "./web.ts"
 import { MAX_BACKLOG } from "./worker.ts"
@@ -46,6 +47,8 @@ export interface PrimaryOptions {
   readonly serverName?: string | undefined
   readonly opers?: ReadonlyArray<readonly [string, string]> | undefined
   readonly password?: string | undefined
+  /** `--cluster`: the PostgreSQL URL every instance of one chat shares (none: this machine is the chat). */
+  readonly cluster?: string | undefined
   readonly log: (line: string) => void
 }
 
@@ -92,24 +95,31 @@ export const runPrimary = (options: PrimaryOptions): Effect.Effect<Running, Erro
       serverName: options.serverName,
       toRegistry: (message) => fromHub(Web.ENDPOINT, message)
     })
-    const registry = new Registry({
-      quietAbove: options.quietAbove,
-      serverName: options.serverName,
-      deliver: (endpoints: ReadonlyArray<number>, message: ToHub) => {
-        // Serialized once, however many workers it goes to.
-        let line: string | undefined
-        for (const endpoint of endpoints) {
-          if (endpoint === Web.ENDPOINT) {
-            web.receive(message)
-            continue
-          }
-          const entry = entries.get(endpoint)
-          if (entry?.outbox === undefined) continue
-          line ??= JSON.stringify(message) + "\n"
-          entry.outbox.push(line)
+    /** To hubs of this process and its workers: one message, serialized once however many workers it goes to. */
+    const deliver = (endpoints: ReadonlyArray<number>, message: ToHub) => {
+      let line: string | undefined
+      for (const endpoint of endpoints) {
+        if (endpoint === Web.ENDPOINT) {
+          web.receive(message)
+          continue
         }
+        const entry = entries.get(endpoint)
+        if (entry?.outbox === undefined) continue
+        line ??= JSON.stringify(message) + "\n"
+        entry.outbox.push(line)
       }
-    })
+    }
+    // One registry here, or this machine's replica of the cluster's (the same seam either way).
+    const registry: Clustered.Sequencer & { readonly status?: () => Clustered.Status } = options.cluster === undefined
+      ? new Registry({ quietAbove: options.quietAbove, serverName: options.serverName, deliver })
+      : yield* Clustered.make({
+        url: options.cluster,
+        quietAbove: options.quietAbove,
+        serverName: options.serverName,
+        deliver,
+        endpoints: () => [Web.ENDPOINT, ...entries.keys()],
+        log: options.log
+      })
 
     const token = randomBytes(16).toString("hex")
     /** A hub's message for the registry: from a worker's relay, or from the web hub. */
@@ -218,7 +228,8 @@ export const runPrimary = (options: PrimaryOptions): Effect.Effect<Running, Erro
       users: registry.userCount,
       rooms: registry.roomList(),
       messages: registry.messages,
-      restarts: workers.restarts
+      restarts: workers.restarts,
+      cluster: registry.status?.()
     })
     const app = Http.makeApp(stats, (app) => Web.routes(app, web, Serve.upgradeWebSocket), {
       host,

@@ -85,6 +85,33 @@ export interface RegistryOptions {
   readonly deliver: (endpoints: ReadonlyArray<number>, message: ToHub) => void
   /** The server's name (IRC's WHOIS shows it). */
   readonly serverName?: string | undefined
+  /** The time in seconds (default: now): replicas on several machines use the time of the entry they apply, so they agree. */
+  readonly clock?: (() => number) | undefined
+}
+
+type SavedBan = { readonly mask: string; readonly by: string; readonly at: number }
+
+/** A registry as JSON (`Registry.snapshot`), for a replica that starts from it. */
+export interface RegistrySnapshot {
+  readonly users: ReadonlyArray<{
+    readonly uid: number; readonly nick: string; readonly endpoint: number; readonly conn: number; readonly proto: Proto
+    readonly current: string | undefined; readonly username: string | undefined; readonly realname: string | undefined
+    readonly away: string | undefined; readonly oper: boolean; readonly invisible: boolean; readonly wallops: boolean
+    readonly signon: number; readonly active: number
+  }>
+  readonly conns: ReadonlyArray<readonly [number, ReadonlyArray<number>]>
+  readonly rooms: ReadonlyArray<{
+    readonly name: string; readonly topic: string; readonly topicBy: string; readonly topicAt: number; readonly created: number
+    readonly members: ReadonlyArray<number>; readonly ops: ReadonlyArray<number>; readonly voices: ReadonlyArray<number>
+    readonly flags: string; readonly password: string | undefined; readonly limit: number | undefined
+    readonly bans: ReadonlyArray<SavedBan>; readonly excepts: ReadonlyArray<SavedBan>; readonly invex: ReadonlyArray<SavedBan>
+    readonly invited: ReadonlyArray<number>
+  }>
+  /** Each user's rooms (same order as `users`), in the order joined. */
+  readonly memberships: ReadonlyArray<ReadonlyArray<string>>
+  readonly history: ReadonlyArray<{ nick: string; username: string; realname: string; at: number }>
+  /** nextUid, nextGuest, maxUsers, messages. */
+  readonly counters: readonly [number, number, number, number]
 }
 
 /** Where plain and web users start. */
@@ -140,8 +167,10 @@ export class Registry {
   /** Room messages sequenced (say, me, notice). */
   messages = 0
   private readonly options: RegistryOptions
+  private readonly now: () => number
   constructor(options: RegistryOptions) {
     this.options = options
+    this.now = options.clock ?? now
   }
 
   get userCount(): number {
@@ -156,6 +185,66 @@ export class Registry {
       .filter((room) => !room.flags.has("s") || (viewer !== undefined && room.members.has(viewer)))
       .map((room) => ({ room: room.name, members: room.members.size, topic: room.topic }))
       .sort((a, b) => a.room.localeCompare(b.room))
+  }
+  /**
+   * Everything the registry holds, as JSON, in its own iteration orders: a replica that starts
+   * from it (`restore`) takes the same decisions as this one from then on.
+   */
+  snapshot(): RegistrySnapshot {
+    const list = (bans: ReadonlyArray<Ban>) => bans.map(({ mask, by, at }) => ({ mask, by, at }))
+    return {
+      users: [...this.users.values()].map((u) => ({
+        uid: u.uid, nick: u.nick, endpoint: u.endpoint, conn: u.conn, proto: u.proto, current: u.current?.key,
+        username: u.username, realname: u.realname, away: u.away, oper: u.oper, invisible: u.invisible,
+        wallops: u.wallops, signon: u.signon, active: u.active
+      })),
+      conns: [...this.conns].map(([endpoint, byConn]) => [endpoint, [...byConn.values()].map((u) => u.uid)]),
+      rooms: [...this.rooms.values()].map((r) => ({
+        name: r.name, topic: r.topic, topicBy: r.topicBy, topicAt: r.topicAt, created: r.created,
+        members: [...r.members].map((u) => u.uid), ops: [...r.ops].map((u) => u.uid), voices: [...r.voices].map((u) => u.uid),
+        flags: [...r.flags].join(""), password: r.password, limit: r.limit, bans: list(r.bans), excepts: list(r.excepts),
+        invex: list(r.invex), invited: [...r.invited].map((u) => u.uid)
+      })),
+      memberships: [...this.users.values()].map((u) => [...u.rooms].map((r) => r.key)),
+      history: this.history.map((h) => ({ ...h })),
+      counters: [this.nextUid, this.nextGuest, this.maxUsers, this.messages]
+    }
+  }
+
+  /** Loads a `snapshot` into this registry, which must be new (nothing registered yet). */
+  restore(snapshot: RegistrySnapshot): void {
+    const byUid = new Map<number, User>()
+    const rooms = new Map<string, Room>()
+    const ban = ({ mask, by, at }: { mask: string; by: string; at: number }): Ban => ({ mask, by, at, test: globToRegExp(mask) })
+    for (const u of snapshot.users) {
+      const user: User = { ...u, rooms: new Set(), current: undefined }
+      byUid.set(u.uid, user)
+      this.users.set(u.nick.toLowerCase(), user)
+    }
+    const users = (uids: ReadonlyArray<number>) => uids.map((uid) => byUid.get(uid)!)
+    for (const r of snapshot.rooms) {
+      const members = users(r.members)
+      const endpoints = new Map<number, number>()
+      for (const m of members) endpoints.set(m.endpoint, (endpoints.get(m.endpoint) ?? 0) + 1)
+      rooms.set(r.name.toLowerCase(), {
+        ...r, key: r.name.toLowerCase(), members: new Set(members), endpoints, ops: new Set(users(r.ops)), voices: new Set(users(r.voices)),
+        flags: new Set(r.flags), bans: r.bans.map(ban), excepts: r.excepts.map(ban), invex: r.invex.map(ban), invited: new Set(users(r.invited))
+      })
+    }
+    for (const [k, room] of rooms) this.rooms.set(k, room)
+    snapshot.users.forEach((u, i) => {
+      const user = byUid.get(u.uid)!
+      for (const key of snapshot.memberships[i]!) user.rooms.add(rooms.get(key)!)
+      user.current = u.current === undefined ? undefined : rooms.get(u.current)
+    })
+    for (const [endpoint, uids] of snapshot.conns) this.conns.set(endpoint, new Map(users(uids).map((u) => [u.conn, u])))
+    this.history.push(...snapshot.history)
+    ;[this.nextUid, this.nextGuest, this.maxUsers, this.messages] = snapshot.counters
+  }
+
+  /** The hubs with registered users. */
+  endpoints(): Array<number> {
+    return [...this.conns.keys()]
   }
   /** The user on this connection, if it registered. */
   nickOf(endpoint: number, conn: number): string | undefined {
@@ -174,7 +263,7 @@ export class Registry {
     }
     let name = nick
     while (name === undefined || this.users.has(name.toLowerCase())) name = `guest${++this.nextGuest}`
-    const t = now()
+    const t = this.now()
     const user: User = {
       uid: ++this.nextUid,
       nick: name,
@@ -223,7 +312,7 @@ export class Registry {
           if (why !== undefined) return this.error(user, "cannot-send", room.name, `you cannot speak in ${room.name}: ${why}`, quiet)
         }
         this.messages++
-        user.active = now()
+        user.active = this.now()
         if (cmd.status === undefined) return this.toRoom(room, { e: "msg", room: room.name, nick: user.nick, uid: user.uid, text: cmd.text, kind: cmd.kind })
         // STATUSMSG: to the operators (and voices, for +) only.
         const byEndpoint = new Map<number, Array<number>>()
@@ -240,7 +329,7 @@ export class Registry {
       case "msg": {
         const target = this.users.get(cmd.to.toLowerCase())
         if (target === undefined) return this.error(user, "no-such-nick", cmd.to, `no one is called ${cmd.to}`, cmd.notice)
-        user.active = now()
+        user.active = this.now()
         this.options.deliver([target.endpoint], { t: "to", cs: [target.conn], e: { e: "pm", from: user.nick, text: cmd.text, notice: cmd.notice } })
         this.reply(user, { r: "pm-echo", to: target.nick, text: cmd.text, notice: cmd.notice })
         if (target.away !== undefined && !cmd.notice) {
@@ -326,7 +415,7 @@ export class Registry {
         if (room.flags.has("t") && !isOp(room, user)) return this.notOp(user, room)
         room.topic = truncate(cmd.text, LIMITS.topic)
         room.topicBy = user.nick
-        room.topicAt = now()
+        room.topicAt = this.now()
         return this.toRoom(room, { e: "topic", room: room.name, nick: user.nick, topic: room.topic })
       }
       case "quit":
@@ -546,7 +635,7 @@ export class Registry {
   private enter(user: User, existing: Room | string): Joined {
     let room: Room
     if (typeof existing === "string") {
-      const t = now()
+      const t = this.now()
       room = {
         name: existing,
         key: existing.toLowerCase(),
@@ -605,7 +694,7 @@ export class Registry {
   }
 
   private remember(user: User): void {
-    this.history.push({ nick: user.nick, username: userOf(user), realname: realOf(user), at: now() })
+    this.history.push({ nick: user.nick, username: userOf(user), realname: realOf(user), at: this.now() })
     if (this.history.length > WHOWAS_SIZE) this.history.splice(0, this.history.length - WHOWAS_SIZE)
   }
 
@@ -762,7 +851,7 @@ export class Registry {
           const exists = list.findIndex((b) => b.mask.toLowerCase() === arg!.toLowerCase())
           if (s === "+") {
             if (exists !== -1 || list.length >= LIMITS.bans) continue
-            list.push({ mask: arg!, test: globToRegExp(arg!), by: user.nick, at: now() })
+            list.push({ mask: arg!, test: globToRegExp(arg!), by: user.nick, at: this.now() })
           } else {
             if (exists === -1) continue
             list.splice(exists, 1)
@@ -883,7 +972,7 @@ export class Registry {
     lines.push({ n: "312", p: [n, this.serverName, "weft chat"] })
     if (target.oper) lines.push({ n: "313", p: [n, "is an IRC operator"], plain: `${n} is a server operator` })
     if (target.away !== undefined) lines.push({ n: "301", p: [n, target.away], plain: `${n} is away: ${target.away}` })
-    const t = now()
+    const t = this.now()
     lines.push({ n: "317", p: [n, String(t - target.active), String(target.signon), "seconds idle, signon time"], plain: `${n} has been idle ${t - target.active} s` })
     lines.push({ n: "318", p: [n, "End of /WHOIS list"] })
     this.info(user, lines)

@@ -7,7 +7,7 @@ import type { ChildProcess } from "node:child_process"
 import * as net from "node:net"
 import { fileURLToPath } from "node:url"
 import { Effect, type Scope } from "effect"
-import { type Child, child, exists, waitUntil } from "@weft/testkit"
+import { argv as commandLine, type Child, child, exists, waitUntil } from "@weft/testkit"
 
 export const mainScript = fileURLToPath(new URL("../src/main.ts", import.meta.url))
 
@@ -30,14 +30,30 @@ export interface Server {
   exited(timeoutMs?: number): Effect.Effect<number | string, Error>
 }
 
-export const startServer = (args: ReadonlyArray<string> = ["--workers", "2"]): Effect.Effect<Server, Error, Scope.Scope> =>
+/** Where a server runs: `ns`, a test-bed machine's network namespace (the server then listens on `host`, its front address). */
+export interface Where {
+  readonly ns?: string | undefined
+  readonly host?: string | undefined
+  /** Added to its environment. */
+  readonly env?: Readonly<Record<string, string>> | undefined
+}
+
+export const startServer = (args: ReadonlyArray<string> = ["--workers", "2"], where: Where = {}): Effect.Effect<Server, Error, Scope.Scope> =>
   Effect.gen(function*() {
     let started: Child | undefined
     const workerPids = () => [...(started?.output() ?? "").matchAll(/worker \d+ pid (\d+) listening/g)].map((m) => Number(m[1]))
     // Belt and braces, after the primary's stop below: no worker outlives the test, whatever the primary did.
     yield* Effect.addFinalizer(() => Effect.sync(() => workerPids().filter(exists).forEach((pid) => process.kill(pid, "SIGKILL"))))
-    const argv = ["--port", "0", "--irc-port", "0", "--http-port", "0", ...args]
-    const c = started = yield* child(mainScript, argv, { name: "server", stdin: "ignore", lines: "both", stop: { signal: "SIGTERM", graceMs: 8_000 } })
+    const argv = ["--port", "0", "--irc-port", "0", "--http-port", "0", ...(where.host === undefined ? [] : ["--host", where.host]), ...args]
+    const command = where.ns === undefined ? undefined : ["ip", "netns", "exec", where.ns, ...commandLine(mainScript, argv)] as const
+    const c = started = yield* child(mainScript, argv, {
+      name: "server",
+      stdin: "ignore",
+      lines: "both",
+      stop: { signal: "SIGTERM", graceMs: 8_000 },
+      ...(command === undefined ? {} : { command }),
+      ...(where.env === undefined ? {} : { env: where.env })
+    })
     const server = {
       proc: c.proc,
       output: c.output,
@@ -59,7 +75,7 @@ export const startServer = (args: ReadonlyArray<string> = ["--workers", "2"]): E
       printed: { chat, irc, http },
       port: Number(/tcp \S+:(\d+),/.exec(chat)![1]),
       ircPort: Number(/irc \S+:(\d+) /.exec(irc)![1]),
-      http: `http://127.0.0.1:${/http:\/\/\S+:(\d+) /.exec(http)![1]}`
+      http: `http://${where.host ?? "127.0.0.1"}:${/http:\/\/\S+:(\d+) /.exec(http)![1]}`
     }
   })
 
@@ -89,11 +105,11 @@ export interface RawClient {
   waitClosed(timeoutMs?: number): Effect.Effect<void, Error>
 }
 
-export const connectRaw = (port: number): Effect.Effect<RawClient, Error, Scope.Scope> =>
+export const connectRaw = (port: number, host = "127.0.0.1"): Effect.Effect<RawClient, Error, Scope.Scope> =>
   Effect.gen(function*() {
     const state = yield* Effect.acquireRelease(
       Effect.callback<{ socket: net.Socket; lines: Array<string>; listeners: Set<() => void>; closed: { value: boolean } }, Error>((resume) => {
-        const socket = net.connect(port, "127.0.0.1")
+        const socket = net.connect(port, host)
         const lines: Array<string> = []
         const listeners = new Set<() => void>()
         const closed = { value: false }
@@ -122,7 +138,7 @@ export const connectRaw = (port: number): Effect.Effect<RawClient, Error, Scope.
           resume(Effect.succeed({ socket, lines, listeners, closed }))
         })
         return Effect.sync(() => socket.destroy())
-      }).pipe(Effect.timeout("5 seconds"), Effect.mapError((e) => new Error(`connect to 127.0.0.1:${port}: ${String(e)}`))),
+      }).pipe(Effect.timeout("5 seconds"), Effect.mapError((e) => new Error(`connect to ${host}:${port}: ${String(e)}`))),
       (s) => Effect.sync(() => s.socket.destroy())
     )
     const subscribe = (check: () => void) => {
@@ -145,18 +161,18 @@ export const connectRaw = (port: number): Effect.Effect<RawClient, Error, Scope.
     }
   })
 
-export const connect = (port: number): Effect.Effect<Client, Error, Scope.Scope> =>
+export const connect = (port: number, host?: string): Effect.Effect<Client, Error, Scope.Scope> =>
   Effect.gen(function*() {
-    const raw = yield* connectRaw(port)
+    const raw = yield* connectRaw(port, host)
     const [welcome] = yield* raw.waitFor((l) => l.startsWith("* welcome "))
     const m = /^\* welcome (\S+): worker (\d+) \(pid (\d+)\)/.exec(welcome!)!
     return { ...raw, nick: m[1]!, worker: Number(m[2]), pid: Number(m[3]) }
   })
 
 /** An IRC connection registered as `nick`, in #lobby (it joined, as IRC users are not put anywhere). */
-export const connectIrc = (port: number, nick: string, join = "#lobby"): Effect.Effect<RawClient, Error, Scope.Scope> =>
+export const connectIrc = (port: number, nick: string, join = "#lobby", host?: string): Effect.Effect<RawClient, Error, Scope.Scope> =>
   Effect.gen(function*() {
-    const raw = yield* connectRaw(port)
+    const raw = yield* connectRaw(port, host)
     yield* raw.write(`CAP LS 302\r\nNICK ${nick}\r\nUSER ${nick} 0 * :${nick}\r\nCAP END\r\n${join === "" ? "" : `JOIN ${join}\r\n`}`)
     yield* raw.waitFor((l) => l.includes(` 001 ${nick} :Welcome`))
     if (join !== "") yield* raw.waitFor((l) => l === `:${nick}!${nick}@weft JOIN ${join}`)
@@ -185,7 +201,7 @@ export const getJson = (url: string) =>
       const response = await fetch(url, { signal: AbortSignal.timeout(5_000) })
       return { status: response.status, body: await response.json() as Record<string, unknown> }
     },
-    catch: (error) => new Error(`GET ${url}: ${String(error)}`)
+    catch: (error) => new Error(`GET ${url}: ${String(error)}${(error as Error).cause === undefined ? "" : ` (${String((error as Error).cause)})`}`)
   })
 
 /** Polls `effect` every 50 ms until `done` holds for its value; bounded. */

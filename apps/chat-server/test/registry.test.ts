@@ -168,3 +168,55 @@ describe("Registry", () => {
     assert.deepStrictEqual(registry.roomList(), [{ room: "lobby", members: 1, topic: "welcome all" }])
   })
 })
+
+describe("Registry snapshots (a replica on another machine starts from one)", () => {
+  it("a registry restored from a snapshot (through JSON) takes the same decisions as the original from then on", () => {
+    const a = make()
+    const b = make()
+    // Users on two hubs, a room with a topic, modes, a ban, a voice, an invitation, an away, a rename.
+    const script = (r: Registry) => {
+      r.open(1, 1, "plain", undefined)
+      r.open(2, 1, "irc", "ann", "ann", "Ann A")
+      r.open(2, 2, "plain", undefined)
+      r.command(1, 1, { c: "nick", nick: "bob" })
+      r.command(1, 1, { c: "join", room: "den" })
+      r.command(1, 1, { c: "topic", room: "den", text: "burrows" })
+      r.command(2, 1, { c: "join", room: "den" })
+      r.command(1, 1, { c: "mode", room: "den", modes: "+mib", args: ["troll!*@*"] })
+      r.command(1, 1, { c: "mode", room: "den", modes: "+v", args: ["ann"] })
+      r.command(1, 1, { c: "invite", nick: "guest2", room: "den" })
+      r.command(2, 1, { c: "away", text: "lunch" })
+    }
+    script(a.registry)
+    script(b.registry)
+    const restored = make()
+    restored.registry.restore(JSON.parse(JSON.stringify(b.registry.snapshot())))
+    a.take()
+    restored.take()
+    // The same commands, to the original and to the restored copy: the same answers and events.
+    const after = (r: Registry) => {
+      r.command(2, 2, { c: "nick", nick: "BOB" }) // taken
+      r.command(2, 2, { c: "say", room: "den", text: "not a member", kind: "say" }) // +n
+      r.command(2, 2, { c: "join", room: "den" }) // invited
+      r.command(2, 2, { c: "say", room: "den", text: "moderated", kind: "say" }) // +m: no voice
+      r.command(2, 1, { c: "say", room: "den", text: "voiced", kind: "say" })
+      r.command(1, 1, { c: "who", room: "den", kind: "who" })
+      r.command(2, 1, { c: "whois", nick: "bob" })
+      r.command(1, 1, { c: "msg", to: "ann", text: "hi", notice: false }) // away
+      r.command(1, 1, { c: "rooms" })
+      r.command(1, 1, { c: "mode", room: "den", modes: "b", args: [] })
+      r.open(3, 1, "plain", undefined) // the next guest number
+      r.dropEndpoint(2, "gone")
+      r.command(1, 1, { c: "who", room: "den", kind: "who" })
+      r.command(3, 1, { c: "whowas", nick: "ann", count: 1 })
+    }
+    after(a.registry)
+    after(restored.registry)
+    const strip = (sent: Array<{ endpoint: number; message: ToHub }>) => JSON.stringify(sent).replace(/"(signon|active|at)":\d+/g, "")
+    const original = strip(a.take())
+    assert.strictEqual(strip(restored.take()), original)
+    for (const mark of ["nick-taken", "cannot-send", "\"voiced\"", "troll!*@*", "lunch", "guest3"]) assert.include(original, mark)
+    assert.strictEqual(restored.registry.userCount, a.registry.userCount)
+    assert.deepStrictEqual(restored.registry.roomList(), a.registry.roomList())
+  })
+})

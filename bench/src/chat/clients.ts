@@ -25,6 +25,8 @@ export type Command =
   | {
     readonly t: "connect"
     readonly port: number
+    /** Where each client connects, by its global number modulo their count (default: 127.0.0.1 and `port`): instances of one chat on several machines. */
+    readonly targets?: ReadonlyArray<readonly [host: string, port: number]> | undefined
     /** Global client numbers this process holds, in connection order. */
     readonly clients: ReadonlyArray<number>
     /** For each client above: its sender ordinal (0..senders-1), or -1 for a listener. */
@@ -170,9 +172,9 @@ const onData = (client: Client, chunk: Buffer) => {
   }
 }
 
-const connectOne = (client: Client, port: number): Promise<boolean> =>
+const connectOne = (client: Client, [host, port]: readonly [string, number]): Promise<boolean> =>
   new Promise((resolve) => {
-    const socket = net.connect({ port, host: "127.0.0.1" })
+    const socket = net.connect({ port, host })
     let done = false
     const timer = setTimeout(() => finish(false), 20_000)
     const finish = (ok: boolean) => {
@@ -228,7 +230,8 @@ const connect = async (command: Extract<Command, { t: "connect" }>) => {
         continue
       }
       // One retry: a full accept backlog drops a SYN now and then.
-      if (!(await connectOne(client, command.port)) && !(await connectOne(client, command.port))) {
+      const target = command.targets?.[client.id % command.targets.length] ?? ["127.0.0.1", command.port] as const
+      if (!(await connectOne(client, target)) && !(await connectOne(client, target))) {
         failed++
         if (errors.length < 3) errors.push(`client ${client.id}`)
       }

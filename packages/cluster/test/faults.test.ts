@@ -1,5 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber } from "effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
 import postgres from "postgres"
 import { Cluster } from "../src/index.ts"
 import { parseUrl } from "../src/internal/pg.ts"
@@ -112,4 +114,28 @@ describe(title("Cluster faults"), () => {
       const error = yield* Effect.flip(Effect.scoped(Cluster.connect({ url: "postgres://postgres@127.0.0.1:1/postgres", connectTimeout: "2 seconds" })))
       assert.strictEqual(error._tag, "ClusterUnavailableError")
     }))
+})
+
+describe(title("Cluster faults: a cancel that cannot connect"), () => {
+  it.live.skipIf(skip)("a waiter interrupted while new connections to the server fail (a partition's EHOSTUNREACH; here its socket file is gone): no unhandled rejection (postgres.js drops its CancelRequest's promise), the interrupt ends", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const server = yield* ownServer
+      if (server.url === undefined) return yield* Effect.die(new Error(server.reason))
+      const name = unique("lock")
+      const a = yield* (yield* Cluster.connect({ url: server.url })).lock(name)
+      const b = yield* (yield* Cluster.connect({ url: server.url })).lock(name)
+      yield* a.acquire
+      const unhandled: Array<unknown> = []
+      const onUnhandled = (reason: unknown) => void unhandled.push(reason)
+      process.on("unhandledRejection", onUnhandled)
+      yield* Effect.addFinalizer(() => Effect.sync(() => process.off("unhandledRejection", onUnhandled)))
+      const waiter = yield* Effect.forkChild(b.acquire, { startImmediately: true })
+      yield* Effect.sleep("300 millis")
+      // Connections that exist go on; a new one (the CancelRequest's) fails.
+      const dir = new URL(server.url).searchParams.get("host")!
+      fs.unlinkSync(path.join(dir, ".s.PGSQL.5432"))
+      yield* Fiber.interrupt(waiter).pipe(Effect.timeout("10 seconds"))
+      yield* Effect.sleep("500 millis")
+      assert.deepStrictEqual(unhandled.map(String), [])
+    })))
 })

@@ -74,6 +74,20 @@ const connectionErrors = new Set([
   "08006"
 ])
 
+/**
+ * `query.cancel()`, keeping hold of the CancelRequest's promise: postgres.js
+ * 3.4 drops it (`cancel()` returns null), so a cancel that cannot connect (a
+ * partition: EHOSTUNREACH) would be an unhandled rejection, which ends a Node
+ * process. @internal
+ */
+export const cancelQuietly = (query: postgres.PendingQuery<any>): void => {
+  const q = query as unknown as { canceller?: ((query: unknown) => Promise<unknown>) | null }
+  const canceller = q.canceller
+  if (typeof canceller !== "function") return void Promise.resolve(query.cancel()).catch(() => {})
+  q.canceller = null
+  void Promise.resolve(canceller(query)).catch(() => {})
+}
+
 /** Whether a failure means the server (or the way to it) is gone. @internal */
 export const isConnectionFailure = (e: unknown): boolean =>
   typeof e === "object" && e !== null && connectionErrors.has(String((e as PgFailure).code))
@@ -85,21 +99,6 @@ export const isConnectionFailure = (e: unknown): boolean =>
  * types), which the server parses and plans anew each time.
  */
 const prepared = { prepare: true, simple: false } as postgres.UnsafeQueryOptions
-
-/**
- * `query.cancel()`, with its failure handled. postgres.js's `cancel()`
- * returns nothing and drops the promise of the cancel request it sends on a
- * new connection: on a link that is down (EHOSTUNREACH) that promise
- * rejects unhandled, which ends the process. So the canceller is called
- * here, and its promise caught.
- */
-const cancelQuietly = (query: postgres.PendingQuery<any>): void => {
-  const q = query as unknown as { canceller?: ((q: unknown) => Promise<unknown>) | null }
-  if (typeof q.canceller !== "function") return void Promise.resolve(query.cancel()).catch(() => {})
-  const canceller = q.canceller
-  q.canceller = null
-  void Promise.resolve(canceller(query)).catch(() => {})
-}
 
 /** @internal */
 export class Db {
