@@ -38,5 +38,9 @@ export * as SharedSemaphore from "./shared/SharedSemaphore.ts"
 export * as FileLock from "./process/FileLock.ts"
 export * as Manager from "./process/Manager.ts"
 
+// Seeing inside: the snapshot and dump, and lock-order checking
+export * as Inspect from "./Inspect.ts"
+export * as Lockdep from "./Lockdep.ts"
+
 // A Promise face for code that does not use Effect
 export * as Promised from "./Promised.ts"
