@@ -37,9 +37,8 @@
  * @module
  */
 import cluster, { type Worker } from "node:cluster"
-import * as os from "node:os"
-import { threadId } from "node:worker_threads"
-import * as Registry from "@weft/primitives/Registry"
+import * as Inspect from "@weft/primitives/Inspect"
+import type * as Registry from "@weft/primitives/Registry"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import type { Hono } from "hono"
@@ -80,22 +79,18 @@ export interface Options {
   readonly interval?: number | undefined
 }
 
-let label: string | undefined
-
 /**
- * Names this process on the inspector page.
+ * Names this process on the inspector page and in its dumps (`Inspect.setLabel`).
  *
  * @example
  * ```ts
  * Inspector.setLabel("ticketing primary")
  * ```
  */
-export const setLabel = (text: string): void => {
-  label = text
-}
+export const setLabel = (text: string): void => Inspect.setLabel(text)
 
 /**
- * This process's snapshot now.
+ * This process's snapshot now (`Inspect.snapshotPromise`).
  *
  * @example
  * ```ts
@@ -103,15 +98,7 @@ export const setLabel = (text: string): void => {
  * here.entries.filter((e) => e.waiters.length > 0)
  * ```
  */
-export const snapshot = async (): Promise<Snapshot> => ({
-  pid: process.pid,
-  machine: os.hostname(),
-  thread: threadId,
-  label,
-  at: Date.now(),
-  entries: await Registry.describeAll(),
-  reports: Registry.reports()
-})
+export const snapshot = (): Promise<Snapshot> => Inspect.snapshotPromise()
 
 type Want = "snapshot" | "metrics"
 
