@@ -7,7 +7,8 @@
  * and never polls.
  *
  *   GET /inspector          the page
- *   GET /inspector/events   Server-Sent Events, `event: app`, data
+ *   GET /inspector/events   Server-Sent Events: first `event: apps`, data `[{ name, title }]`;
+ *                           then `event: app`, data
  *                           `{ name, title, up: true, view }` (an app's `Inspector.View`)
  *                           or `{ name, title, up: false, error }` (and tried again each second)
  *
@@ -221,6 +222,17 @@ function renderReports() {
   document.querySelector("#reports .empty").hidden = all.length > 0
 }
 const source = new EventSource("/inspector/events")
+source.addEventListener("apps", (event) => {
+  for (const app of JSON.parse(event.data)) {
+    if (main.querySelector('section[data-app="' + app.name + '"]')) continue
+    const box = el("section")
+    box.dataset.app = app.name
+    const h2 = el("h2")
+    h2.append(el("span", "dot"), app.title)
+    box.append(h2, el("div", "empty", "waiting for its first snapshot"))
+    main.append(box)
+  }
+})
 source.addEventListener("app", (event) => {
   const update = JSON.parse(event.data)
   apps.set(update.name, update)
@@ -278,6 +290,8 @@ export const routes = (app: Hono, apps: ReadonlyArray<Started>): Hono => {
       const send = (update: Update) => {
         writes = writes.then(() => stream.writeSSE({ event: "app", data: JSON.stringify(update) })).catch(() => abort.abort())
       }
+      // The apps in the landing page's order first, so the page lays them out before any answers.
+      await stream.writeSSE({ event: "apps", data: JSON.stringify(apps.map(({ name, title }) => ({ name, title }))) })
       await Promise.all(apps.map((app) => follow(app, send, abort.signal)))
       await writes
     }))
