@@ -136,6 +136,43 @@ describe(`npm start, from the repository root (${via === "npm" ? "npm start" : `
     }
   }, 90_000)
 
+  it("the inspector's stream shows every app's processes, each labelled; each app's /inspect and /metrics answer", async () => {
+    const landing = /^ {2}landing page +(http:\/\/\S+)$/m.exec(banner)![1]!
+    const latest = new Map<string, any>()
+    const abort = new AbortController()
+    const timer = setTimeout(() => abort.abort(), 30_000)
+    try {
+      const reader = (await fetch(`${landing}/inspector/events`, { signal: abort.signal })).body!.pipeThrough(new TextDecoderStream()).getReader()
+      let buffer = ""
+      while (!["chat", "tickets", "traffic"].every((name) => latest.get(name)?.up)) {
+        const { done, value } = await reader.read()
+        if (done) break
+        buffer += value
+        for (let cut = buffer.indexOf("\n\n"); cut >= 0; cut = buffer.indexOf("\n\n")) {
+          const block = buffer.slice(0, cut)
+          buffer = buffer.slice(cut + 2)
+          const data = /^data: (.*)$/m.exec(block)?.[1]
+          if (/^event: app$/m.test(block) && data !== undefined) latest.set(JSON.parse(data).name, JSON.parse(data))
+        }
+      }
+    } finally {
+      clearTimeout(timer)
+      abort.abort()
+    }
+    const labels = (name: string) => latest.get(name)?.view.processes.map((p: { label: string }) => p.label)
+    expect(labels("chat")).toEqual(["chat-server"])
+    expect(labels("tickets")).toEqual(["ticketing"]) // --workers 1: one process
+    expect(labels("traffic")).toEqual(["traffic-light"])
+    for (const label of ["chat (web)", "tickets", "traffic light"]) {
+      const url = new RegExp(`^  ${label.replace(/[()]/g, "\\$&")} +(http://\\S+)$`, "m").exec(banner)![1]!
+      const inspect = await (await fetch(`${url}/inspect`)).json() as { processes: Array<{ pid: number }> }
+      expect(inspect.processes.length, `${url}/inspect`).toBeGreaterThan(0)
+      const metrics = await fetch(`${url}/metrics`)
+      expect(metrics.headers.get("content-type"), `${url}/metrics`).toContain("text/plain; version=0.0.4")
+      await metrics.body?.cancel()
+    }
+  }, 60_000)
+
   it.skipIf(!procAvailable)(`an app that dies shows down on the landing page; the launcher says so and keeps the others${procAvailable ? "" : " (skipped: no /proc)"}`, async () => {
     const landing = /^ {2}landing page +(http:\/\/\S+)$/m.exec(banner)![1]!
     const traffic = descendants(running.child.pid!).find((pid) => commandLine(pid).includes("apps/traffic-light/src/main.ts"))
