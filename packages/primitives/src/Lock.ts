@@ -32,12 +32,15 @@
  */
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import { dual } from "effect/Function"
 import { type InvalidArgumentError, NotHeldError, WaitCancelledError } from "./errors.ts"
 import { type ConditionLock, ConditionLockId } from "./internal/ownership.ts"
 import { bindMethods } from "./internal/bind.ts"
 import { guarded } from "./internal/guard.ts"
 import { Permits, PermitsId, type PermitsHook } from "./internal/Permits.ts"
+import { Tracker } from "./internal/track.ts"
+import { lockdep } from "./Lockdep.ts"
 import { within } from "./internal/within.ts"
 import { priority as checkPriority } from "./validate.ts"
 
@@ -116,16 +119,27 @@ export interface FiberLock extends Lock {
 
 class LockImpl implements FiberLock {
   readonly permits = new Permits(1)
+  readonly tracker: Tracker
 
-  constructor() {
+  constructor(name: string | undefined) {
+    const permits = this.permits
+    this.tracker = new Tracker(this, "Lock", name, {
+      counts: () => ({ waiting: permits.waiting }),
+      held: () => permits.free === 0,
+      waiting: () => permits.waiting
+    }, { ordered: true, exclusive: true, relock: true })
+    this.guard = guarded(permits, 1, this.tracker)
     bindMethods(this, "acquireFor", "withLock", "acquireWith", "waitUntilFree", "cancelWaiters")
   }
 
   acquireWith(options: WaitOptions): Effect.Effect<void, WaitCancelledError | InvalidArgumentError> {
     const error = checkPriority("Lock.acquireWith", options.priority)
-    return error
-      ? Effect.fail(error)
-      : this.permits.takeAt(1, options.priority ?? 0, (reason) => new WaitCancelledError({ primitive: "Lock", reason }))
+    if (error) return Effect.fail(error)
+    const priority = options.priority ?? 0
+    const take = this.permits.takeAt(1, priority, (reason) => new WaitCancelledError({ primitive: "Lock", reason }))
+    return Effect.suspend(() =>
+      this.tracker.active ? this.tracker.acquire(1, () => this.permits.tryTakeAt(1, priority), take) : take
+    )
   }
 
   waitUntilFree(options: WaitOptions = {}): Effect.Effect<void, InvalidArgumentError> {
@@ -137,21 +151,45 @@ class LockImpl implements FiberLock {
     return Effect.sync(() => this.permits.cancel(reason))
   }
 
-  readonly acquire: Effect.Effect<void> = this.permits.take(1)
+  private readonly tryTake = (): boolean => this.permits.tryTake(1)
 
-  readonly tryAcquire: Effect.Effect<boolean> = Effect.sync(() => this.permits.tryTake(1))
+  readonly acquire: Effect.Effect<void> = Effect.suspend(() =>
+    this.tracker.profile !== undefined || lockdep.on
+      ? this.tracker.acquire(1, this.tryTake, this.permits.wait(1))
+      : this.permits.tryTake(1)
+      ? Effect.void
+      : this.permits.wait(1)
+  )
+
+  readonly tryAcquire: Effect.Effect<boolean> = Effect.sync(() => {
+    if (!this.permits.tryTake(1)) return false
+    if (this.tracker.active) this.tracker.enter(Fiber.getCurrent(), 1, undefined)
+    return true
+  })
 
   acquireFor(timeout: Duration.Input): Effect.Effect<boolean, InvalidArgumentError> {
-    return within("Lock.acquireFor", timeout, this.permits.wait(1), () => this.permits.tryTake(1))
+    return Effect.suspend(() => {
+      if (!this.tracker.active) return within("Lock.acquireFor", timeout, this.permits.wait(1), this.tryTake)
+      // Tracked: a timed wait never hangs, so only the order is checked (not a relock).
+      const fiber = Fiber.getCurrent()
+      const error = this.tracker.check(fiber, false)
+      if (error !== undefined) return Effect.die(error)
+      return within("Lock.acquireFor", timeout, this.tracker.waitThenEnter(fiber, 1, this.permits.wait(1), () => {}), () => {
+        if (!this.permits.tryTake(1)) return false
+        this.tracker.enter(fiber, 1, undefined)
+        return true
+      })
+    })
   }
 
   readonly release: Effect.Effect<void, NotHeldError> = Effect.suspend(() => {
     if (this.permits.free !== 0) return Effect.fail(new NotHeldError({ primitive: "Lock", operation: "release" }))
+    if (this.tracker.holds.size > 0) this.tracker.exitCurrent()
     this.permits.release(1)
     return Effect.void
   })
 
-  private readonly guard = guarded(this.permits, 1)
+  private readonly guard: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
 
   readonly [PermitsId]: PermitsHook = { permits: this.permits, valid: (k) => k === 1 }
 
@@ -164,6 +202,7 @@ class LockImpl implements FiberLock {
   readonly [ConditionLockId]: ConditionLock = {
     owned: this.locked,
     releaseSave: Effect.sync(() => {
+      if (this.tracker.holds.size > 0) this.tracker.exitCurrent()
       this.permits.release(1)
       return 1
     }),
@@ -182,7 +221,19 @@ class LockImpl implements FiberLock {
  * yield* lock.release
  * ```
  */
-export const make: Effect.Effect<FiberLock> = Effect.sync(() => new LockImpl())
+export const make: Effect.Effect<FiberLock> = Effect.sync(() => new LockImpl(undefined))
+
+/**
+ * Creates an unlocked `Lock` with a name: it is listed by `Inspect.snapshot`
+ * with its holders, waiters and contention profile (also as Effect metrics),
+ * and lock-order checking names it in its errors.
+ *
+ * @example
+ * ```ts
+ * const accounts = yield* Lock.named("accounts")
+ * ```
+ */
+export const named = (name: string): Effect.Effect<FiberLock> => Effect.sync(() => new LockImpl(name))
 
 /**
  * Creates an unlocked `Lock` outside of an effect, for module-level state.
@@ -190,9 +241,10 @@ export const make: Effect.Effect<FiberLock> = Effect.sync(() => new LockImpl())
  * @example
  * ```ts
  * const lock = Lock.makeUnsafe()
+ * const accounts = Lock.makeUnsafe({ name: "accounts" })
  * ```
  */
-export const makeUnsafe = (): FiberLock => new LockImpl()
+export const makeUnsafe = (options?: { readonly name?: string | undefined }): FiberLock => new LockImpl(options?.name)
 
 // ---------------------------------------------------------------------------
 // Module functions: the instance members as functions, for any scope's lock

@@ -1,5 +1,7 @@
-import { describe, expect, it } from "vitest"
-import { Lockdep } from "../src/index.ts"
+import { assert, describe, expect, it } from "@effect/vitest"
+import { Cause, Deferred, Effect, Exit, Fiber } from "effect"
+import * as Registry from "../src/inspect/Registry.ts"
+import { DeadlockError, Inspect, Lock, Lockdep, LockOrderError, RelockError, RLock } from "../src/index.ts"
 
 describe("Lockdep.Graph", () => {
   it("records an order and refuses the inverse, naming both orders and places", () => {
@@ -33,4 +35,100 @@ describe("Lockdep.Graph", () => {
     expect(graph.record([{ name: "a", where: "" }], "a", "here", "f")).toBeUndefined()
     expect(graph.edges()).toEqual([])
   })
+})
+
+const defectOf = <A, E>(exit: Exit.Exit<A, E>): unknown => {
+  if (Exit.isSuccess(exit)) return undefined
+  const reason = exit.cause.reasons.find(Cause.isDieReason)
+  return reason?.defect
+}
+
+describe("Lockdep at fiber scope", () => {
+  it.effect("ABBA at times that never overlap: LockOrderError at the second order's first acquisition, naming both orders and places", () =>
+    Effect.gen(function*() {
+      const a = yield* Lock.named("abba.accounts")
+      const b = yield* Lock.named("abba.audit")
+      const log: Array<string> = []
+      const transfer = Effect.fn("transfer")(function*() {
+        yield* a.withLock(b.withLock(Effect.sync(() => log.push("transfer"))))
+      })
+      const report = Effect.fn("report")(function*() {
+        yield* b.withLock(Effect.andThen(Effect.sync(() => log.push("report took audit")), a.withLock(Effect.sync(() => log.push("never")))))
+      })
+      yield* Fiber.join(yield* Effect.forkChild(transfer()))
+      const exit = yield* Effect.exit(report())
+      const error = defectOf(exit)
+      assert.instanceOf(error, LockOrderError)
+      const e = error as LockOrderError
+      assert.strictEqual(e.acquiring, "abba.accounts")
+      assert.strictEqual(e.held, "abba.audit")
+      assert.deepStrictEqual(e.cycle.map((edge) => [edge.from, edge.to]), [["abba.accounts", "abba.audit"]])
+      assert.match(e.cycle[0]!.where, /^transfer \(.*Lockdep\.test\.ts:\d+:\d+\)$/)
+      assert.match(e.where, /^report \(.*Lockdep\.test\.ts:\d+:\d+\)$/)
+      assert.match(e.message, /taking abba\.accounts while holding abba\.audit \(report .*\) inverts abba\.accounts -> abba\.audit \(first seen at transfer/)
+      // It failed before taking accounts, and audit was given back.
+      assert.deepStrictEqual(log, ["transfer", "report took audit"])
+      assert.isFalse(yield* a.locked)
+      assert.isFalse(yield* b.locked)
+      assert.strictEqual(Registry.reports().at(-1)?._tag, "LockOrderError")
+    }).pipe(Effect.provide(Lockdep.layer)))
+
+  it.effect("re-taking a Lock the fiber holds fails at once with RelockError (it would wait for itself)", () =>
+    Effect.gen(function*() {
+      const lock = yield* Lock.named("relock.once")
+      const exit = yield* Effect.exit(lock.withLock(lock.acquire).pipe(Effect.withSpan("twice")))
+      const error = defectOf(exit)
+      assert.instanceOf(error, RelockError)
+      assert.strictEqual((error as RelockError).lock, "relock.once")
+      assert.match((error as RelockError).heldSince, /^twice \(.*Lockdep\.test\.ts:\d+:\d+\)$/)
+      assert.isFalse(yield* lock.locked)
+      // An RLock nests instead.
+      const rlock = yield* RLock.make
+      yield* rlock.withLock(rlock.withLock(Effect.void))
+    }).pipe(Effect.provide(Lockdep.layer)))
+
+  it.effect("a real deadlock between two fibers: the waiter that closes the cycle gets DeadlockError, the survivor completes", () =>
+    Effect.gen(function*() {
+      const a = yield* Lock.named("deadlock.a")
+      const b = yield* Lock.named("deadlock.b")
+      const aTaken = yield* Deferred.make<void>()
+      const bTaken = yield* Deferred.make<void>()
+      const first = yield* Effect.forkChild(a.withLock(Effect.gen(function*() {
+        yield* Deferred.succeed(aTaken, undefined)
+        yield* Deferred.await(bTaken)
+        yield* b.withLock(Effect.void)
+        return "first done"
+      })))
+      const second = yield* Effect.forkChild(b.withLock(Effect.gen(function*() {
+        yield* Deferred.succeed(bTaken, undefined)
+        yield* Deferred.await(aTaken)
+        // Wait until first really waits for b.
+        while (!(yield* Inspect.snapshot).entries.some((e) => e.name === "deadlock.b" && e.waiters.length === 1)) {
+          yield* Effect.yieldNow
+        }
+        yield* a.withLock(Effect.void)
+        return "second done"
+      })))
+      const lost = defectOf(yield* Fiber.await(second))
+      assert.instanceOf(lost, DeadlockError)
+      assert.deepStrictEqual((lost as DeadlockError).cycle, [
+        { who: `fiber #${second.id}`, waitsFor: "deadlock.a", heldBy: `fiber #${first.id}` },
+        { who: `fiber #${first.id}`, waitsFor: "deadlock.b", heldBy: `fiber #${second.id}` }
+      ])
+      assert.strictEqual(yield* Fiber.join(first), "first done")
+      assert.isFalse(yield* a.locked)
+      assert.isFalse(yield* b.locked)
+    }).pipe(Effect.provide(Lockdep.layer)))
+
+  it.effect("the same order in many fibers is quiet, and the switch is restored after the layer", () =>
+    Effect.gen(function*() {
+      const before = Lockdep.isEnabled()
+      yield* Effect.gen(function*() {
+        const a = yield* Lock.named("quiet.a")
+        const b = yield* Lock.named("quiet.b")
+        yield* Effect.all(Array.from({ length: 20 }, () => a.withLock(b.withLock(Effect.yieldNow))), { concurrency: "unbounded" })
+        assert.isTrue(Lockdep.isEnabled())
+      }).pipe(Effect.provide(Lockdep.layer))
+      assert.strictEqual(Lockdep.isEnabled(), before)
+    }))
 })

@@ -17,6 +17,8 @@
  * @module
  */
 import * as Effect from "effect/Effect"
+import { lockdep } from "../Lockdep.ts"
+import type { Tracker } from "./track.ts"
 
 /** What `guarded` needs from a permit counter. @internal */
 export interface PermitSource {
@@ -26,15 +28,25 @@ export interface PermitSource {
   release(n: number): void
 }
 
-/** `withPermits(k)` over `source`. @internal */
-export const guarded = (source: PermitSource, k: number) => {
+/**
+ * `withPermits(k)` over `source`. With a `tracker` (the fiber scope), a named
+ * primitive or lock-order checking takes the tracked path; otherwise the cost
+ * is two field reads.
+ *
+ * @internal
+ */
+export const guarded = (source: PermitSource, k: number, tracker?: Tracker) => {
   const release = (): undefined => {
     source.release(k)
     return undefined
   }
+  const tryTake = () => source.tryTake(k)
+  const releaseNow = () => source.release(k)
   return <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
     Effect.uninterruptibleMask((restore) =>
-      source.tryTake(k)
+      tracker !== undefined && (tracker.profile !== undefined || lockdep.on)
+        ? tracker.guard(restore, effect, k, tryTake, source.wait(k), releaseNow)
+        : source.tryTake(k)
         ? Effect.onExitPrimitive(restore(effect), release, true)
         : Effect.flatMap(restore(source.wait(k)), () => Effect.onExitPrimitive(restore(effect), release, true))
     )
