@@ -67,6 +67,12 @@ export interface LatencySummary {
  * ```
  */
 export interface Options {
+  /**
+   * The name the pool is listed under by `Inspect.snapshot` (with its running,
+   * queued, workers and idle counts). Without one it is listed as
+   * `ThreadPool@<place it was made>` (or `ProcessPool@...`).
+   */
+  readonly name?: string | undefined
   /** The worker module: a file URL or an absolute path (`.js`, `.mjs` or `.ts`) whose default export is `defineWorker({...})`. */
   readonly module: string | URL
   /** Most workers at once. Default: `os.availableParallelism()`. */

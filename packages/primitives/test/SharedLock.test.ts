@@ -3,6 +3,7 @@ import { Effect, Fiber } from "effect"
 import { SharedLock } from "../src/index.ts"
 import { pendingHolds } from "../src/shared/internal/futex.ts"
 import { start } from "./sharedHelpers.ts"
+import * as Registry from "../src/inspect/Registry.ts"
 
 const N = 20_000
 // Wide enough that two unguarded threads lose updates on every runtime.
@@ -15,7 +16,72 @@ const counterRun = async (job: string, handle?: unknown) => {
   return new Int32Array(counter)[0]!
 }
 
+const entryOf = (name: string) =>
+  Effect.map(Effect.promise(() => Registry.describeAll()), (entries) => entries.find((e) => e.name === name))
+
 describe("SharedLock", () => {
+  it.live("Inspect: a named lock shows its holder thread and three waiters with growing ages, in every thread", () =>
+    Effect.gen(function*() {
+      const name = `accounts-${Math.random()}`
+      const lock = yield* SharedLock.named(name)
+      assert.strictEqual(lock.handle.name, name)
+      const holder = start({ job: "hold", handle: lock.handle })
+      const holderThread = holder.worker.threadId
+      yield* Effect.promise(() => holder.next("holding"))
+      const waiters: Array<Fiber.Fiber<void>> = []
+      for (let i = 0; i < 3; i++) {
+        waiters.push(yield* Effect.forkChild(lock.acquire))
+        yield* Effect.sleep(15)
+      }
+      const first = (yield* entryOf(name))!
+      assert.deepInclude(first, { kind: "SharedLock", scope: "thread", named: true })
+      assert.strictEqual(first.holders.length, 1)
+      assert.strictEqual(first.holders[0]!.thread, holderThread)
+      assert.deepStrictEqual(first.waiters.map((w) => w.thread), [0, 0, 0])
+      const since = first.waiters.map((w) => w.since)
+      assert.isTrue(since[0]! < since[1]! && since[1]! < since[2]!, `oldest first: ${since}`)
+      assert.isAtMost(first.holders[0]!.since, since[0]!)
+      assert.strictEqual(first.counts?.queued, 3)
+      // Another thread, attaching the handle, sees the same from the buffer alone.
+      const inspector = start({ job: "inspect", handle: lock.handle })
+      const seen = (yield* Effect.promise(() => inspector.next("entry"))).entry as Registry.Entry
+      yield* Effect.promise(() => inspector.done)
+      assert.strictEqual(seen.holders[0]!.thread, holderThread)
+      assert.deepStrictEqual(seen.waiters.map((w) => w.since), since)
+      // Ages grow: the same waits, seen later.
+      yield* Effect.sleep(20)
+      const later = (yield* entryOf(name))!
+      assert.deepStrictEqual(later.waiters.map((w) => w.since), since)
+      yield* Fiber.interruptAll(waiters)
+      yield* Effect.promise(() => holder.terminate())
+      yield* lock.release // on the dead holder's behalf
+      const free = (yield* entryOf(name))!
+      assert.deepStrictEqual([free.holders, free.waiters, free.counts?.queued], [[], [], 0])
+    }))
+
+  it("lock order (lockdep): ABBA in two worker threads at times that never overlap dies with LockOrderError at the second order's first acquisition", async () => {
+    const tag = Math.random().toString(36).slice(2)
+    const a = SharedLock.makeUnsafe(`A-${tag}`)
+    const b = SharedLock.makeUnsafe(`B-${tag}`)
+    const first = await start({ job: "nest", handles: [a.handle, b.handle] }).done
+    assert.deepStrictEqual(first, { ok: true })
+    const second = (await start({ job: "nest", handles: [b.handle, a.handle] }).done) as Record<string, string>
+    assert.strictEqual(second.tag, "LockOrderError")
+    assert.strictEqual(second.acquiring, `A-${tag}`)
+    assert.strictEqual(second.held, `B-${tag}`)
+    assert.include(second.message, `A-${tag} -> B-${tag}`)
+    // Nothing is left held: the outer lock was released as the defect unwound it.
+    assert.isFalse(Effect.runSync(a.locked))
+    assert.isFalse(Effect.runSync(b.locked))
+  })
+
+  it.effect("a name that is not a non-empty string is an InvalidArgumentError", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(SharedLock.named(""))
+      assert.strictEqual(error._tag, "InvalidArgumentError")
+      assert.include(error.message, "name")
+    }))
+
   it("Atomics.waitAsync exists on this runtime (the design depends on it)", () => {
     assert.strictEqual(typeof Atomics.waitAsync, "function")
   })

@@ -12,6 +12,7 @@ import { existsSync } from "node:fs"
 import { availableParallelism } from "node:os"
 import { isAbsolute } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
+import * as Registry from "@weft/primitives/Registry"
 import { count, millis } from "@weft/primitives/validate"
 import { InvalidArgumentError, WorkerCrashedError } from "../errors.ts"
 import type { Options, Pool } from "../Pool.ts"
@@ -24,7 +25,27 @@ export const make = <W extends WorkerDefinition>(
   options: Options,
   kind: TransportKind
 ): Effect.Effect<Pool<W>, InvalidArgumentError | WorkerCrashedError, Scope.Scope> =>
-  Effect.map(makeCore(options, kind), ({ config, core }) => poolOf(core, config))
+  Effect.flatMap(makeCore(options, kind), ({ config, core }) => {
+    const pool = poolOf(core, config)
+    listed(pool, core, options.name)
+    return Effect.as(Effect.addFinalizer(() => Effect.sync(() => Registry.unregister(pool))), pool)
+  })
+
+/**
+ * Lists the pool for `Inspect.snapshot`: a thread pool at thread scope, a
+ * process pool at process scope, with what is running, queued and who works.
+ */
+const listed = (pool: object, core: Core, name: string | undefined): void => {
+  const kind = core.pool
+  Registry.register(pool, { kind, scope: kind === "ThreadPool" ? "thread" : "process", name }, () => {
+    const { busy, idle, size, starting } = core.counts()
+    return {
+      holders: [],
+      waiters: [],
+      counts: { running: busy, queued: core.queued, workers: size, idle, starting, max: core.options.size }
+    }
+  })
+}
 
 /** `make` without the Effect API on top: the started core and its config. */
 const makeCore = (
@@ -107,6 +128,7 @@ export const validate = (operation: string, options: Options): Effect.Effect<Con
         }
       }
     }
+    if (options.name !== undefined && typeof options.name !== "string") return bad("name", options.name, "a string")
     const ready = options.ready ?? "first"
     if (ready !== "first" && ready !== "all") return bad("ready", ready, "\"first\" or \"all\"")
     return Effect.succeed({

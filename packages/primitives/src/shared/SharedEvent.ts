@@ -47,7 +47,8 @@ import type { InvalidArgumentError } from "../errors.ts"
 import type * as Event from "../Event.ts"
 import { bindMethods } from "../internal/bind.ts"
 import { within } from "../internal/within.ts"
-import { checkHandle, type Handle as AnyHandle, hold, Kind, unhold, waitOn } from "./internal/futex.ts"
+import * as Registry from "../inspect/Registry.ts"
+import { checkHandle, checkName, type Handle as AnyHandle, handleOf, hold, Kind, nameOf, unhold, waitOn } from "./internal/futex.ts"
 
 const FLAG = 1
 const GEN = 2
@@ -86,10 +87,15 @@ class SharedEventImpl implements SharedEvent {
   readonly handle: Handle
   readonly array: Int32Array
 
-  constructor(array: Int32Array) {
+  constructor(array: Int32Array, name: string | undefined) {
     this.array = array
-    this.handle = { _tag: "SharedEvent", buffer: array.buffer as SharedArrayBuffer }
+    this.handle = handleOf("SharedEvent", array.buffer, name)
     bindMethods(this, "waitFor")
+    Registry.register(this, { kind: "SharedEvent", scope: "thread", name }, () => ({
+      holders: [],
+      waiters: [],
+      counts: { set: Atomics.load(array, FLAG) }
+    }))
   }
 
   readonly set: Effect.Effect<void> = Effect.sync(() => {
@@ -152,11 +158,29 @@ class SharedEventImpl implements SharedEvent {
  * yield* ready.isSet // true, in every thread that attached it
  * ```
  */
-export const make: Effect.Effect<SharedEvent> = Effect.sync(() => {
+export const make: Effect.Effect<SharedEvent> = Effect.sync(() => makeNamed(undefined))
+
+const makeNamed = (name: string | undefined): SharedEvent => {
   const array = new Int32Array(new SharedArrayBuffer(BYTES))
   Atomics.store(array, 0, Kind.SharedEvent)
-  return new SharedEventImpl(array)
-})
+  return new SharedEventImpl(array, name)
+}
+
+/**
+ * `make` with a name: `Inspect.snapshot` lists the event under it in every
+ * thread that made or attached it. Fails with `InvalidArgumentError` for a
+ * name that is not a string of 1 to 200 characters.
+ *
+ * @example
+ * ```ts
+ * const ready = yield* SharedEvent.named("ready")
+ * ```
+ */
+export const named = (name: string): Effect.Effect<SharedEvent, InvalidArgumentError> =>
+  Effect.suspend(() => {
+    const bad = checkName("SharedEvent.named", name)
+    return bad === undefined ? Effect.succeed(makeNamed(name)) : Effect.fail(bad)
+  })
 
 /**
  * Uses, in this thread, the event whose `handle` another thread sent. Fails
@@ -171,5 +195,5 @@ export const make: Effect.Effect<SharedEvent> = Effect.sync(() => {
 export const attach = (handle: Handle): Effect.Effect<SharedEvent, InvalidArgumentError> =>
   Effect.suspend(() => {
     const checked = checkHandle("SharedEvent", handle, BYTES)
-    return checked instanceof Int32Array ? Effect.succeed(new SharedEventImpl(checked)) : Effect.fail(checked)
+    return checked instanceof Int32Array ? Effect.succeed(new SharedEventImpl(checked, nameOf(handle))) : Effect.fail(checked)
   })

@@ -69,8 +69,10 @@ import { bindMethods } from "../internal/bind.ts"
 import { stringify } from "../json.ts"
 import { count, timeout as validTimeout } from "../validate.ts"
 import type * as Queue from "../Queue.ts"
-import { checkHandle, type Handle as AnyHandle, hold, Kind, unhold, waitOn } from "./internal/futex.ts"
-import { BYTES as PERMITS_BYTES, SharedPermits } from "./internal/SharedPermits.ts"
+import { checkHandle, checkName, type Handle as AnyHandle, handleOf, hold, Kind, nameOf, unhold, waitOn } from "./internal/futex.ts"
+import { BYTES as PERMITS_BYTES, type Seen, SharedPermits } from "./internal/SharedPermits.ts"
+import type { Party } from "../inspect/Registry.ts"
+import * as Registry from "../inspect/Registry.ts"
 
 // Header words.
 const MUTEX = 1
@@ -129,6 +131,8 @@ export interface SharedQueue<A> extends Queue.Queue<A> {
 export interface Options {
   /** The ring buffer's size in bytes (default 64 KiB); no item's JSON may be larger. */
   readonly bytes?: number | undefined
+  /** The name `Inspect.snapshot` lists it under, in every thread that made or attached it. */
+  readonly name?: string | undefined
 }
 
 const encoder = new TextEncoder()
@@ -149,8 +153,8 @@ class SharedQueueImpl<A> implements SharedQueue<A> {
   /** Free bytes in the ring. */
   readonly space: SharedPermits
 
-  constructor(buffer: SharedArrayBuffer) {
-    this.handle = { _tag: "SharedQueue", buffer }
+  constructor(buffer: SharedArrayBuffer, name: string | undefined) {
+    this.handle = handleOf("SharedQueue", buffer, name)
     this.header = new Int32Array(buffer, 0, HEADER_BYTES / 4)
     this.maxsize = Atomics.load(this.header, MAXSIZE)
     this.capacity = Atomics.load(this.header, CAPACITY)
@@ -160,6 +164,25 @@ class SharedQueueImpl<A> implements SharedQueue<A> {
     this.space = new SharedPermits(at(2))
     this.data = new Uint8Array(buffer, HEADER_BYTES + 3 * PERMITS_BYTES, this.capacity)
     bindMethods(this, "put", "putNowait", "putFor", "getFor", "shutdown")
+    const { header, items, maxsize, room, space } = this
+    // Getters wait on `items`; putters on `room`, then on `space` (bytes).
+    const party = (role: string) => (seen: Seen): Party => ({
+      who: `thread ${seen.thread} (${role})`,
+      thread: seen.thread,
+      pid: process.pid,
+      since: seen.since
+    })
+    Registry.register(this, { kind: "SharedQueue", scope: "thread", name }, () => ({
+      holders: [],
+      waiters: [...items.waiters().map(party("get")), ...room.waiters().map(party("put")), ...space.waiters().map(party("put"))],
+      counts: {
+        size: Atomics.load(header, COUNT),
+        maxsize,
+        getters: items.queued,
+        putters: room.queued + space.queued,
+        unfinished: Atomics.load(header, UNFINISHED)
+      }
+    }))
   }
 
   // --- the ring, under a short spin lock (a copy; never held across a wait)
@@ -441,7 +464,7 @@ class SharedQueueImpl<A> implements SharedQueue<A> {
 export const make = <A>(maxsize: number, options?: Options): Effect.Effect<SharedQueue<A>, InvalidArgumentError> =>
   Effect.suspend(() => {
     const bytes = options?.bytes ?? DEFAULT_BYTES
-    const error = count("SharedQueue.make", "maxsize", maxsize, 0) ??
+    const error = checkName("SharedQueue.make", options?.name) ?? count("SharedQueue.make", "maxsize", maxsize, 0) ??
       (maxsize > MAX_ITEMS
         ? new InvalidArgumentError({ operation: "SharedQueue.make", argument: "maxsize", value: maxsize, expected: `at most ${MAX_ITEMS}` })
         : undefined) ??
@@ -459,7 +482,7 @@ export const make = <A>(maxsize: number, options?: Options): Effect.Effect<Share
     at(1)[1] = maxsize === 0 ? MAX_ITEMS : maxsize
     at(2)[1] = bytes
     Atomics.store(header, 0, Kind.SharedQueue)
-    return Effect.succeed<SharedQueue<A>>(new SharedQueueImpl<A>(buffer))
+    return Effect.succeed<SharedQueue<A>>(new SharedQueueImpl<A>(buffer, options?.name))
   })
 
 /**
@@ -476,5 +499,5 @@ export const attach = <A>(handle: Handle): Effect.Effect<SharedQueue<A>, Invalid
   Effect.suspend(() => {
     const checked = checkHandle("SharedQueue", handle, HEADER_BYTES + 3 * PERMITS_BYTES + 16)
     if (!(checked instanceof Int32Array)) return Effect.fail(checked)
-    return Effect.succeed<SharedQueue<A>>(new SharedQueueImpl<A>(checked.buffer as SharedArrayBuffer))
+    return Effect.succeed<SharedQueue<A>>(new SharedQueueImpl<A>(checked.buffer as SharedArrayBuffer, nameOf(handle)))
   })

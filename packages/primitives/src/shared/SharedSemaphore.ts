@@ -49,8 +49,9 @@ import { InvalidArgumentError } from "../errors.ts"
 import { PermitSemaphore } from "../internal/PermitSemaphore.ts"
 import { count } from "../validate.ts"
 import type * as Semaphore from "../Semaphore.ts"
-import { checkHandle, type Handle as AnyHandle, Kind } from "./internal/futex.ts"
+import { checkHandle, checkName, type Handle as AnyHandle, handleOf, Kind, nameOf } from "./internal/futex.ts"
 import { BYTES, SharedPermits } from "./internal/SharedPermits.ts"
+import * as Registry from "../inspect/Registry.ts"
 
 /**
  * What crosses threads: structured-cloneable, turned back into a semaphore
@@ -81,27 +82,41 @@ export interface SharedSemaphore extends Semaphore.Semaphore {
 class SharedSemaphoreImpl extends PermitSemaphore implements SharedSemaphore {
   readonly handle: Handle
 
-  constructor(array: Int32Array) {
-    const core = new SharedPermits(array)
+  constructor(array: Int32Array, name: string | undefined) {
+    const core = new SharedPermits(array, true)
     const bounded = core.bound >= 0
     super(bounded ? "SharedSemaphore.bounded" : "SharedSemaphore", core, core.bound, bounded)
-    this.handle = { _tag: "SharedSemaphore", buffer: array.buffer as SharedArrayBuffer }
+    this.handle = handleOf("SharedSemaphore", array.buffer, name)
+    Registry.register(this, { kind: "SharedSemaphore", scope: "thread", name }, () => core.state())
   }
 }
 
 // Permits live in an Int32 word.
 const MAX = 0x3fffffff
 
-const makeWith = (operation: string, permits: number, bounded: boolean) =>
+/**
+ * Options of `make` and `bounded`.
+ *
+ * @example
+ * ```ts
+ * const gpus = yield* SharedSemaphore.make(2, { name: "gpus" })
+ * ```
+ */
+export interface Options {
+  /** The name `Inspect.snapshot` lists it under, in every thread that made or attached it. */
+  readonly name?: string | undefined
+}
+
+const makeWith = (operation: string, permits: number, bounded: boolean, options: Options | undefined) =>
   Effect.suspend(() => {
-    const error = count(operation, "permits", permits, 0) ??
+    const error = checkName(operation, options?.name) ?? count(operation, "permits", permits, 0) ??
       (permits > MAX
         ? new InvalidArgumentError({ operation, argument: "permits", value: permits, expected: `at most ${MAX}` })
         : undefined)
     return error
       ? Effect.fail(error)
       : Effect.succeed<SharedSemaphore>(
-        new SharedSemaphoreImpl(SharedPermits.allocate(Kind.SharedSemaphore, permits, bounded ? permits : -1))
+        new SharedSemaphoreImpl(SharedPermits.allocate(Kind.SharedSemaphore, permits, bounded ? permits : -1), options?.name)
       )
   })
 
@@ -116,8 +131,8 @@ const makeWith = (operation: string, permits: number, bounded: boolean) =>
  * yield* sem.available // 1, in every thread that attached it
  * ```
  */
-export const make = (permits: number): Effect.Effect<SharedSemaphore, InvalidArgumentError> =>
-  makeWith("SharedSemaphore.make", permits, false)
+export const make = (permits: number, options?: Options): Effect.Effect<SharedSemaphore, InvalidArgumentError> =>
+  makeWith("SharedSemaphore.make", permits, false, options)
 
 /**
  * Creates a bounded shared semaphore: a `release` that would raise the count
@@ -130,8 +145,8 @@ export const make = (permits: number): Effect.Effect<SharedSemaphore, InvalidArg
  * yield* Effect.flip(sem.release()) // SemaphoreOverflowError
  * ```
  */
-export const bounded = (permits: number): Effect.Effect<SharedSemaphore, InvalidArgumentError> =>
-  makeWith("SharedSemaphore.bounded", permits, true)
+export const bounded = (permits: number, options?: Options): Effect.Effect<SharedSemaphore, InvalidArgumentError> =>
+  makeWith("SharedSemaphore.bounded", permits, true, options)
 
 /**
  * Uses, in this thread, the semaphore whose `handle` another thread sent
@@ -147,5 +162,5 @@ export const bounded = (permits: number): Effect.Effect<SharedSemaphore, Invalid
 export const attach = (handle: Handle): Effect.Effect<SharedSemaphore, InvalidArgumentError> =>
   Effect.suspend(() => {
     const checked = checkHandle("SharedSemaphore", handle, BYTES)
-    return checked instanceof Int32Array ? Effect.succeed(new SharedSemaphoreImpl(checked)) : Effect.fail(checked)
+    return checked instanceof Int32Array ? Effect.succeed(new SharedSemaphoreImpl(checked, nameOf(handle))) : Effect.fail(checked)
   })

@@ -2,8 +2,15 @@
  * A FIFO-fair permit counter in a SharedArrayBuffer: the core of `SharedLock`
  * (one permit) and `SharedSemaphore` (n permits).
  *
- * Layout (Int32 words): `[magic, permits, next, serving, beat, bound, -, -,
- * slot 0 .. slot K-1]`.
+ * Layout (Int32 words): `[magic, permits, next, serving, beat, bound, holder,
+ * since, slot 0 .. slot K-1, (thread, since) of ticket 0 .. K-1]`.
+ *
+ * For `Inspect`: a taker of a tracked core (a lock's, a semaphore's) writes
+ * its thread (`holder`, thread id + 1) and the time (`since`, the low 31 bits
+ * of `Date.now()`) with two plain stores; a queued waiter writes the same
+ * beside its ticket. Any thread can then tell who holds, who waits and since
+ * when, from the buffer alone (`describe`). The stores are advisory: a reader
+ * may see them a moment late, never a wrong thread for long.
  *
  * Fast path (nobody queued): a `compareExchange` on `permits`. No ticket, no
  * allocation. A taker only takes this path while the queue is empty
@@ -44,6 +51,8 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type { InvalidArgumentError } from "../../errors.ts"
 import { timeout as validTimeout } from "../../validate.ts"
+import { threadId } from "node:worker_threads"
+import type { Party, State } from "../../inspect/Registry.ts"
 import { hold, spin, unhold, waitOn } from "./futex.ts"
 
 /** @internal Ticket slots: at most this many fibers (of all threads) queue at once; more wait outside the queue. */
@@ -62,10 +71,27 @@ const SERVING = 3
 const BEAT = 4
 /** @internal */
 export const BOUND = 5
+const HOLDER = 6
+const SINCE = 7
 /** @internal */
 export const HEADER = 8
+/** Where the waiters' (thread, since) pairs start, two words per ticket slot. */
+const WAITERS = HEADER + K
 /** @internal */
-export const BYTES = (HEADER + K) * 4
+export const BYTES = (HEADER + 3 * K) * 4
+
+/** This thread's id + 1 (0 means nobody), as the buffer stores it. */
+const self = threadId + 1
+/** The low 31 bits of the epoch-milliseconds clock: an age is right for 24 days. */
+const clock = (): number => Date.now() & 0x7fffffff
+/** The epoch milliseconds of a stored `clock()` reading, seen now. */
+const epochOf = (stored: number, now: number): number => now - ((((now & 0x7fffffff) - stored) | 0) & 0x7fffffff)
+
+/** A holder or waiter as the buffer tells it. @internal */
+export interface Seen {
+  readonly thread: number
+  readonly since: number
+}
 
 /** Loads before sleeping. Roughly 5-20 µs; see bench/src/threads/main.ts. */
 const SPIN = 4000
@@ -81,9 +107,70 @@ const resumed = Effect.void
 /** @internal */
 export class SharedPermits {
   readonly array: Int32Array
+  /** Record the taker's thread and time (a lock's, a semaphore's core; not a queue's counters). */
+  readonly tracked: boolean
 
-  constructor(array: Int32Array) {
+  constructor(array: Int32Array, tracked = false) {
     this.array = array
+    this.tracked = tracked
+  }
+
+  /** Records this thread as the (latest) taker, now. */
+  mark(): void {
+    const a = this.array
+    a[HOLDER] = self
+    a[SINCE] = clock()
+  }
+
+  /**
+   * The latest taker, while any permit is taken (for a lock: the holder);
+   * undefined when nothing is taken or the taker is not known yet.
+   */
+  holder(): Seen | undefined {
+    const a = this.array
+    const thread = Atomics.load(a, HOLDER)
+    if (thread === 0) return undefined
+    return { thread: thread - 1, since: epochOf(Atomics.load(a, SINCE), Date.now()) }
+  }
+
+  /** The fibers (of every thread) queued for permits, oldest first, as far as the buffer tells. */
+  waiters(): Array<Seen> {
+    const a = this.array
+    const now = Date.now()
+    const next = Atomics.load(a, NEXT)
+    const out: Array<Seen> = []
+    for (let t = Atomics.load(a, SERVING); t !== next && out.length < K; t = (t + 1) | 0) {
+      if (Atomics.load(a, HEADER + (t & MASK)) === tag(t, ABANDONED)) continue
+      const at = WAITERS + 2 * (t & MASK)
+      const thread = Atomics.load(a, at)
+      if (thread === 0) continue
+      out.push({ thread: thread - 1, since: epochOf(Atomics.load(a, at + 1), now) })
+    }
+    return out
+  }
+
+  /**
+   * What `Inspect` shows for a lock or semaphore on this core, seen from this
+   * thread: the holder (a lock's; a bounded semaphore's latest taker, with the
+   * permits taken in all), the queued waiters of every thread with their
+   * ages, and the counts.
+   */
+  state(): State {
+    const free = this.free
+    const bound = this.bound
+    const taken = bound >= 0 ? bound - free : 0
+    const holder = taken > 0 ? this.holder() : undefined
+    const party = (seen: Seen): Party => ({ who: `thread ${seen.thread}`, thread: seen.thread, pid: process.pid, since: seen.since })
+    return {
+      holders: holder === undefined ? [] : [bound === 1 ? party(holder) : { ...party(holder), permits: taken }],
+      waiters: this.waiters().map(party),
+      counts: bound === 1 ? { queued: this.queued } : { free, queued: this.queued, ...(bound >= 0 ? { permits: bound } : {}) }
+    }
+  }
+
+  /** Tickets drawn and not served: the queue's depth across all threads. */
+  get queued(): number {
+    return (Atomics.load(this.array, NEXT) - Atomics.load(this.array, SERVING)) | 0
   }
 
   /** Allocates a zeroed buffer with `permits` free and the given bound (-1: none). */
@@ -110,7 +197,10 @@ export class SharedPermits {
     for (;;) {
       const p = Atomics.load(a, PERMITS)
       if (p < n) return false
-      if (Atomics.compareExchange(a, PERMITS, p, p - n) === p) return true
+      if (Atomics.compareExchange(a, PERMITS, p, p - n) === p) {
+        if (this.tracked) this.mark()
+        return true
+      }
     }
   }
 
@@ -145,13 +235,18 @@ export class SharedPermits {
   /** Returns `n` permits and wakes the head of the queue, if any. */
   release(n: number): void {
     const a = this.array
+    // A lock's holder is gone (cleared before the permit is visible to the next taker).
+    if (this.tracked && a[BOUND] === 1) a[HOLDER] = 0
     Atomics.add(a, PERMITS, n)
     this.wakeHead()
   }
 
   /** Sets `permits` from `from` to `to` if it is `from`; wakes the head then. */
   swap(from: number, to: number): boolean {
-    if (Atomics.compareExchange(this.array, PERMITS, from, to) !== from) return false
+    const a = this.array
+    // A lock being released: its holder is gone (cleared before the permit is visible).
+    if (this.tracked && to > from && Atomics.load(a, PERMITS) === from) a[HOLDER] = 0
+    if (Atomics.compareExchange(a, PERMITS, from, to) !== from) return false
     this.wakeHead()
     return true
   }
@@ -244,6 +339,7 @@ class Waiter {
   }
 
   private finish(): void {
+    if (this.core.tracked) this.core.mark()
     this.state = DONE
     this.release()
     this.resume(resumed)
@@ -274,6 +370,9 @@ class Waiter {
           }
           if (Atomics.compareExchange(a, NEXT, next, (next + 1) | 0) !== next) continue
           this.ticket = next
+          const at = WAITERS + 2 * (next & MASK)
+          a[at] = self
+          a[at + 1] = clock()
           this.state = QUEUED
           this.seenValid = false
           continue

@@ -86,6 +86,26 @@ export type KindName = keyof typeof Kind
 export interface Handle<K extends KindName> {
   readonly _tag: K
   readonly buffer: SharedArrayBuffer
+  /** The name the primitive was made with: an attached copy is listed under it too. */
+  readonly name?: string | undefined
+  /** A lock's: the process's lock-order log (see `order.ts`), adopted by the thread that attaches it. */
+  readonly order?: SharedArrayBuffer | undefined
+}
+
+/** @internal The handle of a primitive in `buffer`, with its name if it has one. */
+export const handleOf = <K extends KindName>(kind: K, buffer: ArrayBufferLike, name: string | undefined): Handle<K> =>
+  name === undefined ? { _tag: kind, buffer: buffer as SharedArrayBuffer } : { _tag: kind, buffer: buffer as SharedArrayBuffer, name }
+
+/** @internal Checks a primitive's `name` option: a string of 1 to 200 characters, or nothing. */
+export const checkName = (operation: string, name: unknown): InvalidArgumentError | undefined =>
+  name === undefined || (typeof name === "string" && name.length > 0 && name.length <= 200)
+    ? undefined
+    : new InvalidArgumentError({ operation, argument: "name", value: name, expected: "a string of 1 to 200 characters" })
+
+/** @internal The name a received handle carries (ignored unless a string). */
+export const nameOf = (handle: unknown): string | undefined => {
+  const name = (handle as { readonly name?: unknown }).name
+  return typeof name === "string" && name.length > 0 ? name : undefined
 }
 
 /**
