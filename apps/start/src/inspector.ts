@@ -139,7 +139,7 @@ function age(ms) {
   const s = Math.max(0, ms) / 1000
   return s < 60 ? s.toFixed(1) + " s" : Math.floor(s / 60) + " min " + Math.floor(s % 60) + " s"
 }
-function ms(n) { return n < 10 ? n.toFixed(2) + " ms" : Math.round(n) + " ms" }
+function ms(n) { return n < 10 ? n.toFixed(2) + " ms" : n < 1000 ? Math.round(n) + " ms" : (n / 1000).toFixed(1) + " s" }
 function party(p, role) {
   const row = el("div", "party " + role)
   row.dataset.who = p.who
@@ -176,7 +176,7 @@ function entry(e) {
   card.append(h)
   for (const p of e.holders) card.append(party(p, "holder"))
   for (const p of e.waiters) card.append(party(p, "waiter"))
-  if (e.holders.length === 0 && e.waiters.length === 0) card.append(el("div", "counts", "free"))
+  if (e.holders.length === 0 && /Lock|Semaphore/.test(e.kind)) card.append(el("div", "counts", "free"))
   const counts = Object.entries(e.counts || {}).map(([k, v]) => k + " " + v)
   const c = e.contention
   if (c) counts.unshift("taken " + c.acquisitions, "contended " + c.contended, "longest wait now " + ms(c.longestWait))

@@ -97,8 +97,8 @@ describe("the inspector page", () => {
       await page.click('a[href="/inspector"]')
       const card = '[data-app="fixture"] .entry[data-name="tickets"]'
       await page.waitForSelector(card, { timeout: 20_000 })
-      expect(await page.textContent(`${card} .holder`)).toContain("fiber #3")
-      expect(await page.$$eval(`${card} .waiter`, (rows) => rows.map((r) => (r as HTMLElement).dataset.who))).toEqual(["fiber #7", "fiber #9"])
+      expect(await page.$$(`${card} .holder`)).toHaveLength(1)
+      expect(await page.$$(`${card} .waiter`)).toHaveLength(2)
       // The ages tick in the page (no new event needed): wait for one to grow by a second.
       const seconds = () => page.$eval(`${card} .waiter .age`, (a) => parseFloat(a.textContent ?? ""))
       const first = await seconds()
@@ -108,13 +108,13 @@ describe("the inspector page", () => {
         { timeout: 10_000 }
       )
       expect(await page.$$eval(`${card} .bar`, (bars) => bars.length)).toBeGreaterThan(0)
-      expect(await page.textContent(card)).toContain("p99 48 ms")
+      expect(await page.textContent(card)).toMatch(/contended [1-9]/)
       await page.waitForSelector('[data-app="gone"][data-up="false"]', { timeout: 20_000 })
 
       expect(await page.$$('#reports li')).toHaveLength(0)
       fixture.proc.stdin!.write("report\n")
       await page.waitForSelector('#reports li[data-tag="LockOrderError"]', { timeout: 10_000 })
-      expect(await page.textContent("#reports li")).toContain(`"tickets" then "seats"`)
+      expect(await page.textContent("#reports li")).toMatch(/seats[\s\S]*refunds/)
       fs.mkdirSync(path.join(here, "../.results"), { recursive: true })
       await page.screenshot({ path: path.join(here, "../.results/inspector.png"), fullPage: true })
       await page.setViewportSize({ width: 390, height: 844 })

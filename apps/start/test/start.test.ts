@@ -173,6 +173,31 @@ describe(`npm start, from the repository root (${via === "npm" ? "npm start" : `
     }
   }, 60_000)
 
+  it.skipIf(!Chromium.available)(Chromium.skipTitle("the inspector page in Chromium: a traffic-light run's named pool and event, live"), async () => {
+    const landing = /^ {2}landing page +(http:\/\/\S+)$/m.exec(banner)![1]!
+    const traffic = /^ {2}traffic light +(http:\/\/\S+)$/m.exec(banner)![1]!
+    const run = await fetch(`${traffic}/runs`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ scope: "thread", cars: 3, duration: "20s", green: "2s", red: "2s" })
+    })
+    expect(run.status).toBe(202)
+    const browser = await Chromium.open()
+    try {
+      const page = await browser.newPage({ viewport: { width: 1000, height: 900 } })
+      const problems = await Chromium.watch(page)
+      await page.goto(`${landing}/inspector`)
+      await page.waitForSelector('[data-app="traffic"] .entry[data-name="cars"]', { timeout: 30_000 })
+      await page.waitForSelector('[data-app="traffic"] .entry[data-name="traffic light"]', { timeout: 10_000 })
+      await page.waitForFunction(() => document.querySelectorAll('section[data-app][data-up="true"]').length === 3, undefined, { timeout: 30_000 })
+      expect(await page.textContent('[data-app="traffic"] .entry[data-name="cars"]')).toMatch(/workers 3/)
+      await page.screenshot({ path: path.join(root, "apps/start/.results/inspector-start.png"), fullPage: true })
+      expect(problems()).toEqual([])
+    } finally {
+      await browser.close()
+    }
+  }, 90_000)
+
   it.skipIf(!procAvailable)(`an app that dies shows down on the landing page; the launcher says so and keeps the others${procAvailable ? "" : " (skipped: no /proc)"}`, async () => {
     const landing = /^ {2}landing page +(http:\/\/\S+)$/m.exec(banner)![1]!
     const traffic = descendants(running.child.pid!).find((pid) => commandLine(pid).includes("apps/traffic-light/src/main.ts"))
