@@ -58,6 +58,7 @@ import * as Exit from "effect/Exit"
 import { dual } from "effect/Function"
 import { BrokenBarrierError, type InvalidArgumentError } from "./errors.ts"
 import { bindMethods } from "./internal/bind.ts"
+import { Tracker } from "./internal/track.ts"
 import { count, timeout as parseTimeout } from "./validate.ts"
 
 /**
@@ -112,9 +113,14 @@ class BarrierImpl implements Barrier {
   readonly parties: number
   readonly action: Effect.Effect<unknown, unknown> | undefined
 
-  constructor(parties: number, action: Effect.Effect<unknown, unknown> | undefined) {
+  readonly tracker: Tracker
+
+  constructor(parties: number, action: Effect.Effect<unknown, unknown> | undefined, name: string | undefined) {
     this.parties = parties
     this.action = action
+    this.tracker = new Tracker(this, "Barrier", name, {
+      counts: () => ({ parties, arrived: this.current.arrived, broken: this.brokenBy === undefined ? 0 : 1 })
+    })
     this.current = this.fresh()
     this.wait = this.arrive(undefined)
     bindMethods(this, "waitFor")
@@ -156,7 +162,7 @@ class BarrierImpl implements Barrier {
         const waiting: Effect.Effect<unknown, BrokenBarrierError> = duration === undefined
           ? outcome
           : Effect.timeoutOption(outcome, duration)
-        return Effect.flatMap(Effect.exit(restore(waiting)), (exit) => {
+        return Effect.flatMap(Effect.exit(restore(this.tracker.waiting(waiting))), (exit) => {
           const interrupted = Exit.hasInterrupts(exit)
           if (!Deferred.isDoneUnsafe(generation.done)) {
             // Timed out or interrupted while the round was still open: it can
@@ -243,17 +249,32 @@ class BarrierImpl implements Barrier {
  */
 export const make = <R = never>(
   parties: number,
-  action?: Effect.Effect<unknown, unknown, R>
+  action?: Effect.Effect<unknown, unknown, R>,
+  options?: Options
 ): Effect.Effect<Barrier, InvalidArgumentError, R> =>
   Effect.suspend(() => {
     const bad = count("Barrier.make", "parties", parties, 1)
     if (bad) return Effect.fail(bad)
-    if (action === undefined) return Effect.succeed(new BarrierImpl(parties, undefined))
+    const name = options?.name
+    if (action === undefined) return Effect.succeed(new BarrierImpl(parties, undefined, name))
     return Effect.map(
       Effect.context<R>(),
-      (context) => new BarrierImpl(parties, Effect.provideContext(action, context))
+      (context) => new BarrierImpl(parties, Effect.provideContext(action, context), name)
     )
   })
+
+/**
+ * Options of `make`.
+ *
+ * @example
+ * ```ts
+ * const phase = yield* Barrier.make(3, undefined, { name: "phase" })
+ * ```
+ */
+export interface Options {
+  /** Lists it by `Inspect.snapshot` with the fibers waiting in the current round. */
+  readonly name?: string | undefined
+}
 
 // ---------------------------------------------------------------------------
 // Module functions: the instance members as functions, for any scope's

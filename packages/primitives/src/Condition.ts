@@ -65,6 +65,7 @@ import { bindMethods } from "./internal/bind.ts"
 import { wake } from "./internal/handoff.ts"
 import { type ConditionLock, conditionLock } from "./internal/ownership.ts"
 import { waitUntil as waitUntilLoop } from "./internal/waitUntil.ts"
+import { Tracker } from "./internal/track.ts"
 import { type Link, WaitList } from "./internal/WaitList.ts"
 import { count, timeout as parseTimeout } from "./validate.ts"
 import type * as Lock from "./Lock.ts"
@@ -170,10 +171,13 @@ class ConditionImpl implements Condition {
 
   readonly lock: Lock.Lock | RLock.RLock
   readonly hooks: ConditionLock
+  readonly tracker: Tracker
 
-  constructor(lock: Lock.Lock | RLock.RLock, hooks: ConditionLock) {
+  constructor(lock: Lock.Lock | RLock.RLock, hooks: ConditionLock, name: string | undefined) {
     this.lock = lock
     this.hooks = hooks
+    const waiters = this.waiters
+    this.tracker = new Tracker(this, "Condition", name, { counts: () => ({ waiting: waiters.size }) })
     this.acquire = lock.acquire
     this.release = lock.release
     this.wait = Effect.asVoid(this.suspend("wait", undefined))
@@ -235,7 +239,7 @@ class ConditionImpl implements Condition {
         return Effect.flatMap(this.hooks.releaseSave, (saved) => {
           const sleep = this.sleep(waiter)
           const waiting = duration === undefined ? sleep : Effect.timeoutOption(sleep, duration)
-          return Effect.flatMap(Effect.exit(restore(waiting)), (exit) => {
+          return Effect.flatMap(Effect.exit(restore(this.tracker.waiting(waiting))), (exit) => {
             const notified = this.settle(waiter, exit)
             return Effect.flatMap(
               this.hooks.restore(saved),
@@ -303,8 +307,29 @@ class ConditionImpl implements Condition {
 export function make(): Effect.Effect<Condition>
 export function make(lock: Lock.Lock | RLock.RLock): Effect.Effect<Condition, InvalidArgumentError>
 export function make(lock?: Lock.Lock | RLock.RLock): Effect.Effect<Condition, InvalidArgumentError> {
+  return makeNamed(lock, undefined)
+}
+
+/**
+ * `make` with a name: the condition is listed by `Inspect.snapshot` with the
+ * fibers waiting on it; without a `lock`, its new `RLock` gets the same name
+ * (the class lock-order checking knows it by).
+ *
+ * @example
+ * ```ts
+ * const nonEmpty = yield* Condition.named("jobs")
+ * const onAccounts = yield* Condition.named("accounts changed", accountsLock)
+ * ```
+ */
+export function named(name: string): Effect.Effect<Condition>
+export function named(name: string, lock: Lock.Lock | RLock.RLock): Effect.Effect<Condition, InvalidArgumentError>
+export function named(name: string, lock?: Lock.Lock | RLock.RLock): Effect.Effect<Condition, InvalidArgumentError> {
+  return makeNamed(lock, name)
+}
+
+const makeNamed = (lock: Lock.Lock | RLock.RLock | undefined, name: string | undefined): Effect.Effect<Condition, InvalidArgumentError> => {
   if (lock === undefined) {
-    return Effect.map(RLock.make, (rlock) => new ConditionImpl(rlock, conditionLock(rlock)!))
+    return Effect.map(name === undefined ? RLock.make : RLock.named(name), (rlock) => new ConditionImpl(rlock, conditionLock(rlock)!, name))
   }
   return Effect.suspend(() => {
     const hooks = conditionLock(lock)
@@ -317,7 +342,7 @@ export function make(lock?: Lock.Lock | RLock.RLock): Effect.Effect<Condition, I
           expected: "a Lock or an RLock from @weft/primitives (fiber scope)"
         })
       )
-      : Effect.succeed(new ConditionImpl(lock, hooks))
+      : Effect.succeed(new ConditionImpl(lock, hooks, name))
   })
 }
 

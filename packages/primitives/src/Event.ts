@@ -33,6 +33,7 @@ import * as Latch from "effect/Latch"
 import { dual } from "effect/Function"
 import type { InvalidArgumentError } from "./errors.ts"
 import { bindMethods } from "./internal/bind.ts"
+import { Tracker } from "./internal/track.ts"
 import { within } from "./internal/within.ts"
 
 /**
@@ -58,18 +59,23 @@ export interface Event {
 }
 
 class EventImpl implements Event {
-  constructor() {
+  readonly latch = Latch.makeUnsafe(false)
+  readonly tracker: Tracker
+  readonly wait: Effect.Effect<void>
+
+  constructor(name: string | undefined) {
+    const latch = this.latch
+    this.tracker = new Tracker(this, "Event", name, { counts: () => ({ set: latch.isOpen() ? 1 : 0 }) })
+    this.wait = this.tracker.waiting(latch.await)
     bindMethods(this, "waitFor")
   }
 
-  readonly latch = Latch.makeUnsafe(false)
   readonly set: Effect.Effect<void> = Effect.asVoid(this.latch.open)
   readonly clear: Effect.Effect<void> = Effect.asVoid(this.latch.close)
   readonly isSet: Effect.Effect<boolean> = Effect.sync(() => this.latch.isOpen())
-  readonly wait: Effect.Effect<void> = this.latch.await
 
   waitFor(timeout: Duration.Input): Effect.Effect<boolean, InvalidArgumentError> {
-    return within("Event.waitFor", timeout, this.latch.await, () => this.latch.isOpen())
+    return within("Event.waitFor", timeout, this.tracker.waiting(this.latch.await), () => this.latch.isOpen())
   }
 }
 
@@ -83,7 +89,18 @@ class EventImpl implements Event {
  * yield* ready.isSet // true
  * ```
  */
-export const make: Effect.Effect<Event> = Effect.sync(() => new EventImpl())
+export const make: Effect.Effect<Event> = Effect.sync(() => new EventImpl(undefined))
+
+/**
+ * Creates a clear event with a name: listed by `Inspect.snapshot` with the
+ * fibers waiting for it and how long they have waited.
+ *
+ * @example
+ * ```ts
+ * const ready = yield* Event.named("config loaded")
+ * ```
+ */
+export const named = (name: string): Effect.Effect<Event> => Effect.sync(() => new EventImpl(name))
 
 // ---------------------------------------------------------------------------
 // Module functions: the instance members as functions, for any scope's event

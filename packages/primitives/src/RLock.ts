@@ -38,6 +38,8 @@ import { type InvalidArgumentError, NotHeldError, NotOwnerError } from "./errors
 import { type ConditionLock, ConditionLockId } from "./internal/ownership.ts"
 import { bindMethods } from "./internal/bind.ts"
 import { Permits } from "./internal/Permits.ts"
+import { type Hold, Tracker } from "./internal/track.ts"
+import { lockdep } from "./Lockdep.ts"
 import { within } from "./internal/within.ts"
 
 /**
@@ -76,14 +78,32 @@ class RLockImpl implements RLock {
   readonly permits = new Permits(1)
   owner: Fiber.Fiber<unknown, unknown> | undefined = undefined
   depth = 0
+  readonly tracker: Tracker
+  /** The owner's hold, while tracked. */
+  private hold: Hold | undefined = undefined
 
-  constructor() {
+  constructor(name: string | undefined) {
+    const permits = this.permits
+    this.tracker = new Tracker(this, "RLock", name, {
+      counts: () => ({ depth: this.depth, waiting: permits.waiting }),
+      held: () => permits.free === 0,
+      waiting: () => permits.waiting
+    }, { ordered: true, exclusive: true })
     bindMethods(this, "acquireFor", "withLock")
   }
 
   private take(fiber: Fiber.Fiber<unknown, unknown>, depth: number): void {
     this.owner = fiber
     this.depth = depth
+    if (this.tracker.active) this.hold ??= this.tracker.enter(fiber, 1, undefined)
+  }
+
+  private letGo(): void {
+    this.owner = undefined
+    if (this.hold !== undefined) {
+      this.tracker.exit(this.hold)
+      this.hold = undefined
+    }
   }
 
   // The owner is set in the same uninterruptible step that receives the
@@ -93,6 +113,20 @@ class RLockImpl implements RLock {
       if (this.owner === fiber) {
         this.depth++
         return Effect.void
+      }
+      const tracker = this.tracker
+      if (tracker.profile !== undefined || lockdep.on) {
+        const error = tracker.check(fiber)
+        if (error !== undefined) return Effect.die(error)
+        if (this.permits.tryTake(1)) {
+          this.take(fiber, depth)
+          return Effect.void
+        }
+        return tracker.waitThenEnter(fiber, 1, this.permits.wait(1), (hold) => {
+          this.hold = hold
+          this.owner = fiber
+          this.depth = depth
+        })
       }
       if (this.permits.tryTake(1)) {
         this.take(fiber, depth)
@@ -148,7 +182,7 @@ class RLockImpl implements RLock {
       })
     }
     if (--this.depth === 0) {
-      this.owner = undefined
+      this.letGo()
       this.permits.release(1)
     }
     return undefined
@@ -180,7 +214,7 @@ class RLockImpl implements RLock {
     owned: this.isOwned,
     releaseSave: Effect.sync(() => {
       const depth = this.depth
-      this.owner = undefined
+      this.letGo()
       this.depth = 0
       this.permits.release(1)
       return depth
@@ -201,7 +235,18 @@ class RLockImpl implements RLock {
  * yield* lock.release // now free
  * ```
  */
-export const make: Effect.Effect<RLock> = Effect.sync(() => new RLockImpl())
+export const make: Effect.Effect<RLock> = Effect.sync(() => new RLockImpl(undefined))
+
+/**
+ * Creates an unlocked `RLock` with a name: listed by `Inspect.snapshot` with
+ * its owner, waiters and contention profile, and named in lock-order errors.
+ *
+ * @example
+ * ```ts
+ * const tree = yield* RLock.named("tree")
+ * ```
+ */
+export const named = (name: string): Effect.Effect<RLock> => Effect.sync(() => new RLockImpl(name))
 
 /**
  * The module functions of `Lock` (`acquire`, `tryAcquire`, `acquireFor`,

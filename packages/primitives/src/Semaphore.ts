@@ -37,6 +37,7 @@ import { dual } from "effect/Function"
 import { InvalidArgumentError, SemaphoreOverflowError, WaitCancelledError } from "./errors.ts"
 import { bindMethods } from "./internal/bind.ts"
 import { PermitSemaphore } from "./internal/PermitSemaphore.ts"
+import { Tracker } from "./internal/track.ts"
 import { Permits, PermitsId, type PermitsHook } from "./internal/Permits.ts"
 import { count, priority as checkPriority } from "./validate.ts"
 
@@ -117,10 +118,15 @@ class SemaphoreImpl extends PermitSemaphore implements FiberSemaphore {
   readonly [PermitsId]: PermitsHook
   readonly permits: Permits
 
-  constructor(initial: number, bounded: boolean) {
+  constructor(initial: number, bounded: boolean, name: string | undefined) {
     const permits = new Permits(initial)
     super(bounded ? "BoundedSemaphore" : "Semaphore", permits, initial, bounded)
     this.permits = permits
+    this.tracker = new Tracker(this, this.name, name, {
+      counts: () => ({ free: permits.free, permits: initial, waiting: permits.waiting }),
+      held: () => permits.free < initial,
+      waiting: () => permits.waiting
+    }, { ordered: true })
     this[PermitsId] = { permits, valid: (k) => this.check("withPermits", k) === undefined }
     bindMethods(this, "acquireWith", "waitUntilFree", "cancelWaiters")
   }
@@ -131,11 +137,12 @@ class SemaphoreImpl extends PermitSemaphore implements FiberSemaphore {
 
   acquireWith(options: WaitOptions): Effect.Effect<void, WaitCancelledError | InvalidArgumentError> {
     const error = this.checkWait("acquireWith", options)
-    return error ? Effect.fail(error) : this.permits.takeAt(
-      options.permits ?? 1,
-      options.priority ?? 0,
-      (reason) => new WaitCancelledError({ primitive: this.name, reason })
-    )
+    if (error) return Effect.fail(error)
+    const k = options.permits ?? 1
+    const priority = options.priority ?? 0
+    const take = this.permits.takeAt(k, priority, (reason) => new WaitCancelledError({ primitive: this.name, reason }))
+    const tracker = this.tracker!
+    return Effect.suspend(() => tracker.active ? tracker.acquire(k, () => this.permits.tryTakeAt(k, priority), take) : take)
   }
 
   waitUntilFree(options: WaitOptions = {}): Effect.Effect<void, InvalidArgumentError> {
@@ -148,10 +155,23 @@ class SemaphoreImpl extends PermitSemaphore implements FiberSemaphore {
   }
 }
 
-const makeWith = (operation: string, permits: number, bounded: boolean) =>
+/**
+ * Options of `make` and `bounded`.
+ *
+ * @example
+ * ```ts
+ * const slots = yield* Semaphore.make(4, { name: "downloads" })
+ * ```
+ */
+export interface Options {
+  /** Lists it by `Inspect.snapshot` with holders, waiters and contention (also as Effect metrics); lock-order checking uses it as the class. */
+  readonly name?: string | undefined
+}
+
+const makeWith = (operation: string, permits: number, bounded: boolean, options: Options | undefined) =>
   Effect.suspend(() => {
     const error = count(operation, "permits", permits, 0)
-    return error ? Effect.fail(error) : Effect.succeed<FiberSemaphore>(new SemaphoreImpl(permits, bounded))
+    return error ? Effect.fail(error) : Effect.succeed<FiberSemaphore>(new SemaphoreImpl(permits, bounded, options?.name))
   })
 
 /**
@@ -165,8 +185,8 @@ const makeWith = (operation: string, permits: number, bounded: boolean) =>
  * yield* sem.available // 1
  * ```
  */
-export const make = (permits: number): Effect.Effect<FiberSemaphore, InvalidArgumentError> =>
-  makeWith("Semaphore.make", permits, false)
+export const make = (permits: number, options?: Options): Effect.Effect<FiberSemaphore, InvalidArgumentError> =>
+  makeWith("Semaphore.make", permits, false, options)
 
 /**
  * Creates a bounded semaphore: like `make`, but a `release` that would raise
@@ -179,8 +199,8 @@ export const make = (permits: number): Effect.Effect<FiberSemaphore, InvalidArgu
  * yield* Effect.flip(sem.release()) // SemaphoreOverflowError
  * ```
  */
-export const bounded = (permits: number): Effect.Effect<FiberSemaphore, InvalidArgumentError> =>
-  makeWith("Semaphore.bounded", permits, true)
+export const bounded = (permits: number, options?: Options): Effect.Effect<FiberSemaphore, InvalidArgumentError> =>
+  makeWith("Semaphore.bounded", permits, true, options)
 
 // ---------------------------------------------------------------------------
 // Module functions: the instance members as functions, for any scope's

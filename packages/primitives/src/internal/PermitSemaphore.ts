@@ -8,11 +8,14 @@
  */
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import { type InvalidArgumentError, SemaphoreOverflowError } from "../errors.ts"
 import type * as Semaphore from "../Semaphore.ts"
 import { bindMethods } from "./bind.ts"
+import { within } from "./within.ts"
 import { guarded, type PermitSource } from "./guard.ts"
 import { count, permitRequest } from "../validate.ts"
+import type { Tracker } from "./track.ts"
 
 /** What a semaphore needs from its counter. @internal */
 export interface SemaphoreCore extends PermitSource {
@@ -29,6 +32,8 @@ export class PermitSemaphore implements Semaphore.Semaphore {
   /** The initial count; a bounded semaphore never has more free. */
   readonly initial: number
   readonly bounded: boolean
+  /** The fiber scope's inspection and lock-order state; other scopes have none. */
+  tracker: Tracker | undefined = undefined
 
   constructor(name: string, core: SemaphoreCore, initial: number, bounded: boolean) {
     this.name = name
@@ -44,23 +49,47 @@ export class PermitSemaphore implements Semaphore.Semaphore {
 
   acquire(k = 1): Effect.Effect<void, InvalidArgumentError> {
     const error = this.check("acquire", k)
-    return error ? Effect.fail(error) : this.core.take(k)
+    if (error) return Effect.fail(error)
+    const tracker = this.tracker
+    if (tracker === undefined) return this.core.take(k)
+    return Effect.suspend(() =>
+      tracker.active ? tracker.acquire(k, () => this.core.tryTake(k), this.core.wait(k)) : this.core.take(k)
+    )
   }
 
   tryAcquire(k = 1): Effect.Effect<boolean, InvalidArgumentError> {
     const error = this.check("tryAcquire", k)
-    return error ? Effect.fail(error) : Effect.sync(() => this.core.tryTake(k))
+    if (error) return Effect.fail(error)
+    return Effect.sync(() => {
+      if (!this.core.tryTake(k)) return false
+      if (this.tracker?.active) this.tracker.enter(Fiber.getCurrent(), k, undefined)
+      return true
+    })
   }
 
   acquireFor(timeout: Duration.Input, k = 1): Effect.Effect<boolean, InvalidArgumentError> {
     const error = this.check("acquireFor", k)
-    return error ? Effect.fail(error) : this.core.takeWithin(`${this.name}.acquireFor`, k, timeout)
+    if (error) return Effect.fail(error)
+    const tracker = this.tracker
+    if (tracker === undefined) return this.core.takeWithin(`${this.name}.acquireFor`, k, timeout)
+    return Effect.suspend(() => {
+      if (!tracker.active) return this.core.takeWithin(`${this.name}.acquireFor`, k, timeout)
+      const fiber = Fiber.getCurrent()
+      const error = tracker.check(fiber, false)
+      if (error !== undefined) return Effect.die(error)
+      return within(`${this.name}.acquireFor`, timeout, tracker.waitThenEnter(fiber, k, this.core.wait(k), () => {}), () => {
+        if (!this.core.tryTake(k)) return false
+        tracker.enter(fiber, k, undefined)
+        return true
+      })
+    })
   }
 
   release(k = 1): Effect.Effect<void, InvalidArgumentError | SemaphoreOverflowError> {
     const error = count(`${this.name}.release`, "k", k, 1)
     if (error) return Effect.fail(error)
     return Effect.suspend(() => {
+      if (this.tracker !== undefined && this.tracker.holds.size > 0) this.tracker.exitCurrent()
       if (!this.bounded) {
         this.core.release(k)
         return Effect.void
@@ -74,7 +103,7 @@ export class PermitSemaphore implements Semaphore.Semaphore {
 
   withPermits(k: number): <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E | InvalidArgumentError, R> {
     const error = this.check("withPermits", k)
-    return error ? () => Effect.fail(error) : guarded(this.core, k)
+    return error ? () => Effect.fail(error) : guarded(this.core, k, this.tracker)
   }
 
   readonly available: Effect.Effect<number> = Effect.sync(() => this.core.free)

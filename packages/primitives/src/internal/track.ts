@@ -451,13 +451,16 @@ export class Tracker {
     ) as Effect.Effect<A, E, R>
   }
 
-  /** A recorded wait that takes nothing (an event, a condition, a barrier, a queue's get). */
-  waiting<A, E, R>(effect: Effect.Effect<A, E, R>, permits = 1): Effect.Effect<A, E, R> {
-    if (!this.active) return effect
-    return Effect.suspend(() => {
-      const waiting = this.waitBegin(Fiber.getCurrent(), permits)
+  /**
+   * `effect`, a wait that takes nothing (an event, a condition, a barrier, a
+   * queue's get), recorded as a waiter when the tracker is active when it runs.
+   */
+  waiting<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> {
+    const tracked = Effect.suspend(() => {
+      const waiting = this.waitBegin(Fiber.getCurrent(), 1)
       return Effect.ensuring(effect, Effect.sync(() => this.waitEnd(waiting)))
     })
+    return Effect.suspend(() => (this.profile !== undefined || lockdep.on ? tracked : effect))
   }
 
   // -- description ---------------------------------------------------------
