@@ -4,6 +4,7 @@ import * as path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Fiber, Option, Scope } from "effect"
 import { Manager, type Queue } from "../src/index.ts"
+import * as Registry from "../src/inspect/Registry.ts"
 import { child, rmwRace } from "./fixtures/children.ts"
 
 const tempFile = (name: string, content: string) =>
@@ -34,6 +35,79 @@ const defectTag = (exit: Exit.Exit<unknown, unknown>): string | undefined => {
   const die = exit.cause.reasons.find(Cause.isDieReason)
   return (die?.defect as { _tag?: string } | undefined)?._tag
 }
+
+const entryOf = (name: string) =>
+  Effect.map(Effect.promise(() => Registry.describeAll()), (entries) => entries.find((e) => e.name === name))
+
+describe("Manager: Inspect and lock order", () => {
+  it.live("Inspect: the manager shows a named lock's holder (pid + fiber) and three waiters with growing ages; an attaching process asks it", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const manager = yield* Manager.serve()
+      const name = `accounts-${process.pid}-${Date.now()}`
+      const lock = yield* manager.lock({ name })
+      const holder = yield* child(["hold", "manager", JSON.stringify(lock.handle)])
+      yield* holder.line("held")
+      const waiters: Array<Fiber.Fiber<void>> = []
+      for (let i = 0; i < 3; i++) {
+        waiters.push(yield* Effect.forkChild(lock.acquire))
+        yield* Effect.sleep(15)
+      }
+      const first = (yield* entryOf(name))!
+      assert.deepInclude(first, { kind: "manager.lock", scope: "process", named: true })
+      assert.strictEqual(first.holders.length, 1)
+      assert.strictEqual(first.holders[0]!.pid, holder.proc.pid)
+      assert.isNumber(first.holders[0]!.fiber)
+      assert.deepStrictEqual(first.waiters.map((w) => w.pid), [process.pid, process.pid, process.pid])
+      const since = first.waiters.map((w) => w.since)
+      assert.isTrue(since[0]! < since[1]! && since[1]! < since[2]!, `oldest first: ${since}`)
+      assert.isAtMost(first.holders[0]!.since, since[0]!)
+      // A process that attaches the lock lists it too, and the manager answers for it.
+      const inspector = yield* child(["inspect", JSON.stringify(lock.handle)])
+      const seen = JSON.parse((yield* inspector.line("entry")).slice("entry ".length)) as Registry.Entry
+      assert.deepInclude(seen, { name, scope: "process" })
+      assert.strictEqual(seen.holders[0]!.pid, holder.proc.pid)
+      assert.deepStrictEqual(seen.waiters.slice(0, 3).map((w) => w.since), since)
+      yield* Effect.sleep(20)
+      const later = (yield* entryOf(name))!
+      assert.deepStrictEqual(later.waiters.map((w) => w.since), since)
+      yield* Fiber.interruptAll(waiters)
+      holder.proc.kill("SIGKILL")
+      yield* holder.exited
+      // The dead holder's lock was released by the manager: nobody holds, nobody waits.
+      const deadline = Date.now() + 5_000
+      let free = (yield* entryOf(name))!
+      while (free.holders.length > 0 && Date.now() < deadline) {
+        yield* Effect.sleep(10)
+        free = (yield* entryOf(name))!
+      }
+      assert.deepStrictEqual([free.holders, free.waiters], [[], []])
+    })), 30_000)
+
+  it.live("lock order (lockdep): ABBA in two processes at times that never overlap dies with LockOrderError at the second order's first acquisition", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const manager = yield* Manager.serve()
+      const a = yield* manager.lock({ name: "A" })
+      const b = yield* manager.lock({ name: "B" })
+      const first = yield* child(["nest", JSON.stringify(a.handle), JSON.stringify(b.handle)])
+      assert.strictEqual(yield* first.line("ok"), "ok")
+      yield* first.exited
+      const second = yield* child(["nest", JSON.stringify(b.handle), JSON.stringify(a.handle)])
+      assert.strictEqual(yield* second.line("LockOrderError"), "LockOrderError A B")
+      yield* second.exited
+      // Nothing is left held.
+      assert.isFalse(yield* a.locked)
+      assert.isFalse(yield* b.locked)
+      assert.isTrue(Registry.reports().some((r) => r._tag === "LockOrderError" && r.scope === "process"))
+    })), 30_000)
+
+  it.effect("a name that is not a non-empty string is an InvalidArgumentError", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const manager = yield* Manager.serve()
+      const error = yield* Effect.flip(manager.semaphore(2, { name: "" }))
+      assert.strictEqual(error._tag, "InvalidArgumentError")
+      assert.include(error.message, "name")
+    })))
+})
 
 describe("Manager", () => {
   it.live("hosted primitives work through their handles (same interface, over the socket)", () =>

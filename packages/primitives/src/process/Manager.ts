@@ -86,12 +86,14 @@ import * as path from "node:path"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import type * as Scope from "effect/Scope"
-import { type InvalidArgumentError, type ManagerAuthError, ManagerUnavailableError } from "../errors.ts"
+import { InvalidArgumentError, type ManagerAuthError, ManagerUnavailableError } from "../errors.ts"
+import * as Registry from "../inspect/Registry.ts"
+import { Graph } from "../Lockdep.ts"
 import { connect } from "./client.ts"
 import type { Hosted } from "./kind.ts"
 import { type Factories, type Interfaces, type Kind, kindOf, kinds } from "./kinds.ts"
 import { type Address, describeAddress, send } from "./protocol.ts"
-import { accept, disconnect, Local, run, type ServerState } from "./server.ts"
+import { accept, describe, disconnect, Local, run, type ServerState } from "./server.ts"
 
 /**
  * Where a manager listens: a Unix socket path, or a loopback TCP port.
@@ -163,6 +165,31 @@ export interface Handle<K extends Kind = Kind> {
  * ```
  */
 export type Managed<K extends Kind> = Interfaces[K] & { readonly handle: Handle<K> }
+
+/**
+ * The option every factory of a manager takes: the name `Inspect.snapshot`
+ * lists the primitive under (in the manager's process and in every process
+ * that attaches it), and its class for lock-order checking. Without one it
+ * is listed as `manager.<kind>@<place made>`.
+ *
+ * @example
+ * ```ts
+ * declare const manager: Manager.Manager
+ * const accounts = yield* manager.lock({ name: "accounts" })
+ * const gpus = yield* manager.semaphore(2, { name: "gpus" })
+ * ```
+ */
+export interface Named {
+  readonly name?: string | undefined
+}
+
+/** The `name` of a factory's options: the last plain-object argument (a barrier's action is an Effect, not one). */
+const nameIn = (operation: string, args: ReadonlyArray<unknown>): string | undefined | InvalidArgumentError => {
+  const options = args.findLast((a) => typeof a === "object" && a !== null && Object.getPrototypeOf(a) === Object.prototype)
+  const name = (options as Named | undefined)?.name
+  if (name === undefined || (typeof name === "string" && name.length > 0 && name.length <= 200)) return name
+  return new InvalidArgumentError({ operation, argument: "name", value: name, expected: "a string of 1 to 200 characters" })
+}
 
 /**
  * Options of `Manager.serve`.
@@ -271,23 +298,35 @@ const shutdown = (
 export const serve = (options: Options = {}): Effect.Effect<Manager, ManagerUnavailableError, Scope.Scope> =>
   Effect.gen(function*() {
     const key = randomBytes(24).toString("base64url")
-    const state: ServerState = { key: Buffer.from(key, "utf8"), hosted: new Map(), conns: new Set(), closing: false }
+    const state: ServerState = { key: Buffer.from(key, "utf8"), hosted: new Map(), graph: new Graph(), conns: new Set(), closing: false }
     const { address, server } = yield* Effect.acquireRelease(
       listen(options),
       ({ address, dir, server }) => shutdown(state, server, dir, address)
     )
     server.on("connection", (socket) => accept(state, socket))
     let nextId = 1
+    // Listed for Inspect while the manager runs: what it hosts, as its books tell.
+    yield* Effect.addFinalizer(() => Effect.sync(() => state.hosted.forEach((hosted) => Registry.unregister(hosted))))
+    let nextLocalCall = -1
     const host = <K extends Kind>(kind: K) => (...args: ReadonlyArray<any>): Effect.Effect<Managed<K>, InvalidArgumentError> => {
       const def = kinds[kind] as Hosted["def"]
+      const name = nameIn(`manager.${kind}`, args)
+      if (name instanceof InvalidArgumentError) return Effect.fail(name)
       return Effect.map(def.host(...args), (hostedState) => {
         const id = nextId++
-        const hosted: Hosted = { def, state: hostedState }
+        const hosted: Hosted = { def, state: hostedState, name }
         state.hosted.set(id, hosted)
+        Registry.register(hosted, { kind: `manager.${kind}`, scope: "process", name }, () => describe(state, hosted))
         const handle: Handle<K> = { _tag: "ManagerHandle", kind, address, id, key }
         // In the manager's own process, calls go through the same books as
-        // remote ones (or are the real primitive where the kind says so).
-        const local = def.local(hostedState, (op, args) => Effect.suspend(() => run(hosted, Local, op, args)) as Effect.Effect<any>)
+        // remote ones (or are the real primitive where the kind says so);
+        // each is booked as a call in progress while it runs (a waiter, to Inspect).
+        const local = def.local(hostedState, (op, args) =>
+          Effect.withFiber((fiber) => {
+            const r = nextLocalCall--
+            Local.calls.set(r, { hosted, op, fiber: fiber.id, since: Date.now() })
+            return Effect.ensuring(run(hosted, Local, op, args, fiber.id), Effect.sync(() => Local.calls.delete(r)))
+          }) as Effect.Effect<any>)
         return withHandle(local as Interfaces[K], handle)
       })
     }
@@ -369,5 +408,11 @@ export const attach = <K extends Kind>(
       cast: (op, args) => connection.cast(handle.id, op, args),
       subscribe: connection.subscribe(handle.id)
     }, info)
-    return { ...primitive, handle } as unknown as Managed<K>
+    const attached = { ...primitive, handle } as unknown as Managed<K>
+    // Listed here too; the manager answers for it (who holds, who waits, since when).
+    const given = (info as { readonly name?: unknown }).name
+    const name = typeof given === "string" ? given : undefined
+    Registry.register(attached, { kind: `manager.${kind}`, scope: "process", name }, () =>
+      Effect.runPromise(connection.call(handle.kind, handle.id, "inspect", [])))
+    return attached
   })

@@ -18,10 +18,27 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as EffectQueue from "effect/Queue"
 import type * as Scope from "effect/Scope"
-import { ManagerAuthError, ManagerClosedError, ManagerUnavailableError } from "../errors.ts"
+import type * as Fiber from "effect/Fiber"
+import { LockOrderError, ManagerAuthError, ManagerClosedError, ManagerUnavailableError } from "../errors.ts"
+import * as Registry from "../inspect/Registry.ts"
+import * as Lockdep from "../Lockdep.ts"
+import { lockdep } from "../Lockdep.ts"
+import { took } from "./kinds/support.ts"
 import { type Address, decodeError, describeAddress, readLines, type Reply, send, type ServerMessage } from "./protocol.ts"
 import { subscriptionOf, type Subscription } from "../PubSub.ts"
 import { kindOf } from "./kinds.ts"
+
+/** Lock-order checking: the acquisitions (and releases) of the kinds that are locks. */
+const ordered = new Map<string, ReadonlySet<string>>([
+  ["lock", new Set(["acquire", "acquireFor", "tryAcquire", "release"])],
+  ["rlock", new Set(["acquire", "acquireFor", "tryAcquire", "release"])]
+])
+
+/** What an acquisition carries with checking on. */
+interface Order {
+  readonly held: ReadonlyArray<number>
+  readonly where: string
+}
 
 interface Pending {
   onReply: (reply: Reply) => void
@@ -45,7 +62,7 @@ export class Connection {
     this.where = describeAddress(address)
     this.socket = "path" in address ? net.connect(address.path) : net.connect(address.port, address.host)
     this.socket.setNoDelay?.(true)
-    this.socket.on("connect", () => send(this.socket, { t: "hello", key }))
+    this.socket.on("connect", () => send(this.socket, { t: "hello", key, pid: process.pid }))
     readLines(this.socket, (message: ServerMessage) => this.onMessage(message), () => this.socket.destroy())
     this.socket.on("error", (error: NodeJS.ErrnoException) => {
       this.fail(new ManagerUnavailableError({ address: this.where, reason: error.code ?? error.message }))
@@ -132,12 +149,38 @@ export class Connection {
   }
 
   /** Sends one call; `onReply` / `onLost` get its outcome. Returns the request id. */
-  private post(p: number, o: string, a: ReadonlyArray<unknown>, f: number, pending: Pending): number {
+  private post(p: number, o: string, a: ReadonlyArray<unknown>, f: number, pending: Pending, order?: Order): number {
     const r = this.nextId++
     this.pending.set(r, pending)
     this.refresh()
-    send(this.socket, { t: "call", r, p, o, a, f })
+    send(this.socket, order === undefined ? { t: "call", r, p, o, a, f } : { t: "call", r, p, o, a, f, l: order.held, w: order.where })
     return r
+  }
+
+  /**
+   * Lock-order checking: the locks of this manager each client fiber holds
+   * (ids, in the order taken). Booked only while checking is on.
+   */
+  private readonly holding = new Map<number, Array<number>>()
+
+  /** What an acquisition sends with checking on: the fiber's held locks, and where it is. */
+  private orderFor(fiber: Fiber.Fiber<unknown, unknown>): Order {
+    const held = this.holding.get(fiber.id) ?? []
+    const span = (fiber as unknown as { readonly currentSpanLocal?: { readonly name: string } }).currentSpanLocal?.name
+    return { held, where: held.length === 0 ? "" : span ?? Registry.callerPlace() }
+  }
+
+  private book(fiber: number, id: number, op: string, value: unknown): void {
+    if (!took(op, value) && op !== "release") return
+    let held = this.holding.get(fiber)
+    if (op === "release") {
+      const i = held?.lastIndexOf(id) ?? -1
+      if (i >= 0) held!.splice(i, 1)
+      if (held?.length === 0) this.holding.delete(fiber)
+      return
+    }
+    if (held === undefined) this.holding.set(fiber, held = [])
+    held.push(id)
   }
 
   /**
@@ -149,14 +192,18 @@ export class Connection {
     return Effect.withFiber((fiber) =>
       Effect.callback<any, any>((resume) => {
         if (this.state === "lost") return resume(Effect.die(this.lostError(name)))
+        // One flag read when lock-order checking is off.
+        const checked = lockdep.on && ordered.has(kind) && (ordered.get(kind)!.has(op))
         const pending: Pending = {
           onReply: (reply) => {
             if (reply.x === "ok" && reply.k === 1) send(this.socket, { t: "ack", r })
+            if (checked && reply.x === "ok") this.book(fiber.id, id, op, reply.v)
             resume(this.decode(reply, name))
           },
           onLost: (reason) => resume(this.lostDefect(name, reason))
         }
-        const r = this.post(id, op, args, fiber.id, pending)
+        const sendsOrder = checked && (op === "acquire" || op === "acquireFor")
+        const r = this.post(id, op, args, fiber.id, pending, sendsOrder ? this.orderFor(fiber) : undefined)
         // Interrupted: cancel on the server, wait for the one reply, undo a win.
         return Effect.callback<void>((done) => {
           if (!this.pending.has(r)) return done(Effect.void)
@@ -182,6 +229,7 @@ export class Connection {
    */
   cast(id: number, op: string, args: ReadonlyArray<unknown>): Effect.Effect<void> {
     return Effect.withFiber((fiber) => {
+      if (lockdep.on && op === "release") this.book(fiber.id, id, op, undefined)
       if (this.state !== "lost") send(this.socket, { t: "call", r: 0, p: id, o: op, a: args, f: fiber.id, n: 1 })
       return Effect.void
     })
@@ -221,8 +269,11 @@ export class Connection {
     switch (reply.x) {
       case "ok":
         return Effect.succeed(reply.v)
-      case "err":
-        return Effect.fail(decodeError(reply.e))
+      case "err": {
+        const error = decodeError(reply.e)
+        // A lock-order inversion is a defect, as at every scope (the interfaces have no error channel for it).
+        return error instanceof LockOrderError ? Effect.die(Lockdep.reported(error, "process")) : Effect.fail(error)
+      }
       case "int":
         return Effect.die(new ManagerUnavailableError({ address: this.where, reason: `${name} was interrupted on the server` }))
       case "die":

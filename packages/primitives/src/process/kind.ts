@@ -25,6 +25,7 @@ import type * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
 import type * as net from "node:net"
 import type * as Scope from "effect/Scope"
+import type { Party, State as Described } from "../inspect/Registry.ts"
 import type * as PubSub from "../PubSub.ts"
 import type * as RLock from "../RLock.ts"
 
@@ -51,10 +52,23 @@ export interface SessionLike {
   drop(): void
 }
 
+/** One call in progress on the manager: for `Inspect`, a waiter while it lasts. @internal */
+export interface Call {
+  readonly hosted: Hosted
+  readonly op: string
+  /** The client's fiber id. */
+  readonly fiber: number
+  readonly since: number
+}
+
 /** A connected client, or `Local` for the manager's own process. @internal */
 export interface Conn {
   readonly id: number
   readonly socket: net.Socket | undefined
+  /** The client's process id, as it said in its `hello` (the manager's own for `Local`). */
+  pid?: number | undefined
+  /** Its calls in progress, by request id. */
+  readonly calls: Map<number, Call>
   readonly running: Map<number, Fiber.Fiber<void>>
   /** Keyed by `${primitive id}:${client fiber id}`. */
   readonly sessions: Map<string, SessionLike>
@@ -66,7 +80,18 @@ export interface Conn {
 export interface Hosted<S = any> {
   readonly def: KindDef<any, S, any, any, any, any>
   readonly state: S
+  /** The name it was made with, if any: its class for lock-order checking, and how `Inspect` lists it. */
+  readonly name?: string | undefined
 }
+
+/** A holder or waiter on the manager, as `Inspect` shows it. @internal */
+export const partyOf = (conn: Conn, fiber: number | undefined, since: number, permits?: number): Party => ({
+  who: `pid ${conn.pid ?? "?"}${fiber === undefined ? "" : ` fiber #${fiber}`}`,
+  pid: conn.pid,
+  fiber,
+  since,
+  ...(permits === undefined ? {} : { permits })
+})
 
 /**
  * One kind of manager-hosted primitive.
@@ -86,8 +111,12 @@ export interface KindDef<K extends string, S, I, Args extends ReadonlyArray<any>
   readonly factory?: F
   /** Makes the primitive and its books (the manager factory's body). */
   readonly host: (...args: Args) => Effect.Effect<S, any>
-  /** Its operations by name, each run with the call's arguments on behalf of `conn`. */
-  readonly ops: { readonly [op: string]: (state: S, args: ReadonlyArray<any>, conn: Conn) => Effect.Effect<any, any> }
+  /** Its operations by name, each run with the call's arguments on behalf of `conn` (its fiber `fiber`). */
+  readonly ops: {
+    readonly [op: string]: (state: S, args: ReadonlyArray<any>, conn: Conn, fiber: number | undefined) => Effect.Effect<any, any>
+  }
+  /** Who holds it and its counts, from the server's books (`Inspect`); the waiters are the calls in progress. */
+  readonly describe?: (state: S) => Omit<Described, "waiters">
   /** Set for kinds owned by a fiber: their calls run in a `Session` that owns this lock. */
   readonly session?: {
     readonly lock: (state: S) => RLock.RLock

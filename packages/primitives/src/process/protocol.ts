@@ -3,9 +3,15 @@
  * socket (loopback TCP where there is none).
  *
  * client -> server
- *   `{ t: "hello", key }`                        first line; wrong key: `refused`, then close
+ *   `{ t: "hello", key, pid }`                   first line; wrong key: `refused`, then close
  *   `{ t: "call", r, p, o, a, f }`               run operation `o` with args `a` on primitive `p`
  *                                                for client fiber `f`; request id `r`
+ *   `{ t: "call", ..., l, w }`                   an acquisition with lock-order checking on: `l`
+ *                                                the ids of this manager's locks fiber `f` holds,
+ *                                                `w` where it is; an inversion replies `err`
+ *                                                with a `LockOrderError`
+ *   `{ t: "call", ..., o: "inspect" }`           what `Inspect` shows of primitive `p` (holders,
+ *                                                waiters with since, counts)
  *   `{ t: "call", ..., n: 1 }`                   the same, but send no reply (the release
  *                                                that ends a `withLock`: one round trip saved)
  *   `{ t: "cancel", r }`                         the client fiber was interrupted: interrupt `r`
@@ -46,7 +52,7 @@ export const describeAddress = (address: Address): string =>
 
 /** @internal */
 export type ClientMessage =
-  | { readonly t: "hello"; readonly key: string }
+  | { readonly t: "hello"; readonly key: string; readonly pid?: number }
   | {
     readonly t: "call"
     readonly r: number
@@ -56,6 +62,10 @@ export type ClientMessage =
     readonly f: number
     /** Set: no reply wanted (a release at the end of `withLock`). */
     readonly n?: 1
+    /** Lock-order checking: the ids of this manager's locks the fiber holds. */
+    readonly l?: ReadonlyArray<number>
+    /** Lock-order checking: where the fiber is. */
+    readonly w?: string
   }
   | { readonly t: "cancel"; readonly r: number }
   | { readonly t: "ack"; readonly r: number }
@@ -90,7 +100,8 @@ const errorClasses: Record<string, new(fields: any) => unknown> = {
   QueueEmptyError: Errors.QueueEmptyError,
   QueueShutDownError: Errors.QueueShutDownError,
   TaskDoneError: Errors.TaskDoneError,
-  InvalidArgumentError: Errors.InvalidArgumentError
+  InvalidArgumentError: Errors.InvalidArgumentError,
+  LockOrderError: Errors.LockOrderError
 }
 
 /** @internal */

@@ -35,21 +35,81 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Cause from "effect/Cause"
 import { NotOwnerError } from "../errors.ts"
-import type { Conn, Hosted } from "./kind.ts"
+import { type Conn, type Hosted, partyOf } from "./kind.ts"
 import { encodeError, type Reply, readLines, send } from "./protocol.ts"
+import type * as Registry from "../inspect/Registry.ts"
+import * as Lockdep from "../Lockdep.ts"
+import type { LockOrderError } from "../errors.ts"
 
 /** @internal */
-export const Local: Conn = { id: 0, socket: undefined, running: new Map(), sessions: new Map(), unacked: new Map() }
+export const Local: Conn = {
+  id: 0,
+  socket: undefined,
+  pid: process.pid,
+  calls: new Map(),
+  running: new Map(),
+  sessions: new Map(),
+  unacked: new Map()
+}
 
 /**
  * One operation of a hosted primitive on behalf of `conn`.
  *
  * @internal
  */
-export const run = (hosted: Hosted, conn: Conn, op: string, args: ReadonlyArray<any>): Effect.Effect<any, any> =>
+export const run = (hosted: Hosted, conn: Conn, op: string, args: ReadonlyArray<any>, fiber?: number): Effect.Effect<any, any> =>
   Object.hasOwn(hosted.def.ops, op)
-    ? hosted.def.ops[op]!(hosted.state, args, conn)
+    ? hosted.def.ops[op]!(hosted.state, args, conn, fiber)
     : Effect.die(new Error(`${hosted.def.kind} has no operation ${op}`))
+
+/** The operations that may wait: a call of one of them in progress is a waiter (`Inspect`). */
+const waits = new Set(["acquire", "acquireFor", "wait", "waitFor", "get", "getFor", "put", "putFor", "join", "take"])
+
+/**
+ * What `Inspect` shows of a hosted primitive: the holders from its kind's
+ * books, and as waiters every call in progress on it that may wait, from
+ * every connection (the manager's own process included), oldest first.
+ *
+ * @internal
+ */
+export const describe = (state: ServerState, hosted: Hosted): Registry.State => {
+  const waiters: Array<Registry.Party> = []
+  for (const conn of [Local, ...state.conns]) {
+    for (const call of conn.calls.values()) {
+      if (call.hosted === hosted && waits.has(call.op)) waiters.push(partyOf(conn, call.fiber, call.since))
+    }
+  }
+  waiters.sort((a, b) => a.since - b.since)
+  const books = hosted.def.describe?.(hosted.state) ?? { holders: [] }
+  return { ...books, waiters }
+}
+
+/** The lock-order class of a hosted primitive: its name, or its kind and id. */
+const classOf = (hosted: Hosted, id: number): string => hosted.name ?? `manager.${hosted.def.kind}#${id}`
+
+/**
+ * Lock-order checking on the manager: a client with checking on sends, with
+ * each acquisition of a lock, the ids of the locks of this manager its fiber
+ * holds (`l`), and where it is (`w`). The manager keeps the one order graph
+ * of every process attached to it, so an inversion between two processes is
+ * caught even if they never ran at the same time.
+ */
+const checkOrder = (
+  state: ServerState,
+  conn: Conn,
+  message: { readonly p: number; readonly f: number; readonly l?: unknown; readonly w?: unknown },
+  hosted: Hosted
+): LockOrderError | undefined => {
+  if (!Array.isArray(message.l) || message.l.length === 0) return undefined
+  const where = typeof message.w === "string" ? message.w : "unknown place"
+  const held: Array<Lockdep.Held> = []
+  for (const id of message.l) {
+    const h = typeof id === "number" ? state.hosted.get(id) : undefined
+    if (h !== undefined) held.push({ name: classOf(h, id as number), where })
+  }
+  const error = state.graph.record(held, classOf(hosted, message.p), where, `pid ${conn.pid ?? "?"} fiber #${message.f}`)
+  return error === undefined ? undefined : Lockdep.reported(error, "process")
+}
 
 const toReply = (r: number, exit: Exit.Exit<unknown, unknown>): Reply => {
   if (Exit.isSuccess(exit)) return { t: "reply", r, x: "ok", v: exit.value }
@@ -82,6 +142,7 @@ interface Job {
   readonly quiet: boolean
   readonly op: string
   readonly args: ReadonlyArray<unknown>
+  readonly fiber: number
 }
 
 /**
@@ -164,9 +225,10 @@ export class Session {
           }
           self.current = job
           if (job.op === "passOn") self.unackedWake = undefined
-          const op = run(self.hosted, self.conn, job.op, job.args)
+          const op = run(self.hosted, self.conn, job.op, job.args, job.fiber)
           const exit = yield* Effect.exit(self.tainted ? op : restore(op))
           self.current = undefined
+          self.conn.calls.delete(job.r)
           let reply = toReply(job.r, Exit.mapError(exit, relabel))
           if (Exit.isSuccess(exit) && owned.acked(job.op, exit.value)) {
             self.unackedWake = job.r
@@ -186,6 +248,8 @@ export class Session {
 export interface ServerState {
   readonly key: Buffer
   readonly hosted: Map<number, Hosted>
+  /** The lock-order graph of every process attached (and of this one). */
+  readonly graph: Lockdep.Graph
   readonly conns: Set<Conn>
   closing: boolean
 }
@@ -198,7 +262,7 @@ let nextConnId = 1
  * @internal
  */
 export const accept = (state: ServerState, socket: net.Socket): void => {
-  const conn: Conn = { id: nextConnId++, socket, running: new Map(), sessions: new Map(), unacked: new Map() }
+  const conn: Conn = { id: nextConnId++, socket, calls: new Map(), running: new Map(), sessions: new Map(), unacked: new Map() }
   let authed = false
   socket.setNoDelay?.(true)
   const helloTimer = setTimeout(() => {
@@ -215,6 +279,7 @@ export const accept = (state: ServerState, socket: net.Socket): void => {
         return
       }
       authed = true
+      if (typeof message.pid === "number") conn.pid = message.pid
       clearTimeout(helloTimer)
       if (state.closing) {
         send(socket, { t: "closed" })
@@ -247,7 +312,7 @@ export const accept = (state: ServerState, socket: net.Socket): void => {
 const call = (
   state: ServerState,
   conn: Conn,
-  message: { r: number; p: number; o: string; a: ReadonlyArray<unknown>; f: number; n?: 1 }
+  message: { r: number; p: number; o: string; a: ReadonlyArray<unknown>; f: number; n?: 1; l?: unknown; w?: unknown }
 ): void => {
   const { r } = message
   const quiet = message.n === 1
@@ -259,9 +324,21 @@ const call = (
   }
   const def = hosted.def
   if (message.o === "attach") {
-    send(conn.socket!, { t: "reply", r, x: "ok", v: { ...def.info?.(hosted.state), kind: def.kind } })
+    send(conn.socket!, { t: "reply", r, x: "ok", v: { ...def.info?.(hosted.state), kind: def.kind, name: hosted.name } })
     return
   }
+  if (message.o === "inspect") {
+    send(conn.socket!, { t: "reply", r, x: "ok", v: describe(state, hosted) })
+    return
+  }
+  if (message.l !== undefined) {
+    const error = checkOrder(state, conn, message, hosted)
+    if (error !== undefined) {
+      if (!quiet) send(conn.socket!, { t: "reply", r, x: "err", e: encodeError(error)! })
+      return
+    }
+  }
+  if (!quiet) conn.calls.set(r, { hosted, op: message.o, fiber: message.f, since: Date.now() })
   if (def.session !== undefined) {
     // Per primitive: a client fiber may own several rlocks at once.
     const key = `${message.p}:${message.f}`
@@ -272,17 +349,18 @@ const call = (
       })
       conn.sessions.set(key, session)
     }
-    session.submit({ r, quiet, op: message.o, args: message.a })
+    session.submit({ r, quiet, op: message.o, args: message.a, fiber: message.f })
     return
   }
   const acked = def.acked
   const takes = acked !== undefined && acked.ops.has(message.o)
   const fiber = Effect.runFork(
     Effect.uninterruptibleMask((restore) =>
-      Effect.flatMap(Effect.exit(restore(run(hosted, conn, message.o, message.a))), (exit) =>
+      Effect.flatMap(Effect.exit(restore(run(hosted, conn, message.o, message.a, message.f))), (exit) =>
         Effect.suspend(() => {
           if (quiet) return Effect.void
           conn.running.delete(r)
+          conn.calls.delete(r)
           const reply = toReply(r, exit)
           if (takes && reply.x === "ok") {
             // The connection dropped while the get was being won: give it back.
@@ -304,6 +382,7 @@ export const disconnect = (state: ServerState, conn: Conn): void => {
   if (!state.conns.delete(conn)) return
   const waiting = [...conn.running.values()]
   conn.running.clear()
+  conn.calls.clear()
   for (const session of conn.sessions.values()) session.drop()
   Effect.runFork(
     Effect.flatMap(Fiber.interruptAll(waiting), () =>

@@ -10,7 +10,7 @@ import type * as Effect from "effect/Effect"
 import type { BrokenBarrierError, InvalidArgumentError } from "../../errors.ts"
 import * as Barrier from "../../Barrier.ts"
 import { make } from "../kind.ts"
-import type { Managed } from "../Manager.ts"
+import type { Managed, Named } from "../Manager.ts"
 import { encodeTimeout } from "../protocol.ts"
 
 /** The manager's factory for this kind. */
@@ -27,7 +27,7 @@ export interface Factory {
    * const arrival = yield* start.wait // 0, 1 or 2
    * ```
    */
-  barrier(parties: number, action?: Effect.Effect<unknown, unknown>): Effect.Effect<Managed<"barrier">, InvalidArgumentError>
+  barrier(parties: number, action?: Effect.Effect<unknown, unknown>, options?: Named): Effect.Effect<Managed<"barrier">, InvalidArgumentError>
 }
 
 /** @internal */

@@ -14,7 +14,7 @@ import * as Condition from "../../Condition.ts"
 import { waitUntil } from "../../internal/waitUntil.ts"
 import * as RLock from "../../RLock.ts"
 import { make } from "../kind.ts"
-import type { Managed } from "../Manager.ts"
+import type { Managed, Named } from "../Manager.ts"
 import { encodeTimeout } from "../protocol.ts"
 import { guardedBy } from "../../internal/guard.ts"
 import { took } from "./support.ts"
@@ -66,7 +66,7 @@ export interface Factory {
    * yield* cond.withLock(cond.waitUntil(() => fs.existsSync(flagFile), "10 seconds"))
    * ```
    */
-  condition(): Effect.Effect<Managed<"condition">>
+  condition(options?: Named): Effect.Effect<Managed<"condition">, InvalidArgumentError>
 }
 
 /** What the server keeps per primitive. @internal */

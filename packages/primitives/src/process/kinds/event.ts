@@ -10,7 +10,7 @@ import type * as Effect from "effect/Effect"
 import type { InvalidArgumentError } from "../../errors.ts"
 import * as Event from "../../Event.ts"
 import { make } from "../kind.ts"
-import type { Managed } from "../Manager.ts"
+import type { Managed, Named } from "../Manager.ts"
 import { encodeTimeout } from "../protocol.ts"
 
 /** The manager's factory for this kind. */
@@ -26,7 +26,7 @@ export interface Factory {
    * yield* green.set
    * ```
    */
-  event(): Effect.Effect<Managed<"event">>
+  event(options?: Named): Effect.Effect<Managed<"event">, InvalidArgumentError>
 }
 
 /** @internal */

@@ -8,8 +8,8 @@ import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type { InvalidArgumentError, NotHeldError } from "../../errors.ts"
 import * as Lock from "../../Lock.ts"
-import { type Cast, type Conn, type Invoke, make } from "../kind.ts"
-import type { Managed } from "../Manager.ts"
+import { type Cast, type Conn, type Invoke, make, partyOf } from "../kind.ts"
+import type { Managed, Named } from "../Manager.ts"
 import { encodeTimeout } from "../protocol.ts"
 import { guardedBy } from "../../internal/guard.ts"
 import { ignoring, took, tracked } from "./support.ts"
@@ -28,27 +28,37 @@ export interface Factory {
    * // hand `lock.handle` to other processes: Manager.attach(handle)
    * ```
    */
-  lock(): Effect.Effect<Managed<"lock">>
+  lock(options?: Named): Effect.Effect<Managed<"lock">, InvalidArgumentError>
 }
 
 /** What the server keeps per primitive. @internal */
 export interface State {
   readonly prim: Lock.Lock
   holder: Conn | undefined
+  /** The holder's client fiber and when it took the lock (`Inspect`). */
+  fiber: number | undefined
+  since: number
+}
+
+const hold = (state: State, conn: Conn, fiber: number | undefined): void => {
+  state.holder = conn
+  state.fiber = fiber
+  state.since = Date.now()
 }
 
 /** @internal */
 export const kind = make<Factory>()({
   kind: "lock",
-  host: () => Effect.map(Lock.make, (prim): State => ({ prim, holder: undefined })),
+  host: () => Effect.map(Lock.make, (prim): State => ({ prim, holder: undefined, fiber: undefined, since: 0 })),
   ops: {
-    acquire: (state, _, conn) => tracked(state.prim.acquire, () => void (state.holder = conn)),
-    tryAcquire: (state, _, conn) => tracked(state.prim.tryAcquire, (taken) => void (taken && (state.holder = conn))),
-    acquireFor: (state, [timeout], conn) =>
-      tracked(state.prim.acquireFor(timeout), (taken) => void (taken && (state.holder = conn))),
+    acquire: (state, _, conn, fiber) => tracked(state.prim.acquire, () => hold(state, conn, fiber)),
+    tryAcquire: (state, _, conn, fiber) => tracked(state.prim.tryAcquire, (taken) => void (taken && hold(state, conn, fiber))),
+    acquireFor: (state, [timeout], conn, fiber) =>
+      tracked(state.prim.acquireFor(timeout), (taken) => void (taken && hold(state, conn, fiber))),
     release: (state) => tracked(state.prim.release, () => void (state.holder = undefined)),
     locked: (state) => state.prim.locked
   },
+  describe: (state) => ({ holders: state.holder === undefined ? [] : [partyOf(state.holder, state.fiber, state.since)] }),
   drop: (state, conn) => {
     if (state.holder !== conn) return
     state.holder = undefined

@@ -8,7 +8,8 @@
 import * as Effect from "effect/Effect"
 import * as PubSub from "../../PubSub.ts"
 import { type Conn, make, type Remote } from "../kind.ts"
-import type { Handle } from "../Manager.ts"
+import type { Handle, Named } from "../Manager.ts"
+import type { InvalidArgumentError } from "../../errors.ts"
 import { send } from "../protocol.ts"
 import { jsonItem } from "./support.ts"
 
@@ -38,7 +39,7 @@ export interface Factory {
    * const line = yield* sub.take
    * ```
    */
-  pubsub<A = unknown>(): Effect.Effect<PubSub.PubSub<A> & { readonly handle: Handle<"pubsub"> }>
+  pubsub<A = unknown>(options?: Named): Effect.Effect<PubSub.PubSub<A> & { readonly handle: Handle<"pubsub"> }, InvalidArgumentError>
 }
 
 /** What the server keeps per primitive. @internal */

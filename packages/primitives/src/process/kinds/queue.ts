@@ -18,7 +18,7 @@ import type {
 import * as Queue from "../../Queue.ts"
 import { type RemoteQueue, remoteQueue, type Taken } from "../../internal/remoteQueue.ts"
 import { make, type Remote } from "../kind.ts"
-import type { Handle } from "../Manager.ts"
+import type { Handle, Named } from "../Manager.ts"
 import { encodeTimeout } from "../protocol.ts"
 import { jsonItem } from "./support.ts"
 
@@ -73,7 +73,7 @@ export interface Factory {
    * }
    * ```
    */
-  queue<A = unknown>(maxsize?: number): Effect.Effect<Queue.Queue<A> & { readonly handle: Handle<"queue"> }, InvalidArgumentError>
+  queue<A = unknown>(maxsize?: number, options?: Named): Effect.Effect<Queue.Queue<A> & { readonly handle: Handle<"queue"> }, InvalidArgumentError>
 }
 
 /** What the server keeps per primitive. @internal */
@@ -110,6 +110,7 @@ const view = ({ invoke }: Remote, { maxsize = 0 }: { readonly maxsize?: number }
 /** @internal */
 export const kind = make<Factory>()({
   kind: "queue",
+  describe: (state) => ({ holders: [], counts: { size: Effect.runSync(state.prim.size), maxsize: state.prim.maxsize } }),
   host: (maxsize?: number) => Effect.map(Queue.fifo<unknown>(maxsize), (prim): State => ({ prim, remote: remoteQueue(prim) })),
   ops: {
     put: ({ prim }, [item]) => prim.put(item),

@@ -6,10 +6,11 @@
  * @internal
  */
 import * as Effect from "effect/Effect"
+import type { InvalidArgumentError } from "../../errors.ts"
 import type * as Lock from "../../Lock.ts"
 import * as RLock from "../../RLock.ts"
 import { type Cast, type Invoke, make } from "../kind.ts"
-import type { Managed } from "../Manager.ts"
+import type { Managed, Named } from "../Manager.ts"
 import { view as lockView } from "./lock.ts"
 import { took } from "./support.ts"
 
@@ -28,7 +29,7 @@ export interface Factory {
    * yield* rlock.withLock(rlock.withLock(Effect.log("nested")))
    * ```
    */
-  rlock(): Effect.Effect<Managed<"rlock">>
+  rlock(options?: Named): Effect.Effect<Managed<"rlock">, InvalidArgumentError>
 }
 
 /** The `RLock` interface over remote calls; the `condition` kind's lock part. @internal */

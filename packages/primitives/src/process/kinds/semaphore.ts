@@ -8,8 +8,8 @@ import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type { InvalidArgumentError, SemaphoreOverflowError } from "../../errors.ts"
 import * as Semaphore from "../../Semaphore.ts"
-import { type Cast, type Conn, type Invoke, make } from "../kind.ts"
-import type { Managed } from "../Manager.ts"
+import { type Cast, type Conn, type Invoke, make, partyOf } from "../kind.ts"
+import type { Managed, Named } from "../Manager.ts"
 import { encodeTimeout } from "../protocol.ts"
 import { guardedBy } from "../../internal/guard.ts"
 import { ignoring, took, tracked } from "./support.ts"
@@ -28,7 +28,7 @@ export interface Factory {
    * yield* rooms.withPermits(1)(Effect.log("singing"))
    * ```
    */
-  semaphore(n: number, options?: { readonly bounded?: boolean }): Effect.Effect<Managed<"semaphore">, InvalidArgumentError>
+  semaphore(n: number, options?: { readonly bounded?: boolean } & Named): Effect.Effect<Managed<"semaphore">, InvalidArgumentError>
 }
 
 /** What the server keeps per primitive. @internal */
@@ -36,10 +36,13 @@ export interface State {
   readonly prim: Semaphore.Semaphore
   /** Permits held, per connection. */
   readonly held: Map<Conn, number>
+  /** When each connection first took what it holds (`Inspect`). */
+  readonly since: Map<Conn, number>
 }
 
-const takePermits = (held: Map<Conn, number>, conn: Conn, k: number): void => {
+const takePermits = (held: Map<Conn, number>, conn: Conn, k: number, since?: Map<Conn, number>): void => {
   held.set(conn, (held.get(conn) ?? 0) + k)
+  if (since !== undefined && !since.has(conn)) since.set(conn, Date.now())
 }
 
 /** A release gives back the releasing connection's permits first, then anybody's. */
@@ -60,14 +63,23 @@ const returnPermits = (held: Map<Conn, number>, conn: Conn, k: number): void => 
 export const kind = make<Factory>()({
   kind: "semaphore",
   host: (n: number, options?: { readonly bounded?: boolean }) =>
-    Effect.map(options?.bounded ? Semaphore.bounded(n) : Semaphore.make(n), (prim): State => ({ prim, held: new Map() })),
+    Effect.map(options?.bounded ? Semaphore.bounded(n) : Semaphore.make(n), (prim): State => ({ prim, held: new Map(), since: new Map() })),
   ops: {
-    acquire: ({ held, prim }, [k], conn) => tracked(prim.acquire(k), () => takePermits(held, conn, k)),
-    tryAcquire: ({ held, prim }, [k], conn) => tracked(prim.tryAcquire(k), (taken) => taken && takePermits(held, conn, k)),
-    acquireFor: ({ held, prim }, [timeout, k], conn) =>
-      tracked(prim.acquireFor(timeout, k), (taken) => taken && takePermits(held, conn, k)),
+    acquire: ({ held, prim, since }, [k], conn) => tracked(prim.acquire(k), () => takePermits(held, conn, k, since)),
+    tryAcquire: ({ held, prim, since }, [k], conn) =>
+      tracked(prim.tryAcquire(k), (taken) => taken && takePermits(held, conn, k, since)),
+    acquireFor: ({ held, prim, since }, [timeout, k], conn) =>
+      tracked(prim.acquireFor(timeout, k), (taken) => taken && takePermits(held, conn, k, since)),
     release: ({ held, prim }, [k], conn) => tracked(prim.release(k), () => returnPermits(held, conn, k)),
     available: ({ prim }) => prim.available
+  },
+  describe: (state) => {
+    for (const conn of state.since.keys()) if (!state.held.has(conn)) state.since.delete(conn)
+    const holders = [...state.held].map(([conn, permits]) => {
+      if (!state.since.has(conn)) state.since.set(conn, Date.now())
+      return partyOf(conn, undefined, state.since.get(conn)!, permits)
+    })
+    return { holders, counts: { free: Effect.runSync(state.prim.available) } }
   },
   drop: (state, conn) => {
     const n = state.held.get(conn)
