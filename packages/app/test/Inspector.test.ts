@@ -1,5 +1,6 @@
 // Inspector: the /inspect, /inspect/events and /metrics routes, on a guarded
 // app in this process, and across the processes of a node:cluster app.
+import { Lock } from "@weft/primitives"
 import * as Registry from "@weft/primitives/Registry"
 import { type Running, start as startScript } from "@weft/testkit"
 import { Effect, Exit, Metric, Scope } from "effect"
@@ -129,6 +130,20 @@ describe("Inspector", () => {
     const text = await response.text()
     expect(text).toContain("# TYPE inspector_test_total counter")
     expect(text).toContain(`inspector_test_total{pid="${process.pid}"} 5`)
+  })
+
+  it("GET /metrics carries a named Lock's contention metrics, matching the acquisitions counted", async () => {
+    await Effect.runPromise(Effect.gen(function*() {
+      const lock = yield* Lock.named("inspector accounts")
+      // Three takes, two of them while another fiber holds it (contended).
+      yield* Effect.forEach([1, 2, 3], () => lock.withLock(Effect.sleep("5 millis")), { concurrency: "unbounded", discard: true })
+    }))
+    const text = await (await makeApp().request("http://127.0.0.1/metrics")).text()
+    const labels = `kind="Lock",name="inspector accounts",pid="${process.pid}"`
+    expect(text).toContain(`weft_acquisitions_total{${labels}} 3\n`)
+    expect(text).toContain(`weft_contended_acquisitions_total{${labels}} 2\n`)
+    expect(text).toContain(`weft_wait_ms_count{${labels}} 3\n`)
+    expect(text).toMatch(new RegExp(`^weft_hold_ms_bucket\\{${labels.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")},le="\\+Inf"\\} 3$`, "m"))
   })
 
   it("metrics: false leaves /metrics to the app", async () => {
