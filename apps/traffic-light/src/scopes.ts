@@ -45,7 +45,7 @@ export const runFiber = (
   onReady: () => void = () => {}
 ): Effect.Effect<Array<Entry>> =>
   Effect.scoped(Effect.gen(function*() {
-    const event = yield* Event.make
+    const event = yield* Event.named("traffic light")
     onReady()
     const entries: Array<Entry> = []
     const record = (entry: Entry) =>
@@ -144,8 +144,8 @@ export const runProcess = (
       Manager.serve(),
       (error) => new CarError({ message: `cannot start the manager: ${error.message}` })
     )
-    const event = yield* manager.event()
-    const timeline = yield* Effect.orDie(manager.queue<Entry | null>())
+    const event = yield* Effect.orDie(manager.event({ name: "traffic light" }))
+    const timeline = yield* Effect.orDie(manager.queue<Entry | null>(0, { name: "timeline" }))
     const pool: CarPool = yield* Effect.mapError(
       ProcessPool.make<typeof import("./cars.ts").default>({ name: "cars", module: carsModule, size: config.cars, ready: "all" }),
       poolError("process pool")
