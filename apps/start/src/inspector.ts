@@ -16,6 +16,7 @@
  * named primitive's wait and hold histograms, and lists every
  * `LockOrderError` and `DeadlockError` the apps reported.
  */
+import * as EventStream from "@weft/app/EventStream"
 import type { Hono } from "hono"
 import { html, raw } from "hono/html"
 import { streamSSE } from "hono/streaming"
@@ -52,27 +53,13 @@ const follow = async (app: Started, send: (update: Update) => void, signal: Abor
   while (!signal.aborted) {
     let error = "the stream ended"
     try {
-      const response = await fetch(`${url}/inspect/events`, { signal })
-      if (!response.ok || response.body === null) throw new Error(`GET /inspect/events: ${response.status}`)
-      const reader = response.body.pipeThrough(new TextDecoderStream()).getReader()
-      let buffer = ""
-      for (;;) {
-        const { done, value } = await reader.read()
-        if (done) break
-        buffer += value
-        let cut: number
-        while ((cut = buffer.indexOf("\n\n")) >= 0) {
-          const block = buffer.slice(0, cut)
-          buffer = buffer.slice(cut + 2)
-          if (!/^event: snapshot$/m.test(block)) continue
-          const data = block.split("\n").filter((line) => line.startsWith("data:")).map((line) => line.slice(5).trimStart()).join("\n")
-          send({ name: app.name, title: app.title, up: true, view: JSON.parse(data) })
-        }
+      for await (const message of EventStream.read(`${url}/inspect/events`, signal)) {
+        if (message.event === "snapshot") send({ name: app.name, title: app.title, up: true, view: JSON.parse(message.data) })
       }
     } catch (cause) {
-      if (signal.aborted) return
       error = cause instanceof Error ? cause.message : String(cause)
     }
+    if (signal.aborted) return
     send({ name: app.name, title: app.title, up: false, error })
     await pause(1000, signal)
   }

@@ -9,6 +9,7 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { Serve } from "@weft/app"
 import * as Chromium from "@weft/app/Chromium"
+import * as EventStream from "@weft/app/EventStream"
 import { type Running, start } from "@weft/testkit"
 import { Effect, Exit, Scope } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -17,36 +18,8 @@ import * as Landing from "../src/landing.ts"
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 
-/** Reads `event: app` updates from `url` until `done` says so (or `timeout` ms pass). */
-const updates = async (url: string, done: (seen: ReadonlyArray<any>) => boolean, timeout = 15_000) => {
-  const abort = new AbortController()
-  const timer = setTimeout(() => abort.abort(), timeout)
-  const seen: Array<any> = []
-  try {
-    const response = await fetch(url, { signal: abort.signal })
-    expect(response.headers.get("content-type")).toMatch(/^text\/event-stream/)
-    const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader()
-    let buffer = ""
-    while (!done(seen)) {
-      const { done: end, value } = await reader.read()
-      if (end) break
-      buffer += value
-      let cut: number
-      while ((cut = buffer.indexOf("\n\n")) >= 0) {
-        const block = buffer.slice(0, cut)
-        buffer = buffer.slice(cut + 2)
-        const data = block.split("\n").filter((l) => l.startsWith("data:")).map((l) => l.slice(5).trim()).join("\n")
-        if (/^event: app$/m.test(block)) seen.push(JSON.parse(data))
-      }
-    }
-  } catch (error) {
-    if (!abort.signal.aborted) throw error
-  } finally {
-    clearTimeout(timer)
-    abort.abort()
-  }
-  return seen
-}
+/** The `event: app` updates of `url` until `done` says so. */
+const updates = (url: string, done: (seen: ReadonlyArray<any>) => boolean) => EventStream.collect(url, { event: "app", until: done })
 
 describe("the inspector page", () => {
   let fixture: Running

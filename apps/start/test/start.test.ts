@@ -10,6 +10,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import * as Chromium from "@weft/app/Chromium"
+import * as EventStream from "@weft/app/EventStream"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Runtime } from "@weft/app"
 import { alive, commandLine, descendants, launch, launchToBanner, marked, procAvailable, type Running } from "./processes.ts"
@@ -139,26 +140,14 @@ describe(`npm start, from the repository root (${via === "npm" ? "npm start" : `
   it("the inspector's stream shows every app's processes, each labelled; each app's /inspect and /metrics answer", async () => {
     const landing = /^ {2}landing page +(http:\/\/\S+)$/m.exec(banner)![1]!
     const latest = new Map<string, any>()
-    const abort = new AbortController()
-    const timer = setTimeout(() => abort.abort(), 30_000)
-    try {
-      const reader = (await fetch(`${landing}/inspector/events`, { signal: abort.signal })).body!.pipeThrough(new TextDecoderStream()).getReader()
-      let buffer = ""
-      while (!["chat", "tickets", "traffic"].every((name) => latest.get(name)?.up)) {
-        const { done, value } = await reader.read()
-        if (done) break
-        buffer += value
-        for (let cut = buffer.indexOf("\n\n"); cut >= 0; cut = buffer.indexOf("\n\n")) {
-          const block = buffer.slice(0, cut)
-          buffer = buffer.slice(cut + 2)
-          const data = /^data: (.*)$/m.exec(block)?.[1]
-          if (/^event: app$/m.test(block) && data !== undefined) latest.set(JSON.parse(data).name, JSON.parse(data))
-        }
-      }
-    } finally {
-      clearTimeout(timer)
-      abort.abort()
-    }
+    await EventStream.collect(`${landing}/inspector/events`, {
+      event: "app",
+      until: (seen) => {
+        for (const update of seen) latest.set(update.name, update)
+        return ["chat", "tickets", "traffic"].every((name) => latest.get(name)?.up)
+      },
+      timeout: 30_000
+    })
     const labels = (name: string) => latest.get(name)?.view.processes.map((p: { label: string }) => p.label)
     expect(labels("chat")).toEqual(["chat-server"])
     expect(labels("tickets")).toEqual(["ticketing"]) // --workers 1: one process

@@ -29,6 +29,7 @@
  * @module
  */
 export * as Child from "./Child.ts"
+export * as EventStream from "./EventStream.ts"
 export * as Guard from "./Guard.ts"
 export * as Host from "./Host.ts"
 export * as Inspector from "./Inspector.ts"

@@ -7,6 +7,7 @@ import { Effect, Exit, Metric, Scope } from "effect"
 import { Hono } from "hono"
 import { threadId } from "node:worker_threads"
 import { afterEach, describe, expect, it } from "vitest"
+import * as EventStream from "../src/EventStream.ts"
 import * as Guard from "../src/Guard.ts"
 import * as Inspector from "../src/Inspector.ts"
 import * as Serve from "../src/Serve.ts"
@@ -35,36 +36,9 @@ const listed = (name: string, waiters: number) => {
   return { drop: () => target && (Registry.unregister(target), target = undefined) }
 }
 
-/** Reads Server-Sent Events from `url` until `done` says so (or `timeout` ms pass); the events seen. */
-const events = async (url: string, done: (data: Array<Inspector.View>) => boolean, timeout = 10_000) => {
-  const abort = new AbortController()
-  const timer = setTimeout(() => abort.abort(), timeout)
-  const seen: Array<Inspector.View> = []
-  try {
-    const response = await fetch(url, { signal: abort.signal })
-    expect(response.headers.get("content-type")).toMatch(/^text\/event-stream/)
-    const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader()
-    let buffer = ""
-    while (!done(seen)) {
-      const { done: end, value } = await reader.read()
-      if (end) break
-      buffer += value
-      let cut: number
-      while ((cut = buffer.indexOf("\n\n")) >= 0) {
-        const block = buffer.slice(0, cut)
-        buffer = buffer.slice(cut + 2)
-        const data = block.split("\n").filter((l) => l.startsWith("data:")).map((l) => l.slice(5).trim()).join("\n")
-        if (/^event: snapshot$/m.test(block) && data !== "") seen.push(JSON.parse(data))
-      }
-    }
-  } catch (error) {
-    if (!abort.signal.aborted) throw error
-  } finally {
-    clearTimeout(timer)
-    abort.abort()
-  }
-  return seen
-}
+/** The snapshots `/inspect/events` sends until `done` says so. */
+const events = (url: string, done: (views: ReadonlyArray<Inspector.View>) => boolean) =>
+  EventStream.collect<Inspector.View>(url, { event: "snapshot", until: done })
 
 const entry = (view: Inspector.View, name: string) => view.processes.flatMap((p) => p.entries).find((e) => e.name === name)
 
