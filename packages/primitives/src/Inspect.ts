@@ -220,3 +220,5 @@ export const layer: Layer.Layer<never> = Layer.effectDiscard(dumpOnSignal)
 // WEFT_INSPECT=1 opts a process in without code (the Promise face, the apps).
 const fromEnv = env("WEFT_INSPECT")
 if (fromEnv !== undefined && fromEnv !== "" && fromEnv !== "0" && fromEnv !== "false") dumpOnSignalUnsafe()
+
+export { metricsText, prometheus } from "./inspect/prometheus.ts"

@@ -191,7 +191,7 @@ class LockImpl implements FiberLock {
 
   private readonly guard: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
 
-  readonly [PermitsId]: PermitsHook = { permits: this.permits, valid: (k) => k === 1 }
+  readonly [PermitsId]: PermitsHook = { permits: this.permits, valid: (k) => k === 1, tracked: () => this.tracker.active }
 
   withLock<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> {
     return this.guard(effect)

@@ -215,23 +215,38 @@ const exclusive = async <T>(permits: Permits, k: number, fn: () => T | PromiseLi
  *
  * const mutex = Promised.lock()
  * const value = await mutex.runExclusive(async () => 42)
+ * const accounts = Promised.lock({ name: "accounts" }) // listed by Inspect
  * ```
  */
-export const lock = (self: Lock.Lock = Lock.makeUnsafe()): PromiseLock => {
-  const hook = permitsOf(self)
+export const lock = (self?: Lock.Lock | Options): PromiseLock => {
+  const it = self === undefined || !("withLock" in self) ? Lock.makeUnsafe(self) : self
+  const hook = permitsOf(it)
+  // A named lock, or one under lock-order checking, goes through its effects, which track.
   return {
-    lock: self,
-    acquire: hook !== undefined
-      ? () => take(hook.permits, 1)
-      : () => run(self.acquire).then(() => effectReleaser(self.release)),
-    tryAcquire: () => run(self.tryAcquire),
-    acquireFor: (timeout) => run(self.acquireFor(timeout)),
-    release: () => run(self.release),
-    runExclusive: hook !== undefined
-      ? (fn) => exclusive(hook.permits, 1, fn)
-      : (fn) => run(self.withLock(attempt(fn))),
-    isLocked: () => run(self.locked)
+    lock: it,
+    acquire: () =>
+      hook !== undefined && !hook.tracked()
+        ? take(hook.permits, 1)
+        : run(it.acquire).then(() => effectReleaser(it.release)),
+    tryAcquire: () => run(it.tryAcquire),
+    acquireFor: (timeout) => run(it.acquireFor(timeout)),
+    release: () => run(it.release),
+    runExclusive: (fn) => hook !== undefined && !hook.tracked() ? exclusive(hook.permits, 1, fn) : run(it.withLock(attempt(fn))),
+    isLocked: () => run(it.locked)
   }
+}
+
+/**
+ * Options of the Promise face's constructors.
+ *
+ * @example
+ * ```ts
+ * const accounts = Promised.lock({ name: "accounts" })
+ * ```
+ */
+export interface Options {
+  /** Lists the new primitive by `Inspect.snapshot` under this name, with its contention profile. */
+  readonly name?: string | undefined
 }
 
 /**
@@ -244,23 +259,26 @@ export const lock = (self: Lock.Lock = Lock.makeUnsafe()): PromiseLock => {
  * import { Promised } from "@weft/primitives"
  *
  * const slots = Promised.semaphore(4)
+ * const downloads = Promised.semaphore(4, { name: "downloads" }) // listed by Inspect
  * await Promise.all([1, 2, 3, 4, 5, 6].map((n) => slots.runExclusive(async () => n * 2)))
  * ```
  */
-export const semaphore = (self: Semaphore.Semaphore | number): PromiseSemaphore => {
-  const sem = typeof self === "number" ? Effect.runSync(Semaphore.make(self)) : self
+export const semaphore = (self: Semaphore.Semaphore | number, options?: Options): PromiseSemaphore => {
+  const sem = typeof self === "number" ? Effect.runSync(Semaphore.make(self, options)) : self
   const hook = permitsOf(sem)
   return {
     semaphore: sem,
     acquire: (k = 1) =>
-      hook !== undefined && hook.valid(k)
+      hook !== undefined && hook.valid(k) && !hook.tracked()
         ? take(hook.permits, k)
         : run(sem.acquire(k)).then(() => effectReleaser(sem.release(k))),
     tryAcquire: (k) => run(sem.tryAcquire(k)),
     acquireFor: (timeout, k) => run(sem.acquireFor(timeout, k)),
     release: (k) => run(sem.release(k)),
     runExclusive: (fn, k = 1) =>
-      hook !== undefined && hook.valid(k) ? exclusive(hook.permits, k, fn) : run(sem.withPermits(k)(attempt(fn))),
+      hook !== undefined && hook.valid(k) && !hook.tracked()
+        ? exclusive(hook.permits, k, fn)
+        : run(sem.withPermits(k)(attempt(fn))),
     available: () => run(sem.available)
   }
 }
@@ -274,12 +292,15 @@ export const semaphore = (self: Semaphore.Semaphore | number): PromiseSemaphore 
  * import { Promised } from "@weft/primitives"
  *
  * const done = Promised.event()
+ * const ready = Promised.event({ name: "ready" }) // listed by Inspect
  * await done.set()
  * await done.isSet() // true
  * ```
  */
-export const event = (self?: Event.Event): PromiseEvent => {
-  const ev = self ?? Effect.runSync(Event.make)
+export const event = (self?: Event.Event | Options): PromiseEvent => {
+  const ev = self !== undefined && "wait" in self
+    ? self
+    : Effect.runSync(self?.name === undefined ? Event.make : Event.named(self.name))
   return {
     event: ev,
     set: () => run(ev.set),

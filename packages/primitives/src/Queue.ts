@@ -68,6 +68,7 @@ import {
   TaskDoneError
 } from "./errors.ts"
 import { QueueImpl } from "./internal/QueueImpl.ts"
+import { Tracker } from "./internal/track.ts"
 import { FifoStore, LifoStore, PriorityStore, type Store } from "./internal/QueueStore.ts"
 import { count } from "./validate.ts"
 
@@ -150,12 +151,27 @@ const maxsizeOf = (operation: string, maxsize: number | undefined): number | Inv
   return count(operation, "maxsize", maxsize, 0) ?? maxsize
 }
 
-const make = <A>(operation: string, maxsize: number | undefined, store: (maxsize: number) => Store<A>) =>
+/**
+ * Options of `fifo`, `lifo` and `priority`.
+ *
+ * @example
+ * ```ts
+ * const jobs = yield* Queue.fifo<string>(100, { name: "jobs" })
+ * ```
+ */
+export interface Options {
+  /** Lists the queue by `Inspect.snapshot` under this name, with its size and waiting getters and putters. */
+  readonly name?: string | undefined
+}
+
+const make = <A>(operation: string, maxsize: number | undefined, store: (maxsize: number) => Store<A>, options: Options | undefined) =>
   Effect.suspend(() => {
     const size = maxsizeOf(operation, maxsize)
-    return typeof size === "number"
-      ? Effect.succeed<Queue<A>>(new QueueImpl(size, store(size)))
-      : Effect.fail(size)
+    if (typeof size !== "number") return Effect.fail(size)
+    const queue = new QueueImpl(size, store(size))
+    // Counts only: a queue's waits are not its hot path to instrument.
+    new Tracker(queue, operation, options?.name, { counts: () => queue.counts() })
+    return Effect.succeed<Queue<A>>(queue)
   })
 
 /**
@@ -171,8 +187,8 @@ const make = <A>(operation: string, maxsize: number | undefined, store: (maxsize
  * yield* queue.get // 1
  * ```
  */
-export const fifo = <A>(maxsize?: number): Effect.Effect<Queue<A>, InvalidArgumentError> =>
-  make("Queue.fifo", maxsize, (size) => new FifoStore<A>(size))
+export const fifo = <A>(maxsize?: number, options?: Options): Effect.Effect<Queue<A>, InvalidArgumentError> =>
+  make("Queue.fifo", maxsize, (size) => new FifoStore<A>(size), options)
 
 /**
  * Creates a last-in, first-out queue, a stack (Python's `queue.LifoQueue`).
@@ -186,8 +202,8 @@ export const fifo = <A>(maxsize?: number): Effect.Effect<Queue<A>, InvalidArgume
  * yield* stack.get // 2
  * ```
  */
-export const lifo = <A>(maxsize?: number): Effect.Effect<Queue<A>, InvalidArgumentError> =>
-  make("Queue.lifo", maxsize, () => new LifoStore<A>())
+export const lifo = <A>(maxsize?: number, options?: Options): Effect.Effect<Queue<A>, InvalidArgumentError> =>
+  make("Queue.lifo", maxsize, () => new LifoStore<A>(), options)
 
 /**
  * Creates a priority queue (Python's `queue.PriorityQueue`): `get` returns the
@@ -204,9 +220,9 @@ export const lifo = <A>(maxsize?: number): Effect.Effect<Queue<A>, InvalidArgume
  * yield* jobs.get // { priority: 1, name: "urgent" }
  * ```
  */
-export const priority = <A>(order: Order.Order<A>, maxsize?: number): Effect.Effect<Queue<A>, InvalidArgumentError> =>
+export const priority = <A>(order: Order.Order<A>, maxsize?: number, options?: Options): Effect.Effect<Queue<A>, InvalidArgumentError> =>
   typeof order === "function"
-    ? make("Queue.priority", maxsize, () => new PriorityStore<A>(order))
+    ? make("Queue.priority", maxsize, () => new PriorityStore<A>(order), options)
     : Effect.fail(
       new InvalidArgumentError({
         operation: "Queue.priority",

@@ -127,7 +127,11 @@ class SemaphoreImpl extends PermitSemaphore implements FiberSemaphore {
       held: () => permits.free < initial,
       waiting: () => permits.waiting
     }, { ordered: true })
-    this[PermitsId] = { permits, valid: (k) => this.check("withPermits", k) === undefined }
+    this[PermitsId] = {
+      permits,
+      valid: (k) => this.check("withPermits", k) === undefined,
+      tracked: () => this.tracker!.active
+    }
     bindMethods(this, "acquireWith", "waitUntilFree", "cancelWaiters")
   }
 

@@ -1,7 +1,8 @@
 import { assert, describe, expect, it } from "@effect/vitest"
-import { Cause, Deferred, Effect, Exit, Fiber } from "effect"
+import { Cause, Deferred, Effect, Exit, Fiber, Scheduler } from "effect"
 import * as Registry from "../src/inspect/Registry.ts"
-import { DeadlockError, Inspect, Lock, Lockdep, LockOrderError, RelockError, RLock } from "../src/index.ts"
+import * as fc from "fast-check"
+import { DeadlockError, Inspect, Lock, Lockdep, LockOrderError, RelockError, RLock, Semaphore } from "../src/index.ts"
 
 describe("Lockdep.Graph", () => {
   it("records an order and refuses the inverse, naming both orders and places", () => {
@@ -131,4 +132,127 @@ describe("Lockdep at fiber scope", () => {
       }).pipe(Effect.provide(Lockdep.layer))
       assert.strictEqual(Lockdep.isEnabled(), before)
     }))
+})
+
+describe("Lockdep off: no behaviour change", () => {
+  // The same random schedule (fibers taking subsets of three locks in one
+  // global order, yielding inside) runs on unnamed locks with checking off
+  // and on named ones with checking on: the order in which fibers enter and
+  // leave, and how each ends, must be the same. (With interruptions in the
+  // schedule, the tracked path's extra steps can move an interruption by a
+  // scheduler step; the second property checks what must hold there.)
+  it("the same trace with tracking and checking as without, under random interleavings", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(
+          fc.record({
+            locks: fc.subarray([0, 1, 2], { minLength: 1 }),
+            yields: fc.nat(3),
+            mode: fc.constantFrom("withLock", "acquire", "try", "semaphore"),
+            interruptAfter: fc.constant(undefined)
+          }),
+          { minLength: 1, maxLength: 12 }
+        ),
+        async (tasks) => {
+          const run = (tracked: boolean) =>
+            Effect.gen(function*() {
+              const locks = yield* Effect.forEach([0, 1, 2], (i) => tracked ? Lock.named(`prop.${i}`) : Lock.make)
+              const sem = yield* Effect.orDie(Semaphore.make(2, tracked ? { name: "prop.sem" } : undefined))
+              const trace: Array<string> = []
+              const body = (t: number, yields: number) =>
+                Effect.gen(function*() {
+                  trace.push(`${t} in`)
+                  for (let i = 0; i < yields; i++) yield* Effect.yieldNow
+                  trace.push(`${t} out`)
+                })
+              const nest = (t: number, held: ReadonlyArray<number>, mode: string, yields: number): Effect.Effect<void> => {
+                if (held.length === 0) return body(t, yields)
+                const lock = locks[held[0]!]!
+                const inner = nest(t, held.slice(1), mode, yields)
+                switch (mode) {
+                  case "acquire":
+                    return Effect.uninterruptibleMask((restore) =>
+                      Effect.andThen(restore(lock.acquire), Effect.ensuring(restore(inner), Effect.orDie(lock.release))))
+                  case "try":
+                    return Effect.flatMap(lock.tryAcquire, (ok) =>
+                      ok ? Effect.ensuring(inner, Effect.orDie(lock.release)) : Effect.sync(() => trace.push(`${t} busy`)))
+                  default:
+                    return lock.withLock(inner)
+                }
+              }
+              // The semaphore, when taken, is taken first: one global order.
+              const fibers = yield* Effect.forEach(tasks, (task, t) =>
+                Effect.forkChild(
+                  task.mode === "semaphore"
+                    ? Effect.orDie(sem.withPermits(1)(nest(t, task.locks, "withLock", task.yields)))
+                    : nest(t, task.locks, task.mode, task.yields)
+                ))
+              yield* Effect.forEach(tasks, ({ interruptAfter }, i) =>
+                interruptAfter === undefined
+                  ? Effect.void
+                  : Effect.forkChild(Effect.andThen(Effect.repeat(Effect.yieldNow, { times: interruptAfter }), Fiber.interrupt(fibers[i]!))))
+              const exits = yield* Effect.forEach(fibers, Fiber.await)
+              const free = yield* Effect.forEach(locks, (l) => l.locked)
+              return {
+                trace,
+                ends: exits.map((e) => Exit.isSuccess(e) ? "done" : Exit.hasInterrupts(e) ? "interrupted" : `died ${Cause.pretty(e.cause)}`),
+                free,
+                available: yield* sem.available
+              }
+            })
+          // Effect yields a fiber after a budget of operations; the tracked
+          // path runs a few more, which would move those yields. Without the
+          // budget, only the primitives decide the interleaving.
+          const exact = <A>(effect: Effect.Effect<A>) => effect.pipe(Effect.provideService(Scheduler.PreventSchedulerYield, true))
+          const plain = await Effect.runPromise(exact(run(false)))
+          const checked = await Effect.runPromise(exact(run(true)).pipe(Effect.provide(Lockdep.layer)))
+          assert.deepStrictEqual(checked, plain)
+          assert.deepStrictEqual(plain.free, [false, false, false])
+        }
+      ),
+      { numRuns: 150 }
+    )
+  })
+
+  it("with interruptions, checking on: mutual exclusion, no defect, nothing left held", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(
+          fc.record({ locks: fc.subarray([0, 1, 2], { minLength: 1 }), yields: fc.nat(3), interruptAfter: fc.option(fc.nat(6), { nil: undefined }) }),
+          { minLength: 1, maxLength: 12 }
+        ),
+        async (tasks) => {
+          const program = Effect.gen(function*() {
+            const locks = yield* Effect.forEach([0, 1, 2], (i) => Lock.named(`prop2.${i}`))
+            const inside = [0, 0, 0]
+            let most = 0
+            const nest = (held: ReadonlyArray<number>, yields: number): Effect.Effect<void> =>
+              held.length === 0
+                ? Effect.repeat(Effect.yieldNow, { times: yields })
+                : locks[held[0]!]!.withLock(
+                  Effect.suspend(() => {
+                    most = Math.max(most, ++inside[held[0]!]!)
+                    return Effect.ensuring(nest(held.slice(1), yields), Effect.sync(() => inside[held[0]!]!--))
+                  })
+                )
+            const fibers = yield* Effect.forEach(tasks, (task) => Effect.forkChild(nest(task.locks, task.yields)))
+            yield* Effect.forEach(tasks, ({ interruptAfter }, i) =>
+              interruptAfter === undefined
+                ? Effect.void
+                : Effect.forkChild(Effect.andThen(Effect.repeat(Effect.yieldNow, { times: interruptAfter }), Fiber.interrupt(fibers[i]!))))
+            const exits = yield* Effect.forEach(fibers, Fiber.await)
+            return { exits, most, free: yield* Effect.forEach(locks, (l) => l.locked), snapshot: yield* Inspect.snapshot }
+          }).pipe(Effect.provide(Lockdep.layer))
+          const { exits, most, free, snapshot } = await Effect.runPromise(program)
+          assert.isAtMost(most, 1)
+          assert.deepStrictEqual(free, [false, false, false])
+          for (const exit of exits) assert.isTrue(Exit.isSuccess(exit) || Exit.hasInterrupts(exit))
+          for (const entry of snapshot.entries.filter((e) => e.name.startsWith("prop2."))) {
+            assert.deepStrictEqual([entry.holders.length, entry.waiters.length], [0, 0])
+          }
+        }
+      ),
+      { numRuns: 150 }
+    )
+  })
 })

@@ -111,6 +111,13 @@ export interface Identity {
   readonly scope: Scope
   /** The name it was given; without one it is listed as `<kind>@<place it was made>`. */
   readonly name?: string | undefined
+  /**
+   * Where an unnamed one was made, asked only when a snapshot lists it
+   * (capturing a stack at every construction would cost more than the
+   * primitive). Without it, the place is the first stack frame outside Weft,
+   * captured now. Returning `undefined` lists it as `<kind>#<serial>`.
+   */
+  readonly place?: (() => string | undefined) | undefined
 }
 
 /** One row of a snapshot. */
@@ -129,14 +136,30 @@ interface Listed {
   readonly ref: WeakRef<object>
   readonly kind: string
   readonly scope: Scope
-  readonly name: string
+  /** The name, or how to make it (an unnamed one's place is found on demand). */
+  name: string | (() => string)
   readonly named: boolean
   readonly describe: Describe
 }
 
+let serial = 0
+
+const nameOfListed = (entry: Listed): string => {
+  if (typeof entry.name === "function") entry.name = entry.name()
+  return entry.name
+}
+
 const listed = new Set<Listed>()
 const byTarget = new WeakMap<object, Listed>()
-const finalizer = new FinalizationRegistry<Listed>((entry) => listed.delete(entry))
+
+// Dead entries are swept when the list has doubled since the last sweep (and
+// by every `describeAll`): amortized O(1) per registration, where a
+// FinalizationRegistry costs about 2 us per primitive made.
+let sweepAt = 1024
+const sweep = (): void => {
+  for (const entry of listed) if (entry.ref.deref() === undefined) listed.delete(entry)
+  sweepAt = Math.max(1024, listed.size * 2)
+}
 
 /** The first stack frame outside Weft's own sources: where a primitive was made. */
 export const callerPlace = (): string => {
@@ -163,17 +186,28 @@ export const callerPlace = (): string => {
 export const register = (target: object, identity: Identity, describe: Describe): void => {
   unregister(target)
   const named = identity.name !== undefined && identity.name !== ""
+  let name: Listed["name"]
+  if (named) name = identity.name!
+  else if (identity.place === undefined) name = `${identity.kind}@${callerPlace()}`
+  else {
+    const place = identity.place
+    const n = ++serial
+    name = () => {
+      const at = place()
+      return at === undefined ? `${identity.kind}#${n}` : `${identity.kind}@${at}`
+    }
+  }
   const entry: Listed = {
     ref: new WeakRef(target),
     kind: identity.kind,
     scope: identity.scope,
-    name: named ? identity.name! : `${identity.kind}@${callerPlace()}`,
+    name,
     named,
     describe
   }
   listed.add(entry)
   byTarget.set(target, entry)
-  finalizer.register(target, entry, target)
+  if (listed.size >= sweepAt) sweep()
 }
 
 /**
@@ -189,7 +223,6 @@ export const unregister = (target: object): void => {
   if (entry === undefined) return
   listed.delete(entry)
   byTarget.delete(target)
-  finalizer.unregister(target)
 }
 
 /**
@@ -200,7 +233,10 @@ export const unregister = (target: object): void => {
  * Registry.nameOf(lock) // "accounts"
  * ```
  */
-export const nameOf = (target: object): string | undefined => byTarget.get(target)?.name
+export const nameOf = (target: object): string | undefined => {
+  const entry = byTarget.get(target)
+  return entry === undefined ? undefined : nameOfListed(entry)
+}
 
 /**
  * Every listed primitive that is still alive, described now. A describe
@@ -219,7 +255,7 @@ export const describeAll = async (): Promise<ReadonlyArray<Entry>> => {
     else alive.push(entry)
   }
   return Promise.all(alive.map(async (entry): Promise<Entry> => {
-    const head = { kind: entry.kind, scope: entry.scope, name: entry.name, named: entry.named }
+    const head = { kind: entry.kind, scope: entry.scope, name: nameOfListed(entry), named: entry.named }
     try {
       return { ...head, ...(await entry.describe()) }
     } catch {

@@ -306,6 +306,11 @@ export const PermitsId: unique symbol = Symbol.for("@weft/primitives/Permits")
 /** @internal */
 export interface PermitsHook {
   readonly permits: Permits
+  /**
+   * Whether operations must go through the primitive's effects (it is named,
+   * or lock-order checking is on), so that they are tracked.
+   */
+  tracked(): boolean
   /** Whether `k` is a request this primitive accepts (else the slow path reports the error). */
   valid(k: number): boolean
 }

@@ -80,6 +80,17 @@ export class QueueImpl<A> implements Queue<A> {
     bindMethods(this, "put", "putNowait", "putFor", "getFor", "shutdown")
   }
 
+  /** What `Inspect` shows of the queue: its size, bound, and who waits on each side. */
+  counts(): Record<string, number> {
+    return {
+      size: this.store.size + this.inFlight,
+      maxsize: this.maxsize,
+      getters: this.getters.size,
+      putters: this.putters.size,
+      unfinished: this.unfinished
+    }
+  }
+
   private hasRoom(): boolean {
     return this.maxsize === 0 || this.store.size + this.inFlight + this.reserved < this.maxsize
   }

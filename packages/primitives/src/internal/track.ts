@@ -29,8 +29,30 @@ import { graph, lockdep, reported } from "../Lockdep.ts"
 
 type AnyFiber = Fiber.Fiber<unknown, unknown>
 
-/** Where a hold or wait began: formatted on demand. */
-type Place = StackFrame | string | undefined
+/** Where a hold or wait began (or a primitive was made): formatted on demand. */
+type Place = StackFrame | string | Error | undefined
+
+/**
+ * Where an unnamed primitive is being made: the fiber's Effect stack frame or
+ * span when there is one (a reference, free); otherwise, while inspection or
+ * lockdep is on, a captured stack (about 3 us, formatted only if listed).
+ * Else nothing, and the snapshot lists it as `<kind>#<serial>`.
+ */
+const madeAt = (): Place => {
+  return placeOf(Fiber.getCurrent()) ?? (lockdep.on ? new Error() : undefined)
+}
+
+/** Whether to capture a stack where no Effect frame says where (WEFT_INSPECT=1). */
+export const stacks: { on: boolean } = { on: envFlag("WEFT_INSPECT") }
+
+function envFlag(name: string): boolean {
+  try {
+    const value = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.[name]
+    return value !== undefined && value !== "" && value !== "0" && value !== "false"
+  } catch {
+    return false
+  }
+}
 
 const locationOf = (stack: string | undefined): string | undefined => {
   if (stack === undefined) return undefined
@@ -41,6 +63,7 @@ const locationOf = (stack: string | undefined): string | undefined => {
 /** A place as a person reads it: `transfer (src/bank.ts:12:7)`, a span name, or undefined. */
 export const formatPlace = (place: Place): string | undefined => {
   if (place === undefined || typeof place === "string") return place
+  if (place instanceof Error) return outsideWeft(place.stack)
   let location: string | undefined
   try {
     location = locationOf(place.stack())
@@ -50,13 +73,28 @@ export const formatPlace = (place: Place): string | undefined => {
   return location === undefined ? place.name : `${place.name} (${location})`
 }
 
+/** The first frame of `stack` outside Weft and Effect. */
+const outsideWeft = (stack: string | undefined): string | undefined => {
+  for (const line of stack?.split("\n").slice(1) ?? []) {
+    const frame = line.trim().replace(/^at\s+/, "")
+    if (!/[/\\](packages[/\\](primitives|cluster|pools)|node_modules[/\\](@weft|effect))[/\\]|^node:|\(node:/.test(frame)) {
+      return frame.replace(/^.*\((.*)\)$/, "$1").replace(/^file:\/\//, "")
+    }
+  }
+  return undefined
+}
+
 const placeOf = (fiber: AnyFiber | undefined): Place => {
-  if (fiber === undefined) return undefined
+  if (fiber === undefined) return stacks.on ? new Error() : undefined
   const cache = fiber.cache
   if (cache.stackFrame !== undefined) return cache.stackFrame
   const span = cache.span
-  return span !== undefined && "name" in span ? (span as { readonly name: string }).name : undefined
+  if (span !== undefined && "name" in span) return (span as { readonly name: string }).name
+  return stacks.on ? new Error() : undefined
 }
+
+/** What an error says where no Effect frame or span names the place. */
+const unknownPlace = "an unnamed place (wrap the code in Effect.fn or Effect.withSpan to name it)"
 
 const whoOf = (fiber: AnyFiber | undefined): string => (fiber === undefined ? "async caller" : `fiber #${fiber.id}`)
 
@@ -210,7 +248,6 @@ export interface TrackerOptions {
 
 /** The inspection, profile and lock-order state of one fiber-scope primitive. @internal */
 export class Tracker {
-  readonly name: string
   /** Present when the primitive is named: then every operation is tracked. */
   readonly profile: Profile | undefined
   readonly holds = new Set<Hold>()
@@ -230,9 +267,21 @@ export class Tracker {
     this.relock = options.relock ?? false
     const named = name !== undefined && name !== ""
     // Held weakly: `describe` closes over the tracker and the source, never over `target`.
-    Registry.register(target, { kind, scope: "fiber", name }, () => this.describe(source))
-    this.name = Registry.nameOf(target) ?? kind
+    const made = named ? undefined : madeAt()
+    Registry.register(target, { kind, scope: "fiber", name, place: () => formatPlace(made) }, () => this.describe(source))
+    this.named = named ? name : undefined
     this.profile = named ? new Profile(kind, name) : undefined
+    this.target = named ? undefined : new WeakRef(target)
+  }
+
+  private readonly named: string | undefined
+  private readonly target: WeakRef<object> | undefined
+
+  /** The class lock-order checking knows it by: its name, or `<kind>@<place made>`. */
+  get name(): string {
+    if (this.named !== undefined) return this.named
+    const target = this.target?.deref()
+    return (target === undefined ? undefined : Registry.nameOf(target)) ?? this.kind
   }
 
   /** Whether operations are tracked now. */
@@ -342,7 +391,7 @@ export class Tracker {
       for (const hold of locks.held) {
         if (hold.tracker === this) {
           return reported(
-            new RelockError({ lock: this.name, who: whoOf(fiber), heldSince: formatPlace(hold.place) ?? "an unnamed place" }),
+            new RelockError({ lock: this.name, who: whoOf(fiber), heldSince: formatPlace(hold.place) ?? unknownPlace }),
             "fiber"
           )
         }
@@ -353,8 +402,8 @@ export class Tracker {
       if (error !== undefined) return error
     }
     if (locks === undefined || locks.held.length === 0) return undefined
-    const held = locks.held.map((hold) => ({ name: hold.tracker.name, where: () => formatPlace(hold.place) ?? "an unnamed place" }))
-    const error = graph.record(held, this.name, () => formatPlace(placeOf(fiber)) ?? Registry.callerPlace(), whoOf(fiber))
+    const held = locks.held.map((hold) => ({ name: hold.tracker.name, where: () => formatPlace(hold.place) ?? unknownPlace }))
+    const error = graph.record(held, this.name, () => formatPlace(placeOf(fiber)) ?? unknownPlace, whoOf(fiber))
     return error === undefined ? undefined : reported(error, "fiber")
   }
 
