@@ -56,6 +56,8 @@ import { checkMaxsize, makeQueue, type Session } from "./internal/queue.ts"
 import { bounds, minBound } from "./internal/lease.ts"
 import { install, isSchemaName, register, sessionKeySql } from "./internal/schema.ts"
 import { makePubSub } from "./internal/pubsub.ts"
+import { describer } from "./internal/inspect.ts"
+import * as Registry from "@weft/primitives/Registry"
 import { makeBarrier, makeEvent } from "./internal/signals.ts"
 
 /**
@@ -291,6 +293,7 @@ export const connect = (options: Options): Effect.Effect<Cluster, ClusterUnavail
     const listener = new Listener(db)
 
     const made = new Map<string, unknown>()
+    yield* Effect.addFinalizer(() => Effect.sync(() => made.forEach((prim) => Registry.unregister(prim as object))))
     const make = <K extends Kind>(
       kind: K,
       name: string,
@@ -307,6 +310,8 @@ export const connect = (options: Options): Effect.Effect<Cluster, ClusterUnavail
           const handle: Handle<K> = { _tag: "ClusterHandle", kind, name, url: options.url, schema, ...(size !== undefined ? { size } : {}) }
           const prim = { ...build(entry), handle } as Attached<K>
           made.set(name, prim)
+          // Listed for Inspect; PostgreSQL answers (pg_locks, pg_stat_activity, the names table).
+          Registry.register(prim, { kind: `cluster.${kind}`, scope: "cluster", name }, describer(db, kind, entry.id, size))
           return prim
         })
       })

@@ -1,6 +1,9 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Effect, Fiber, Option } from "effect"
+import { Cause, Deferred, Effect, Fiber, Option } from "effect"
+import type { DeadlockError } from "@weft/primitives/errors"
 import type { Queue } from "@weft/primitives"
+import { hostname } from "node:os"
+import * as Registry from "@weft/primitives/Registry"
 import { Cluster } from "../src/index.ts"
 import { connect, defectTag, eventually, lockWaiters, skip, title, unique } from "./helpers.ts"
 
@@ -400,4 +403,77 @@ describe(title("Cluster handles"), () => {
       const bad = yield* Effect.flip(Cluster.attach({ _tag: "nope" } as never))
       assert.strictEqual(bad._tag, "InvalidArgumentError")
     })))
+})
+
+describe(title("Cluster: Inspect"), () => {
+  const entryOf = (name: string) =>
+    Effect.map(Effect.promise(() => Registry.describeAll()), (entries) => entries.find((e) => e.name === name))
+
+  it.live.skipIf(skip)("a lock's holder and three waiters with growing ages, from pg_locks; the names table's counts", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const name = unique("inspect")
+      const [one, two, three, four] = yield* Effect.all([connect(), connect(), connect(), connect()])
+      const lock = yield* one!.lock(name)
+      yield* lock.acquire
+      const waiters: Array<Fiber.Fiber<void>> = []
+      for (const [i, handle] of [two!, three!, four!].entries()) {
+        const other = yield* handle.lock(name)
+        waiters.push(yield* Effect.forkChild(other.acquire))
+        yield* eventually(Effect.map(lockWaiters(name), (n) => n === i + 1))
+        yield* Effect.sleep(15)
+      }
+      const first = (yield* entryOf(name))!
+      assert.deepInclude(first, { kind: "cluster.lock", scope: "cluster", named: true })
+      assert.strictEqual(first.holders.length, 1)
+      assert.deepInclude(first.holders[0]!, { pid: process.pid, machine: hostname() })
+      assert.strictEqual(first.waiters.length, 3)
+      const since = first.waiters.map((w) => w.since)
+      assert.isTrue(since[0]! < since[1]! && since[1]! < since[2]!, `oldest first: ${since}`)
+      assert.isAtMost(first.holders[0]!.since, since[0]!)
+      assert.strictEqual(first.counts?.queued, 3)
+      yield* Effect.sleep(20)
+      const later = (yield* entryOf(name))!
+      assert.deepStrictEqual(later.waiters.map((w) => w.since), since)
+      yield* lock.release
+      yield* Fiber.interruptAll(waiters)
+
+      const jobs = yield* one!.queue(unique("inspect-queue"), 5)
+      yield* jobs.put("a")
+      yield* jobs.put("b")
+      const queued = (yield* entryOf(jobs.handle.name))!
+      assert.deepInclude(queued.counts!, { size: 2, maxsize: 5 })
+    })))
+})
+
+describe(title("Cluster: deadlock"), () => {
+  it.live.skipIf(skip)("two sessions take two locks in opposite orders: one dies with DeadlockError naming the cycle, the other completes", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const [a, b] = [unique("dl-a"), unique("dl-b")]
+      const [one, two] = yield* Effect.all([connect(), connect()])
+      const [a1, b1, a2, b2] = yield* Effect.all([one!.lock(a), one!.lock(b), two!.lock(a), two!.lock(b)])
+      const firstTaken = yield* Deferred.make<void>()
+      const secondTaken = yield* Deferred.make<void>()
+      const order = (outer: typeof a1, inner: typeof a1, mine: Deferred.Deferred<void>, theirs: Deferred.Deferred<void>) =>
+        outer.withLock(Effect.gen(function*() {
+          yield* Deferred.succeed(mine, undefined)
+          yield* Deferred.await(theirs)
+          yield* inner.withLock(Effect.void)
+          return "completed"
+        }))
+      const fibers = yield* Effect.all([
+        Effect.forkChild(Effect.exit(order(a1, b1, firstTaken, secondTaken))),
+        Effect.forkChild(Effect.exit(order(b2, a2, secondTaken, firstTaken)))
+      ])
+      const exits = yield* Effect.all(fibers.map((f) => Fiber.join(f)))
+      const tags = exits.map((exit) => exit._tag === "Success" ? exit.value : defectTag(exit))
+      assert.sameMembers(tags, ["completed", "DeadlockError"])
+      const failed = exits.find((exit) => exit._tag === "Failure")!
+      const error = failed._tag === "Failure" ? failed.cause.reasons.find(Cause.isDieReason)!.defect as DeadlockError : undefined
+      assert.strictEqual(error!.cycle.length, 2)
+      assert.sameMembers(error!.cycle.map((c) => c.waitsFor), [a, b])
+      assert.include(error!.message, `${hostname()} pid ${process.pid}`)
+      // Nothing is left held: both locks are free again.
+      assert.isTrue(yield* a1.tryAcquire)
+      assert.isTrue(yield* b1.tryAcquire)
+    })), 30_000)
 })

@@ -23,6 +23,7 @@
  *
  * @internal
  */
+import { inherit } from "./deadlock.ts"
 import { Duration, Effect, Exit, Fiber } from "effect"
 import { LockLostError } from "../errors.ts"
 import type { Sql } from "./pg.ts"
@@ -210,7 +211,13 @@ export const guard = <A, E, R>(
     if (holding.lost !== undefined) return Effect.die(holding.lost)
     // With `onStart`, the body starts only after it was told its fiber (an
     // rlock's body owns the lock for its owner); without, at once.
-    const fork = onStart === undefined ? Effect.forkChild(effect, { startImmediately: true }) : Effect.tap(Effect.forkChild(effect), (f) => Effect.sync(() => onStart(f)))
+    // The body's fiber holds what the caller's holds, to the deadlock check (deadlock.ts).
+    const parent = Fiber.getCurrent()
+    const body = Effect.withFiber((child) => {
+      inherit(child, parent)
+      return effect
+    })
+    const fork = onStart === undefined ? Effect.forkChild(body, { startImmediately: true }) : Effect.tap(Effect.forkChild(body), (f) => Effect.sync(() => onStart(f)))
     return Effect.flatMap(fork, (fiber) =>
       Effect.callback<A, E, R>((resume) => {
         const done = fiber.pollUnsafe()

@@ -8,7 +8,9 @@
  *
  * @internal
  */
-import { Duration, Effect, Exit, type Fiber } from "effect"
+import { Duration, Effect, Exit, Fiber } from "effect"
+import type { DeadlockError } from "@weft/primitives/errors"
+import { gave, heldBy, took, watch } from "./deadlock.ts"
 import {
   InvalidArgumentError,
   Lock as FiberLock,
@@ -71,7 +73,16 @@ export interface Fenced {
  * bench/src/cluster/main.ts measures it against a loop of just those on the driver.
  */
 class Grant {
-  held: { readonly sql: Sql; token: number | undefined; readonly attempt: Attempt; readonly lease: Holding } | undefined = undefined
+  held:
+    | {
+      readonly sql: Sql
+      token: number | undefined
+      readonly attempt: Attempt
+      readonly lease: Holding
+      /** The fiber the grant went to (deadlock.ts). */
+      readonly fiber: object | undefined
+    }
+    | undefined = undefined
   /**
    * This process's turn at the name: one fiber at a time takes (or waits
    * for) the lock in the server, the others queue here, FIFO.
@@ -124,6 +135,11 @@ class Grant {
     return Effect.callback<boolean>((resume) => {
       const db = this.db
       const sql = db.take()
+      // A fiber that holds other cluster locks while it waits could be in a deadlock: watch the wait.
+      const fiber = Fiber.getCurrent()
+      const holding = millis === "try" ? undefined : heldBy(fiber)
+      let deadlock: DeadlockError | undefined
+      const unwatch = holding === undefined ? undefined : watch(db, sql, holding, (error) => void (deadlock = error))
       const query = millis === undefined
         ? db.send<{ ok?: boolean }>(sql, this.grantSql)
         : millis === "try"
@@ -132,13 +148,16 @@ class Grant {
       let interrupted = false
       query.then(
         (rows) => {
+          unwatch?.()
           if (interrupted) return
           // A wait (timed or not) that returns has the lock; a try says so.
           if (millis !== "try" || rows[0]?.ok === true) {
             // The lease starts as the grant arrives (lease.ts: the server sent
             // it a moment ago, and cannot close this connection sooner than
             // its user timeout after that).
-            this.held = { sql, token: undefined, attempt, lease: db.leases.hold(sql, this.what, performance.now()) }
+            this.held = { sql, token: undefined, attempt, lease: db.leases.hold(sql, this.what, performance.now()), fiber }
+            db.noteGrant(sql)
+            took(fiber, this.key)
             attempt.stage = Stage.held
             return resume(Effect.succeed(true))
           }
@@ -146,7 +165,10 @@ class Grant {
           resume(Effect.succeed(false))
         },
         (error: PgFailure) => {
+          unwatch?.()
           if (interrupted) return
+          // This wait closed a cycle and was ended to break it (deadlock.ts).
+          if (deadlock !== undefined) return resume(Effect.andThen(db.letGo(sql), Effect.die(deadlock)))
           if (isLockTimeout(error)) {
             db.give(sql)
             return resume(Effect.succeed(false))
@@ -155,6 +177,7 @@ class Grant {
         }
       )
       return Effect.suspend(() => {
+        unwatch?.()
         interrupted = true
         return Effect.andThen(db.cancelled(sql, query), db.letGo(sql))
       })
@@ -220,6 +243,7 @@ class Grant {
     const held = this.held
     if (held === undefined) return resume(Effect.fail(new NotHeldError({ primitive: this.primitive, operation: "release" })))
     this.held = undefined
+    gave(held.fiber, this.key)
     held.attempt.stage = Stage.none
     const db = this.db
     if (held.lease.lost !== undefined) {

@@ -20,6 +20,8 @@
  *
  * @internal
  */
+import { DeadlockError } from "@weft/primitives/errors"
+import { applicationName, grantTimes } from "./inspect.ts"
 import { Effect } from "effect"
 import postgres from "postgres"
 import { ClusterUnavailableError } from "../errors.ts"
@@ -116,7 +118,7 @@ export class Db {
       onnotice: () => {},
       // In the startup packet: the server closes a connection gone silent
       // within the partition bound (ignored on a Unix socket).
-      connection: { application_name: "weft-cluster", ...serverSettings(bounds) }
+      connection: { application_name: applicationName, ...serverSettings(bounds) }
     }
     this.quick = postgres({ ...this.options, max: 4 })
     this.leases = new Leases(bounds, this)
@@ -191,7 +193,7 @@ export class Db {
       return Effect.promise(() =>
         Promise.race([
           this.quick.unsafe(
-            `SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE pid = $1 AND application_name = 'weft-cluster'`,
+            `SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE pid = $1 AND application_name LIKE 'weft-cluster%'`,
             [pid]
           ).catch(() => {}),
           new Promise<void>((resolve) => setTimeout(resolve, 6_000))
@@ -235,6 +237,17 @@ export class Db {
       server: this.server,
       reason: e?.code !== undefined ? `${e.code}: ${e.message ?? ""}`.trim() : String(e?.message ?? reason)
     })
+  }
+
+  /** The backend pid of `sql`, once a statement told it. */
+  backendOf(sql: Sql): number | undefined {
+    return this.pids.get(sql)
+  }
+
+  /** The lock statement on `sql` was just granted: notes when, for `Inspect` (inspect.ts). */
+  noteGrant(sql: Sql): void {
+    const pid = this.pids.get(sql)
+    if (pid !== undefined) grantTimes.set(pid, Date.now())
   }
 
   /**
@@ -319,6 +332,11 @@ export class Db {
   }
 
   failure(e: unknown): unknown {
+    // PostgreSQL's deadlock detector chose this statement: the same tagged error as at every scope.
+    if ((e as PgFailure)?.code === "40P01") {
+      const detail = (e as { readonly detail?: string }).detail
+      return new DeadlockError({ cycle: [], detail: detail ?? (e as PgFailure).message })
+    }
     return isConnectionFailure(e) || this.closed ? this.unavailable(e) : new Error(`PostgreSQL at ${this.server}: ${(e as PgFailure)?.message ?? String(e)}`)
   }
 
@@ -354,7 +372,7 @@ export class Db {
       if (pids.length > 0) {
         await this.quick.unsafe(
           `SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity
-           WHERE pid = ANY($1::int[]) AND application_name = 'weft-cluster'`,
+           WHERE pid = ANY($1::int[]) AND application_name LIKE 'weft-cluster%'`,
           [`{${pids.join(",")}}`]
         ).catch(() => {})
       }

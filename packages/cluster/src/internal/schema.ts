@@ -79,6 +79,10 @@ export const install = (db: Db): Effect.Effect<void> => {
             taker int8,
             PRIMARY KEY (queue_id, seq)
           );
+          CREATE TABLE IF NOT EXISTS ${s}.waits (
+            backend int PRIMARY KEY,
+            holds int8[] NOT NULL
+          );
           CREATE SEQUENCE IF NOT EXISTS ${s}.fencing;
           CREATE SEQUENCE IF NOT EXISTS ${s}.sessions;
         `)
