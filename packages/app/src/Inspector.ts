@@ -10,8 +10,8 @@
  *   sent every `interval` (500 ms) when anything changed, so a page needs no
  *   polling; a comment every 15 s keeps an idle stream open.
  * - `GET /metrics` (unless `metrics: false`): Effect's metrics as Prometheus
- *   text (`Prometheus`), Weft's contention metrics among them, one `pid`
- *   label per process.
+ *   text (`Inspect.prometheus`), Weft's contention metrics among them, one
+ *   `pid` label per process.
  *
  * The routes sit behind the app's `Guard` like every other route (a foreign
  * `Host` gets 421), on the address the app serves (loopback by default).
@@ -40,10 +40,10 @@ import cluster, { type Worker } from "node:cluster"
 import * as Inspect from "@weft/primitives/Inspect"
 import type * as Registry from "@weft/primitives/Registry"
 import * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
 import type * as Scope from "effect/Scope"
 import type { Hono } from "hono"
 import { streamSSE } from "hono/streaming"
-import * as Prometheus from "./Prometheus.ts"
 
 /** One process's snapshot (`@weft/primitives/Registry`'s `Snapshot`). */
 export type Snapshot = Registry.Snapshot
@@ -110,11 +110,35 @@ type Message =
 const isMessage = (message: unknown): message is Message =>
   typeof message === "object" && message !== null && (message as { weft?: unknown }).weft === "inspect"
 
+/**
+ * A metric snapshot as JSON can carry it over IPC: a frequency's `Map` as
+ * entries, a `bigint` as a number; the process as a `pid` attribute.
+ */
+const toWire = (s: Metric.Metric.Snapshot): unknown => ({
+  ...s,
+  attributes: { ...s.attributes, pid: String(process.pid) },
+  state: s.type === "Frequency"
+    ? { occurrences: [...s.state.occurrences] }
+    : s.type === "Counter"
+    ? { ...s.state, count: Number(s.state.count) }
+    : s.type === "Gauge"
+    ? { value: Number(s.state.value) }
+    : s.state
+})
+
+/** `toWire` undone (a summary's missing quantile came as null). */
+const fromWire = (w: any): Metric.Metric.Snapshot =>
+  w.type === "Frequency"
+    ? { ...w, state: { occurrences: new Map(w.state.occurrences) } }
+    : w.type === "Summary"
+    ? { ...w, state: { ...w.state, quantiles: w.state.quantiles.map(([q, v]: [number, number | null]) => [q, v ?? undefined]) } }
+    : w
+
 /** What this process says for itself. */
 const own = async (want: Want): Promise<ReadonlyArray<unknown>> =>
   want === "snapshot"
     ? [await snapshot()]
-    : await Effect.runPromise(Prometheus.families({ pid: String(process.pid) }))
+    : (await Effect.runPromise(Metric.snapshot)).map(toWire)
 
 const pending = new Map<string, (value: unknown) => void>()
 let counter = 0
@@ -249,11 +273,20 @@ export const view = async (): Promise<View> => ({ at: Date.now(), processes: (aw
  *
  * @example
  * ```ts
- * app.get("/metrics", async (c) => c.text(mine() + await Inspector.metricsText(), 200, { "content-type": Prometheus.contentType }))
+ * app.get("/metrics", async (c) => c.text(mine() + await Inspector.metricsText(), 200, { "content-type": Inspector.contentType }))
  * ```
  */
-export const metricsText = async (): Promise<string> =>
-  Prometheus.render((await collect("metrics")) as ReadonlyArray<Prometheus.Family>)
+export const metricsText = async (): Promise<string> => Inspect.prometheus((await collect("metrics")).map(fromWire))
+
+/**
+ * The content type of Prometheus' text format, which `/metrics` answers with.
+ *
+ * @example
+ * ```ts
+ * c.text(await Inspector.metricsText(), 200, { "content-type": Inspector.contentType })
+ * ```
+ */
+export const contentType = "text/plain; version=0.0.4; charset=utf-8"
 
 /** A snapshot without its moment: two that are equal show the same thing. */
 const fingerprint = (v: View): string =>
@@ -294,7 +327,7 @@ export const routes = (app: Hono, options: Options = {}): Hono => {
       }
     }))
   if (options.metrics !== false) {
-    app.get("/metrics", async (c) => c.text(await metricsText(), 200, { "content-type": Prometheus.contentType }))
+    app.get("/metrics", async (c) => c.text(await metricsText(), 200, { "content-type": contentType }))
   }
   return app
 }

@@ -154,7 +154,11 @@ describe("Inspector across node:cluster processes", () => {
     expect(sse[0]!.processes).toHaveLength(3)
     const text = await (await fetch(`${url}/metrics`)).text()
     expect(text.match(/^# TYPE fixture_acquisitions_total counter$/gm)).toHaveLength(1)
-    for (const p of view!.processes) expect(text).toContain(`fixture_acquisitions_total{pid="${p.pid}"} 3`)
+    for (const p of view!.processes) {
+      expect(text).toContain(`fixture_acquisitions_total{pid="${p.pid}"} 3\n`)
+      expect(text).toContain(`fixture_errors{pid="${p.pid}",key="LockOrderError"} 1\n`)
+      expect(text).toContain(`fixture_wait_ms_bucket{pid="${p.pid}",le="10"} 1\n`)
+    }
     process.kill(primary.proc.pid!, "SIGTERM")
     expect((await primary.closed).code).toBe(0)
   }, 60_000)
