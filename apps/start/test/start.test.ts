@@ -162,13 +162,13 @@ describe(`npm start, from the repository root (${via === "npm" ? "npm start" : `
     }
   }, 60_000)
 
-  it.skipIf(!Chromium.available)(Chromium.skipTitle("the inspector page in Chromium: a traffic-light run's named pool and event, live"), async () => {
+  it.skipIf(!Chromium.available)(Chromium.skipTitle("the inspector page in Chromium: a traffic-light run's named pool, event and queue at process scope, live"), async () => {
     const landing = /^ {2}landing page +(http:\/\/\S+)$/m.exec(banner)![1]!
     const traffic = /^ {2}traffic light +(http:\/\/\S+)$/m.exec(banner)![1]!
     const run = await fetch(`${traffic}/runs`, {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ scope: "thread", cars: 3, duration: "20s", green: "2s", red: "2s" })
+      body: JSON.stringify({ scope: "process", cars: 4, duration: "20s", green: "1s", red: "3s" })
     })
     expect(run.status).toBe(202)
     const browser = await Chromium.open()
@@ -179,7 +179,9 @@ describe(`npm start, from the repository root (${via === "npm" ? "npm start" : `
       await page.waitForSelector('[data-app="traffic"] .entry[data-name="cars"]', { timeout: 30_000 })
       await page.waitForSelector('[data-app="traffic"] .entry[data-name="traffic light"]', { timeout: 10_000 })
       await page.waitForFunction(() => document.querySelectorAll('section[data-app][data-up="true"]').length === 3, undefined, { timeout: 30_000 })
-      expect(await page.textContent('[data-app="traffic"] .entry[data-name="cars"]')).toMatch(/workers 3/)
+      expect(await page.textContent('[data-app="traffic"] .entry[data-name="cars"]')).toMatch(/workers 4/)
+      // For the screenshot: a car waiting at the red light, if one comes (it depends on when they arrive).
+      await page.waitForSelector('[data-app="traffic"] .entry[data-name="traffic light"] .waiter', { timeout: 15_000 }).catch(() => {})
       await page.screenshot({ path: path.join(root, "apps/start/.results/inspector-start.png"), fullPage: true })
       expect(problems()).toEqual([])
     } finally {
