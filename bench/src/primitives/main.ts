@@ -29,7 +29,7 @@ import { Mutex, Semaphore as AsyncSemaphore } from "async-mutex"
 import { Effect } from "effect"
 import * as EffectQueue from "effect/Queue"
 import * as EffectSemaphore from "effect/Semaphore"
-import { Lock, Promised, Queue, Semaphore } from "@weft/primitives"
+import { Lock, Lockdep, Promised, Queue, Semaphore } from "@weft/primitives"
 import { Mutex as CompatMutex, Semaphore as CompatSemaphore } from "@weft/primitives/compat/async-mutex"
 import { type Case, measure, runtime, table } from "../harness.ts"
 
@@ -43,6 +43,16 @@ const FIBERS = 100
 let counter = 0
 const bump = (): void => {
   counter++
+}
+
+/** Runs `f` with lock-order checking on (the cases run one at a time, so the switch is theirs). */
+const withLockdep = async (f: () => Promise<void>): Promise<void> => {
+  Lockdep.enable()
+  try {
+    await f()
+  } finally {
+    Lockdep.disable()
+  }
 }
 
 /** One runPromise around a generator loop running `crit` `n` times. */
@@ -107,6 +117,28 @@ const uncontendedCases: Array<Case> = [
       const mutex = new CompatMutex()
       for (let i = 0; i < n; i++) await mutex.runExclusive(bump)
     }
+  },
+  {
+    name: "Weft Lock.withLock, lockdep on",
+    run: (n) => withLockdep(() => Effect.runPromise(Effect.gen(function*() {
+      const lock = yield* Lock.make
+      yield* loop(n, lock.withLock(Effect.sync(bump)))
+    })))
+  },
+  {
+    name: "Weft Lock.withLock, lockdep on, inside another lock",
+    run: (n) => withLockdep(() => Effect.runPromise(Effect.gen(function*() {
+      const outer = yield* Lock.make
+      const lock = yield* Lock.make
+      yield* outer.withLock(loop(n, lock.withLock(Effect.sync(bump))))
+    })))
+  },
+  {
+    name: "Weft Lock.named withLock (profiled)",
+    run: (n) => Effect.runPromise(Effect.gen(function*() {
+      const lock = yield* Lock.named("bench")
+      yield* loop(n, lock.withLock(Effect.sync(bump)))
+    }))
   }
 ]
 
@@ -114,6 +146,14 @@ const contendedLockCases: Array<Case> = [
   {
     name: "Weft Lock.withLock",
     run: (n) => Effect.runPromise(Effect.flatMap(Lock.make, (lock) => contended(n, lock.withLock(awaitNullEffect))))
+  },
+  {
+    name: "Weft Lock.withLock, lockdep on",
+    run: (n) => withLockdep(() => Effect.runPromise(Effect.flatMap(Lock.make, (lock) => contended(n, lock.withLock(awaitNullEffect)))))
+  },
+  {
+    name: "Weft Lock.named withLock (profiled)",
+    run: (n) => Effect.runPromise(Effect.flatMap(Lock.named("bench contended"), (lock) => contended(n, lock.withLock(awaitNullEffect))))
   },
   {
     name: "Effect Semaphore(1).withPermits(1)",

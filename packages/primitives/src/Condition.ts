@@ -312,11 +312,12 @@ export function make(lock?: Lock.Lock | RLock.RLock): Effect.Effect<Condition, I
 
 /**
  * `make` with a name: the condition is listed by `Inspect.snapshot` with the
- * fibers waiting on it; without a `lock`, its new `RLock` gets the same name
- * (the class lock-order checking knows it by).
+ * fibers waiting on it; without a `lock`, its new `RLock` is named
+ * `<name>.lock` (the class lock-order checking knows it by).
  *
  * @example
  * ```ts
+ * declare const accountsLock: Lock.Lock
  * const nonEmpty = yield* Condition.named("jobs")
  * const onAccounts = yield* Condition.named("accounts changed", accountsLock)
  * ```
@@ -329,7 +330,7 @@ export function named(name: string, lock?: Lock.Lock | RLock.RLock): Effect.Effe
 
 const makeNamed = (lock: Lock.Lock | RLock.RLock | undefined, name: string | undefined): Effect.Effect<Condition, InvalidArgumentError> => {
   if (lock === undefined) {
-    return Effect.map(name === undefined ? RLock.make : RLock.named(name), (rlock) => new ConditionImpl(rlock, conditionLock(rlock)!, name))
+    return Effect.map(name === undefined ? RLock.make : RLock.named(`${name}.lock`), (rlock) => new ConditionImpl(rlock, conditionLock(rlock)!, name))
   }
   return Effect.suspend(() => {
     const hooks = conditionLock(lock)

@@ -29,6 +29,7 @@ import * as Layer from "effect/Layer"
 import { hostname } from "node:os"
 import { threadId } from "node:worker_threads"
 import * as Registry from "./inspect/Registry.ts"
+import { envFlag } from "./internal/env.ts"
 
 export type { Contention, Entry, Party, Report, Snapshot, Timing } from "./inspect/Registry.ts"
 
@@ -44,14 +45,6 @@ let label: string | undefined
  */
 export const setLabel = (value: string | undefined): void => {
   label = value
-}
-
-const env = (name: string): string | undefined => {
-  try {
-    return (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.[name]
-  } catch {
-    return undefined
-  }
 }
 
 const pid = (): number => (globalThis as { process?: { pid?: number } }).process?.pid ?? 0
@@ -146,9 +139,9 @@ export const dump = (snapshot: Registry.Snapshot): string => {
     lines.push(`"${entry.name}" ${entry.kind} (${entry.scope}): ${state.join(", ")}`)
     for (const h of entry.holders) lines.push(`    held by ${party(h, at, "for")}`)
     for (const w of entry.waiters) lines.push(`    waiting ${party(w, at, "for")}`)
-    if (entry.counts !== undefined && Object.keys(entry.counts).length > 0) {
-      lines.push(`    counts: ${Object.entries(entry.counts).map(([k, v]) => `${k}=${v}`).join(" ")}`)
-    }
+    // held/waiting of an unnamed primitive are in the headline already.
+    const counts = Object.entries(entry.counts ?? {}).filter(([k]) => entry.named || (k !== "held" && k !== "waiting"))
+    if (counts.length > 0) lines.push(`    counts: ${counts.map(([k, v]) => `${k}=${v}`).join(" ")}`)
     const c = entry.contention
     if (c !== undefined) {
       lines.push(`    acquisitions: ${c.acquisitions}, contended: ${c.contended}, longest wait now: ${ms(c.longestWait)}`)
@@ -197,6 +190,7 @@ export const dumpOnSignalUnsafe = (): (() => void) | undefined => {
  *
  * @example
  * ```ts
+ * declare const server: Effect.Effect<never>
  * const program = Effect.scoped(Effect.andThen(Inspect.dumpOnSignal, server))
  * ```
  */
@@ -212,13 +206,13 @@ export const dumpOnSignal: Effect.Effect<void, never, import("effect/Scope").Sco
  *
  * @example
  * ```ts
+ * declare const program: Effect.Effect<void>
  * Effect.runPromise(program.pipe(Effect.provide(Inspect.layer)))
  * ```
  */
 export const layer: Layer.Layer<never> = Layer.effectDiscard(dumpOnSignal)
 
 // WEFT_INSPECT=1 opts a process in without code (the Promise face, the apps).
-const fromEnv = env("WEFT_INSPECT")
-if (fromEnv !== undefined && fromEnv !== "" && fromEnv !== "0" && fromEnv !== "false") dumpOnSignalUnsafe()
+if (envFlag("WEFT_INSPECT")) dumpOnSignalUnsafe()
 
 export { metricsText, prometheus } from "./inspect/prometheus.ts"

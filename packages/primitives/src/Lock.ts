@@ -124,7 +124,7 @@ class LockImpl implements FiberLock {
   constructor(name: string | undefined) {
     const permits = this.permits
     this.tracker = new Tracker(this, "Lock", name, {
-      counts: () => ({ waiting: permits.waiting }),
+      counts: () => ({}),
       held: () => permits.free === 0,
       waiting: () => permits.waiting
     }, { ordered: true, exclusive: true, relock: true })

@@ -36,16 +36,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { type DeadlockError, LockOrderError, type LockOrderEdge, type RelockError } from "./errors.ts"
 import * as Registry from "./inspect/Registry.ts"
-
-const fromEnv = (): boolean => {
-  try {
-    const value = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.WEFT_LOCKDEP
-    return value !== undefined && value !== "" && value !== "0" && value !== "false"
-  } catch {
-    // Deno without --allow-env: stay off.
-    return false
-  }
-}
+import { envFlag } from "./internal/env.ts"
 
 /**
  * The switch, read on every acquisition (`if (lockdep.on)`): one field read
@@ -58,7 +49,7 @@ const fromEnv = (): boolean => {
  * Lockdep.lockdep.on // false unless WEFT_LOCKDEP=1
  * ```
  */
-export const lockdep: { on: boolean } = { on: fromEnv() }
+export const lockdep: { on: boolean } = { on: envFlag("WEFT_LOCKDEP") }
 
 /**
  * Turns lock-order checking on for the whole process.
@@ -100,6 +91,7 @@ export const isEnabled = (): boolean => lockdep.on
  *
  * @example
  * ```ts
+ * declare const program: Effect.Effect<void>
  * Effect.runPromise(program.pipe(Effect.provide(Lockdep.layer)))
  * ```
  */
@@ -237,7 +229,8 @@ export const reset = (): void => graph.clear()
  *
  * @example
  * ```ts
- * return Effect.die(Lockdep.reported(error, "fiber"))
+ * declare const error: LockOrderError
+ * const dies = Effect.die(Lockdep.reported(error, "fiber"))
  * ```
  */
 export const reported = <E extends LockOrderError | DeadlockError | RelockError>(error: E, scope: Registry.Scope): E => {

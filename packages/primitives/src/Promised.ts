@@ -33,7 +33,10 @@
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Event from "./Event.ts"
+import { AsyncLocalStorage } from "node:async_hooks"
 import { type Permits, permitsOf } from "./internal/Permits.ts"
+import { bind, type FiberLocks, task } from "./internal/track.ts"
+import { lockdep } from "./Lockdep.ts"
 import * as Lock from "./Lock.ts"
 import type * as Queue from "./Queue.ts"
 import * as Semaphore from "./Semaphore.ts"
@@ -165,6 +168,28 @@ export interface PromiseQueue<A> {
 
 const run = Effect.runPromise
 
+// Lock-order checking for Promise code: each call runs in a fiber of its own,
+// so the task that makes it (an async function inside `runExclusive`, say)
+// is followed through AsyncLocalStorage, and the call's fiber is bound to a
+// task inside it: it holds what its callers hold.
+const tasks = new AsyncLocalStorage<FiberLocks>()
+
+/**
+ * Runs `effect` (which calls back into user code through `enter`) in a task
+ * inside the caller's when lock-order checking is on. A bare `acquire`
+ * (`inCaller`) holds for the caller's own task instead, so that the caller's
+ * later calls see it.
+ */
+const checked = <A, E>(effect: (enter: <T>(fn: () => T) => T) => Effect.Effect<A, E>, inCaller = false): Promise<A> => {
+  if (!lockdep.on) return run(effect((fn) => fn()))
+  const caller = tasks.getStore()
+  const inner = inCaller && caller !== undefined ? caller : task(caller)
+  return run(Effect.withFiber((fiber) => {
+    bind(fiber, inner)
+    return effect((fn) => tasks.run(inner, fn))
+  }))
+}
+
 const attempt = <T>(fn: () => T | PromiseLike<T>): Effect.Effect<T, unknown> =>
   Effect.tryPromise({ try: async () => fn(), catch: (error) => error })
 
@@ -227,11 +252,14 @@ export const lock = (self?: Lock.Lock | Options): PromiseLock => {
     acquire: () =>
       hook !== undefined && !hook.tracked()
         ? take(hook.permits, 1)
-        : run(it.acquire).then(() => effectReleaser(it.release)),
+        : checked(() => it.acquire, true).then(() => effectReleaser(it.release)),
     tryAcquire: () => run(it.tryAcquire),
     acquireFor: (timeout) => run(it.acquireFor(timeout)),
     release: () => run(it.release),
-    runExclusive: (fn) => hook !== undefined && !hook.tracked() ? exclusive(hook.permits, 1, fn) : run(it.withLock(attempt(fn))),
+    runExclusive: (fn) =>
+      hook !== undefined && !hook.tracked()
+        ? exclusive(hook.permits, 1, fn)
+        : checked((enter) => it.withLock(attempt(() => enter(fn)))),
     isLocked: () => run(it.locked)
   }
 }
@@ -271,14 +299,14 @@ export const semaphore = (self: Semaphore.Semaphore | number, options?: Options)
     acquire: (k = 1) =>
       hook !== undefined && hook.valid(k) && !hook.tracked()
         ? take(hook.permits, k)
-        : run(sem.acquire(k)).then(() => effectReleaser(sem.release(k))),
+        : checked(() => sem.acquire(k), true).then(() => effectReleaser(sem.release(k))),
     tryAcquire: (k) => run(sem.tryAcquire(k)),
     acquireFor: (timeout, k) => run(sem.acquireFor(timeout, k)),
     release: (k) => run(sem.release(k)),
     runExclusive: (fn, k = 1) =>
       hook !== undefined && hook.valid(k) && !hook.tracked()
         ? exclusive(hook.permits, k, fn)
-        : run(sem.withPermits(k)(attempt(fn))),
+        : checked((enter) => sem.withPermits(k)(attempt(() => enter(fn)))),
     available: () => run(sem.available)
   }
 }

@@ -32,6 +32,7 @@ import * as Option from "effect/Option"
 import * as EffectPubSub from "effect/PubSub"
 import type * as Scope from "effect/Scope"
 import type { InvalidArgumentError } from "./errors.ts"
+import { Tracker } from "./internal/track.ts"
 import { timeout as parseTimeout } from "./validate.ts"
 
 /**
@@ -102,13 +103,35 @@ export const subscriptionOf = <A>(
  * }))
  * ```
  */
-export const make = <A>(): Effect.Effect<PubSub<A>> =>
-  Effect.map(EffectPubSub.unbounded<A>(), (pubsub): PubSub<A> => ({
-    publish: (message) => Effect.asVoid(EffectPubSub.publish(pubsub, message)),
-    subscribe: Effect.map(EffectPubSub.subscribe(pubsub), (subscription) =>
-      subscriptionOf(
-        "PubSub",
-        EffectPubSub.take(subscription),
-        EffectPubSub.takeUpTo(subscription, Number.MAX_SAFE_INTEGER)
-      ))
-  }))
+export const make = <A>(options?: Options): Effect.Effect<PubSub<A>> =>
+  Effect.map(EffectPubSub.unbounded<A>(), (pubsub): PubSub<A> => {
+    let subscribers = 0
+    const self: PubSub<A> = {
+      publish: (message) => Effect.asVoid(EffectPubSub.publish(pubsub, message)),
+      subscribe: Effect.map(
+        Effect.tap(EffectPubSub.subscribe(pubsub), () =>
+          Effect.acquireRelease(Effect.sync(() => subscribers++), () => Effect.sync(() => subscribers--))),
+        (subscription) =>
+          subscriptionOf(
+            "PubSub",
+            tracker.waiting(EffectPubSub.take(subscription)),
+            EffectPubSub.takeUpTo(subscription, Number.MAX_SAFE_INTEGER)
+          )
+      )
+    }
+    const tracker = new Tracker(self, "PubSub", options?.name, { counts: () => ({ subscribers }) })
+    return self
+  })
+
+/**
+ * Options of `make`.
+ *
+ * @example
+ * ```ts
+ * const news = yield* PubSub.make<string>({ name: "news" })
+ * ```
+ */
+export interface Options {
+  /** Lists it by `Inspect.snapshot` with its subscribers and those waiting in `take`. */
+  readonly name?: string | undefined
+}

@@ -85,7 +85,7 @@ class RLockImpl implements RLock {
   constructor(name: string | undefined) {
     const permits = this.permits
     this.tracker = new Tracker(this, "RLock", name, {
-      counts: () => ({ depth: this.depth, waiting: permits.waiting }),
+      counts: () => (this.depth > 1 ? { depth: this.depth } : {}),
       held: () => permits.free === 0,
       waiting: () => permits.waiting
     }, { ordered: true, exclusive: true })

@@ -358,6 +358,8 @@ export class FileLockError extends Data.TaggedError("FileLockError")<{
  *
  * @example
  * ```ts
+ * import type { LockOrderEdge } from "@weft/primitives"
+ *
  * const edge: LockOrderEdge = { from: "accounts", to: "audit", where: "src/transfer.ts:12", who: "fiber #7" }
  * ```
  */

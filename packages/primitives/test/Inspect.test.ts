@@ -1,8 +1,11 @@
 import { assert, describe, it } from "@effect/vitest"
+import { argv } from "@weft/testkit"
+import { spawn } from "node:child_process"
+import { fileURLToPath } from "node:url"
 import { Effect, Fiber, Metric } from "effect"
 import { TestClock } from "effect/testing"
 import * as Registry from "../src/inspect/Registry.ts"
-import { Inspect, Lock, Queue, Semaphore } from "../src/index.ts"
+import { Condition, Event, Inspect, Lock, PubSub, Queue, Semaphore } from "../src/index.ts"
 
 const entryOf = (snapshot: Registry.Snapshot, name: string) => {
   const entry = snapshot.entries.find((e) => e.name === name)
@@ -85,6 +88,31 @@ describe("Inspect", () => {
       assert.strictEqual(slots.holders[0]?.permits, 2)
     }))
 
+  it.effect("an event, a condition and a pubsub show who waits on them", () =>
+    Effect.gen(function*() {
+      const ready = yield* Event.named("inspect.ready")
+      const cond = yield* Condition.named("inspect.cond")
+      const news = yield* PubSub.make<string>({ name: "inspect.news" })
+      const waiter = yield* Effect.forkChild(ready.wait)
+      const condWaiter = yield* Effect.forkChild(cond.withLock(cond.wait))
+      const reader = yield* Effect.forkChild(Effect.scoped(Effect.flatMap(news.subscribe, (sub) => sub.take)))
+      yield* TestClock.adjust("20 millis")
+      const snapshot = yield* Inspect.snapshot
+      assert.deepStrictEqual(entryOf(snapshot, "inspect.ready").waiters.map((w) => [w.who, snapshot.at - w.since]), [[`fiber #${waiter.id}`, 20]])
+      assert.deepStrictEqual(entryOf(snapshot, "inspect.ready").counts, { set: 0 })
+      assert.deepStrictEqual(entryOf(snapshot, "inspect.cond").waiters.map((w) => w.who), [`fiber #${condWaiter.id}`])
+      assert.deepStrictEqual(entryOf(snapshot, "inspect.news").counts, { subscribers: 1 })
+      assert.deepStrictEqual(entryOf(snapshot, "inspect.news").waiters.map((w) => w.who), [`fiber #${reader.id}`])
+      yield* ready.set
+      yield* cond.withLock(cond.notifyAll)
+      yield* news.publish("hello")
+      assert.strictEqual(yield* Fiber.join(reader), "hello")
+      yield* Fiber.join(waiter)
+      yield* Fiber.join(condWaiter)
+      const after = yield* Inspect.snapshot
+      for (const name of ["inspect.ready", "inspect.cond", "inspect.news"]) assert.deepStrictEqual(entryOf(after, name).waiters, [])
+    }))
+
   it.effect("the contention profile and the Effect metrics match counted acquisitions", () =>
     Effect.gen(function*() {
       const lock = yield* Lock.named("inspect.metered")
@@ -130,6 +158,36 @@ describe("Inspect", () => {
     }))
 })
 
+describe("Inspect.dumpOnSignal", () => {
+  // Windows has no SIGUSR2.
+  it.skipIf(process.platform === "win32")("prints the dump to stderr on SIGUSR2 (a child process on this runtime)", async () => {
+    const file = fileURLToPath(new URL("./fixtures/dump-on-signal.ts", import.meta.url))
+    const [command, ...args] = argv(file)
+    const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] })
+    try {
+      let stdout = ""
+      let stderr = ""
+      child.stdout.on("data", (d) => (stdout += d))
+      child.stderr.on("data", (d) => (stderr += d))
+      const until = async (done: () => boolean, what: string) => {
+        const deadline = Date.now() + 15_000
+        while (!done()) {
+          if (Date.now() > deadline || child.exitCode !== null) throw new Error(`${what}; stdout: ${stdout}; stderr: ${stderr}`)
+          await new Promise((resolve) => setTimeout(resolve, 20))
+        }
+      }
+      await until(() => stdout.includes("ready"), "the child never got ready")
+      child.kill("SIGUSR2")
+      await until(() => stderr.includes("waiting fiber"), "no dump on SIGUSR2")
+      assert.match(stderr, /Weft dump pid \d+ \(signal fixture\)/)
+      assert.match(stderr, /"signal\.lock" Lock \(fiber\): held by 1, 1 waiting/)
+      assert.match(stderr, /held by fiber #\d+, for \d+ms, at holding/)
+    } finally {
+      child.kill("SIGKILL")
+    }
+  })
+})
+
 // Forcing a collection needs a runtime hook: Node's --expose-gc (set here
 // through v8.setFlagsFromString), Bun.gc. Deno has neither without flags.
 const forceGc: (() => void) | undefined = await (async () => {
@@ -164,5 +222,27 @@ describe("Registry", () => {
     assert.isUndefined(ref!.deref())
     const entries = await Registry.describeAll()
     assert.isFalse(entries.some((e) => e.name === "inspect.collected"))
+  })
+
+  it.skipIf(forceGc === undefined)("keeps listing a lock that a fiber holds after the program dropped it, until it is let go", async () => {
+    let holder: Fiber.Fiber<never> | undefined
+    ;(() => {
+      const lock = Lock.makeUnsafe({ name: "inspect.pinned" })
+      holder = Effect.runFork(lock.withLock(Effect.never))
+    })()
+    await new Promise((resolve) => setTimeout(resolve, 10))
+    const listed = async () => (await Registry.describeAll()).some((e) => e.name === "inspect.pinned")
+    for (let i = 0; i < 3; i++) {
+      forceGc!()
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+    assert.isTrue(await listed())
+    await Effect.runPromise(Fiber.interrupt(holder!))
+    holder = undefined
+    for (let i = 0; i < 5; i++) {
+      forceGc!()
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+    assert.isFalse(await listed())
   })
 })

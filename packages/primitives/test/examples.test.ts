@@ -61,4 +61,17 @@ describe("README examples", () => {
       "fibers (Lock): 200\nthreads (SharedLock): 200\nprocesses (manager.lock()): 200\nprocesses (FileLock): 200\n"
     )
   })
+
+  it("hangs: the lock-order, relock and deadlock errors, then a dump of who holds and who waits", () => {
+    const lines = run("hangs").trim().split("\n")
+    expect(lines[0]).toMatch(/^LockOrderError: lock order: taking accounts while holding audit \(monthlyReport \(.*hangs\.ts:\d+:\d+\), fiber #\d+\) inverts accounts -> audit \(first seen at transfer /)
+    expect(lines[1]).toMatch(/^RelockError: accounts: fiber #\d+ already holds this lock \(taken at refund /)
+    expect(lines[2]).toMatch(/^DeadlockError: deadlock: fiber #(\d+) waits for inventory held by fiber #(\d+); fiber #\2 waits for orders held by fiber #\1$/)
+    expect(lines[3]).toBe("first done")
+    expect(lines[4]).toMatch(/^Weft dump pid \d+ \(hangs example\) on .* thread 0 at .*: 5 primitives$/)
+    expect(lines[6]).toBe(`"tickets" Lock (fiber): held by 1, 3 waiting`)
+    expect(lines[7]).toMatch(/^ {4}held by fiber #\d+, for \d+ms, at checkout \(/)
+    expect(lines.slice(8, 11).every((l) => /^ {4}waiting fiber #\d+, for \d+ms, at checkout/.test(l))).toBe(true)
+    expect(lines.filter((l) => /^ {2}\S+Z (LockOrderError|RelockError|DeadlockError) \(fiber\)/.test(l))).toHaveLength(3)
+  })
 })

@@ -180,7 +180,11 @@ export const callerPlace = (): string => {
  *
  * @example
  * ```ts
- * Registry.register(lock, { kind: "Lock", scope: "fiber", name: "accounts" }, () => lock.state())
+ * import * as Registry from "@weft/primitives/Registry"
+ *
+ * declare const lock: object
+ * declare const holders: () => ReadonlyArray<Registry.Party>
+ * Registry.register(lock, { kind: "Lock", scope: "fiber", name: "accounts" }, () => ({ holders: holders(), waiters: [] }))
  * ```
  */
 export const register = (target: object, identity: Identity, describe: Describe): void => {
@@ -215,6 +219,9 @@ export const register = (target: object, identity: Identity, describe: Describe)
  *
  * @example
  * ```ts
+ * import * as Registry from "@weft/primitives/Registry"
+ *
+ * declare const pool: object
  * Registry.unregister(pool)
  * ```
  */
@@ -230,6 +237,9 @@ export const unregister = (target: object): void => {
  *
  * @example
  * ```ts
+ * import * as Registry from "@weft/primitives/Registry"
+ *
+ * declare const lock: object
  * Registry.nameOf(lock) // "accounts"
  * ```
  */
@@ -245,6 +255,8 @@ export const nameOf = (target: object): string | undefined => {
  *
  * @example
  * ```ts
+ * import * as Registry from "@weft/primitives/Registry"
+ *
  * const entries = await Registry.describeAll()
  * ```
  */
@@ -273,6 +285,9 @@ const keep = 100
  *
  * @example
  * ```ts
+ * import * as Registry from "@weft/primitives/Registry"
+ *
+ * declare const error: Error & { readonly _tag: string }
  * Registry.report({ _tag: error._tag, message: error.message, at: Date.now(), scope: "fiber" })
  * ```
  */
@@ -286,6 +301,8 @@ export const report = (entry: Report): void => {
  *
  * @example
  * ```ts
+ * import * as Registry from "@weft/primitives/Registry"
+ *
  * Registry.reports().at(-1)?.message
  * ```
  */

@@ -101,7 +101,8 @@ export const prometheus = (snapshots: ReadonlyArray<Metric.Metric.Snapshot>): st
  *
  * @example
  * ```ts
- * app.get("/metrics", async (c) => c.text(await Effect.runPromise(Inspect.metricsText)))
+ * // GET /metrics: serve this body as text/plain; version=0.0.4
+ * const body: string = await Effect.runPromise(Inspect.metricsText)
  * ```
  */
 export const metricsText: Effect.Effect<string> = Effect.map(Metric.snapshot, prometheus)

@@ -40,3 +40,13 @@ export const wake = (resume: () => void): void => {
     queueMicrotask(flush)
   }
 }
+
+/**
+ * Forgets the streak of microtask flushes, as after a macrotask: for tests
+ * that compare two runs of one schedule, which must start alike.
+ *
+ * @internal
+ */
+export const resetStreak = (): void => {
+  streak = 0
+}

@@ -17,7 +17,7 @@
  * @internal
  */
 import * as Clock from "effect/Clock"
-import type * as Context from "effect/Context"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
@@ -26,6 +26,7 @@ import type { StackFrame } from "effect/References"
 import { DeadlockError, type LockOrderError, RelockError } from "../errors.ts"
 import * as Registry from "../inspect/Registry.ts"
 import { graph, lockdep, reported } from "../Lockdep.ts"
+import { envFlag } from "./env.ts"
 
 type AnyFiber = Fiber.Fiber<unknown, unknown>
 
@@ -44,15 +45,6 @@ const madeAt = (): Place => {
 
 /** Whether to capture a stack where no Effect frame says where (WEFT_INSPECT=1). */
 export const stacks: { on: boolean } = { on: envFlag("WEFT_INSPECT") }
-
-function envFlag(name: string): boolean {
-  try {
-    const value = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.[name]
-    return value !== undefined && value !== "" && value !== "0" && value !== "false"
-  } catch {
-    return false
-  }
-}
 
 const locationOf = (stack: string | undefined): string | undefined => {
   if (stack === undefined) return undefined
@@ -98,39 +90,81 @@ const unknownPlace = "an unnamed place (wrap the code in Effect.fn or Effect.wit
 
 const whoOf = (fiber: AnyFiber | undefined): string => (fiber === undefined ? "async caller" : `fiber #${fiber.id}`)
 
-/** One hold of a primitive by a fiber. */
-export interface Hold {
+/**
+ * One hold of a primitive by a fiber. It is also what lock-order checking
+ * reads as a held lock (`name`, `where`), so a check allocates nothing.
+ */
+export class Hold {
   readonly tracker: Tracker
   readonly fiber: AnyFiber | undefined
   readonly permits: number
   readonly since: number
   readonly place: Place
   readonly clock: Clock.Clock
-  readonly context: Context.Context<never> | undefined
+
+  constructor(tracker: Tracker, fiber: AnyFiber | undefined, permits: number, since: number, place: Place, clock: Clock.Clock) {
+    this.tracker = tracker
+    this.fiber = fiber
+    this.permits = permits
+    this.since = since
+    this.place = place
+    this.clock = clock
+  }
+
+  get name(): string {
+    return this.tracker.name
+  }
+
+  get where(): () => string {
+    return () => formatPlace(this.place) ?? unknownPlace
+  }
 }
 
-/** One wait for a primitive. */
-interface Wait {
-  readonly tracker: Tracker
-  readonly fiber: AnyFiber | undefined
-  readonly permits: number
-  readonly since: number
-  readonly place: Place
-  readonly clock: Clock.Clock
-}
+/** One wait for a primitive: who, since when, where, as a hold records it. */
+type Wait = Pick<Hold, "tracker" | "fiber" | "permits" | "since" | "place" | "clock">
 
 /** Per fiber, while lock-order checking is on: what it holds (in order) and what it waits for. */
-interface FiberLocks {
+export interface FiberLocks {
   readonly held: Array<Hold>
   waiting: Wait | undefined
+  /**
+   * The Promise face: each call runs in a fiber of its own, bound to a task
+   * whose parent is the task that made the call (found through
+   * AsyncLocalStorage), so a call inside `runExclusive` holds what its
+   * callers hold.
+   */
+  readonly parent: FiberLocks | undefined
 }
 
 const fibers = new WeakMap<object, FiberLocks>()
 
 const locksOf = (fiber: AnyFiber): FiberLocks => {
   let locks = fibers.get(fiber)
-  if (locks === undefined) fibers.set(fiber, locks = { held: [], waiting: undefined })
+  if (locks === undefined) fibers.set(fiber, locks = { held: [], waiting: undefined, parent: undefined })
   return locks
+}
+
+/** A task of the Promise face, inside `parent` (the caller's task), if any. @internal */
+export const task = (parent: FiberLocks | undefined): FiberLocks => ({ held: [], waiting: undefined, parent })
+
+/** Runs `fiber`'s lock-order bookkeeping in `locks` (a Promise-face task). @internal */
+export const bind = (fiber: AnyFiber, locks: FiberLocks): void => {
+  fibers.set(fiber, locks)
+}
+
+/** What a task holds, its callers' holds included, oldest first. */
+const heldBy = (locks: FiberLocks): ReadonlyArray<Hold> => {
+  if (locks.parent === undefined) return locks.held
+  const all: Array<Hold> = []
+  for (let l: FiberLocks | undefined = locks; l !== undefined; l = l.parent) all.unshift(...l.held)
+  return all
+}
+
+const sameTask = (a: FiberLocks | undefined, b: FiberLocks | undefined): boolean => {
+  if (a === undefined || b === undefined) return false
+  for (let l: FiberLocks | undefined = a; l !== undefined; l = l.parent) if (l === b) return true
+  for (let l: FiberLocks | undefined = b; l !== undefined; l = l.parent) if (l === a) return true
+  return false
 }
 
 const systemClock: Clock.Clock = {
@@ -150,12 +184,16 @@ class Histogram {
   readonly counts = new Array<number>(boundaries.length + 1).fill(0)
   count = 0
   max = 0
+  min = 0
+  sum = 0
 
   add(ms: number): void {
     let i = 0
     while (i < boundaries.length && ms > boundaries[i]!) i++
     this.counts[i]!++
+    if (this.count === 0 || ms < this.min) this.min = ms
     this.count++
+    this.sum += ms
     if (ms > this.max) this.max = ms
   }
 
@@ -180,34 +218,13 @@ class Histogram {
       buckets: this.counts.map((n, i) => [boundaries[i] ?? Infinity, cumulative += n] as const)
     }
   }
-}
 
-/**
- * The Effect metrics of one named primitive; every series carries the
- * attributes `{ kind, name }`.
- */
-class Metrics {
-  readonly acquisitions: Metric.Counter<number>
-  readonly contended: Metric.Counter<number>
-  readonly wait: Metric.Histogram<number>
-  readonly hold: Metric.Histogram<number>
-  readonly attributes: Readonly<Record<string, string>>
-  gauge: Metric.Registration | undefined
-
-  constructor(kind: string, name: string) {
-    const attributes = this.attributes = { kind, name }
-    this.acquisitions = Metric.counter("weft_acquisitions_total", {
-      description: "Acquisitions of a named Weft primitive",
-      attributes,
-      incremental: true
-    })
-    this.contended = Metric.counter("weft_contended_acquisitions_total", {
-      description: "Acquisitions of a named Weft primitive that had to wait",
-      attributes,
-      incremental: true
-    })
-    this.wait = Metric.histogram("weft_wait_ms", { description: "Time waited for a named Weft primitive (ms)", attributes, boundaries })
-    this.hold = Metric.histogram("weft_hold_ms", { description: "Time a named Weft primitive was held (ms)", attributes, boundaries })
+  /** As Effect's `HistogramState` (cumulative buckets without the +Inf one). */
+  state(): Metric.HistogramState {
+    let cumulative = 0
+    const buckets: Array<[number, number]> = []
+    for (let i = 0; i < boundaries.length; i++) buckets.push([boundaries[i]!, cumulative += this.counts[i]!])
+    return { buckets, count: this.count, min: this.min, max: this.max, sum: this.sum }
   }
 }
 
@@ -217,12 +234,46 @@ class Profile {
   contended = 0
   readonly wait = new Histogram()
   readonly hold = new Histogram()
-  readonly metrics: Metrics
+  /** The metric registries (one per Effect context that used it) this profile is listed in. */
+  private readonly registries = new WeakSet<object>()
+
+  readonly kind: string
+  readonly name: string
 
   constructor(kind: string, name: string) {
-    this.metrics = new Metrics(kind, name)
+    this.kind = kind
+    this.name = name
+  }
+
+  /**
+   * Lists this profile's series in the metric registry of `context`, once:
+   * Effect's metrics read the counts when a snapshot is taken (pull), so an
+   * acquisition pays nothing for them. Held weakly: a collected primitive's
+   * series read as they last were... until its tracker is gone, then zero.
+   */
+  register(context: Context.Context<never>, tracker: Tracker): void {
+    const registry = Context.get(context, Metric.MetricRegistry)
+    if (this.registries.has(registry)) return
+    this.registries.add(registry)
+    const attributes = { kind: this.kind, name: this.name }
+    const self = new WeakRef(tracker)
+    const profile = (): Profile | undefined => self.deref()?.profile
+    const noop = () => {}
+    const pull = <S>(metric: Metric.Metric<number, S>, get: (p: Profile | undefined) => S) =>
+      Metric.registerUnsafe(metric, context, { get: () => get(profile()), update: noop, modify: noop })
+    const counter = (p: Profile | undefined, n: (p: Profile) => number): Metric.CounterState<number> => ({
+      count: p === undefined ? 0 : n(p),
+      incremental: true
+    })
+    pull(Metric.counter("weft_acquisitions_total", { description: "Acquisitions of a named Weft primitive", attributes, incremental: true }), (p) => counter(p, (x) => x.acquisitions))
+    pull(Metric.counter("weft_contended_acquisitions_total", { description: "Acquisitions of a named Weft primitive that had to wait", attributes, incremental: true }), (p) => counter(p, (x) => x.contended))
+    pull(Metric.histogram("weft_wait_ms", { description: "Time waited for a named Weft primitive (ms)", attributes, boundaries }), (p) => (p ?? empty).wait.state())
+    pull(Metric.histogram("weft_hold_ms", { description: "Time a named Weft primitive was held (ms)", attributes, boundaries }), (p) => (p ?? empty).hold.state())
+    pull(Metric.gauge("weft_longest_wait_ms", { description: "Age of the oldest wait going on now for a named Weft primitive (ms)", attributes }), () => ({ value: self.deref()?.longestWait() ?? 0 }))
   }
 }
+
+const empty = new Profile("", "")
 
 // --- the tracker ------------------------------------------------------------
 
@@ -271,17 +322,36 @@ export class Tracker {
     Registry.register(target, { kind, scope: "fiber", name, place: () => formatPlace(made) }, () => this.describe(source))
     this.named = named ? name : undefined
     this.profile = named ? new Profile(kind, name) : undefined
-    this.target = named ? undefined : new WeakRef(target)
+    this.target = new WeakRef(target)
   }
 
-  private readonly named: string | undefined
-  private readonly target: WeakRef<object> | undefined
+  private readonly named: string | undefined = undefined
+  private readonly target: WeakRef<object>
+  /**
+   * The primitive, held strongly while someone holds or waits for it: a
+   * fiber may keep using a lock the program no longer names, and it must
+   * stay listed until it is let go.
+   */
+  private pinned: object | undefined = undefined
+
+  private pin(): void {
+    this.pinned ??= this.target.deref()
+  }
+
+  private unpin(): void {
+    if (this.holds.size === 0 && this.waits.size === 0) this.pinned = undefined
+  }
+
+  private resolved: string | undefined = undefined
 
   /** The class lock-order checking knows it by: its name, or `<kind>@<place made>`. */
   get name(): string {
     if (this.named !== undefined) return this.named
-    const target = this.target?.deref()
-    return (target === undefined ? undefined : Registry.nameOf(target)) ?? this.kind
+    if (this.resolved !== undefined) return this.resolved
+    const target = this.target.deref()
+    const name = target === undefined ? undefined : Registry.nameOf(target)
+    if (name !== undefined) this.resolved = name
+    return name ?? this.kind
   }
 
   /** Whether operations are tracked now. */
@@ -295,29 +365,19 @@ export class Tracker {
   enter(fiber: AnyFiber | undefined, permits: number, waited: Wait | undefined): Hold {
     const clock = waited?.clock ?? clockOf(fiber)
     const now = clock.currentTimeMillisUnsafe()
-    const hold: Hold = { tracker: this, fiber, permits, since: now, place: waited?.place ?? placeOf(fiber), clock, context: fiber?.context }
+    const hold = new Hold(this, fiber, permits, now, waited?.place ?? placeOf(fiber), clock)
     this.holds.add(hold)
+    this.pin()
     this.clock = clock
     if (fiber !== undefined && this.ordered && lockdep.on) locksOf(fiber).held.push(hold)
     const profile = this.profile
     if (profile !== undefined) {
-      profile.acquisitions++
-      const context = hold.context
-      if (context !== undefined) {
-        profile.metrics.acquisitions.updateUnsafe(1, context)
-        this.registerGauge(context)
-      }
+      if (profile.acquisitions++ === 0 && fiber !== undefined) profile.register(fiber.context, this)
       if (waited !== undefined) {
         profile.contended++
-        const ms = now - waited.since
-        profile.wait.add(ms)
-        if (context !== undefined) {
-          profile.metrics.contended.updateUnsafe(1, context)
-          profile.metrics.wait.updateUnsafe(ms, context)
-        }
+        profile.wait.add(now - waited.since)
       } else {
         profile.wait.add(0)
-        if (context !== undefined) profile.metrics.wait.updateUnsafe(0, context)
       }
     }
     return hold
@@ -326,19 +386,20 @@ export class Tracker {
   /** Ends `hold` (once; later calls do nothing). */
   exit(hold: Hold): void {
     if (!this.holds.delete(hold)) return
-    if (hold.fiber !== undefined) {
-      const locks = fibers.get(hold.fiber)
-      if (locks !== undefined) {
-        const i = locks.held.lastIndexOf(hold)
-        if (i >= 0) locks.held.splice(i, 1)
+    this.unpin()
+    if (hold.fiber !== undefined && this.ordered) {
+      const held = fibers.get(hold.fiber)?.held
+      if (held !== undefined && held.length > 0) {
+        // Locks are mostly let go in the reverse order of taking: the last one.
+        if (held[held.length - 1] === hold) held.pop()
+        else {
+          const i = held.lastIndexOf(hold)
+          if (i >= 0) held.splice(i, 1)
+        }
       }
     }
     const profile = this.profile
-    if (profile !== undefined) {
-      const ms = hold.clock.currentTimeMillisUnsafe() - hold.since
-      profile.hold.add(ms)
-      if (hold.context !== undefined) profile.metrics.hold.updateUnsafe(ms, hold.context)
-    }
+    if (profile !== undefined) profile.hold.add(hold.clock.currentTimeMillisUnsafe() - hold.since)
   }
 
   /**
@@ -363,15 +424,19 @@ export class Tracker {
     this.clock = clock
     const wait: Wait = { tracker: this, fiber, permits, since: clock.currentTimeMillisUnsafe(), place: placeOf(fiber), clock }
     this.waits.add(wait)
-    if (fiber !== undefined && lockdep.on) locksOf(fiber).waiting = wait
+    this.pin()
+    if (fiber !== undefined && lockdep.on) {
+      // A caller waits too while its call does.
+      for (let l: FiberLocks | undefined = locksOf(fiber); l !== undefined; l = l.parent) l.waiting = wait
+    }
     return wait
   }
 
   private waitEnd(wait: Wait): void {
     this.waits.delete(wait)
+    this.unpin()
     if (wait.fiber !== undefined) {
-      const locks = fibers.get(wait.fiber)
-      if (locks !== undefined && locks.waiting === wait) locks.waiting = undefined
+      for (let l = fibers.get(wait.fiber); l !== undefined; l = l.parent) if (l.waiting === wait) l.waiting = undefined
     }
   }
 
@@ -387,8 +452,9 @@ export class Tracker {
   check(fiber: AnyFiber | undefined, blocking = true): RelockError | DeadlockError | LockOrderError | undefined {
     if (!lockdep.on || fiber === undefined || !this.ordered) return undefined
     const locks = fibers.get(fiber)
-    if (blocking && this.relock && locks !== undefined) {
-      for (const hold of locks.held) {
+    const held = locks === undefined ? undefined : heldBy(locks)
+    if (blocking && this.relock && held !== undefined) {
+      for (const hold of held) {
         if (hold.tracker === this) {
           return reported(
             new RelockError({ lock: this.name, who: whoOf(fiber), heldSince: formatPlace(hold.place) ?? unknownPlace }),
@@ -401,8 +467,7 @@ export class Tracker {
       const error = this.deadlock(fiber)
       if (error !== undefined) return error
     }
-    if (locks === undefined || locks.held.length === 0) return undefined
-    const held = locks.held.map((hold) => ({ name: hold.tracker.name, where: () => formatPlace(hold.place) ?? unknownPlace }))
+    if (held === undefined || held.length === 0) return undefined
     const error = graph.record(held, this.name, () => formatPlace(placeOf(fiber)) ?? unknownPlace, whoOf(fiber))
     return error === undefined ? undefined : reported(error, "fiber")
   }
@@ -418,9 +483,9 @@ export class Tracker {
       if (!tracker.exclusive) return false
       for (const hold of tracker.holds) {
         const holder = hold.fiber
-        if (holder === undefined || holder === waiter) continue
+        if (holder === undefined || holder === waiter || sameTask(fibers.get(holder), fibers.get(waiter))) continue
         path.push({ who: whoOf(waiter), waitsFor: tracker.name, heldBy: whoOf(holder) })
-        if (holder === fiber) return true
+        if (holder === fiber || sameTask(fibers.get(holder), fibers.get(fiber))) return true
         if (!seen.has(holder)) {
           seen.add(holder)
           const next = fibers.get(holder)?.waiting
@@ -513,21 +578,6 @@ export class Tracker {
   }
 
   // -- description ---------------------------------------------------------
-
-  private registerGauge(context: Context.Context<never>): void {
-    const metrics = this.profile!.metrics
-    if (metrics.gauge !== undefined) return
-    const self = new WeakRef(this)
-    const gauge = Metric.gauge("weft_longest_wait_ms", {
-      description: "Age of the oldest wait going on now for a named Weft primitive (ms)",
-      attributes: metrics.attributes
-    })
-    metrics.gauge = Metric.registerUnsafe(gauge, context, {
-      get: () => ({ value: self.deref()?.longestWait() ?? 0 }),
-      update: () => {},
-      modify: () => {}
-    })
-  }
 
   /** The age of the oldest wait going on now (ms). */
   longestWait(): number {
