@@ -57,6 +57,7 @@
  */
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import type * as Fiber from "effect/Fiber"
 import { type InvalidArgumentError, NotHeldError } from "../errors.ts"
 import type * as Lock from "../Lock.ts"
 import { bindMethods } from "../internal/bind.ts"
@@ -111,7 +112,7 @@ class SharedLockImpl implements SharedLock {
       wait: (n) => lockdep.on ? this.checked : core.wait(n),
       release: (n) => {
         core.release(n)
-        if (lockdep.on) released(this)
+        if (lockdep.on) this.gone()
       }
     }, 1)
     bindMethods(this, "acquireFor", "withLock")
@@ -125,26 +126,34 @@ class SharedLockImpl implements SharedLock {
   })
 
   readonly tryAcquire: Effect.Effect<boolean> = Effect.suspend(() => {
-    const taken = this.core.tryTake(1)
-    return taken && lockdep.on ? Effect.as(took(this, this.className()), true) : Effect.succeed(taken)
+    if (!lockdep.on) return Effect.succeed(this.core.tryTake(1))
+    return Effect.withFiber((fiber) => {
+      const taken = this.core.tryTake(1)
+      if (taken) this.hold(fiber, this.className())
+      return Effect.succeed(taken)
+    })
   })
 
   acquireFor(timeout: Duration.Input): Effect.Effect<boolean, InvalidArgumentError> {
     return Effect.suspend(() => {
       if (!lockdep.on) return this.core.takeWithin("SharedLock.acquireFor", 1, timeout)
-      const name = this.className()
-      return Effect.andThen(
-        check(this, name),
-        Effect.uninterruptibleMask((restore) =>
-          Effect.tap(restore(this.core.takeWithin("SharedLock.acquireFor", 1, timeout)), (taken) => taken ? took(this, name) : Effect.void)
+      return Effect.withFiber((fiber) => {
+        const name = this.className()
+        const error = check(fiber, this, name)
+        if (error !== undefined) return Effect.die(error)
+        return Effect.uninterruptibleMask((restore) =>
+          Effect.map(restore(this.core.takeWithin("SharedLock.acquireFor", 1, timeout)), (taken) => {
+            if (taken) this.hold(fiber, name)
+            return taken
+          })
         )
-      )
+      })
     })
   }
 
   readonly release: Effect.Effect<void, NotHeldError> = Effect.suspend(() => {
     if (this.core.swap(0, 1)) {
-      if (lockdep.on) released(this)
+      if (lockdep.on) this.gone()
       return Effect.void
     }
     return Effect.fail(new NotHeldError({ primitive: "SharedLock", operation: "release" }))
@@ -156,21 +165,43 @@ class SharedLockImpl implements SharedLock {
     return this.guard(effect)
   }
 
-  /** Lock-order checking's class for this lock: its name (or kind and place made). */
-  private className(): string {
-    return Registry.nameOf(this) ?? "SharedLock"
+  private name: string | undefined = undefined
+  /** With checking on: the fiber (of this thread) that took the lock, whose holdings it is in. */
+  private holder: Fiber.Fiber<unknown, unknown> | undefined = undefined
+
+  private hold(fiber: Fiber.Fiber<unknown, unknown>, name: string): void {
+    this.holder = fiber
+    took(fiber, this, name)
   }
 
-  /** `acquire` with lock-order checking: the check, then the wait, then the holding booked with no interruption between. */
-  private get checked(): Effect.Effect<void> {
-    const name = this.className()
-    return Effect.andThen(
-      check(this, name),
-      Effect.uninterruptibleMask((restore) =>
-        Effect.andThen(restore(this.core.tryTake(1) ? Effect.void : this.core.wait(1)), took(this, name))
-      )
-    )
+  private gone(): void {
+    const fiber = this.holder
+    if (fiber === undefined) return
+    this.holder = undefined
+    released(fiber, this)
   }
+
+  /** Lock-order checking's class for this lock: its name (or kind and place made). */
+  private className(): string {
+    return this.name ??= Registry.nameOf(this) ?? "SharedLock"
+  }
+
+  /**
+   * `acquire` with lock-order checking: the check, then the take (or the
+   * wait), then the holding booked, with no interruption between the last two.
+   */
+  private readonly checked: Effect.Effect<void> = Effect.withFiber((fiber) => {
+    const name = this.className()
+    const error = check(fiber, this, name)
+    if (error !== undefined) return Effect.die(error)
+    if (this.core.tryTake(1)) {
+      this.hold(fiber, name)
+      return Effect.void
+    }
+    return Effect.uninterruptibleMask((restore) =>
+      Effect.andThen(restore(this.core.wait(1)), Effect.sync(() => this.hold(fiber, name)))
+    )
+  })
 
   readonly locked: Effect.Effect<boolean> = Effect.sync(() => this.core.free === 0)
 }

@@ -26,9 +26,9 @@
  *
  * @internal
  */
-import * as Effect from "effect/Effect"
+import type * as Fiber from "effect/Fiber"
 import { threadId } from "node:worker_threads"
-import { type LockOrderEdge } from "../../errors.ts"
+import type { LockOrderEdge, LockOrderError } from "../../errors.ts"
 import * as Registry from "../../inspect/Registry.ts"
 import * as Lockdep from "../../Lockdep.ts"
 
@@ -143,8 +143,6 @@ interface Holding {
 
 /** The shared locks each fiber of this thread holds, in the order taken. */
 const holdings = new WeakMap<object, Array<Holding>>()
-/** The fiber of this thread that took each held lock (a `SharedLock` may be released by another). */
-const holderOf = new WeakMap<object, object>()
 
 const who = (fiber: { readonly id: number }): string => `thread ${threadId} fiber #${fiber.id}`
 
@@ -152,53 +150,55 @@ const who = (fiber: { readonly id: number }): string => `thread ${threadId} fibe
 const placeOf = (fiber: object) => (): string =>
   (fiber as { readonly currentSpanLocal?: { readonly name: string } }).currentSpanLocal?.name ?? Registry.callerPlace()
 
+/** Held locks' places are never read (an edge is named by where its second lock is taken). */
+const anywhere = (): string => ""
+
 /**
- * Before `lock` (named `name`) is waited for by the current fiber: the order
- * check against what this fiber holds. Dies with a `LockOrderError` (and
- * reports it) when the order inverts one seen in any thread of the process.
+ * Before `lock` (named `name`) is waited for by `fiber`: the order check
+ * against what this fiber holds. Returns the `LockOrderError` (reported)
+ * when the order inverts one seen in any thread of the process.
  *
  * @internal
  */
-export const check = (lock: object, name: string): Effect.Effect<void> =>
-  Effect.withFiber((fiber) => {
-    const held = holdings.get(fiber)
-    if (held === undefined || held.length === 0) return Effect.void
-    sync()
-    const fresh: Array<string> = []
-    for (const h of held) if (h.lock !== lock && h.name !== name && !known.has(keyOf(h.name, name))) fresh.push(h.name)
-    if (fresh.length === 0) return Effect.void
-    const error = graph.record(held, name, placeOf(fiber), who(fiber))
-    if (error !== undefined) return Effect.die(Lockdep.reported(error, "thread"))
-    if (log === undefined) orderBuffer()
-    for (const edge of graph.edges()) {
-      const key = keyOf(edge.from, edge.to)
-      if (edge.to === name && fresh.includes(edge.from) && !known.has(key)) {
-        known.add(key)
-        log!.append(edge)
-      }
+export const check = (fiber: Fiber.Fiber<unknown, unknown>, lock: object, name: string): LockOrderError | undefined => {
+  const held = holdings.get(fiber)
+  if (held === undefined || held.length === 0) return undefined
+  sync()
+  let fresh: Array<string> | undefined
+  for (const h of held) {
+    if (h.lock !== lock && h.name !== name && !known.has(keyOf(h.name, name))) (fresh ??= []).push(h.name)
+  }
+  if (fresh === undefined) return undefined
+  const error = graph.record(held, name, placeOf(fiber), who(fiber))
+  if (error !== undefined) return Lockdep.reported(error, "thread")
+  if (log === undefined) orderBuffer()
+  for (const edge of graph.edges()) {
+    const key = keyOf(edge.from, edge.to)
+    if (edge.to === name && fresh.includes(edge.from) && !known.has(key)) {
+      known.add(key)
+      log!.append(edge)
     }
-    return Effect.void
-  })
+  }
+  return undefined
+}
 
-/** The current fiber took `lock`. @internal */
-export const took = (lock: object, name: string): Effect.Effect<void> =>
-  Effect.withFiber((fiber) => {
-    let held = holdings.get(fiber)
-    if (held === undefined) holdings.set(fiber, held = [])
-    held.push({ lock, name, where: placeOf(fiber) })
-    holderOf.set(lock, fiber)
-    return Effect.void
-  })
+/** `fiber` took `lock`. @internal */
+export const took = (fiber: Fiber.Fiber<unknown, unknown>, lock: object, name: string): void => {
+  let held = holdings.get(fiber)
+  if (held === undefined) holdings.set(fiber, held = [])
+  held.push({ lock, name, where: anywhere })
+}
 
-/** `lock` was released (by whichever fiber). @internal */
-export const released = (lock: object): void => {
-  const fiber = holderOf.get(lock)
-  if (fiber === undefined) return
-  holderOf.delete(lock)
+/** `lock`, taken by `fiber`, was released (by whichever fiber: a `SharedLock` has no owner). @internal */
+export const released = (fiber: object, lock: object): void => {
   const held = holdings.get(fiber)
   if (held === undefined) return
-  const i = held.findLastIndex((h) => h.lock === lock)
-  if (i >= 0) held.splice(i, 1)
+  for (let i = held.length - 1; i >= 0; i--) {
+    if (held[i]!.lock === lock) {
+      held.splice(i, 1)
+      return
+    }
+  }
 }
 
 /** Forgets this thread's copy of the orders and its place in the log (tests). @internal */
