@@ -86,11 +86,12 @@ h3 { margin: .8rem 0 .4rem; font-size: .95rem; color: #5b6470; }
 .entry h4 { margin: 0 0 .3rem; font-size: .95rem; display: flex; gap: .4rem; align-items: baseline; flex-wrap: wrap; overflow-wrap: anywhere; }
 .kind { font-size: .75rem; font-weight: 600; color: #fff; background: #455a64; border-radius: 4px; padding: 0 .3rem; }
 .scope { font-size: .75rem; color: #5b6470; }
-.party { font-size: .85rem; display: flex; gap: .4rem; align-items: baseline; overflow-wrap: anywhere; }
+.party { font-size: .85rem; display: flex; flex-wrap: wrap; gap: 0 .4rem; align-items: baseline; }
 .party b { font-weight: 600; min-width: 3.6rem; }
+.party > span { white-space: nowrap; }
 .age { font-variant-numeric: tabular-nums; font-weight: 600; }
 .waiter .age { color: #ef6c00; }
-.where { color: #5b6470; font-size: .75rem; }
+.party > .where { color: #5b6470; font-size: .75rem; white-space: normal; overflow-wrap: anywhere; flex: 1 1 8rem; min-width: 0; }
 .counts { font-size: .8rem; color: #5b6470; margin-top: .2rem; }
 .timing { display: grid; grid-template-columns: 2.6rem 1fr; gap: .1rem .4rem; align-items: end; font-size: .75rem; margin-top: .3rem; }
 .bars { display: flex; align-items: flex-end; gap: 2px; height: 28px; border-bottom: 1px solid #c5cad1; }
@@ -134,7 +135,12 @@ function party(p, role) {
   const a = el("span", "age", age(Date.now() - p.since))
   a.dataset.since = String(p.since)
   row.append(a)
-  if (p.where) row.append(el("span", "where", p.where))
+  if (p.where) {
+    // The file's name without its directories; the whole place on hover.
+    const where = el("span", "where", p.where.replace(/[^\\s()]*[\\/\\\\]/g, ""))
+    where.title = p.where
+    row.append(where)
+  }
   return row
 }
 function timing(title, t) {

@@ -14,6 +14,7 @@ import { type Running, start } from "@weft/testkit"
 import { Effect, Exit, Scope } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { Started } from "../src/apps.ts"
+import * as Inspector from "../src/inspector.ts"
 import * as Landing from "../src/landing.ts"
 
 const here = path.dirname(fileURLToPath(import.meta.url))
@@ -48,6 +49,10 @@ describe("the inspector page", () => {
   afterAll(async () => {
     if (scope) await Effect.runPromise(Scope.close(scope, Exit.void))
     if (fixture && fixture.proc.exitCode === null) fixture.proc.kill("SIGKILL")
+  })
+
+  it("the page's script parses (it lives in a template string, where a lost backslash breaks it)", () => {
+    expect(() => new Function(Inspector.script)).not.toThrow()
   })
 
   it("GET /inspector/events passes on each app's snapshots through its guard, and says which is down", async () => {
