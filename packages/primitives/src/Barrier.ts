@@ -58,7 +58,7 @@ import * as Exit from "effect/Exit"
 import { dual } from "effect/Function"
 import { BrokenBarrierError, type InvalidArgumentError } from "./errors.ts"
 import { bindMethods } from "./internal/bind.ts"
-import { Tracker } from "./internal/track.ts"
+import { type Source, Tracker } from "./internal/track.ts"
 import { count, timeout as parseTimeout } from "./validate.ts"
 
 /**
@@ -104,6 +104,11 @@ interface Generation {
   arrived: number
 }
 
+// Module-level, so that no closure of the constructor keeps the barrier alive from the registry.
+const barrierSource: Source<BarrierImpl> = {
+  counts: (self) => ({ parties: self.parties, arrived: self.current.arrived, broken: self.brokenBy === undefined ? 0 : 1 })
+}
+
 class BarrierImpl implements Barrier {
   // Rounds not released yet: the one filling up, and any whose action runs.
   readonly pending = new Set<Generation>()
@@ -118,9 +123,7 @@ class BarrierImpl implements Barrier {
   constructor(parties: number, action: Effect.Effect<unknown, unknown> | undefined, name: string | undefined) {
     this.parties = parties
     this.action = action
-    this.tracker = new Tracker(this, "Barrier", name, {
-      counts: () => ({ parties, arrived: this.current.arrived, broken: this.brokenBy === undefined ? 0 : 1 })
-    })
+    this.tracker = new Tracker(this, "Barrier", name, barrierSource)
     this.current = this.fresh()
     this.wait = this.arrive(undefined)
     bindMethods(this, "waitFor")

@@ -65,7 +65,7 @@ import { bindMethods } from "./internal/bind.ts"
 import { wake } from "./internal/handoff.ts"
 import { type ConditionLock, conditionLock } from "./internal/ownership.ts"
 import { waitUntil as waitUntilLoop } from "./internal/waitUntil.ts"
-import { Tracker } from "./internal/track.ts"
+import { type Source, Tracker } from "./internal/track.ts"
 import { type Link, WaitList } from "./internal/WaitList.ts"
 import { count, timeout as parseTimeout } from "./validate.ts"
 import type * as Lock from "./Lock.ts"
@@ -162,6 +162,9 @@ class Waiters {
   }
 }
 
+// Module-level, so that no closure of the constructor keeps the condition alive from the registry.
+const conditionSource: Source<ConditionImpl> = { counts: (self) => ({ waiting: self.waiters.size }) }
+
 class ConditionImpl implements Condition {
   readonly waiters = new Waiters()
   readonly acquire: Effect.Effect<void>
@@ -176,8 +179,7 @@ class ConditionImpl implements Condition {
   constructor(lock: Lock.Lock | RLock.RLock, hooks: ConditionLock, name: string | undefined) {
     this.lock = lock
     this.hooks = hooks
-    const waiters = this.waiters
-    this.tracker = new Tracker(this, "Condition", name, { counts: () => ({ waiting: waiters.size }) })
+    this.tracker = new Tracker(this, "Condition", name, conditionSource)
     this.acquire = lock.acquire
     this.release = lock.release
     this.wait = Effect.asVoid(this.suspend("wait", undefined))

@@ -33,7 +33,7 @@ import * as Latch from "effect/Latch"
 import { dual } from "effect/Function"
 import type { InvalidArgumentError } from "./errors.ts"
 import { bindMethods } from "./internal/bind.ts"
-import { Tracker } from "./internal/track.ts"
+import { type Source, Tracker } from "./internal/track.ts"
 import { within } from "./internal/within.ts"
 
 /**
@@ -58,6 +58,9 @@ export interface Event {
   waitFor(timeout: Duration.Input): Effect.Effect<boolean, InvalidArgumentError>
 }
 
+// Module-level, so that no closure of the constructor keeps the event alive from the registry.
+const eventSource: Source<EventImpl> = { counts: (self) => ({ set: self.latch.isOpen() ? 1 : 0 }) }
+
 class EventImpl implements Event {
   readonly latch = Latch.makeUnsafe(false)
   readonly tracker: Tracker
@@ -65,7 +68,7 @@ class EventImpl implements Event {
 
   constructor(name: string | undefined) {
     const latch = this.latch
-    this.tracker = new Tracker(this, "Event", name, { counts: () => ({ set: latch.isOpen() ? 1 : 0 }) })
+    this.tracker = new Tracker(this, "Event", name, eventSource)
     this.wait = this.tracker.waiting(latch.await)
     bindMethods(this, "waitFor")
   }

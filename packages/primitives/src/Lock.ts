@@ -39,7 +39,7 @@ import { type ConditionLock, ConditionLockId } from "./internal/ownership.ts"
 import { bindMethods } from "./internal/bind.ts"
 import { guarded } from "./internal/guard.ts"
 import { Permits, PermitsId, type PermitsHook } from "./internal/Permits.ts"
-import { Tracker } from "./internal/track.ts"
+import { type Source, Tracker } from "./internal/track.ts"
 import { lockdep } from "./Lockdep.ts"
 import { within } from "./internal/within.ts"
 import { priority as checkPriority } from "./validate.ts"
@@ -117,17 +117,20 @@ export interface FiberLock extends Lock {
   cancelWaiters(reason?: unknown): Effect.Effect<number>
 }
 
+// Module-level, so that no closure of the constructor keeps the lock alive from the registry.
+const lockSource: Source<LockImpl> = {
+  counts: () => ({}),
+  held: (self) => self.permits.free === 0,
+  waiting: (self) => self.permits.waiting
+}
+
 class LockImpl implements FiberLock {
   readonly permits = new Permits(1)
   readonly tracker: Tracker
 
   constructor(name: string | undefined) {
     const permits = this.permits
-    this.tracker = new Tracker(this, "Lock", name, {
-      counts: () => ({}),
-      held: () => permits.free === 0,
-      waiting: () => permits.waiting
-    }, { ordered: true, exclusive: true, relock: true })
+    this.tracker = new Tracker(this, "Lock", name, lockSource, { ordered: true, exclusive: true, relock: true })
     this.guard = guarded(permits, 1, this.tracker)
     bindMethods(this, "acquireFor", "withLock", "acquireWith", "waitUntilFree", "cancelWaiters")
   }
@@ -184,14 +187,16 @@ class LockImpl implements FiberLock {
 
   readonly release: Effect.Effect<void, NotHeldError> = Effect.suspend(() => {
     if (this.permits.free !== 0) return Effect.fail(new NotHeldError({ primitive: "Lock", operation: "release" }))
-    if (this.tracker.holds.size > 0) this.tracker.exitCurrent()
+    if (this.tracker.holds.length > 0) this.tracker.exitCurrent()
     this.permits.release(1)
     return Effect.void
   })
 
   private readonly guard: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
 
-  readonly [PermitsId]: PermitsHook = { permits: this.permits, valid: (k) => k === 1, tracked: () => this.tracker.active }
+  get [PermitsId](): PermitsHook {
+    return { permits: this.permits, valid: (k) => k === 1, named: this.tracker.profile !== undefined }
+  }
 
   withLock<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> {
     return this.guard(effect)
@@ -202,7 +207,7 @@ class LockImpl implements FiberLock {
   readonly [ConditionLockId]: ConditionLock = {
     owned: this.locked,
     releaseSave: Effect.sync(() => {
-      if (this.tracker.holds.size > 0) this.tracker.exitCurrent()
+      if (this.tracker.holds.length > 0) this.tracker.exitCurrent()
       this.permits.release(1)
       return 1
     }),

@@ -246,19 +246,20 @@ const exclusive = async <T>(permits: Permits, k: number, fn: () => T | PromiseLi
 export const lock = (self?: Lock.Lock | Options): PromiseLock => {
   const it = self === undefined || !("withLock" in self) ? Lock.makeUnsafe(self) : self
   const hook = permitsOf(it)
-  // A named lock, or one under lock-order checking, goes through its effects, which track.
+  // A named lock, or any under lock-order checking, goes through its effects, which track.
+  const direct = hook !== undefined && !hook.named
   return {
     lock: it,
     acquire: () =>
-      hook !== undefined && !hook.tracked()
-        ? take(hook.permits, 1)
+      direct && !lockdep.on
+        ? take(hook!.permits, 1)
         : checked(() => it.acquire, true).then(() => effectReleaser(it.release)),
     tryAcquire: () => run(it.tryAcquire),
     acquireFor: (timeout) => run(it.acquireFor(timeout)),
     release: () => run(it.release),
     runExclusive: (fn) =>
-      hook !== undefined && !hook.tracked()
-        ? exclusive(hook.permits, 1, fn)
+      direct && !lockdep.on
+        ? exclusive(hook!.permits, 1, fn)
         : checked((enter) => it.withLock(attempt(() => enter(fn)))),
     isLocked: () => run(it.locked)
   }
@@ -294,18 +295,19 @@ export interface Options {
 export const semaphore = (self: Semaphore.Semaphore | number, options?: Options): PromiseSemaphore => {
   const sem = typeof self === "number" ? Effect.runSync(Semaphore.make(self, options)) : self
   const hook = permitsOf(sem)
+  const direct = hook !== undefined && !hook.named
   return {
     semaphore: sem,
     acquire: (k = 1) =>
-      hook !== undefined && hook.valid(k) && !hook.tracked()
-        ? take(hook.permits, k)
+      direct && !lockdep.on && hook!.valid(k)
+        ? take(hook!.permits, k)
         : checked(() => sem.acquire(k), true).then(() => effectReleaser(sem.release(k))),
     tryAcquire: (k) => run(sem.tryAcquire(k)),
     acquireFor: (timeout, k) => run(sem.acquireFor(timeout, k)),
     release: (k) => run(sem.release(k)),
     runExclusive: (fn, k = 1) =>
-      hook !== undefined && hook.valid(k) && !hook.tracked()
-        ? exclusive(hook.permits, k, fn)
+      direct && !lockdep.on && hook!.valid(k)
+        ? exclusive(hook!.permits, k, fn)
         : checked((enter) => sem.withPermits(k)(attempt(() => enter(fn)))),
     available: () => run(sem.available)
   }

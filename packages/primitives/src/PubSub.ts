@@ -32,7 +32,7 @@ import * as Option from "effect/Option"
 import * as EffectPubSub from "effect/PubSub"
 import type * as Scope from "effect/Scope"
 import type { InvalidArgumentError } from "./errors.ts"
-import { Tracker } from "./internal/track.ts"
+import { type Source, Tracker } from "./internal/track.ts"
 import { timeout as parseTimeout } from "./validate.ts"
 
 /**
@@ -104,24 +104,28 @@ export const subscriptionOf = <A>(
  * ```
  */
 export const make = <A>(options?: Options): Effect.Effect<PubSub<A>> =>
-  Effect.map(EffectPubSub.unbounded<A>(), (pubsub): PubSub<A> => {
-    let subscribers = 0
-    const self: PubSub<A> = {
-      publish: (message) => Effect.asVoid(EffectPubSub.publish(pubsub, message)),
-      subscribe: Effect.map(
-        Effect.tap(EffectPubSub.subscribe(pubsub), () =>
-          Effect.acquireRelease(Effect.sync(() => subscribers++), () => Effect.sync(() => subscribers--))),
-        (subscription) =>
-          subscriptionOf(
-            "PubSub",
-            tracker.waiting(EffectPubSub.take(subscription)),
-            EffectPubSub.takeUpTo(subscription, Number.MAX_SAFE_INTEGER)
-          )
-      )
-    }
-    const tracker = new Tracker(self, "PubSub", options?.name, { counts: () => ({ subscribers }) })
-    return self
-  })
+  Effect.map(EffectPubSub.unbounded<A>(), (pubsub) => new PubSubImpl(pubsub, options?.name))
+
+// Module-level, so that no closure keeps the pubsub alive from the registry.
+const pubsubSource: Source<{ readonly subscribers: number }> = { counts: (self) => ({ subscribers: self.subscribers }) }
+
+class PubSubImpl<A> implements PubSub<A> {
+  subscribers = 0
+  readonly tracker: Tracker
+  readonly publish: (message: A) => Effect.Effect<void>
+  readonly subscribe: Effect.Effect<Subscription<A>, never, Scope.Scope>
+
+  constructor(pubsub: EffectPubSub.PubSub<A>, name: string | undefined) {
+    const tracker = this.tracker = new Tracker(this, "PubSub", name, pubsubSource)
+    this.publish = (message) => Effect.asVoid(EffectPubSub.publish(pubsub, message))
+    this.subscribe = Effect.map(
+      Effect.tap(EffectPubSub.subscribe(pubsub), () =>
+        Effect.acquireRelease(Effect.sync(() => this.subscribers++), () => Effect.sync(() => this.subscribers--))),
+      (subscription) =>
+        subscriptionOf("PubSub", tracker.waiting(EffectPubSub.take(subscription)), EffectPubSub.takeUpTo(subscription, Number.MAX_SAFE_INTEGER))
+    )
+  }
+}
 
 /**
  * Options of `make`.

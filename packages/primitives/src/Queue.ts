@@ -170,7 +170,7 @@ const make = <A>(operation: string, maxsize: number | undefined, store: (maxsize
     if (typeof size !== "number") return Effect.fail(size)
     const queue = new QueueImpl(size, store(size))
     // Counts only: a queue's waits are not its hot path to instrument.
-    new Tracker(queue, operation, options?.name, { counts: () => queue.counts() })
+    queue.tracker = new Tracker(queue, operation, options?.name, { counts: (self) => self.counts() })
     return Effect.succeed<Queue<A>>(queue)
   })
 

@@ -38,7 +38,7 @@ import { type InvalidArgumentError, NotHeldError, NotOwnerError } from "./errors
 import { type ConditionLock, ConditionLockId } from "./internal/ownership.ts"
 import { bindMethods } from "./internal/bind.ts"
 import { Permits } from "./internal/Permits.ts"
-import { type Hold, Tracker } from "./internal/track.ts"
+import { type Hold, type Source, Tracker } from "./internal/track.ts"
 import { lockdep } from "./Lockdep.ts"
 import { within } from "./internal/within.ts"
 
@@ -74,6 +74,13 @@ export interface RLock {
 const describeFiber = (fiber: Fiber.Fiber<unknown, unknown> | undefined): string | undefined =>
   fiber === undefined ? undefined : `fiber #${fiber.id}`
 
+// Module-level, so that no closure of the constructor keeps the lock alive from the registry.
+const rlockSource: Source<RLockImpl> = {
+  counts: (self) => (self.depth > 1 ? { depth: self.depth } : {}),
+  held: (self) => self.permits.free === 0,
+  waiting: (self) => self.permits.waiting
+}
+
 class RLockImpl implements RLock {
   readonly permits = new Permits(1)
   owner: Fiber.Fiber<unknown, unknown> | undefined = undefined
@@ -83,12 +90,7 @@ class RLockImpl implements RLock {
   private hold: Hold | undefined = undefined
 
   constructor(name: string | undefined) {
-    const permits = this.permits
-    this.tracker = new Tracker(this, "RLock", name, {
-      counts: () => (this.depth > 1 ? { depth: this.depth } : {}),
-      held: () => permits.free === 0,
-      waiting: () => permits.waiting
-    }, { ordered: true, exclusive: true })
+    this.tracker = new Tracker(this, "RLock", name, rlockSource, { ordered: true, exclusive: true })
     bindMethods(this, "acquireFor", "withLock")
   }
 

@@ -37,7 +37,7 @@ import { dual } from "effect/Function"
 import { InvalidArgumentError, SemaphoreOverflowError, WaitCancelledError } from "./errors.ts"
 import { bindMethods } from "./internal/bind.ts"
 import { PermitSemaphore } from "./internal/PermitSemaphore.ts"
-import { Tracker } from "./internal/track.ts"
+import { type Source, Tracker } from "./internal/track.ts"
 import { Permits, PermitsId, type PermitsHook } from "./internal/Permits.ts"
 import { count, priority as checkPriority } from "./validate.ts"
 
@@ -114,6 +114,14 @@ export interface FiberSemaphore extends Semaphore {
   cancelWaiters(reason?: unknown): Effect.Effect<number>
 }
 
+// Module-level, so that no closure of the constructor (which close over
+// `this`) keeps the semaphore alive from the registry.
+const semaphoreSource: Source<SemaphoreImpl> = {
+  counts: (self) => ({ free: self.permits.free, permits: self.initial, waiting: self.permits.waiting }),
+  held: (self) => self.permits.free < self.initial,
+  waiting: (self) => self.permits.waiting
+}
+
 class SemaphoreImpl extends PermitSemaphore implements FiberSemaphore {
   readonly [PermitsId]: PermitsHook
   readonly permits: Permits
@@ -122,15 +130,11 @@ class SemaphoreImpl extends PermitSemaphore implements FiberSemaphore {
     const permits = new Permits(initial)
     super(bounded ? "BoundedSemaphore" : "Semaphore", permits, initial, bounded)
     this.permits = permits
-    this.tracker = new Tracker(this, this.name, name, {
-      counts: () => ({ free: permits.free, permits: initial, waiting: permits.waiting }),
-      held: () => permits.free < initial,
-      waiting: () => permits.waiting
-    }, { ordered: true })
+    this.tracker = new Tracker(this, this.name, name, semaphoreSource, { ordered: true })
     this[PermitsId] = {
       permits,
       valid: (k) => this.check("withPermits", k) === undefined,
-      tracked: () => this.tracker!.active
+      named: this.tracker!.profile !== undefined
     }
     bindMethods(this, "acquireWith", "waitUntilFree", "cancelWaiters")
   }

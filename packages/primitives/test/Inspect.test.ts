@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url"
 import { Effect, Fiber, Metric } from "effect"
 import { TestClock } from "effect/testing"
 import * as Registry from "../src/inspect/Registry.ts"
-import { Condition, Event, Inspect, Lock, PubSub, Queue, Semaphore } from "../src/index.ts"
+import { Barrier, Condition, Event, Inspect, Lock, PubSub, Queue, RLock, Semaphore } from "../src/index.ts"
 
 const entryOf = (snapshot: Registry.Snapshot, name: string) => {
   const entry = snapshot.entries.find((e) => e.name === name)
@@ -205,12 +205,21 @@ const forceGc: (() => void) | undefined = await (async () => {
 })()
 
 describe("Registry", () => {
-  it.skipIf(forceGc === undefined)("does not keep a primitive alive (skipped where the runtime cannot force a collection: Deno without --v8-flags=--expose-gc)", async () => {
-    let ref: WeakRef<object> | undefined
+  it.skipIf(forceGc === undefined)("does not keep a primitive of any kind alive (skipped where the runtime cannot force a collection: Deno without --v8-flags=--expose-gc)", async () => {
+    let refs: Array<WeakRef<object>> = []
     let plain: WeakRef<object> | undefined
     ;(() => {
-      const lock = Lock.makeUnsafe({ name: "inspect.collected" })
-      ref = new WeakRef(lock)
+      refs = [
+        Lock.makeUnsafe({ name: "inspect.collected" }),
+        Lock.makeUnsafe(),
+        Effect.runSync(RLock.named("inspect.collected.rlock")),
+        Effect.runSync(Effect.orDie(Semaphore.make(2, { name: "inspect.collected.sem" }))),
+        Effect.runSync(Effect.orDie(Queue.fifo(1, { name: "inspect.collected.queue" }))),
+        Effect.runSync(Effect.orDie(Barrier.make(2, undefined, { name: "inspect.collected.barrier" }))),
+        Effect.runSync(Condition.named("inspect.collected.cond")),
+        Effect.runSync(Event.named("inspect.collected.event")),
+        Effect.runSync(PubSub.make({ name: "inspect.collected.pubsub" }))
+      ].map((p) => new WeakRef(p as object))
       plain = new WeakRef({})
     })()
     // No deref() before collecting: it keeps the target alive until the job ends.
@@ -219,9 +228,9 @@ describe("Registry", () => {
       await new Promise((resolve) => setTimeout(resolve, 10))
     }
     assert.isUndefined(plain!.deref(), "the runtime collects a plain object")
-    assert.isUndefined(ref!.deref())
+    assert.deepStrictEqual(refs.map((r) => r.deref() === undefined), refs.map(() => true))
     const entries = await Registry.describeAll()
-    assert.isFalse(entries.some((e) => e.name === "inspect.collected"))
+    assert.deepStrictEqual(entries.filter((e) => e.name.startsWith("inspect.collected")).map((e) => e.name), [])
   })
 
   it.skipIf(forceGc === undefined)("keeps listing a lock that a fiber holds after the program dropped it, until it is let go", async () => {

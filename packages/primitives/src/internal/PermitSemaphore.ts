@@ -89,7 +89,7 @@ export class PermitSemaphore implements Semaphore.Semaphore {
     const error = count(`${this.name}.release`, "k", k, 1)
     if (error) return Effect.fail(error)
     return Effect.suspend(() => {
-      if (this.tracker !== undefined && this.tracker.holds.size > 0) this.tracker.exitCurrent()
+      if (this.tracker !== undefined && this.tracker.holds.length > 0) this.tracker.exitCurrent()
       if (!this.bounded) {
         this.core.release(k)
         return Effect.void

@@ -307,10 +307,10 @@ export const PermitsId: unique symbol = Symbol.for("@weft/primitives/Permits")
 export interface PermitsHook {
   readonly permits: Permits
   /**
-   * Whether operations must go through the primitive's effects (it is named,
-   * or lock-order checking is on), so that they are tracked.
+   * Whether the primitive is named: then its operations go through its
+   * effects, which track them (as they do for any one under lock-order checking).
    */
-  tracked(): boolean
+  readonly named: boolean
   /** Whether `k` is a request this primitive accepts (else the slow path reports the error). */
   valid(k: number): boolean
 }

@@ -80,6 +80,9 @@ export class QueueImpl<A> implements Queue<A> {
     bindMethods(this, "put", "putNowait", "putFor", "getFor", "shutdown")
   }
 
+  /** Its entry in the registry (kept alive by the queue). */
+  tracker: unknown = undefined
+
   /** What `Inspect` shows of the queue: its size, bound, and who waits on each side. */
   counts(): Record<string, number> {
     return {

@@ -42,10 +42,11 @@ export const guarded = (source: PermitSource, k: number, tracker?: Tracker) => {
   }
   const tryTake = () => source.tryTake(k)
   const releaseNow = () => source.release(k)
+  const exclusiveDone = tracker?.exclusive ? tracker.exclusiveDone(releaseNow) : undefined
   return <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
     Effect.uninterruptibleMask((restore) =>
       tracker !== undefined && (tracker.profile !== undefined || lockdep.on)
-        ? tracker.guard(restore, effect, k, tryTake, source.wait(k), releaseNow)
+        ? tracker.guard(restore, effect, k, tryTake, source.wait(k), releaseNow, exclusiveDone)
         : source.tryTake(k)
         ? Effect.onExitPrimitive(restore(effect), release, true)
         : Effect.flatMap(restore(source.wait(k)), () => Effect.onExitPrimitive(restore(effect), release, true))
