@@ -3,7 +3,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Fiber, Option, Scope } from "effect"
-import { Manager, type Queue } from "../src/index.ts"
+import { Lockdep, Manager, type Queue } from "../src/index.ts"
 import * as Registry from "../src/inspect/Registry.ts"
 import { child, rmwRace } from "./fixtures/children.ts"
 
@@ -99,6 +99,19 @@ describe("Manager: Inspect and lock order", () => {
       assert.isFalse(yield* b.locked)
       assert.isTrue(Registry.reports().some((r) => r._tag === "LockOrderError" && r.scope === "process"))
     })), 30_000)
+
+  it.effect("lock order (lockdep) in the manager's own process: A then B, later B then A dies with LockOrderError", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const manager = yield* Manager.serve()
+      const a = yield* manager.lock({ name: "own-A" })
+      const b = yield* manager.lock({ name: "own-B" })
+      yield* a.withLock(b.withLock(Effect.void))
+      const exit = yield* Effect.exit(b.withLock(a.withLock(Effect.void)))
+      const defect = Exit.isFailure(exit) ? exit.cause.reasons.find(Cause.isDieReason)?.defect : undefined
+      assert.deepInclude(defect as object, { _tag: "LockOrderError", acquiring: "own-A", held: "own-B" })
+      assert.isFalse(yield* a.locked)
+      assert.isFalse(yield* b.locked)
+    }).pipe(Effect.provide(Lockdep.layer))))
 
   it.effect("a name that is not a non-empty string is an InvalidArgumentError", () =>
     Effect.scoped(Effect.gen(function*() {

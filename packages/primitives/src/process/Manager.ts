@@ -88,12 +88,13 @@ import * as Fiber from "effect/Fiber"
 import type * as Scope from "effect/Scope"
 import { InvalidArgumentError, type ManagerAuthError, ManagerUnavailableError } from "../errors.ts"
 import * as Registry from "../inspect/Registry.ts"
-import { Graph } from "../Lockdep.ts"
+import { Graph, lockdep } from "../Lockdep.ts"
 import { connect } from "./client.ts"
 import type { Hosted } from "./kind.ts"
 import { type Factories, type Interfaces, type Kind, kindOf, kinds } from "./kinds.ts"
 import { type Address, describeAddress, send } from "./protocol.ts"
-import { accept, describe, disconnect, Local, run, type ServerState } from "./server.ts"
+import { accept, checkOrder, describe, disconnect, Local, run, type ServerState } from "./server.ts"
+import { Holdings, isChecked, isOrdered } from "./order.ts"
 
 /**
  * Where a manager listens: a Unix socket path, or a loopback TCP port.
@@ -308,6 +309,7 @@ export const serve = (options: Options = {}): Effect.Effect<Manager, ManagerUnav
     // Listed for Inspect while the manager runs: what it hosts, as its books tell.
     yield* Effect.addFinalizer(() => Effect.sync(() => state.hosted.forEach((hosted) => Registry.unregister(hosted))))
     let nextLocalCall = -1
+    const holdings = new Holdings()
     const host = <K extends Kind>(kind: K) => (...args: ReadonlyArray<any>): Effect.Effect<Managed<K>, InvalidArgumentError> => {
       const def = kinds[kind] as Hosted["def"]
       const name = nameIn(`manager.${kind}`, args)
@@ -316,6 +318,9 @@ export const serve = (options: Options = {}): Effect.Effect<Manager, ManagerUnav
         const id = nextId++
         const hosted: Hosted = { def, state: hostedState, name }
         state.hosted.set(id, hosted)
+        // The fiber primitive inside is the manager's business: listed once, as what it hosts.
+        Registry.unregister(hostedState)
+        for (const part of Object.values(hostedState)) if (typeof part === "object" && part !== null) Registry.unregister(part)
         Registry.register(hosted, { kind: `manager.${kind}`, scope: "process", name }, () => describe(state, hosted))
         const handle: Handle<K> = { _tag: "ManagerHandle", kind, address, id, key }
         // In the manager's own process, calls go through the same books as
@@ -323,9 +328,20 @@ export const serve = (options: Options = {}): Effect.Effect<Manager, ManagerUnav
         // each is booked as a call in progress while it runs (a waiter, to Inspect).
         const local = def.local(hostedState, (op, args) =>
           Effect.withFiber((fiber) => {
+            // Lock-order checking: this process's fibers against the manager's graph, as clients are.
+            const checked = lockdep.on && isOrdered(kind, op)
+            if (checked && isChecked(op)) {
+              const order = holdings.orderFor(fiber)
+              const error = checkOrder(state, Local, { p: id, f: fiber.id, l: order.held, w: order.where }, hosted)
+              if (error !== undefined) return Effect.die(error)
+            }
             const r = nextLocalCall--
             Local.calls.set(r, { hosted, op, fiber: fiber.id, since: Date.now() })
-            return Effect.ensuring(run(hosted, Local, op, args, fiber.id), Effect.sync(() => Local.calls.delete(r)))
+            const call = run(hosted, Local, op, args, fiber.id)
+            return Effect.ensuring(
+              checked ? Effect.tap(call, (value) => Effect.sync(() => holdings.book(fiber.id, id, op, value))) : call,
+              Effect.sync(() => Local.calls.delete(r))
+            )
           }) as Effect.Effect<any>)
         return withHandle(local as Interfaces[K], handle)
       })

@@ -18,27 +18,13 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as EffectQueue from "effect/Queue"
 import type * as Scope from "effect/Scope"
-import type * as Fiber from "effect/Fiber"
 import { LockOrderError, ManagerAuthError, ManagerClosedError, ManagerUnavailableError } from "../errors.ts"
-import * as Registry from "../inspect/Registry.ts"
 import * as Lockdep from "../Lockdep.ts"
 import { lockdep } from "../Lockdep.ts"
-import { took } from "./kinds/support.ts"
+import { Holdings, isChecked, isOrdered, type Order } from "./order.ts"
 import { type Address, decodeError, describeAddress, readLines, type Reply, send, type ServerMessage } from "./protocol.ts"
 import { subscriptionOf, type Subscription } from "../PubSub.ts"
 import { kindOf } from "./kinds.ts"
-
-/** Lock-order checking: the acquisitions (and releases) of the kinds that are locks. */
-const ordered = new Map<string, ReadonlySet<string>>([
-  ["lock", new Set(["acquire", "acquireFor", "tryAcquire", "release"])],
-  ["rlock", new Set(["acquire", "acquireFor", "tryAcquire", "release"])]
-])
-
-/** What an acquisition carries with checking on. */
-interface Order {
-  readonly held: ReadonlyArray<number>
-  readonly where: string
-}
 
 interface Pending {
   onReply: (reply: Reply) => void
@@ -157,31 +143,8 @@ export class Connection {
     return r
   }
 
-  /**
-   * Lock-order checking: the locks of this manager each client fiber holds
-   * (ids, in the order taken). Booked only while checking is on.
-   */
-  private readonly holding = new Map<number, Array<number>>()
-
-  /** What an acquisition sends with checking on: the fiber's held locks, and where it is. */
-  private orderFor(fiber: Fiber.Fiber<unknown, unknown>): Order {
-    const held = this.holding.get(fiber.id) ?? []
-    const span = (fiber as unknown as { readonly currentSpanLocal?: { readonly name: string } }).currentSpanLocal?.name
-    return { held, where: held.length === 0 ? "" : span ?? Registry.callerPlace() }
-  }
-
-  private book(fiber: number, id: number, op: string, value: unknown): void {
-    if (!took(op, value) && op !== "release") return
-    let held = this.holding.get(fiber)
-    if (op === "release") {
-      const i = held?.lastIndexOf(id) ?? -1
-      if (i >= 0) held!.splice(i, 1)
-      if (held?.length === 0) this.holding.delete(fiber)
-      return
-    }
-    if (held === undefined) this.holding.set(fiber, held = [])
-    held.push(id)
-  }
+  /** Lock-order checking: the locks of this manager each client fiber holds. */
+  private readonly holding = new Holdings()
 
   /**
    * Runs operation `op` of primitive `id` (of `kind`) on the manager, on
@@ -193,17 +156,17 @@ export class Connection {
       Effect.callback<any, any>((resume) => {
         if (this.state === "lost") return resume(Effect.die(this.lostError(name)))
         // One flag read when lock-order checking is off.
-        const checked = lockdep.on && ordered.has(kind) && (ordered.get(kind)!.has(op))
+        const checked = lockdep.on && isOrdered(kind, op)
         const pending: Pending = {
           onReply: (reply) => {
             if (reply.x === "ok" && reply.k === 1) send(this.socket, { t: "ack", r })
-            if (checked && reply.x === "ok") this.book(fiber.id, id, op, reply.v)
+            if (checked && reply.x === "ok") this.holding.book(fiber.id, id, op, reply.v)
             resume(this.decode(reply, name))
           },
           onLost: (reason) => resume(this.lostDefect(name, reason))
         }
-        const sendsOrder = checked && (op === "acquire" || op === "acquireFor")
-        const r = this.post(id, op, args, fiber.id, pending, sendsOrder ? this.orderFor(fiber) : undefined)
+        const sendsOrder = checked && isChecked(op)
+        const r = this.post(id, op, args, fiber.id, pending, sendsOrder ? this.holding.orderFor(fiber) : undefined)
         // Interrupted: cancel on the server, wait for the one reply, undo a win.
         return Effect.callback<void>((done) => {
           if (!this.pending.has(r)) return done(Effect.void)
@@ -229,7 +192,7 @@ export class Connection {
    */
   cast(id: number, op: string, args: ReadonlyArray<unknown>): Effect.Effect<void> {
     return Effect.withFiber((fiber) => {
-      if (lockdep.on && op === "release") this.book(fiber.id, id, op, undefined)
+      if (lockdep.on && op === "release") this.holding.book(fiber.id, id, op, undefined)
       if (this.state !== "lost") send(this.socket, { t: "call", r: 0, p: id, o: op, a: args, f: fiber.id, n: 1 })
       return Effect.void
     })

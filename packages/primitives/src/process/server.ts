@@ -92,9 +92,12 @@ const classOf = (hosted: Hosted, id: number): string => hosted.name ?? `manager.
  * each acquisition of a lock, the ids of the locks of this manager its fiber
  * holds (`l`), and where it is (`w`). The manager keeps the one order graph
  * of every process attached to it, so an inversion between two processes is
- * caught even if they never ran at the same time.
+ * caught even if they never ran at the same time. The manager's own process
+ * books its fibers' locks itself (Manager.ts) and is checked the same way.
+ *
+ * @internal
  */
-const checkOrder = (
+export const checkOrder = (
   state: ServerState,
   conn: Conn,
   message: { readonly p: number; readonly f: number; readonly l?: unknown; readonly w?: unknown },
