@@ -156,9 +156,11 @@ class LockImpl implements FiberLock {
 
   private readonly tryTake = (): boolean => this.permits.tryTake(1)
 
+  private readonly wait1: Effect.Effect<void> = this.permits.wait(1)
+
   readonly acquire: Effect.Effect<void> = Effect.suspend(() =>
     this.tracker.profile !== undefined || lockdep.on
-      ? this.tracker.acquire(1, this.tryTake, this.permits.wait(1))
+      ? this.tracker.acquire(1, this.tryTake, this.wait1)
       : this.permits.tryTake(1)
       ? Effect.void
       : this.permits.wait(1)

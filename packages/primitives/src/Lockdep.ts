@@ -13,7 +13,7 @@
  * condition to recover from; each is also recorded in the registry, so
  * `Inspect.snapshot` and the inspector page show it.
  *
- * It is per process and off by default: when off, a lock pays one field read.
+ * It is per process and off by default: when off, a lock pays two field reads.
  * Turn it on with `Lockdep.layer` (for the layer's lifetime), `Lockdep.enable()`,
  * or `WEFT_LOCKDEP=1` in the environment at load (the Promise face and the apps).
  *

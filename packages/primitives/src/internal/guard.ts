@@ -43,10 +43,12 @@ export const guarded = (source: PermitSource, k: number, tracker?: Tracker) => {
   const tryTake = () => source.tryTake(k)
   const releaseNow = () => source.release(k)
   const exclusiveDone = tracker?.exclusive ? tracker.exclusiveDone(releaseNow) : undefined
+  // Built once: an effect is a description, and the uncontended path must not make one per call.
+  const wait = tracker === undefined ? undefined : source.wait(k)
   return <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
     Effect.uninterruptibleMask((restore) =>
       tracker !== undefined && (tracker.profile !== undefined || lockdep.on)
-        ? tracker.guard(restore, effect, k, tryTake, source.wait(k), releaseNow, exclusiveDone)
+        ? tracker.guard(restore, effect, k, tryTake, wait!, releaseNow, exclusiveDone)
         : source.tryTake(k)
         ? Effect.onExitPrimitive(restore(effect), release, true)
         : Effect.flatMap(restore(source.wait(k)), () => Effect.onExitPrimitive(restore(effect), release, true))
