@@ -12,6 +12,7 @@
  * const served = await (await Serve.runtime()).serve(app, 0)
  */
 import * as Guard from "@weft/app/Guard"
+import * as Inspector from "@weft/app/Inspector"
 import { Hono } from "hono"
 import type { Counters, RoomInfo } from "./messages.ts"
 
@@ -89,7 +90,11 @@ export const makeApp = (stats: () => Stats, extend?: (app: Hono) => void, guard:
       restarts: s.restarts
     })
   })
-  app.get("/metrics", (c) => c.text(metrics(stats()), 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" }))
+  // The chat's figures, then Effect's metrics (Weft's contention metrics among them).
+  app.get("/metrics", async (c) =>
+    c.text(metrics(stats()) + await Inspector.metricsText(), 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" }))
+  // GET /inspect and /inspect/events: the primitives of this process, for npm start's inspector page.
+  Inspector.routes(app, { label: "chat-server", metrics: false })
   extend?.(app)
   app.notFound((c) => c.json({ error: `no route ${c.req.method} ${c.req.path}; try GET /stats, GET /health, GET /metrics` }, 404))
   return app

@@ -8,12 +8,14 @@
  *   GET /        the page
  *   GET /status  { apps: [{ name, title, description, up, detail, addresses }] }
  *   GET /health  { ok: true }
+ *   GET /inspector, /inspector/events   the inspector page (inspector.ts)
  */
 import * as Guard from "@weft/app/Guard"
 import * as Host from "@weft/app/Host"
 import { Hono } from "hono"
 import { html, raw } from "hono/html"
 import type { Address, Started } from "./apps.ts"
+import * as Inspector from "./inspector.ts"
 
 /**
  * One app's card.
@@ -69,6 +71,7 @@ body { margin: 0; }
 header { padding: 1.25rem 1rem; background: #1d2228; color: #fff; }
 header h1 { margin: 0; font-size: 1.4rem; }
 header p { margin: .35rem 0 0; color: #c5cad1; }
+header a { color: #9cc7ff; }
 main { max-width: 960px; margin: 0 auto; padding: 1rem; display: grid; gap: 1rem;
   grid-template-columns: repeat(auto-fill, minmax(min(100%, 280px), 1fr)); }
 .app { background: #fff; border-radius: 10px; padding: 1rem; box-shadow: 0 1px 3px #0002; min-width: 0; }
@@ -160,6 +163,7 @@ const page = (where: string) => html`<!doctype html>
 <header>
   <h1>Weft</h1>
   <p>The same concurrency primitive at three scopes: fibers, worker threads, processes. Three apps built on it:</p>
+  <p><a href="/inspector">Inspector</a>: every app's locks, queues, events and pools, live: who holds, who waits, for how long.</p>
 </header>
 <main></main>
 <footer>${where} <code>npm start -- --help</code> lists the ports; Ctrl-C in its terminal stops everything.</footer>
@@ -178,12 +182,13 @@ const page = (where: string) => html`<!doctype html>
  */
 export const makeApp = (apps: ReadonlyArray<Started>, guard: Guard.Options = {}): Hono => {
   const app = new Hono()
-  app.use(Guard.make({ maxBody: 1024, scripts: [script], ...guard }))
+  app.use(Guard.make({ maxBody: 1024, scripts: [script, Inspector.script], ...guard }))
   const host = guard.host ?? Host.loopback
   const where = Host.isLoopback(host) ? `Every server listens on ${host}, this machine only.` : `Every server listens on ${host}.`
   app.get("/", (c) => c.html(page(where)))
   app.get("/status", async (c) => c.json({ apps: await status(apps) }))
   app.get("/health", (c) => c.json({ ok: true }))
-  app.notFound((c) => c.json({ error: `no route ${c.req.method} ${c.req.path}; try GET /, GET /status, GET /health` }, 404))
+  Inspector.routes(app, apps)
+  app.notFound((c) => c.json({ error: `no route ${c.req.method} ${c.req.path}; try GET /, GET /status, GET /health, GET /inspector` }, 404))
   return app
 }

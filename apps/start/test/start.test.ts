@@ -10,6 +10,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import * as Chromium from "@weft/app/Chromium"
+import * as EventStream from "@weft/app/EventStream"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Runtime } from "@weft/app"
 import { alive, commandLine, descendants, launch, launchToBanner, marked, procAvailable, type Running } from "./processes.ts"
@@ -131,6 +132,58 @@ describe(`npm start, from the repository root (${via === "npm" ? "npm start" : `
       await page.screenshot({ path: path.join(root, "apps/start/.results/landing.png"), fullPage: true })
       await page.setViewportSize({ width: 390, height: 844 })
       expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390)
+    } finally {
+      await browser.close()
+    }
+  }, 90_000)
+
+  it("the inspector's stream shows every app's processes, each labelled; each app's /inspect and /metrics answer", async () => {
+    const landing = /^ {2}landing page +(http:\/\/\S+)$/m.exec(banner)![1]!
+    const latest = new Map<string, any>()
+    await EventStream.collect(`${landing}/inspector/events`, {
+      event: "app",
+      until: (seen) => {
+        for (const update of seen) latest.set(update.name, update)
+        return ["chat", "tickets", "traffic"].every((name) => latest.get(name)?.up)
+      },
+      timeout: 30_000
+    })
+    const labels = (name: string) => latest.get(name)?.view.processes.map((p: { label: string }) => p.label)
+    expect(labels("chat")).toEqual(["chat-server"])
+    expect(labels("tickets")).toEqual(["ticketing"]) // --workers 1: one process
+    expect(labels("traffic")).toEqual(["traffic-light"])
+    for (const label of ["chat (web)", "tickets", "traffic light"]) {
+      const url = new RegExp(`^  ${label.replace(/[()]/g, "\\$&")} +(http://\\S+)$`, "m").exec(banner)![1]!
+      const inspect = await (await fetch(`${url}/inspect`)).json() as { processes: Array<{ pid: number }> }
+      expect(inspect.processes.length, `${url}/inspect`).toBeGreaterThan(0)
+      const metrics = await fetch(`${url}/metrics`)
+      expect(metrics.headers.get("content-type"), `${url}/metrics`).toContain("text/plain; version=0.0.4")
+      await metrics.body?.cancel()
+    }
+  }, 60_000)
+
+  it.skipIf(!Chromium.available)(Chromium.skipTitle("the inspector page in Chromium: a traffic-light run's named pool, event and queue at process scope, live"), async () => {
+    const landing = /^ {2}landing page +(http:\/\/\S+)$/m.exec(banner)![1]!
+    const traffic = /^ {2}traffic light +(http:\/\/\S+)$/m.exec(banner)![1]!
+    const run = await fetch(`${traffic}/runs`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ scope: "process", cars: 4, duration: "20s", green: "1s", red: "3s" })
+    })
+    expect(run.status).toBe(202)
+    const browser = await Chromium.open()
+    try {
+      const page = await browser.newPage({ viewport: { width: 1000, height: 900 } })
+      const problems = await Chromium.watch(page)
+      await page.goto(`${landing}/inspector`)
+      await page.waitForSelector('[data-app="traffic"] .entry[data-name="cars"]', { timeout: 30_000 })
+      await page.waitForSelector('[data-app="traffic"] .entry[data-name="traffic light"]', { timeout: 10_000 })
+      await page.waitForFunction(() => document.querySelectorAll('section[data-app][data-up="true"]').length === 3, undefined, { timeout: 30_000 })
+      expect(await page.textContent('[data-app="traffic"] .entry[data-name="cars"]')).toMatch(/workers 4/)
+      // For the screenshot: a car waiting at the red light, if one comes (it depends on when they arrive).
+      await page.waitForSelector('[data-app="traffic"] .entry[data-name="traffic light"] .waiter', { timeout: 15_000 }).catch(() => {})
+      await page.screenshot({ path: path.join(root, "apps/start/.results/inspector-start.png"), fullPage: true })
+      expect(problems()).toEqual([])
     } finally {
       await browser.close()
     }

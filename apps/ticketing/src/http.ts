@@ -31,6 +31,7 @@
 import { createHash, timingSafeEqual } from "node:crypto"
 import { Effect } from "effect"
 import * as Guard from "@weft/app/Guard"
+import * as Inspector from "@weft/app/Inspector"
 import { Hono } from "hono"
 import type { ContentfulStatusCode } from "hono/utils/http-status"
 import type * as Store from "./store.ts"
@@ -219,6 +220,8 @@ export const makeApp = (store: Store.TicketStore, options: AppOptions = {}): Hon
     ))
   })
 
+  // GET /inspect, /inspect/events (every process of the office) and /metrics, for npm start's inspector page.
+  Inspector.routes(app)
   options.extend?.(app)
 
   app.notFound((c) =>

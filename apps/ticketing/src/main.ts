@@ -15,6 +15,7 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
 import * as Host from "@weft/app/Host"
+import * as Inspector from "@weft/app/Inspector"
 import * as Main from "@weft/app/Main"
 import * as Serve from "@weft/app/Serve"
 import * as Workers from "@weft/app/Workers"
@@ -90,6 +91,7 @@ if (cluster.isWorker) {
   const env = process.env
   // The primary is gone (even SIGKILLed): so is this worker.
   process.on("disconnect", () => process.exit(0))
+  Inspector.setLabel(`ticketing worker ${cluster.worker!.id}`)
   Main.runMain(
     serveHere({
       file: env.WEFT_TICKETS_FILE!,
@@ -221,9 +223,12 @@ if (cluster.isWorker) {
     const { count, total } = counts
     let port: number
     if (workers === 1) {
+      Inspector.setLabel("ticketing")
       port = (yield* serveHere({ file, host, publicHost, port: int("port", 0, 0, 65535)!, adminToken, hold })).port
     } else {
       port = int("port", 0, 0, 65535)! || (yield* Workers.freePort(host))
+      // The workers' /inspect shows this process and every worker.
+      yield* Inspector.primary({ label: "ticketing primary" })
       yield* Workers.fork({
         count: workers,
         env: {

@@ -49,7 +49,7 @@ export const runFiber = (
   onReady: () => void = () => {}
 ): Effect.Effect<Array<Entry>> =>
   Effect.scoped(Effect.gen(function*() {
-    const event = yield* Event.make
+    const event = yield* Event.named("traffic light")
     onReady()
     const entries: Array<Entry> = []
     const record = (entry: Entry) =>
@@ -126,10 +126,11 @@ export const runThread = (
   onReady: () => void = () => {}
 ): Effect.Effect<Array<Entry>, CarError> =>
   Effect.scoped(Effect.gen(function*() {
-    const event = yield* SharedEvent.make
-    const timeline = yield* Effect.orDie(SharedQueue.make<Entry | null>(0, { bytes: 1 << 20 }))
+    // Named, so npm start's inspector page lists them.
+    const event = yield* Effect.orDie(SharedEvent.named("traffic light"))
+    const timeline = yield* Effect.orDie(SharedQueue.make<Entry | null>(0, { bytes: 1 << 20, name: "timeline" }))
     const pool: CarPool = yield* Effect.mapError(
-      ThreadPool.make<typeof import("./cars.ts").default>({ module: carsModule, size: config.cars, ready: "all" }),
+      ThreadPool.make<typeof import("./cars.ts").default>({ name: "cars", module: carsModule, size: config.cars, ready: "all" }),
       poolError("thread pool")
     )
     return yield* simulatePool(config, event, timeline, (car, arriveAt, start) =>
@@ -147,10 +148,10 @@ export const runProcess = (
       Manager.serve(),
       (error) => new CarError({ message: `cannot start the manager: ${error.message}` })
     )
-    const event = yield* manager.event()
-    const timeline = yield* Effect.orDie(manager.queue<Entry | null>())
+    const event = yield* Effect.orDie(manager.event({ name: "traffic light" }))
+    const timeline = yield* Effect.orDie(manager.queue<Entry | null>(0, { name: "timeline" }))
     const pool: CarPool = yield* Effect.mapError(
-      ProcessPool.make<typeof import("./cars.ts").default>({ module: carsModule, size: config.cars, ready: "all" }),
+      ProcessPool.make<typeof import("./cars.ts").default>({ name: "cars", module: carsModule, size: config.cars, ready: "all" }),
       poolError("process pool")
     )
     return yield* simulatePool(config, event, timeline, (car, arriveAt, start) =>

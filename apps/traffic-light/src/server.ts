@@ -15,6 +15,7 @@
  *   GET  /health       { ok: true, running }
  */
 import * as Guard from "@weft/app/Guard"
+import * as Inspector from "@weft/app/Inspector"
 import { Effect } from "effect"
 import { Hono } from "hono"
 import { streamSSE } from "hono/streaming"
@@ -150,6 +151,9 @@ export const makeApp = (runs: Runs, guard: Guard.Options = {}, form: Form = {}):
         unsubscribe()
       }
     }))
+
+  // GET /inspect, /inspect/events and /metrics, for npm start's inspector page.
+  Inspector.routes(app, { label: "traffic-light" })
 
   app.notFound((c) => c.json({ error: `no route ${c.req.method} ${c.req.path}; try GET /, GET /events, POST /runs, GET /runs/current` }, 404))
   return app

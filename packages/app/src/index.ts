@@ -29,8 +29,10 @@
  * @module
  */
 export * as Child from "./Child.ts"
+export * as EventStream from "./EventStream.ts"
 export * as Guard from "./Guard.ts"
 export * as Host from "./Host.ts"
+export * as Inspector from "./Inspector.ts"
 export * as Main from "./Main.ts"
 export * as Parent from "./Parent.ts"
 export * as Runtime from "./Runtime.ts"
