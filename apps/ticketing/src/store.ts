@@ -226,7 +226,7 @@ export const make = (file: string, options: Options = {}): Effect.Effect<TicketS
     const lock: Lock.Lock | undefined = lockOption === "none"
       ? undefined
       : lockOption === "file"
-      ? yield* Effect.orDie(FileLock.make(lockFile, options.stale === undefined ? {} : { stale: options.stale }))
+      ? yield* Effect.orDie(FileLock.make(lockFile, options.stale === undefined ? { name: "tickets" } : { name: "tickets", stale: options.stale }))
       : lockOption
     const hold = options.hold ?? Effect.void
     const onHold = options.onHold ?? (() => Effect.void)

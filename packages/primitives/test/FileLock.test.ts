@@ -5,7 +5,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Fiber, Option } from "effect"
 import { expect, it as vitestIt } from "vitest"
 import { smallDisk } from "@weft/testkit"
-import { FileLock } from "../src/index.ts"
+import { FileLock, Inspect } from "../src/index.ts"
 import { child, rmwRace } from "./fixtures/children.ts"
 
 const tempDir = Effect.acquireRelease(
@@ -168,4 +168,43 @@ describe("FileLock on a full disk", () => {
       disk.unmount()
     }
   })
+})
+
+describe("FileLock in Inspect", () => {
+  it.live("a named FileLock lists the lock file's holder and this process's waiters, oldest first; they leave the list when served", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const dir = yield* tempDir
+      const file = path.join(dir, "tickets.lock")
+      const holder = yield* FileLock.make(file, { stale: "5 seconds" })
+      const named = yield* FileLock.make(file, { name: "filelock.tickets", stale: "5 seconds" })
+      yield* holder.acquire
+      const waiters = []
+      for (let i = 0; i < 3; i++) {
+        waiters.push(yield* Effect.forkChild(named.withLock(Effect.void)))
+        yield* Effect.sleep("5 millis")
+      }
+      const entryNow = Effect.map(Inspect.snapshot, (s) => s.entries.find((e) => e.name === "filelock.tickets"))
+      let entry = yield* entryNow
+      while (entry === undefined || entry.waiters.length < 3) {
+        yield* Effect.sleep("10 millis")
+        entry = yield* entryNow
+      }
+      assert.strictEqual(entry.kind, "FileLock")
+      assert.strictEqual(entry.scope, "process")
+      assert.deepStrictEqual(entry.holders.map((h) => h.pid), [process.pid])
+      assert.match(entry.holders[0]!.who, new RegExp(`^pid ${process.pid} on `))
+      const since = entry.waiters.map((w) => w.since)
+      assert.deepStrictEqual(since, [...since].sort((a, b) => a - b))
+      yield* holder.release
+      for (const w of waiters) yield* Fiber.join(w)
+      const after = yield* entryNow
+      assert.deepStrictEqual([after?.holders.length, after?.waiters.length], [0, 0])
+    })))
+
+  it.effect("a name that is not a non-empty string is an InvalidArgumentError naming it", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(FileLock.make("/tmp/x.lock", { name: "" }))
+      assert.strictEqual(error._tag, "InvalidArgumentError")
+      assert.match(error.message, /name/)
+    }))
 })

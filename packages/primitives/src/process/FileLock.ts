@@ -65,6 +65,8 @@ import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import { FileLockCorruptError, FileLockError, InvalidArgumentError, NotHeldError } from "../errors.ts"
 import { bindMethods } from "../internal/bind.ts"
+import * as Fiber from "effect/Fiber"
+import * as Registry from "../inspect/Registry.ts"
 import { Permits } from "../internal/Permits.ts"
 import type * as Lock from "../Lock.ts"
 import { within } from "../internal/within.ts"
@@ -88,6 +90,12 @@ export interface Options {
    * factor 1.5, capped at 25 ms, jittered.
    */
   readonly schedule?: Schedule.Schedule<unknown, unknown>
+  /**
+   * Lists the lock in `Inspect.snapshot` under this name: its holder (pid and
+   * host, from the lock file, whichever process holds it) and this process's
+   * waiting fibers with their ages.
+   */
+  readonly name?: string | undefined
 }
 
 /**
@@ -187,14 +195,27 @@ class FileLockImpl implements FileLock {
   private beat: ReturnType<typeof setInterval> | undefined = undefined
   /** When this instance last looked for a stale owner: a busy poll does not repeat it every time. */
   private lastStaleCheck = 0
+  /** This process's fibers waiting for the lock, when it is named (listed by `Inspect`). */
+  private readonly waiting: Set<Registry.Party> | undefined
 
-  constructor(path: string, staleMs: number, heartbeatMs: number, schedule: Schedule.Schedule<unknown, unknown>) {
+  constructor(
+    path: string,
+    staleMs: number,
+    heartbeatMs: number,
+    schedule: Schedule.Schedule<unknown, unknown>,
+    name: string | undefined
+  ) {
     this.path = path
     this.guardPath = `${path}.takeover`
     this.staleMs = staleMs
     this.heartbeatMs = heartbeatMs
     this.schedule = schedule
     bindMethods(this, "acquireFor", "withLock")
+    if (name !== undefined) {
+      // The describe function must not hold `this` (the registry holds the lock weakly).
+      const waiting = this.waiting = new Set<Registry.Party>()
+      Registry.register(this, { kind: "FileLock", scope: "process", name }, () => describeFile(path, waiting))
+    }
   }
 
   private fail(operation: string, error: unknown): never {
@@ -350,9 +371,27 @@ class FileLockImpl implements FileLock {
         this.tryFileOwned(true)
           ? Effect.void
           : Effect.onExit(restore(Effect.retry(this.attempt, this.schedule)), this.giveUp) as Effect.Effect<void>
-      if (this.local.tryTake(1)) return poll()
-      return Effect.flatMap(restore(this.local.wait(1)), poll)
+      const listed = (wait: Effect.Effect<void>) => this.waiting === undefined ? wait : this.listed(this.waiting, wait)
+      if (this.local.tryTake(1)) {
+        if (this.tryFileOwned(true)) return Effect.void
+        return listed(Effect.onExit(restore(Effect.retry(this.attempt, this.schedule)), this.giveUp) as Effect.Effect<void>)
+      }
+      return listed(Effect.flatMap(restore(this.local.wait(1)), poll))
     })
+  }
+
+  /** Runs `wait` listed among the waiters while it lasts. */
+  private listed(waiting: Set<Registry.Party>, wait: Effect.Effect<void>): Effect.Effect<void> {
+    const fiber = Fiber.getCurrent()
+    const party: Registry.Party = {
+      who: `pid ${process.pid}${fiber === undefined ? "" : ` fiber #${fiber.id}`}`,
+      since: Date.now(),
+      pid: process.pid,
+      machine: host,
+      fiber: fiber?.id
+    }
+    waiting.add(party)
+    return Effect.ensuring(wait, Effect.sync(() => waiting.delete(party)))
   }
 
   readonly acquire: Effect.Effect<void> = Effect.uninterruptibleMask((restore) => this.take(restore))
@@ -431,8 +470,25 @@ export const make = (path: string, options: Options = {}): Effect.Effect<FileLoc
     if (typeof stale !== "number") return Effect.fail(stale)
     const heartbeat = finiteMillis("FileLock.make", "heartbeat", options.heartbeat ?? stale / 4)
     if (typeof heartbeat !== "number") return Effect.fail(heartbeat)
-    return Effect.succeed<FileLock>(new FileLockImpl(path, stale, heartbeat, options.schedule ?? defaultSchedule))
+    if (options.name !== undefined && (typeof options.name !== "string" || options.name === "")) {
+      return Effect.fail(
+        new InvalidArgumentError({ operation: "FileLock.make", argument: "name", value: options.name, expected: "a non-empty string" })
+      )
+    }
+    return Effect.succeed<FileLock>(new FileLockImpl(path, stale, heartbeat, options.schedule ?? defaultSchedule, options.name))
   })
+
+/** What `Inspect` shows of a named lock: the lock file's owner, and this process's waiters. */
+const describeFile = (path: string, waiting: ReadonlySet<Registry.Party>): Registry.State => {
+  const content = readOrUndefined(path)
+  const owner = content === undefined ? undefined : parse(content)
+  const holders: Array<Registry.Party> = content === undefined
+    ? []
+    : owner === undefined
+    ? [{ who: "an unknown owner (the lock file is not a Weft record)", since: Date.now() }]
+    : [{ who: `pid ${owner.pid} on ${owner.host}`, since: owner.since, pid: owner.pid, machine: owner.host }]
+  return { holders, waiters: [...waiting].sort((a, b) => a.since - b.since) }
+}
 
 /**
  * Reads the lock file at `path`: `None` when nobody holds it, the owner's
