@@ -2,6 +2,7 @@
 // `--cluster`, the ticket office's `--store`, the traffic light's `--scope cluster --cluster`),
 // and the traffic light started from its command line runs on a throwaway PostgreSQL, with the
 // cars of another process (another machine's `traffic-light cars`) joining its run.
+import * as net from "node:net"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { Effect } from "effect"
@@ -92,3 +93,77 @@ describe(`npm start -- --cluster URL: the traffic light on a throwaway PostgreSQ
       expect(run!.summary).toMatch(/end: 4 of 4 cars passed/)
     }).pipe(Effect.provide(Child.layer)))), 120_000)
 })
+
+describe(`npm start -- --cluster URL: two launchers' chats and ticket offices on one PostgreSQL${noServer === undefined ? "" : ` (skipped: ${noServer})`}`, () => {
+  let pg: ReturnType<typeof startServer> | undefined
+  beforeAll(() => {
+    if (noServer === undefined) pg = startServer()
+  }, 60_000)
+  afterAll(() => pg?.stop?.())
+
+  it.skipIf(noServer !== undefined)("started as the launcher starts them, twice: one stock (a seat sold at one office is gone at the other) and one chat (a nick taken at one is refused at the other)", () =>
+    Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+      const cluster = pg!.url!
+      const on = options(["--cluster", cluster, "--chat-port", "0", "--irc-port", "0", "--chat-http-port", "0", "--tickets-port", "0", "--workers", "1"])
+      // Two launchers' worth: the second joins the first's sale and chat.
+      const offices = [yield* Apps.start(root, Apps.ticketsSpec(root, on), () => {}), yield* Apps.start(root, Apps.ticketsSpec(root, on), () => {})]
+      const [a, b] = offices.map((o) => o.addresses[0]!.url)
+      const buy = (base: string, key: string) =>
+        Effect.promise(() =>
+          fetch(`${base}/buy`, {
+            method: "POST",
+            headers: { "content-type": "application/json", "idempotency-key": key, origin: base },
+            body: JSON.stringify({ buyer: key })
+          }).then(async (r) => ({ status: r.status, body: await r.json() as { order?: { seat: number } } }))
+        )
+      const first = yield* buy(a!, "one")
+      const second = yield* buy(b!, "two")
+      expect([first.status, second.status]).toEqual([200, 200])
+      expect(new Set([first.body.order?.seat, second.body.order?.seat]).size).toBe(2)
+      const counts = yield* Effect.promise(() => Promise.all([a, b].map((u) => fetch(`${u}/tickets`).then((r) => r.json()))))
+      expect(counts[0]).toEqual(counts[1])
+      expect(counts[0]).toMatchObject({ sold: 2, total: 100 })
+
+      const chats = [yield* Apps.start(root, Apps.chatSpec(on, true), () => {}), yield* Apps.start(root, Apps.chatSpec(on, true), () => {})]
+      const nc = chats.map((c) => Number(new URL(c.addresses.find((x) => x.label === "chat (nc)")!.url).port))
+      const health = yield* Effect.promise(() => fetch(`${chats[0]!.addresses[0]!.url}/health`).then((r) => r.json()))
+      expect(health).toMatchObject({ cluster: "up" })
+      const ada = yield* Effect.promise(() => talk(nc[0]!))
+      yield* Effect.addFinalizer(() => Effect.sync(() => ada.close()))
+      yield* Effect.promise(() => ada.send("/nick Ada", /Ada/))
+      const bob = yield* Effect.promise(() => talk(nc[1]!))
+      yield* Effect.addFinalizer(() => Effect.sync(() => bob.close()))
+      // The nick namespace is the cluster's, and case-insensitive.
+      yield* Effect.promise(() => bob.send("/nick ADA", /taken|in use/i))
+    }).pipe(Effect.provide(Child.layer)))), 120_000)
+})
+
+/** A line-oriented nc client: `send` writes a line and waits for a line matching `expect`. */
+const talk = (port: number) =>
+  new Promise<{ send(line: string, expect: RegExp): Promise<string>; close(): void }>((resolve, reject) => {
+    const socket = net.connect(port, "127.0.0.1")
+    let buffer = ""
+    const waiting: Array<{ expect: RegExp; done: (line: string) => void }> = []
+    socket.setEncoding("utf8")
+    socket.on("data", (chunk: string) => {
+      buffer += chunk
+      const lines = buffer.split("\n")
+      buffer = lines.pop()!
+      for (const line of lines) {
+        const i = waiting.findIndex((w) => w.expect.test(line))
+        if (i >= 0) waiting.splice(i, 1)[0]!.done(line)
+      }
+    })
+    socket.once("error", reject)
+    socket.once("connect", () =>
+      resolve({
+        send: (line, expect) =>
+          new Promise<string>((done, fail) => {
+            const timer = setTimeout(() => fail(new Error(`no line matching ${expect} after sending ${line}`)), 30_000)
+            waiting.push({ expect, done: (l) => (clearTimeout(timer), done(l)) })
+            socket.write(`${line}\n`)
+          }),
+        close: () => socket.destroy()
+      })
+    )
+  })
