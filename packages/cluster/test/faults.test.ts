@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber } from "effect"
+import { Effect, Exit, Fiber, Scope } from "effect"
+import * as net from "node:net"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import postgres from "postgres"
@@ -138,4 +139,42 @@ describe(title("Cluster faults: a cancel that cannot connect"), () => {
       yield* Effect.sleep("500 millis")
       assert.deepStrictEqual(unhandled.map(String), [])
     })))
+})
+
+describe(title("Cluster faults: closing a handle cut off from its server"), () => {
+  it.live.skipIf(skip)("a server that stops answering (a proxy that forwards nothing more: a partition on loopback) is waited for at most partitionTimeout when the handle's scope closes", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const dir = new URL(pg.url!).searchParams.get("host")!
+      const port = new URL(pg.url!).searchParams.get("port") ?? "5432"
+      let frozen = false
+      const sockets = new Set<net.Socket>()
+      const proxy = net.createServer((client) => {
+        const upstream = net.connect(path.join(dir, `.s.PGSQL.${port}`))
+        for (const [from, to] of [[client, upstream], [upstream, client]] as const) {
+          sockets.add(from)
+          from.on("data", (data) => void (frozen || to.write(data)))
+          from.on("error", () => {})
+          from.on("close", () => to.destroy())
+        }
+      })
+      yield* Effect.acquireRelease(
+        Effect.callback<void>((resume) => void proxy.listen(0, "127.0.0.1", () => resume(Effect.void))),
+        () => Effect.sync(() => {
+          for (const s of sockets) s.destroy()
+          proxy.close()
+        })
+      )
+      const proxied = `postgres://postgres@127.0.0.1:${(proxy.address() as net.AddressInfo).port}/postgres`
+      const scope = yield* Scope.make()
+      const cluster = yield* Cluster.connect({ url: proxied, partitionTimeout: "6 seconds" }).pipe(Scope.provide(scope))
+      const lock = yield* cluster.lock(unique("lock"))
+      yield* lock.acquire
+      yield* lock.fencingToken // the holding connection has run a statement: close will ask the server to end it
+      frozen = true
+      const started = Date.now()
+      yield* Scope.close(scope, Exit.void).pipe(Effect.timeout("30 seconds"))
+      const took = Date.now() - started
+      // At most the bound (6 s), with room for a loaded machine; without the bound it waits for TCP (minutes).
+      assert.isAtMost(took, 10_000)
+    })), 60_000)
 })

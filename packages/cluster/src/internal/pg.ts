@@ -117,6 +117,8 @@ export class Db {
   private readonly pids = new WeakMap<Sql, number>()
   /** The lease of every connection that holds something (the partition bound). */
   readonly leases: Leases
+  /** `partitionTimeout` in ms: how long `close` waits on a server that does not answer. */
+  private readonly bound: number
 
   constructor(url: string, schema: string, connectTimeoutSeconds: number, bounds: Bounds) {
     const { options, server } = parseUrl(url)
@@ -136,6 +138,7 @@ export class Db {
     }
     this.quick = postgres({ ...this.options, max: 4 })
     this.leases = new Leases(bounds, this)
+    this.bound = bounds.bound
   }
 
   /** A lease renewal on `sql`: not counted in `queries`, which counts what waits and operations send. */
@@ -372,25 +375,41 @@ export class Db {
    * Closes every connection, and returns once the server has let go of what
    * they held: it waits for their backends to exit, so a process that goes
    * on after closing a handle (a test, a consumer handing over) finds its
-   * locks and queue items already released.
+   * locks and queue items already released. A server that does not answer
+   * (a partition) is waited for at most `partitionTimeout`: by then it has
+   * let go on its own.
    */
   close(): Effect.Effect<void> {
-    return Effect.promise(async () => {
+    return Effect.promise(() => {
       this.closed = true
       this.leases.clear()
       const all = [...this.open]
       const pids = all.map((sql) => this.pids.get(sql)).filter((pid): pid is number => pid !== undefined)
       this.open.clear()
       this.idle.length = 0
-      await Promise.all(all.map((sql) => sql.end({ timeout: 0 }).catch(() => {})))
-      if (pids.length > 0) {
-        await this.quick.unsafe(
-          `SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity
-           WHERE pid = ANY($1::int[]) AND application_name LIKE 'weft-cluster%'`,
-          [`{${pids.join(",")}}`]
-        ).catch(() => {})
+      return this.atMostBound((async () => {
+        await Promise.all(all.map((sql) => sql.end({ timeout: 0 }).catch(() => {})))
+        if (pids.length > 0) {
+          await this.quick.unsafe(
+            `SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity
+             WHERE pid = ANY($1::int[]) AND application_name LIKE 'weft-cluster%'`,
+            [`{${pids.join(",")}}`]
+          ).catch(() => {})
+        }
+        await this.quick.end({ timeout: 0 }).catch(() => {})
+      })())
+    })
+  }
+
+  /** Waits for `promise` to settle, at most `partitionTimeout`; its failure is ignored. */
+  private atMostBound(promise: PromiseLike<unknown>): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, this.bound)
+      const done = () => {
+        clearTimeout(timer)
+        resolve()
       }
-      await this.quick.end({ timeout: 0 }).catch(() => {})
+      Promise.resolve(promise).then(done, done)
     })
   }
 }
