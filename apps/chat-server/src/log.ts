@@ -30,6 +30,7 @@
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import postgres from "postgres"
+import { Connection } from "@weft/cluster"
 
 /** How long an append may take to reach the server, from when it was sent. */
 export const DEADLINE_MS = 1500
@@ -69,26 +70,22 @@ export interface Log {
   snapshot(seq: number, state: unknown): Promise<void>
 }
 
-/** A libpq-style URL for postgres.js, which reads no `?host=/dir` (a Unix socket directory) itself. */
-const connection = (url: string): postgres.Options<{}> => {
-  const parsed = new URL(url)
-  const port = Number(parsed.port || parsed.searchParams.get("port") || 5432)
-  const socketDir = parsed.searchParams.get("host")
-  return {
-    ...(parsed.username === "" ? {} : { user: decodeURIComponent(parsed.username) }),
-    ...(parsed.password === "" ? {} : { password: decodeURIComponent(parsed.password) }),
-    database: decodeURIComponent(parsed.pathname.slice(1)) || "postgres",
-    ...(socketDir?.startsWith("/") ? { path: `${socketDir}/.s.PGSQL.${port}` } : { host: parsed.hostname || "localhost", port }),
+/**
+ * The postgres.js options for `url`: `@weft/cluster`'s (the URL read as libpq
+ * reads it, `?host=/dir` included, and the server told to drop a connection
+ * gone silent within the partition bound), for a log's two connections.
+ */
+const connection = (url: string): Effect.Effect<postgres.Options<{}>, Error> =>
+  Effect.map(Connection.options(url), ({ options }) => ({
+    ...options,
     max: 1,
     fetch_types: false,
     connect_timeout: 5,
     idle_timeout: 0,
     max_lifetime: 0,
     onnotice: () => {},
-    // The server drops a connection gone silent within seconds (as @weft/cluster's own do).
-    connection: { application_name: "weft-chat", tcp_keepalives_idle: 1, tcp_keepalives_interval: 1, tcp_keepalives_count: 5, tcp_user_timeout: 8000 } as never
-  }
-}
+    connection: { ...options.connection, application_name: "weft-chat" }
+  }))
 
 const install = async (sql: postgres.Sql<{}>): Promise<void> => {
   for (let attempt = 0; ; attempt++) {
@@ -117,9 +114,8 @@ const install = async (sql: postgres.Sql<{}>): Promise<void> => {
  */
 export const open = (url: string): Effect.Effect<Log, Error, Scope.Scope> =>
   Effect.acquireRelease(
-    Effect.tryPromise({
+    Effect.flatMap(connection(url), (options) => Effect.tryPromise({
       try: async () => {
-        const options = connection(url)
         const writer = postgres(options)
         const reader = postgres(options)
         try {
@@ -136,7 +132,7 @@ export const open = (url: string): Effect.Effect<Log, Error, Scope.Scope> =>
         }
       },
       catch: (error) => new Error(`cannot open the chat's log at ${redact(url)}: ${(error as Error).message}`)
-    }),
+    })),
     ({ reader, writer }) => Effect.promise(() => Promise.all([writer.end({ timeout: 0 }), reader.end({ timeout: 0 })]).catch(() => {}))
   ).pipe(Effect.map(({ log }) => log))
 
